@@ -1,0 +1,64 @@
+# Steward — `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: install run test test-fast lint format static browser-deps clean bench fuzz
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q -U "pip>=25" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PIP) install -q -c constraints.txt -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import django, celery, rest_framework, playwright" # fail loudly if the install did not take
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+static/vendor/.copied: node_modules/.installed scripts/vendor_static.sh
+	./scripts/vendor_static.sh
+	@touch $@
+
+install: $(VENV)/.installed static/vendor/.copied
+
+static: static/vendor/.copied
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work offline).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: browser tests will be skipped (install Debian's chromium package)"; fi; }
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Steward is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops web, worker and beat)"
+	@echo "  Demo logins (password: steward-demo): owner, owner2, iam, iam2, security, auditor"
+	@echo ""
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+
+test: install browser-deps
+	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -n auto -m "not browser and not celery_worker" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/steward.sqlite3* var/broker var/staticfiles

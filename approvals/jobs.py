@@ -1,0 +1,9 @@
+"""Scheduled work of the approvals feature, registered with the governance job registry."""
+
+from governance.jobs import registry
+
+registry.register_job(
+    "stale_requests",
+    "approvals.services.stale.remind_and_expire_stale_requests",
+    "Remind pending requests untouched for the policy's days, then expire them (daily).",
+)

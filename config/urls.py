@@ -1,0 +1,35 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from config.api import router
+from governance.people.auth import StewardLoginView
+from governance.policy.api import PolicyView
+
+admin.site.site_header = "Steward administration"
+admin.site.site_title = "Steward admin"
+
+urlpatterns = [
+    path("", include("governance.urls")),
+    path("inventory/", include("inventory.urls")),
+    path("", include("approvals.urls")),
+    path("accounts/login/", StewardLoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/policy/", PolicyView.as_view(), name="api-policy"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Redoc renders with styled-components (inline <style>) and a blob: worker: this page alone
+    # relaxes style-src; script-src stays 'self'.
+    path(
+        "api/redoc/",
+        csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})(
+            SpectacularRedocView.as_view(url_name="schema")
+        ),
+        name="api-redoc",
+    ),
+]

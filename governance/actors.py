@@ -1,0 +1,57 @@
+"""Who did something: a person, an API token acting for a person, or a scheduled job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from governance.people.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str
+    kind: str  # "person" | "token" | "system"
+    user: User | None = None
+    on_behalf_of: str = ""
+    token_id: int | None = None
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def system(job: str) -> Actor:
+    return Actor(label=f"system:{job}", kind="system")
+
+
+def as_actor(value: Any) -> Actor:
+    """Accept an Actor, a User, or a 'system:<job>' string."""
+    if isinstance(value, Actor):
+        return value
+    if isinstance(value, str):
+        if not value.startswith("system:"):
+            raise ValueError("A string actor must be 'system:<job>'.")
+        return Actor(label=value, kind="system")
+    if value is None:
+        raise ValueError("Every change needs an actor.")
+    return Actor(label=value.get_username(), kind="person", user=value)
+
+
+def from_request(request) -> Actor:
+    """The actor behind an HTTP request: the token when one authenticated it, else the person."""
+    token = getattr(request, "auth", None)
+    user = request.user
+    if token is not None and hasattr(token, "key_prefix"):
+        return Actor(
+            label=f"token:{token.key_prefix}",
+            kind="token",
+            user=user,
+            on_behalf_of=user.get_username(),
+            token_id=token.pk,
+        )
+    return as_actor(user)

@@ -1,0 +1,65 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from governance.models import ApiToken, AuditEvent, PolicyVersion, Team, User
+from governance.people import services as people_services
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "display_name", "email", "team", "is_active", "is_staff")
+    list_filter = ("is_active", "is_staff", "groups", "team")
+    list_select_related = ("team",)
+    fieldsets = BaseUserAdmin.fieldsets + (("Steward", {"fields": ("display_name", "team", "manager")}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        ("Steward", {"fields": ("email", "display_name", "team")}),
+    )
+
+    def save_model(self, request, obj, form, change):
+        people_services.save_user_from_admin(request.user, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        before = set(form.instance.groups.values_list("name", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        people_services.record_role_change(request.user, form.instance, before)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name", "slug")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "at", "actor", "verb", "subject_type", "subject_label")
+    list_filter = ("verb", "actor_kind")
+    search_fields = ("actor", "subject_label", "verb")
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "is_active", "created_by", "created_at")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ("key_prefix", "user", "scope", "created_at", "expires_at", "revoked_at", "last_used_at")
+    list_select_related = ("user",)
+    exclude = ("token_hash",)
+
+
+from governance.findings import admin as _findings_admin  # noqa: E402, F401
+from governance.jobs import admin as _jobs_admin  # noqa: E402, F401

@@ -1,0 +1,31 @@
+from rest_framework import viewsets
+
+from governance.filters import AuditEventFilter
+from governance.findings.api import FindingViewSet
+from governance.models import AuditEvent
+from governance.permissions import ReadAllRoles
+from governance.serializers import AuditEventSerializer
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The append-only audit log: IAM, Security and Auditors read it; nobody changes it."""
+
+    queryset = AuditEvent.objects.all().order_by("-seq")
+    serializer_class = AuditEventSerializer
+    permission_classes = [ReadAllRoles]
+    filterset_class = AuditEventFilter
+    lookup_field = "seq"
+
+
+def register(router) -> None:
+    from governance.decisions import api as decisions_api
+    from governance.evidence import api as evidence_api
+    from governance.exceptions import api as exceptions_api
+    from governance.reviews import api as reviews_api
+
+    router.register("audit-events", AuditEventViewSet, basename="audit-event")
+    router.register("findings", FindingViewSet, basename="finding")
+    decisions_api.register(router)
+    exceptions_api.register(router)
+    evidence_api.register(router)
+    reviews_api.register(router)

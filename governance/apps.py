@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    name = "governance"
+    verbose_name = "Governance"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from governance.decisions import jit  # noqa: F401  (registers the "jit" approval kind)
+        from governance.exceptions import identity as exception_panels
+        from governance.exceptions import services as exceptions  # noqa: F401  (the "exception" kind)
+
+        exception_panels.register()
+        from governance.people import checks  # noqa: F401  (registers the SSO checks)

@@ -1,0 +1,84 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only; they cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only; they cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    class ActorKind(models.TextChoices):
+        PERSON = "person", _("person")
+        TOKEN = "token", _("API token")
+        SYSTEM = "system", _("system job")
+
+    seq = models.BigIntegerField(unique=True)
+    at = models.DateTimeField(db_index=True)
+    actor = models.CharField(max_length=150, db_index=True)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    on_behalf_of = models.CharField(max_length=150, blank=True)
+    verb = models.CharField(max_length=64, db_index=True)
+    subject_type = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=64)
+    subject_label = models.CharField(max_length=255, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "seq"], name="audit_subject_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor} {self.verb} {self.subject_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only; they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only; they cannot be deleted.")
+
+    def hashed_fields(self) -> dict:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "actor_kind": self.actor_kind,
+            "on_behalf_of": self.on_behalf_of,
+            "verb": self.verb,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "subject_label": self.subject_label,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+            "request_id": self.request_id,
+            "prev_hash": self.prev_hash,
+        }
+
+
+class AuditChainHead(models.Model):
+    """One row: the last sequence number and hash. Locked while appending, so the chain is linear."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

@@ -1,0 +1,248 @@
+"""REST API: `decisions/` (ask and read the log) and `access-requests/` (just-in-time access)."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from governance.actors import from_request
+from governance.decisions import jit, service
+from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
+from governance.permissions import ReadAllRoles, TokenScopePermission
+from inventory.models import Action, Environment
+
+# ---------------------------------------------------------------- decisions
+
+
+class ResourceSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+
+
+class DecisionQuestionSerializer(serializers.Serializer):
+    """One question (send a list of up to 100 for a batch)."""
+
+    identity = serializers.IntegerField(
+        required=False, help_text="The identity's id; or source + external_id."
+    )
+    source = serializers.CharField(required=False)
+    external_id = serializers.CharField(required=False)
+    action = serializers.ChoiceField(choices=Action.choices)
+    resource = ResourceSerializer()
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    task_ref = serializers.CharField(required=False, allow_blank=True)
+
+
+class DecisionAnswerSerializer(serializers.Serializer):
+    identity = serializers.IntegerField()
+    identity_name = serializers.CharField()
+    action = serializers.CharField()
+    resource = ResourceSerializer()
+    environment = serializers.CharField()
+    task_ref = serializers.CharField()
+    decision = serializers.ChoiceField(choices=DecisionOutcome.choices)
+    reasons = serializers.ListField(child=serializers.CharField())
+    policy_version = serializers.IntegerField()
+    policies = serializers.ListField(child=serializers.CharField())
+    grants = serializers.ListField(child=serializers.CharField())
+    exceptions = serializers.ListField(child=serializers.CharField())
+    attestation = serializers.CharField(
+        required=False, help_text="On an allow that rests on a just-in-time grant: a signed JWT (ES256)."
+    )
+
+
+class DecisionRecordSerializer(serializers.ModelSerializer):
+    identity_name = serializers.CharField(source="identity.name", read_only=True)
+    resource = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DecisionRecord
+        fields = [
+            "id",
+            "at",
+            "identity",
+            "identity_name",
+            "action",
+            "resource",
+            "environment",
+            "task_ref",
+            "decision",
+            "reasons",
+            "policies",
+            "policy_version",
+            "actor",
+            "on_behalf_of",
+            "out_of_scope",
+            "after_revocation",
+            "count",
+            "window_start",
+        ]
+        read_only_fields = fields
+
+    def get_resource(self, record) -> dict:
+        return {"kind": record.resource_kind, "name": record.resource_name}
+
+
+class DecisionRecordFilter(django_filters.FilterSet):
+    identity = django_filters.NumberFilter(field_name="identity_id")
+    action = django_filters.ChoiceFilter(choices=Action.choices)
+    decision = django_filters.ChoiceFilter(choices=DecisionOutcome.choices)
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = DecisionRecord
+        fields = ["identity", "action", "decision", "environment", "since", "until"]
+
+
+class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """POST a question — may this identity do this action on this resource in this environment? —
+    and get `allow`, `deny` or `step_up` (ask for just-in-time access), the reasons and the policy
+    version. POST a list of up to 100 for a batch (answers in the same order). GET reads the log
+    (IAM, Security, auditors).
+
+    Asking is a query, so read-scoped tokens may ask too. IAM and Security ask about any identity;
+    owners about their own. Every answer is recorded and counts as the identity's use."""
+
+    serializer_class = DecisionRecordSerializer
+    filterset_class = DecisionRecordFilter
+    queryset = DecisionRecord.objects.select_related("identity").order_by("-at", "-pk")
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [permissions.IsAuthenticated()]
+        return [ReadAllRoles(), TokenScopePermission()]
+
+    @extend_schema(
+        request=DecisionQuestionSerializer,
+        responses={200: DecisionAnswerSerializer},
+        description="One question (object) → one answer; a list of up to 100 → a list of answers.",
+    )
+    def create(self, request, *args, **kwargs):
+        asks, is_batch = service.parse(request.data)
+        answers = service.decide(from_request(request), asks, is_batch=is_batch)
+        body = [a.as_dict() for a in answers]
+        return Response(body if is_batch else body[0], status=status.HTTP_200_OK)
+
+
+# ---------------------------------------------------------------- access requests
+
+
+class AccessRequestSerializer(serializers.ModelSerializer):
+    identity_name = serializers.CharField(source="identity.name", read_only=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resource = serializers.SerializerMethodField()
+    grant = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "identity",
+            "identity_name",
+            "action",
+            "resource",
+            "environment",
+            "duration_minutes",
+            "reason",
+            "task_ref",
+            "state",
+            "state_reason",
+            "requester",
+            "requested_via",
+            "decided_by",
+            "grant",
+            "created_at",
+            "deadline",
+            "decided_at",
+            "expires_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+    def get_resource(self, ar) -> dict:
+        return {"kind": ar.resource_kind, "name": ar.resource_name}
+
+
+class AccessRequestInputSerializer(serializers.Serializer):
+    identity = serializers.IntegerField(required=False)
+    source = serializers.CharField(required=False)
+    external_id = serializers.CharField(required=False)
+    action = serializers.CharField()
+    resource = ResourceSerializer()
+    environment = serializers.CharField()
+    duration_minutes = serializers.IntegerField(help_text="1 to 480.")
+    reason = serializers.CharField()
+    task_ref = serializers.CharField(required=False, allow_blank=True)
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AccessRequestFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=AccessRequest.State.choices)
+    identity = django_filters.NumberFilter(field_name="identity_id")
+    requester = django_filters.CharFilter(field_name="requester__username")
+
+    class Meta:
+        model = AccessRequest
+        fields = ["state", "identity", "requester"]
+
+
+class AccessRequestViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Just-in-time access to one action on one resource for up to 480 minutes. Auto-approved by
+    policy when safe; otherwise IAM (and Security for critical identities) decide with `approve/` and
+    `reject/` before the deadline. `end/` ends the access early when the task is done."""
+
+    serializer_class = AccessRequestSerializer
+    filterset_class = AccessRequestFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AccessRequest.objects.none()
+        return (
+            jit.visible_to(self.request.user)
+            .select_related("identity", "requester")
+            .order_by("-created_at", "-pk")
+        )
+
+    def _fresh(self, ar, code=status.HTTP_200_OK) -> Response:
+        return Response(AccessRequestSerializer(self.get_queryset().get(pk=ar.pk)).data, status=code)
+
+    @extend_schema(request=AccessRequestInputSerializer, responses={201: AccessRequestSerializer})
+    def create(self, request, *args, **kwargs):
+        data = request.data if isinstance(request.data, dict) else {}
+        ar = jit.request_access(from_request(request), dict(data))
+        return self._fresh(ar, status.HTTP_201_CREATED)
+
+    def _comment(self, request) -> str:
+        body = CommentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data["comment"]
+
+    @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._fresh(jit.approve(from_request(request), self.get_object(), self._comment(request)))
+
+    @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._fresh(jit.reject(from_request(request), self.get_object(), self._comment(request)))
+
+    @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        return self._fresh(jit.end_access(from_request(request), self.get_object(), self._comment(request)))
+
+
+def register(router) -> None:
+    router.register("decisions", DecisionViewSet, basename="decision")
+    router.register("access-requests", AccessRequestViewSet, basename="access-request")

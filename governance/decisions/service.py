@@ -1,0 +1,391 @@
+"""Request-time decisions: parse the questions, answer them from the cached facts, record the answers.
+
+The hot path, per request (one question or a batch of up to 100):
+
+1. one SQL query finds the identities and the inputs of their cache keys (`subjects.lookup`);
+2. the facts come from this process's memory or the shared cache (no SQL when cached);
+3. Cedar answers each question in tens of microseconds;
+4. the answers are written in one short transaction: `DecisionRecord` rows and `UsageEvent` rows in
+   bulk, aggregate counters for allows above the sampling rate, `last_used_at` at most once a minute
+   per identity, and an audit event for notable answers (deny, step-up, allows that used a
+   just-in-time grant or an exception) at most once a minute per identical question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import Actor, as_actor
+from governance.decisions import subjects
+from governance.decisions.models import DecisionRecord
+from governance.errors import NotAllowed
+from governance.people.models import Role
+from governance.policy import cedar
+from governance.policy.cedar_sets import compiled_version
+from inventory.models import Action, Environment, Identity, ResourceKind, UsageEvent
+
+MAX_BATCH = 100
+REVOKED = (Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED)
+
+
+def sample_above() -> int:
+    """Allows per identity per minute recorded one row each; above this they are aggregated."""
+    return int(getattr(settings, "STEWARD_DECISION_SAMPLE_ABOVE", 60))
+
+
+@dataclass
+class Ask:
+    index: int
+    action: str
+    resource_kind: str
+    resource_name: str
+    environment: str
+    task_ref: str = ""
+    identity_id: int | None = None
+    source: str = ""
+    external_id: str = ""
+
+    def question(self) -> cedar.Question:
+        return cedar.Question(
+            self.action, self.resource_kind, self.resource_name, self.environment, self.task_ref
+        )
+
+
+@dataclass
+class Answer:
+    ask: Ask
+    identity_id: int
+    identity_name: str
+    verdict: cedar.Verdict
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity_id,
+            "identity_name": self.identity_name,
+            "action": self.ask.action,
+            "resource": {"kind": self.ask.resource_kind, "name": self.ask.resource_name},
+            "environment": self.ask.environment,
+            "task_ref": self.ask.task_ref,
+            **self.verdict.as_dict(),
+            **self.extra,
+        }
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _entry_errors(entry: Any) -> tuple[dict[str, str], Ask | None]:
+    if not isinstance(entry, dict):
+        return {"detail": "Each question must be a JSON object."}, None
+    errors: dict[str, str] = {}
+    identity = entry.get("identity")
+    source, external_id = entry.get("source"), entry.get("external_id")
+    identity_id = None
+    if identity not in (None, ""):
+        if isinstance(identity, bool) or not str(identity).isdigit():
+            errors["identity"] = "Give the identity's id (a whole number)."
+        else:
+            identity_id = int(identity)
+    elif not (isinstance(source, str) and source and isinstance(external_id, str) and external_id):
+        errors["identity"] = "Give 'identity' (an id), or 'source' and 'external_id'."
+    action = entry.get("action")
+    if action not in Action.values:
+        errors["action"] = f"'{action}' is not an action. Choose one of: {', '.join(Action.values)}."
+    resource = entry.get("resource")
+    kind = name = None
+    if not isinstance(resource, dict):
+        errors["resource"] = 'Give the resource as {"kind": ..., "name": ...}.'
+    else:
+        kind, name = resource.get("kind"), resource.get("name")
+        if kind not in ResourceKind.values:
+            errors["resource"] = (
+                f"'{kind}' is not a resource kind. Choose one of: {', '.join(ResourceKind.values)}."
+            )
+        elif not isinstance(name, str) or not name.strip() or len(name) > 300:
+            errors["resource"] = "The resource needs a name (up to 300 characters)."
+    environment = entry.get("environment")
+    if environment not in Environment.values:
+        errors["environment"] = (
+            f"'{environment}' is not an environment. Choose one of: {', '.join(Environment.values)}."
+        )
+    task_ref = entry.get("task_ref") or ""
+    if not isinstance(task_ref, str) or len(task_ref) > 200:
+        errors["task_ref"] = "task_ref is text of up to 200 characters."
+    if errors:
+        return errors, None
+    return {}, Ask(
+        index=0,
+        action=action,
+        resource_kind=kind,
+        resource_name=name.strip(),
+        environment=environment,
+        task_ref=task_ref.strip(),
+        identity_id=identity_id,
+        source=source or "",
+        external_id=external_id or "",
+    )
+
+
+def parse(payload: Any) -> tuple[list[Ask], bool]:
+    """One question (an object) or a batch (a list of up to 100). Returns (asks, is_batch).
+
+    Bad input raises ValidationError: per field for one question; for a batch, keyed by the index of
+    each bad entry, so the caller can tell which to fix. Nothing is decided or recorded then."""
+    if isinstance(payload, dict):
+        errors, ask = _entry_errors(payload)
+        if errors:
+            raise ValidationError({k: [v] for k, v in errors.items()})
+        return [ask], False
+    if not isinstance(payload, list):
+        raise ValidationError({"detail": ["Send one question (an object) or a list of up to 100."]})
+    if not payload:
+        raise ValidationError({"detail": ["The batch is empty."]})
+    if len(payload) > MAX_BATCH:
+        raise ValidationError(
+            {"detail": [f"A batch holds at most {MAX_BATCH} questions ({len(payload)} sent)."]}
+        )
+    asks, bad = [], {}
+    for index, entry in enumerate(payload):
+        errors, ask = _entry_errors(entry)
+        if errors:
+            bad[str(index)] = [f"{k}: {v}" for k, v in errors.items()]
+        else:
+            ask.index = index
+            asks.append(ask)
+    if bad:
+        raise ValidationError(
+            {"detail": [f"Entries {', '.join(bad)} are not valid; nothing was decided."], **bad}
+        )
+    return asks, True
+
+
+# ---------------------------------------------------------------- deciding
+
+
+def may_ask(actor: Actor, row: subjects.IdentityRow) -> bool:
+    """IAM and Security (and their gateways' tokens) ask about any identity; owners about theirs.
+    Auditors read the decision log but do not ask: asking counts as the identity's use."""
+    if actor.is_system:
+        return True
+    user = actor.user
+    if user is None or not user.is_active or user.is_auditor:
+        return False
+    if user.has_role(Role.IAM, Role.SECURITY):
+        return True
+    return user.pk in (row.owner_id, row.backup_owner_id)
+
+
+def _resolve(actor: Actor, asks: list[Ask], is_batch: bool) -> list[subjects.IdentityRow]:
+    rows = subjects.lookup(
+        ids={a.identity_id for a in asks if a.identity_id is not None},
+        external={(a.source, a.external_id) for a in asks if a.identity_id is None},
+    )
+    by_id = {r.pk: r for r in rows}
+    by_external = {(r.values["source"], r.values["external_id"]): r for r in rows}
+    resolved, missing, refused = [], {}, []
+    for ask in asks:
+        row = (
+            by_id.get(ask.identity_id)
+            if ask.identity_id is not None
+            else by_external.get((ask.source, ask.external_id))
+        )
+        if row is None:
+            what = (
+                f"id {ask.identity_id}" if ask.identity_id is not None else f"{ask.source}/{ask.external_id}"
+            )
+            missing[str(ask.index) if is_batch else "identity"] = [f"identity: no identity with {what}."]
+            continue
+        if not may_ask(actor, row):
+            refused.append(row.name)
+        resolved.append(row)
+    if missing:
+        raise ValidationError(missing)
+    if refused:
+        raise NotAllowed(
+            "You may ask only about identities you own (IAM and Security may ask about any): "
+            + ", ".join(sorted(set(refused)))
+        )
+    return resolved
+
+
+def evaluate(
+    asks: list[Ask], rows: list[subjects.IdentityRow], now: datetime
+) -> list[tuple[cedar.Verdict, Any]]:
+    facts = subjects.subjects_for(list({r.pk: r for r in rows}.values()))
+    compiled = compiled_version(rows[0].policy_version, rows[0].policy_digest) if rows else None
+    return [
+        (compiled.evaluate(facts[row.pk], ask.question(), now), facts[row.pk])
+        for ask, row in zip(asks, rows, strict=True)
+    ]
+
+
+def decide(
+    actor, asks: list[Ask], *, is_batch: bool = False, now: datetime | None = None, record: bool = True
+) -> list[Answer]:
+    """Answer the questions; with `record` (the API), log them and count them as usage."""
+    actor = as_actor(actor)
+    now = now or timezone.now()
+    rows = _resolve(actor, asks, is_batch)
+    results = evaluate(asks, rows, now)
+    answers = [
+        Answer(ask=ask, identity_id=row.pk, identity_name=row.name, verdict=verdict)
+        for ask, row, (verdict, _subject) in zip(asks, rows, results, strict=True)
+    ]
+    if record:
+        _record(actor, answers, [s for _v, s in results], now)
+        from governance.decisions import attestation
+
+        for answer, (verdict, subject) in zip(answers, results, strict=True):
+            if verdict.decision == cedar.Decision.ALLOW and verdict.jit:
+                answer.extra["attestation"] = attestation.issue(answer, subject, now)
+    return answers
+
+
+# ---------------------------------------------------------------- recording
+
+
+def _over_rate(identity_id: int, minute: datetime) -> bool:
+    key = f"steward:decisions:rate:{identity_id}:{int(minute.timestamp())}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, 120)
+        count = 1
+    return count > sample_above()
+
+
+def astuple_question(ask: Ask) -> tuple[str, ...]:
+    return (ask.action, ask.resource_kind, ask.resource_name, ask.environment)
+
+
+def _notable(verdict: cedar.Verdict) -> bool:
+    return verdict.decision != cedar.Decision.ALLOW or verdict.jit or bool(verdict.exceptions)
+
+
+def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now: datetime) -> None:
+    minute = now.replace(second=0, microsecond=0)
+    rows: list[DecisionRecord] = []
+    usage: list[UsageEvent] = []
+    aggregated: list[Answer] = []
+    audited: list[tuple[Answer, cedar.Subject]] = []
+    for answer, subject in zip(answers, facts, strict=True):
+        ask, verdict = answer.ask, answer.verdict
+        after_revocation = subject.status in REVOKED
+        if verdict.decision == cedar.Decision.ALLOW and _over_rate(answer.identity_id, minute):
+            aggregated.append(answer)
+            continue
+        rows.append(
+            DecisionRecord(
+                identity_id=answer.identity_id,
+                action=ask.action,
+                resource_kind=ask.resource_kind,
+                resource_name=ask.resource_name,
+                environment=ask.environment,
+                task_ref=ask.task_ref,
+                decision=verdict.decision,
+                reasons=verdict.reasons,
+                policies=verdict.policies,
+                policy_version=verdict.policy_version,
+                at=now,
+                actor=actor.label[:150],
+                on_behalf_of=actor.on_behalf_of[:150],
+                out_of_scope=verdict.out_of_scope,
+                after_revocation=after_revocation,
+            )
+        )
+        usage.append(
+            UsageEvent(
+                identity_id=answer.identity_id,
+                at=now,
+                action=ask.action,
+                resource_kind=ask.resource_kind,
+                resource_name=ask.resource_name,
+                environment=ask.environment,
+                identity_status=subject.status,
+                after_revocation=after_revocation,
+                out_of_scope=verdict.out_of_scope,
+                reported_by=f"decision:{actor.label}"[:150],
+                received_at=now,
+            )
+        )
+        if _notable(verdict):
+            question = (answer.identity_id, *astuple_question(ask), verdict.decision, verdict.jit)
+            key = "steward:decisions:audited:" + hashlib.sha1(repr(question).encode()).hexdigest()
+            if cache.add(key, 1, 60):
+                audited.append((answer, subject))
+    touched = [
+        pk for pk in {a.identity_id for a in answers} if cache.add(f"steward:decisions:used:{pk}", 1, 60)
+    ]
+    with transaction.atomic():
+        DecisionRecord.objects.bulk_create(rows)
+        UsageEvent.objects.bulk_create(usage)
+        for answer in aggregated:
+            _aggregate(actor, answer, minute, now)
+        if touched:
+            Identity.objects.filter(pk__in=touched).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now)
+            ).update(last_used_at=now)
+        for answer, subject in audited:
+            verdict = answer.verdict
+            audit.record(
+                actor,
+                f"decision.{verdict.decision}",
+                ("inventory.identity", answer.identity_id, answer.identity_name),
+                after={
+                    "action": answer.ask.action,
+                    "resource": f"{answer.ask.resource_kind}:{answer.ask.resource_name}",
+                    "environment": answer.ask.environment,
+                    "task_ref": answer.ask.task_ref,
+                    "decision": verdict.decision,
+                    "policies": verdict.policies,
+                    "grants": verdict.grants,
+                    "exceptions": verdict.exceptions,
+                    "policy_version": verdict.policy_version,
+                    "identity_status": subject.status,
+                },
+                reason="; ".join(verdict.reasons)[:1000],
+            )
+
+
+def _aggregate(actor: Actor, answer: Answer, minute: datetime, now: datetime) -> None:
+    ask, verdict = answer.ask, answer.verdict
+    bucket = DecisionRecord.objects.filter(
+        identity_id=answer.identity_id,
+        window_start=minute,
+        action=ask.action,
+        resource_kind=ask.resource_kind,
+        resource_name=ask.resource_name,
+        environment=ask.environment,
+        decision=verdict.decision,
+    )
+    if bucket.update(count=F("count") + 1, at=now) == 0:
+        DecisionRecord.objects.create(
+            identity_id=answer.identity_id,
+            action=ask.action,
+            resource_kind=ask.resource_kind,
+            resource_name=ask.resource_name,
+            environment=ask.environment,
+            task_ref=ask.task_ref,
+            decision=verdict.decision,
+            reasons=verdict.reasons
+            + [f"Aggregated: allows above {sample_above()} a minute for this identity."],
+            policies=verdict.policies,
+            policy_version=verdict.policy_version,
+            at=now,
+            actor=actor.label[:150],
+            on_behalf_of=actor.on_behalf_of[:150],
+            window_start=minute,
+        )

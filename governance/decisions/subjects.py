@@ -1,0 +1,364 @@
+"""The facts a decision needs about an identity, read once and cached until something changes.
+
+The hot path runs ONE query per batch of questions: it finds the identities and, in the same query,
+reads everything that decides whether the cached facts are still good — the identity's `version`
+(bumped by every inventory change: edits, suspend, reactivate, decommission), its status, whether its
+owner's account is active, a fingerprint of its grants (count of unended grants and the newest grant
+id), its open critical findings and the active policy version. These form the cache key, so a change
+produces a new key and the next decision reads fresh facts; nothing has to remember to invalidate.
+
+A grant whose expiry passes needs no new key either: the engine drops grants past their `expires_at`
+at evaluation time. Code that edits a grant's actions in place (rather than ending it and creating a
+new one) must call `identity_changed()`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from governance.policy.cedar import ExceptionFact, GrantFact, Subject
+from governance.policy.models import CedarPolicySet
+from inventory.models import Grant, Identity
+
+CACHE_SECONDS = 600
+_LOCAL: OrderedDict[str, Subject] = OrderedDict()
+_LOCAL_SIZE = 10_000
+_LOCAL_LOCK = threading.Lock()
+
+
+# ---------------------------------------------------------------- hooks other features fill
+
+
+def active_exceptions(identity_ids: Iterable[int]) -> dict[int, list[ExceptionFact]]:
+    """Active, approved exceptions per identity, as (id, rule, expiry) facts.
+
+    The exceptions register (issue 6) fills this in: an exception whose `rule` is a Cedar policy id
+    lifts that policy's forbid for the identity, and decisions cite it. Until then: none.
+    Keep `exceptions_marker()` in step, so approving, revoking or expiring an exception changes the
+    cache key.
+    """
+    from governance.exceptions.models import PolicyException
+
+    ids = list(identity_ids)
+    found: dict[int, list[ExceptionFact]] = {}
+    if not ids:
+        return found
+    rows = PolicyException.objects.active(now()).filter(identity_id__in=ids).order_by("pk")
+    for pk, identity_id, rule, expires_at in rows.values_list("pk", "identity_id", "rule", "expires_at"):
+        found.setdefault(identity_id, []).append(
+            ExceptionFact(id=str(pk), rule=rule, expires_at=expires_at.timestamp())
+        )
+    return found
+
+
+def exceptions_marker():
+    """An expression for the lookup query that changes whenever an identity's active exceptions do
+    (e.g. a Subquery of the newest change time). None while the register does not exist.
+
+    The newest `updated_at` of the identity's exceptions: every state change sets it. An active
+    exception that passes its expiry before the expiry job runs is dropped by the engine
+    (its ExceptionFact carries `expires_at`) — see `active_exceptions`' own filter too."""
+    from governance.exceptions.models import PolicyException
+
+    return Subquery(
+        PolicyException.objects.filter(identity=OuterRef("pk"))
+        .order_by()
+        .values("identity")
+        .annotate(newest=Max("updated_at"))
+        .values("newest")[:1]
+    )
+
+
+def _marker_part(value) -> str:
+    """The exceptions marker as a cache-key part: a timestamp (no spaces), or '' when none."""
+    if value is None:
+        return ""
+    return str(value.timestamp()) if hasattr(value, "timestamp") else str(value)
+
+
+def critical_findings_count():
+    """Open critical findings per identity, as a subquery; None when the findings app is absent."""
+    try:
+        from governance.findings.models import Finding
+    except ImportError:
+        return None
+    try:
+        names = {f.name for f in Finding._meta.get_fields()}
+    except Exception:  # noqa: BLE001 - an unexpected model shape means "no findings input"
+        return None
+    if not {"identity", "status", "severity"} <= names:
+        return None
+    return Subquery(
+        Finding.objects.filter(identity=OuterRef("pk"), status="open", severity="critical")
+        .order_by()
+        .values("identity")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+
+
+# ---------------------------------------------------------------- invalidation
+
+
+def identity_changed(identity_id: int) -> None:
+    """Force fresh facts for one identity (bumps its version, which is part of the cache key)."""
+    Identity.objects.filter(pk=identity_id).update(version=F("version") + 1)
+
+
+# ---------------------------------------------------------------- the lookup query
+
+
+@dataclass(frozen=True)
+class IdentityRow:
+    pk: int
+    name: str
+    status: str
+    owner_id: int | None
+    backup_owner_id: int | None
+    cache_key: str
+    policy_version: int | None
+    policy_digest: str | None
+    critical_findings: int
+    values: dict[str, Any]
+
+
+VALUE_FIELDS = (
+    "pk",
+    "name",
+    "kind",
+    "risk_tier",
+    "status",
+    "environments",
+    "version",
+    "created_at",
+    "source",
+    "external_id",
+    "owner_id",
+    "backup_owner_id",
+    "owner__is_active",
+)
+
+
+def _lookup_queryset(ids: list[int], external: list[tuple[str, str]]):
+    condition = Q(pk__in=ids) if ids else Q()
+    for source, external_id in external:
+        condition |= Q(source=source, external_id=external_id)
+    open_grants = (
+        Grant.objects.filter(identity=OuterRef("pk"), ended_at__isnull=True)
+        .order_by()
+        .values("identity")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    newest_grant = (
+        Grant.objects.filter(identity=OuterRef("pk"))
+        .order_by()
+        .values("identity")
+        .annotate(m=Max("pk"))
+        .values("m")
+    )
+    active = CedarPolicySet.objects.filter(is_active=True)
+    annotations: dict[str, Any] = {
+        "open_grants": Coalesce(Subquery(open_grants), 0),
+        "newest_grant": Coalesce(Subquery(newest_grant[:1]), 0),
+        "policy_version": Subquery(active.values("version")[:1]),
+        "policy_digest": Subquery(active.values("digest")[:1]),
+    }
+    if (findings := critical_findings_count()) is not None:
+        annotations["critical_findings"] = Coalesce(findings, 0)
+    if (marker := exceptions_marker()) is not None:
+        annotations["exceptions_marker"] = marker
+    return Identity.objects.filter(condition).annotate(**annotations).values(*VALUE_FIELDS, *annotations)
+
+
+@dataclass
+class _Statement:
+    sql: str
+    params: list[Any]
+    names: list[str]
+    compiler: Any
+    converters: dict
+
+
+_statements = threading.local()
+_SENTINEL_ID = -(10**15)
+
+
+def _statement(n_ids: int, n_external: int) -> _Statement:
+    """The lookup's SQL for this shape, compiled once per thread and connection.
+
+    Compiling the ORM query costs several times more than running it, and this is the hot path. The
+    query is built with sentinel values, compiled, and kept; each call substitutes the real values
+    for the sentinels, runs the SQL and applies the ORM's converters (JSON, booleans, times)."""
+    cache_by_shape = getattr(_statements, "by_shape", None)
+    if cache_by_shape is None or getattr(_statements, "connection", None) is not connection.connection:
+        cache_by_shape = _statements.by_shape = {}
+        _statements.connection = connection.connection
+    key = (connection.alias, n_ids, n_external)
+    statement = cache_by_shape.get(key)
+    if statement is not None:
+        return statement
+    ids = [_SENTINEL_ID - i for i in range(n_ids)]
+    external = [(f"\x00steward-source-{i}", f"\x00steward-external-{i}") for i in range(n_external)]
+    query = _lookup_queryset(ids, external).query
+    compiler = query.get_compiler(using=connection.alias)
+    sql, params = compiler.as_sql()
+    fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+    statement = _Statement(
+        sql=sql,
+        params=list(params),
+        names=[*query.extra_select, *query.values_select, *query.annotation_select],
+        compiler=compiler,
+        converters=compiler.get_converters(fields),
+    )
+    if len(cache_by_shape) > 256:
+        cache_by_shape.clear()
+    cache_by_shape[key] = statement
+    return statement
+
+
+def lookup(ids: Iterable[int] = (), external: Iterable[tuple[str, str]] = ()) -> list[IdentityRow]:
+    """One query: the identities asked about, with their cache key inputs and the active policy."""
+    ids, external = sorted(set(ids)), sorted(set(external))
+    if not ids and not external:
+        return []
+    statement = _statement(len(ids), len(external))
+    real: dict[Any, Any] = {_SENTINEL_ID - i: value for i, value in enumerate(ids)}
+    for i, (source, external_id) in enumerate(external):
+        real[f"\x00steward-source-{i}"] = source
+        real[f"\x00steward-external-{i}"] = external_id
+    params = [
+        real.get(p, p) if isinstance(p, (int, str)) and not isinstance(p, bool) else p
+        for p in statement.params
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        raw = cursor.fetchall()
+    if statement.converters:
+        raw = statement.compiler.apply_converters(raw, statement.converters)
+    rows = [dict(zip(statement.names, row, strict=True)) for row in raw]
+    found = []
+    for row in rows:
+        owner_active = bool(row["owner_id"]) and bool(row["owner__is_active"])
+        row["owner_active"] = owner_active
+        key = ":".join(
+            str(part)
+            for part in (
+                "steward:subject",
+                row["pk"],
+                row["created_at"].timestamp(),
+                row["version"],
+                row["status"],
+                row["kind"],
+                row["risk_tier"],
+                ",".join(sorted(row["environments"] or [])),
+                int(owner_active),
+                row["open_grants"],
+                row["newest_grant"],
+                row.get("critical_findings", 0),
+                _marker_part(row.get("exceptions_marker")),
+            )
+        )
+        found.append(
+            IdentityRow(
+                pk=row["pk"],
+                name=row["name"],
+                status=row["status"],
+                owner_id=row["owner_id"],
+                backup_owner_id=row["backup_owner_id"],
+                cache_key=key,
+                policy_version=row["policy_version"],
+                policy_digest=row["policy_digest"],
+                critical_findings=int(row.get("critical_findings") or 0),
+                values=row,
+            )
+        )
+    return found
+
+
+# ---------------------------------------------------------------- subjects, cached
+
+
+def subjects_for(rows: list[IdentityRow]) -> dict[int, Subject]:
+    """Subjects for the rows: this process's memory, then the shared cache, then the database."""
+    result: dict[int, Subject] = {}
+    missing: list[IdentityRow] = []
+    with _LOCAL_LOCK:
+        for row in rows:
+            subject = _LOCAL.get(row.cache_key)
+            if subject is not None:
+                _LOCAL.move_to_end(row.cache_key)
+                result[row.pk] = subject
+            else:
+                missing.append(row)
+    if missing:
+        shared = cache.get_many([r.cache_key for r in missing])
+        still = []
+        for row in missing:
+            if row.cache_key in shared:
+                result[row.pk] = shared[row.cache_key]
+            else:
+                still.append(row)
+        if still:
+            built = _build(still)
+            cache.set_many({row.cache_key: built[row.pk] for row in still}, CACHE_SECONDS)
+            result.update(built)
+        with _LOCAL_LOCK:
+            for row in missing:
+                _LOCAL[row.cache_key] = result[row.pk]
+            while len(_LOCAL) > _LOCAL_SIZE:
+                _LOCAL.popitem(last=False)
+    return result
+
+
+def _build(rows: list[IdentityRow]) -> dict[int, Subject]:
+    ids = [r.pk for r in rows]
+    grants: dict[int, list[GrantFact]] = {pk: [] for pk in ids}
+    for g in Grant.objects.current().filter(identity_id__in=ids).order_by("pk"):
+        grants[g.identity_id].append(
+            GrantFact(
+                id=str(g.pk),
+                resource_kind=g.resource_kind,
+                resource_pattern=g.resource_name,
+                actions=frozenset(g.actions or []),
+                jit=g.origin == Grant.Origin.JIT,
+                expires_at=g.expires_at.timestamp() if g.expires_at else None,
+            )
+        )
+    exceptions = active_exceptions(ids)
+    subjects = {}
+    for row in rows:
+        v = row.values
+        subjects[row.pk] = Subject(
+            id=str(row.pk),
+            name=row.name,
+            kind=v["kind"],
+            tier=v["risk_tier"],
+            status=v["status"],
+            environments=tuple(sorted(v["environments"] or [])),
+            owner_active=v["owner_active"],
+            open_critical_findings=row.critical_findings,
+            exceptions=tuple(exceptions.get(row.pk, [])),
+            grants=tuple(grants[row.pk]),
+        )
+    return subjects
+
+
+def clear_local() -> None:
+    """Forget this process's copies (tests; the shared cache keys change on their own)."""
+    with _LOCAL_LOCK:
+        _LOCAL.clear()
+
+
+def now():
+    return timezone.now()

@@ -1,0 +1,1 @@
+"""Auditor evidence: the control catalogue, evidence packs that verify, and sampling helpers."""

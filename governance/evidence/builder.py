@@ -1,0 +1,260 @@
+"""Build an evidence pack: a zip streamed to a temporary file, hashed as it is written, then renamed.
+
+A pack is never half-written and `ready`: the zip is written to `<name>.part`, renamed when complete,
+and only then is the export marked ready (conditionally, in a transaction with its audit event). Any
+exception marks it failed and removes the partial file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import system
+from governance.csv_safety import safe_row
+from governance.evidence.catalogue import ensure_loaded, references_for_file
+from governance.evidence.models import EvidenceExport
+from governance.evidence.sections import CHUNK, build_sections, period_bounds
+from governance.evidence.status import control_statuses
+from governance.evidence.summary import render_summary
+from governance.models import AuditChainHead, AuditEvent
+
+log = logging.getLogger(__name__)
+
+GENERATOR = "steward-evidence/1"
+EVIDENCE_DIR = "evidence"
+CONTROL_HEADER = ["code", "name", "description", "framework_references", "finding_rules", "live_status"]
+
+
+class HashingWriter(io.RawIOBase):
+    """Passes bytes to the zip entry while hashing and counting them."""
+
+    def __init__(self, target):
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.digest.update(data)
+        self.size += len(data)
+        self.target.write(data)
+        return len(data)
+
+
+class PackWriter:
+    def __init__(self, zf: zipfile.ZipFile):
+        self.zf = zf
+        self.files: dict[str, dict] = {}
+
+    def _entry(self, name: str, write) -> int:
+        with self.zf.open(name, "w", force_zip64=True) as raw:
+            hashing = HashingWriter(raw)
+            text = io.TextIOWrapper(hashing, encoding="utf-8", newline="", write_through=True)
+            rows = write(text)
+            text.flush()
+            text.detach()
+        self.files[name] = {
+            "sha256": hashing.digest.hexdigest(),
+            "bytes": hashing.size,
+            "rows": rows,
+            "framework_references": references_for_file(name),
+        }
+        return rows
+
+    def csv(self, name: str, header: list[str], rows) -> int:
+        def write(text):
+            writer = csv.writer(text)
+            writer.writerow(header)
+            count = 0
+            for row in rows:
+                writer.writerow(safe_row(row))
+                count += 1
+            return count
+
+        return self._entry(name, write)
+
+    def text(self, name: str, content: str, rows: int = 0) -> int:
+        def write(text):
+            text.write(content)
+            return rows
+
+        return self._entry(name, write)
+
+    def jsonl(self, name: str, records) -> int:
+        def write(text):
+            count = 0
+            for record in records:
+                text.write(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str))
+                text.write("\n")
+                count += 1
+            return count
+
+        return self._entry(name, write)
+
+
+def audit_record(event: AuditEvent) -> dict:
+    record = event.hashed_fields()
+    record["hash"] = event.hash
+    return record
+
+
+def pack_path(export: EvidenceExport) -> Path:
+    return Path(settings.MEDIA_ROOT) / EVIDENCE_DIR / export.filename
+
+
+def write_pack(export: EvidenceExport, target: Path) -> dict:
+    """Write the whole pack to `target`; return the manifest."""
+    start, end = period_bounds(export.period_start, export.period_end)
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, audit.GENESIS_HASH)
+    statuses = control_statuses()
+    sections = build_sections(start, end)
+    population = {}
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        pack = PackWriter(zf)
+        for section in sections:
+            pack.csv(section.filename, section.header, section.rows())
+            population[section.filename] = section.selection
+        events = AuditEvent.objects.filter(at__gte=start, at__lt=end, seq__lte=head_seq).order_by("seq")
+        pack.jsonl("audit_events.jsonl", (audit_record(e) for e in events.iterator(chunk_size=CHUNK)))
+        population["audit_events.jsonl"] = (
+            "Every audit event in the period up to the chain head at export time, with its hash and the "
+            "previous event's hash."
+        )
+        controls = list(ensure_loaded())
+        pack.csv(
+            "controls.csv",
+            CONTROL_HEADER,
+            (
+                [
+                    c.code,
+                    c.name,
+                    c.description,
+                    "; ".join(c.reference_list()),
+                    ";".join(c.rules),
+                    statuses[c.code].text if c.code in statuses else "",
+                ]  # fmt: skip
+                for c in controls
+            ),
+        )
+        population["controls.csv"] = (
+            "Steward's control catalogue with each control's live status at export time."
+        )
+        counts = {name: meta["rows"] for name, meta in pack.files.items()}
+        pack.text(
+            "summary.html",
+            render_summary(export, start, end, counts, controls, statuses, _summary_figures(start, end)),
+        )
+        manifest = {
+            "generator": GENERATOR,
+            "steward_version": getattr(settings, "STEWARD_VERSION", ""),
+            "export_id": export.pk,
+            "requested_by": export.requested_by.username,
+            "generated_at": timezone.now().isoformat(),
+            "period": {
+                "start": export.period_start.isoformat(),
+                "end": export.period_end.isoformat(),
+                "from": start.isoformat(),
+                "until": end.isoformat(),
+                "time_zone": str(timezone.get_current_timezone()),
+            },
+            "population": population,
+            "row_counts": {name: meta["rows"] for name, meta in pack.files.items() if name != "summary.html"},
+            "files": pack.files,
+            "audit_chain": {"head_seq": head_seq, "head_hash": head_hash},
+        }
+        with zf.open("manifest.json", "w") as raw:
+            raw.write(json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8"))
+    return manifest
+
+
+def _summary_figures(start, end) -> dict:
+    from governance.findings.models import Finding
+    from inventory.models import Credential, Identity
+
+    by_status = dict(
+        Identity.objects.filter(created_at__lt=end).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    today = timezone.localdate()
+    active = Identity.objects.filter(status=Identity.Status.ACTIVE)
+    revoked = list(
+        Credential.objects.filter(revoked_at__gte=start, revoked_at__lt=end).values_list(
+            "revoked_at", "revocation_confirmed_at"
+        )[:100_000]
+    )
+    lags = [(done - at).total_seconds() / 3600 for at, done in revoked if done]
+    findings = dict(
+        Finding.objects.filter(first_seen_at__gte=start, first_seen_at__lt=end)
+        .values_list("rule")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {
+        "by_status": by_status,
+        "active": active.count(),
+        "reviewed_on_time": active.filter(next_review_due__gte=today).count(),
+        "revocations": len(revoked),
+        "revocations_confirmed": len(lags),
+        "median_lag_hours": sorted(lags)[len(lags) // 2] if lags else None,
+        "max_lag_hours": max(lags) if lags else None,
+        "findings_by_rule": findings,
+    }
+
+
+def build_pack(export_id: int) -> EvidenceExport | None:
+    export = EvidenceExport.objects.select_related("requested_by").filter(pk=export_id).first()
+    if export is None or export.state != EvidenceExport.State.PENDING:
+        return export
+    final = pack_path(export)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(final.name + ".part")
+    try:
+        manifest = write_pack(export, partial)
+        digest = hashlib.sha256()
+        with open(partial, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        size = partial.stat().st_size
+        os.replace(partial, final)
+        with transaction.atomic():
+            updated = EvidenceExport.objects.filter(pk=export.pk, state=EvidenceExport.State.PENDING).update(
+                state=EvidenceExport.State.READY,
+                file_path=f"{EVIDENCE_DIR}/{final.name}",
+                sha256=digest.hexdigest(),
+                size=size,
+                manifest=manifest,
+                finished_at=timezone.now(),
+            )
+            if updated:
+                audit.record(
+                    system("evidence"),
+                    "evidence.export_ready",
+                    export,
+                    after={"sha256": digest.hexdigest(), "row_counts": manifest["row_counts"]},
+                )
+    except Exception as exc:  # noqa: BLE001 - any failure marks the export failed, never half-ready
+        log.exception("evidence export %s failed", export.pk)
+        partial.unlink(missing_ok=True)
+        with transaction.atomic():
+            if EvidenceExport.objects.filter(pk=export.pk, state=EvidenceExport.State.PENDING).update(
+                state=EvidenceExport.State.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+            ):
+                audit.record(system("evidence"), "evidence.export_failed", export, reason=str(exc)[:500])
+    export.refresh_from_db()
+    return export

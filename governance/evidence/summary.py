@@ -1,0 +1,95 @@
+"""summary.html inside the pack: a page a person reads or prints.
+
+Rendered from Python (not a served template): it lives only inside the zip, so its small inline
+stylesheet is not subject to Steward's Content-Security-Policy, and it links to no external host.
+"""
+
+from __future__ import annotations
+
+from django.utils.html import escape, format_html, format_html_join
+
+from governance.findings.catalogue import RULES
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#212529;margin:2rem;max-width:60rem}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:1.75rem;border-bottom:1px solid #dee2e6}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #dee2e6;padding:.3rem .5rem;
+text-align:left;vertical-align:top;font-size:.9rem}th{background:#f1f3f5}.num{text-align:right}
+.muted{color:#6c757d}.ok{color:#146c43}.warn{color:#b02a37}
+@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
+"""
+
+
+def _table(headers, rows) -> str:
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    if not body:
+        body = f'<tr><td colspan="{len(headers)}" class="muted">None in this period.</td></tr>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _hours(value) -> str:
+    return "–" if value is None else f"{value:.1f} h"
+
+
+def render_summary(export, start, end, counts, controls, statuses, figures) -> str:
+    reviewed = figures["reviewed_on_time"]
+    active = figures["active"]
+    on_time = f"{round(100 * reviewed / active)}%" if active else "–"
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Steward evidence {export.period_start} to {export.period_end}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        format_html(
+            "<h1>Steward evidence pack</h1><p>Period <strong>{}</strong> to <strong>{}</strong> "
+            "(inclusive). Requested by {}; export #{}.</p>",
+            export.period_start,
+            export.period_end,
+            export.requested_by.username,
+            export.pk,
+        ),
+        "<p class='muted'>Every file's SHA-256 and the audit chain head are in manifest.json. Check the pack "
+        "with <code>python manage.py verify_evidence PACK.zip</code> or Steward's /evidence/verify/ "
+        "page.</p>",
+        "<h2>Population</h2>",
+        _table(["File", "Rows"], sorted(counts.items())),
+        _table(["Identity status", "Count"], sorted(figures["by_status"].items())),
+        "<h2>Reviews</h2>",
+        format_html(
+            "<p>{} of {} active identities are reviewed on time ({}).</p>", reviewed, active, on_time
+        ),
+        "<h2>Revocations</h2>",
+        format_html(
+            "<p>{} credentials revoked in the period; {} revocations confirmed. Remediation lag: median {}, "
+            "longest {}.</p>",
+            figures["revocations"],
+            figures["revocations_confirmed"],
+            _hours(figures["median_lag_hours"]),
+            _hours(figures["max_lag_hours"]),
+        ),
+        "<h2>Exceptions</h2>",
+        format_html("<p>{} exception rows in exceptions.csv.</p>", counts.get("exceptions.csv", 0)),
+        "<h2>Findings opened in the period, by rule</h2>",
+        _table(
+            ["Rule", "Opened"],
+            [
+                (RULES[rule].label if rule in RULES else rule, n)
+                for rule, n in sorted(figures["findings_by_rule"].items())
+            ],
+        ),
+        "<h2>Controls</h2>",
+        _table(
+            ["Control", "Name", "Live status", "Framework references"],
+            [
+                (
+                    c.code,
+                    c.name,
+                    statuses[c.code].text if c.code in statuses else "",
+                    "; ".join(c.reference_list()),
+                )
+                for c in controls
+            ],
+        ),
+        "</body></html>\n",
+    ]
+    return "".join(str(p) for p in parts)

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from governance.access import READERS, is_htmx, role_required
+from governance.actors import as_actor
+from governance.evidence.catalogue import ensure_loaded
+from governance.evidence.models import EvidenceExport
+from governance.evidence.sampling import SAMPLE_KINDS, draw_sample
+from governance.evidence.services import clean_period, default_period, request_export
+from governance.evidence.status import control_statuses
+from governance.evidence.verifier import verify_pack
+
+MAX_UPLOAD = 512 * 1024 * 1024
+
+
+def open_pack(export: EvidenceExport) -> FileResponse:
+    path = Path(settings.MEDIA_ROOT) / export.file_path
+    if not export.file_path or not path.is_file():
+        raise Http404("The pack file is no longer on disk.")
+    return FileResponse(
+        open(path, "rb"), as_attachment=True, filename=export.filename, content_type="application/zip"
+    )
+
+
+def _exports_page(request):
+    queryset = EvidenceExport.objects.select_related("requested_by").order_by("-created_at", "-id")
+    return Paginator(queryset, 20).get_page(request.GET.get("page"))
+
+
+@role_required(*READERS)
+@require_http_methods(["GET", "POST"])
+def evidence_home(request):
+    start, end = default_period()
+    form = {"period_start": start.isoformat(), "period_end": end.isoformat()}
+    errors: dict = {}
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "") for k in ("period_start", "period_end")}
+        try:
+            export = request_export(as_actor(request.user), form["period_start"], form["period_end"])
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, f"Evidence pack #{export.pk} requested; it will be ready shortly.")
+            return redirect("evidence")
+    sample = None
+    sample_args = {
+        "kind": request.GET.get("sample_kind", ""),
+        "size": request.GET.get("size", "10"),
+        "seed": request.GET.get("seed", ""),
+        "period_start": request.GET.get("sample_start", form["period_start"]),
+        "period_end": request.GET.get("sample_end", form["period_end"]),
+    }
+    sample_errors: dict = {}
+    if sample_args["kind"]:
+        try:
+            s_start, s_end = clean_period(sample_args["period_start"], sample_args["period_end"])
+            sample = draw_sample(
+                sample_args["kind"], s_start, s_end, sample_args["size"], sample_args["seed"]
+            )
+            sample_args["seed"] = sample.seed
+        except ValidationError as exc:
+            sample_errors = exc.message_dict
+    context = {
+        "page": _exports_page(request),
+        "form": form,
+        "errors": errors,
+        "sample": sample,
+        "sample_args": sample_args,
+        "sample_errors": sample_errors,
+        "sample_kinds": SAMPLE_KINDS,
+    }
+    return render(request, "governance/evidence/evidence_home.html", context, status=400 if errors else 200)
+
+
+@role_required(*READERS)
+def export_row(request, pk: int):
+    """One pack's row: polled by htmx every 2 s while the pack is pending."""
+    export = get_object_or_404(EvidenceExport.objects.select_related("requested_by"), pk=pk)
+    return render(request, "governance/evidence/_export_row.html", {"export": export})
+
+
+@role_required(*READERS)
+def export_download(request, pk: int):
+    export = get_object_or_404(EvidenceExport, pk=pk, state=EvidenceExport.State.READY)
+    return open_pack(export)
+
+
+@role_required(*READERS)
+def control_list(request):
+    statuses = control_statuses()
+    controls = [(control, statuses.get(control.code)) for control in ensure_loaded()]
+    return render(request, "governance/evidence/control_list.html", {"controls": controls})
+
+
+@role_required(*READERS)
+@require_http_methods(["GET", "POST"])
+def verify_upload(request):
+    """Upload a pack; Steward checks it against its manifest and the live audit chain. Changes nothing."""
+    result = None
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("pack")
+        if upload is None:
+            error = "Choose a pack (.zip) to verify."
+        elif upload.size > MAX_UPLOAD:
+            error = "That file is larger than any pack Steward makes."
+        else:
+            result = verify_pack(upload)
+    template = "governance/evidence/verify.html"
+    if is_htmx(request):
+        template += "#outcome"
+    return render(request, template, {"result": result, "error": error}, status=400 if error else 200)

@@ -1,0 +1,119 @@
+"""API: exceptions/ (GET, POST) and exceptions/{id}/approve/, reject/, revoke/."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from governance.actors import from_request
+from governance.exceptions import services
+from governance.exceptions.filters import ExceptionFilter
+from governance.exceptions.models import PolicyException
+from governance.findings.api import IsMember
+from governance.permissions import AuditorReadOnly, TokenScopePermission
+
+
+class ExceptionSerializer(serializers.ModelSerializer):
+    identity_name = serializers.CharField(source="identity.name", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PolicyException
+        fields = [
+            "id",
+            "identity",
+            "identity_name",
+            "rule",
+            "justification",
+            "compensating_controls",
+            "expires_at",
+            "state",
+            "state_reason",
+            "requested_by",
+            "created_at",
+            "approved_at",
+            "ended_at",
+            "renewal_of",
+            "approval",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        return f"/exceptions/{obj.pk}/"
+
+
+class ExceptionInputSerializer(serializers.Serializer):
+    identity = serializers.IntegerField()
+    rule = serializers.CharField()
+    justification = serializers.CharField(allow_blank=True)
+    compensating_controls = serializers.CharField(required=False, allow_blank=True, default="")
+    expires_at = serializers.CharField(help_text="ISO 8601 time or YYYY-MM-DD.")
+    renewal_of = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ExceptionCommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExceptionReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExceptionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Time-bound, approved departures from a rule. Owners see their identities' exceptions; IAM,
+    Security and Auditors see all. `approve/` and `reject/` decide the caller's step in the approval
+    engine (Security; two different people for a critical identity); `revoke/` ends an active one."""
+
+    serializer_class = ExceptionSerializer
+    permission_classes = [IsMember, TokenScopePermission, AuditorReadOnly]
+    filterset_class = ExceptionFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PolicyException.objects.none()
+        return (
+            PolicyException.objects.visible_to(self.request.user)
+            .select_related("identity", "requested_by")
+            .order_by("-created_at", "-pk")
+        )
+
+    def _fresh(self, exc, code=status.HTTP_200_OK) -> Response:
+        return Response(ExceptionSerializer(self.get_queryset().get(pk=exc.pk)).data, status=code)
+
+    @extend_schema(request=ExceptionInputSerializer, responses={201: ExceptionSerializer})
+    def create(self, request, *args, **kwargs):
+        body = ExceptionInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        exc = services.request_exception(from_request(request), **body.validated_data)
+        return self._fresh(exc, status.HTTP_201_CREATED)
+
+    def _body(self, serializer_class, request, key):
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data[key]
+
+    @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        comment = self._body(ExceptionCommentSerializer, request, "comment")
+        return self._fresh(services.approve(from_request(request), self.get_object(), comment))
+
+    @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        comment = self._body(ExceptionCommentSerializer, request, "comment")
+        return self._fresh(services.reject(from_request(request), self.get_object(), comment))
+
+    @extend_schema(request=ExceptionReasonSerializer, responses=ExceptionSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        reason = self._body(ExceptionReasonSerializer, request, "reason")
+        return self._fresh(services.revoke_exception(from_request(request), self.get_object(), reason))
+
+
+def register(router) -> None:
+    router.register("exceptions", ExceptionViewSet, basename="exception")

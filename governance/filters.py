@@ -1,0 +1,26 @@
+import django_filters
+from django.db.models import Q
+
+from governance.models import AuditEvent
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor", label="Actor")
+    verb = django_filters.CharFilter(field_name="verb", lookup_expr="startswith", label="Verb")
+    subject = django_filters.CharFilter(
+        method="filter_subject",
+        label="Subject",
+        help_text="type:id (e.g. inventory.identity:12) or text in its label",
+    )
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", label="Since")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", label="Until")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["actor", "verb", "subject", "since", "until"]
+
+    def filter_subject(self, queryset, name, value):
+        if ":" in value:
+            subject_type, _, subject_id = value.partition(":")
+            return queryset.filter(subject_type=subject_type, subject_id=subject_id)
+        return queryset.filter(Q(subject_label__icontains=value) | Q(subject_id=value))

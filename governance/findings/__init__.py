@@ -1,0 +1,1 @@
+"""Findings: rules (one small function each), the sweep that opens and resolves them, and their pages."""

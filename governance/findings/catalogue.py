@@ -1,0 +1,186 @@
+"""What each finding rule means, and where it sits in the public frameworks.
+
+Kept in code (not the database) because the sweep, the findings page, the API and the evidence pack
+must all agree on it; the evidence helper's control catalogue can import `RULES` as its source.
+
+Framework keys: OWASP NHI Top 10 (2025), OWASP Top 10 for Agentic Applications, NIST CSF 2.0,
+SOC 2 (2017 TSC), ISO/IEC 27001:2022 Annex A, CIS Controls v8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    code: str
+    label: str
+    description: str
+    references: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def reference_list(self) -> list[str]:
+        """Flat, display-ready references: ['OWASP NHI: NHI1', 'NIST CSF 2.0: PR.AA-05', ...]."""
+        return [f"{framework}: {ref}" for framework, refs in self.references.items() for ref in refs]
+
+    def short_references(self) -> list[tuple[str, str]]:
+        """(short code, full reference) pairs for compact badges: ('NHI1', 'OWASP NHI Top 10: NHI1 …')."""
+        out = []
+        for framework, refs in self.references.items():
+            for ref in refs:
+                code = ref.split(" ")[0]
+                out.append((f"CIS {code}" if framework == CIS else code, f"{framework}: {ref}"))
+        return out
+
+
+NHI = "OWASP NHI Top 10"
+ASI = "OWASP Agentic Top 10"
+CSF = "NIST CSF 2.0"
+SOC2 = "SOC 2"
+ISO = "ISO/IEC 27001:2022"
+CIS = "CIS Controls v8"
+
+_RULES = [
+    RuleInfo(
+        "stale_unused",
+        _("Stale, unused access"),
+        _("No use reported for the risk tier's stale period (never used since approval counts too)."),
+        {
+            NHI: ("NHI1 Improper Offboarding", "NHI5 Overprivileged NHI"),
+            CSF: ("PR.AA-05", "ID.AM-02"),
+            SOC2: ("CC6.2", "CC6.3"),
+            ISO: ("A.5.18", "A.8.2"),
+            CIS: ("5.3",),
+        },
+    ),
+    RuleInfo(
+        "credential_rotation_overdue",
+        _("Credential rotation overdue"),
+        _("A static credential has not been rotated within the tier's rotation period."),
+        {
+            NHI: ("NHI7 Long-Lived Secrets",),
+            CSF: ("PR.AA-01",),
+            SOC2: ("CC6.1",),
+            ISO: ("A.5.17",),
+            CIS: ("5.5",),
+        },
+    ),
+    RuleInfo(
+        "credential_no_expiry",
+        _("Credential without expiry"),
+        _("A credential that is not short-lived federation has no expiry date."),
+        {
+            NHI: ("NHI7 Long-Lived Secrets", "NHI4 Insecure Authentication"),
+            CSF: ("PR.AA-01",),
+            SOC2: ("CC6.1",),
+            ISO: ("A.5.17",),
+            CIS: ("5.5",),
+        },
+    ),
+    RuleInfo(
+        "orphaned_owner",
+        _("Orphaned owner"),
+        _("The owner is missing or no longer active (high); only the backup owner is inactive (low)."),
+        {
+            NHI: ("NHI1 Improper Offboarding",),
+            ASI: ("ASI10 Rogue Agents",),
+            CSF: ("GV.RR", "ID.AM-02"),
+            SOC2: ("CC6.2",),
+            ISO: ("A.5.9", "A.5.16"),
+            CIS: ("5.5",),
+        },
+    ),
+    RuleInfo(
+        "review_overdue",
+        _("Access review overdue"),
+        _("The identity's next access review date has passed."),
+        {
+            NHI: ("NHI5 Overprivileged NHI",),
+            CSF: ("GV.OV", "PR.AA-05"),
+            SOC2: ("CC6.2", "CC6.3"),
+            ISO: ("A.5.18",),
+            CIS: ("5.5", "6.8"),
+        },
+    ),
+    RuleInfo(
+        "exception_expired",
+        _("Exception expired"),
+        _("An approved exception has expired while the departure from policy remains."),
+        {
+            CSF: ("GV.OV", "ID.RA-07"),
+            SOC2: ("CC6.1",),
+            ISO: ("A.5.15",),
+        },
+    ),
+    RuleInfo(
+        "environment_crossing",
+        _("Environment crossing"),
+        _("One identity reaches prod and a non-prod environment."),
+        {
+            NHI: ("NHI8 Environment Isolation",),
+            CSF: ("PR.AA-05",),
+            SOC2: ("CC6.1",),
+            ISO: ("A.8.31",),
+            CIS: ("6.8",),
+        },
+    ),
+    RuleInfo(
+        "denied_grant",
+        _("Grant denied by policy"),
+        _("A current grant matches one of the policy's deny rules."),
+        {
+            NHI: ("NHI5 Overprivileged NHI",),
+            ASI: ("ASI03 Identity and Privilege Abuse",),
+            CSF: ("PR.AA-05",),
+            SOC2: ("CC6.3",),
+            ISO: ("A.5.15", "A.8.2"),
+            CIS: ("6.8",),
+        },
+    ),
+    RuleInfo(
+        "unapproved_vendor",
+        _("Unapproved vendor or model"),
+        _("The vendor (or model) is not on the policy's allowed list."),
+        {
+            NHI: ("NHI3 Vulnerable Third-Party NHI",),
+            CSF: ("ID.AM-02",),
+            SOC2: ("CC9.2",),
+            ISO: ("A.5.19",),
+        },
+    ),
+    RuleInfo(
+        "used_after_revocation",
+        _("Used after revocation"),
+        _("Usage was reported for a suspended or decommissioned identity."),
+        {
+            NHI: ("NHI1 Improper Offboarding",),
+            ASI: ("ASI10 Rogue Agents",),
+            CSF: ("DE.CM-03",),
+            SOC2: ("CC6.1", "CC6.2"),
+            ISO: ("A.8.15", "A.8.16"),
+            CIS: ("5.3",),
+        },
+    ),
+    RuleInfo(
+        "out_of_scope_use",
+        _("Use outside approved scope"),
+        _("Usage was reported for an action or resource outside the identity's grants."),
+        {
+            NHI: ("NHI5 Overprivileged NHI",),
+            ASI: ("ASI03 Identity and Privilege Abuse",),
+            CSF: ("DE.CM-03", "PR.AA-05"),
+            SOC2: ("CC6.3",),
+            ISO: ("A.8.15",),
+            CIS: ("6.8",),
+        },
+    ),
+]
+
+RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}
+
+
+def references_for(code: str) -> list[str]:
+    info = RULES.get(code)
+    return info.reference_list() if info else []

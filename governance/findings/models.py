@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from governance.findings.catalogue import RULES
+
+
+class Rule(models.TextChoices):
+    STALE_UNUSED = "stale_unused", _("Stale, unused access")
+    CREDENTIAL_ROTATION_OVERDUE = "credential_rotation_overdue", _("Credential rotation overdue")
+    CREDENTIAL_NO_EXPIRY = "credential_no_expiry", _("Credential without expiry")
+    ORPHANED_OWNER = "orphaned_owner", _("Orphaned owner")
+    REVIEW_OVERDUE = "review_overdue", _("Access review overdue")
+    EXCEPTION_EXPIRED = "exception_expired", _("Exception expired")
+    ENVIRONMENT_CROSSING = "environment_crossing", _("Environment crossing")
+    DENIED_GRANT = "denied_grant", _("Grant denied by policy")
+    UNAPPROVED_VENDOR = "unapproved_vendor", _("Unapproved vendor or model")
+    USED_AFTER_REVOCATION = "used_after_revocation", _("Used after revocation")
+    OUT_OF_SCOPE_USE = "out_of_scope_use", _("Use outside approved scope")
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("low")
+    MEDIUM = "medium", _("medium")
+    HIGH = "high", _("high")
+    CRITICAL = "critical", _("critical")
+
+
+SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class FindingQuerySet(models.QuerySet):
+    def unresolved(self):
+        return self.filter(status__in=Finding.UNRESOLVED)
+
+    def visible_to(self, user):
+        """Governors and auditors see every finding; owners see those on identities they own."""
+        if user.has_role(*_readers()):
+            return self
+        return self.filter(Q(identity__owner=user) | Q(identity__backup_owner=user))
+
+
+def _readers():
+    from governance.access import READERS
+
+    return READERS
+
+
+class Finding(models.Model):
+    """One rule broken by one identity. The sweep opens, refreshes and resolves these; nobody edits them."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        RESOLVED = "resolved", _("resolved")
+        SUPPRESSED = "suppressed", _("suppressed")
+
+    UNRESOLVED = (Status.OPEN, Status.SUPPRESSED)
+
+    rule = models.CharField(_("rule"), max_length=40, choices=Rule.choices)
+    identity = models.ForeignKey(
+        "inventory.Identity", on_delete=models.CASCADE, related_name="findings", verbose_name=_("identity")
+    )
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    evidence = models.JSONField(
+        _("evidence"), default=dict, blank=True, help_text=_("What the sweep saw when it opened this.")
+    )
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            # One unresolved finding per rule and identity; resolved ones are history and may repeat.
+            models.UniqueConstraint(
+                fields=["rule", "identity"],
+                condition=Q(status__in=["open", "suppressed"]),
+                name="finding_one_unresolved_per_rule_identity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "rule"], name="finding_status_rule"),
+            models.Index(fields=["identity", "status"], name="finding_identity_status"),
+            models.Index(fields=["status", "severity"], name="finding_status_severity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.identity_id} ({self.status})"
+
+    @property
+    def info(self):
+        return RULES[self.rule]
+
+    @property
+    def references(self) -> list[str]:
+        return self.info.reference_list()
+
+    @property
+    def short_references(self) -> list[tuple[str, str]]:
+        return self.info.short_references()
+
+    @property
+    def exception_request_url(self) -> str:
+        return f"/exceptions/new/?identity={self.identity_id}&rule={self.rule}"
+
+    @property
+    def evidence_summary(self) -> str:
+        return summarise_evidence(self.evidence)
+
+
+def summarise_evidence(evidence: dict) -> str:
+    """One line for lists: the evidence's own 'summary' when the rule wrote one."""
+    if not isinstance(evidence, dict):
+        return ""
+    return str(evidence.get("summary", ""))

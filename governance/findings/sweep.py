@@ -1,0 +1,181 @@
+"""The governance sweep: run every rule set-based, then open, refresh and resolve findings.
+
+One transaction holds the sweep's lock, the finding changes and their audit events. The number of
+queries depends on the number of rules and on how many findings change (in batches), never on the
+number of identities scanned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import system
+from governance.findings.models import Finding
+from governance.findings.rules import RuleContext, collect_hits, count_by_rule
+from governance.jobs import registry
+from governance.jobs.runner import hold_lock
+from governance.policy.service import current_policy
+
+CHUNK = 500
+Status = Finding.Status
+
+
+def suppressions(now: datetime) -> set[tuple[int, str]]:
+    """(identity_id, rule) pairs whose findings are suppressed — active exceptions, once that lands."""
+    pairs: set[tuple[int, str]] = set()
+    for _name, source in registry.suppression_sources():
+        pairs.update((int(identity_id), str(rule)) for identity_id, rule in source(now))
+    return pairs
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _set_status(ids: list[int], **changes: Any) -> None:
+    for chunk in _chunks(ids):
+        Finding.objects.filter(pk__in=chunk, status__in=Finding.UNRESOLVED).update(**changes)
+
+
+def _subject(pk: int, rule: str, identity_name: str) -> tuple[str, int, str]:
+    return ("governance.finding", pk, f"{rule}: {identity_name}")
+
+
+def run_sweep(now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    actor = system("sweep")
+    with transaction.atomic():
+        hold_lock("sweep")
+        ctx = RuleContext(now=now, today=timezone.localdate(now), policy=current_policy())
+        hits = collect_hits(ctx)
+        suppressed = suppressions(now)
+        existing = {
+            (rule, identity_id): (pk, status, severity, name)
+            for pk, rule, identity_id, status, severity, name in Finding.objects.unresolved().values_list(
+                "id", "rule", "identity_id", "status", "severity", "identity__name"
+            )
+        }
+        events: list[dict[str, Any]] = []
+
+        # Open what is new (suppressed from the start when an exception already covers it).
+        new_keys = [key for key in hits if key not in existing]
+        created = Finding.objects.bulk_create(
+            [
+                Finding(
+                    rule=rule,
+                    identity_id=identity_id,
+                    severity=hits[(rule, identity_id)].severity,
+                    status=Status.SUPPRESSED if (identity_id, rule) in suppressed else Status.OPEN,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    evidence=hits[(rule, identity_id)].evidence,
+                )
+                for rule, identity_id in new_keys
+            ],
+            batch_size=CHUNK,
+        )
+        for finding in created:
+            hit = hits[(finding.rule, finding.identity_id)]
+            events.append(
+                {
+                    "verb": "finding.opened",
+                    "subject": _subject(
+                        finding.pk, finding.rule, hit.identity_name or str(finding.identity_id)
+                    ),
+                    "after": {
+                        "rule": finding.rule,
+                        "identity": finding.identity_id,
+                        "severity": finding.severity,
+                        "status": finding.status,
+                        "summary": hit.evidence.get("summary", ""),
+                    },
+                }
+            )
+
+        # Resolve what cleared.
+        cleared = [key for key in existing if key not in hits]
+        _set_status([existing[k][0] for k in cleared], status=Status.RESOLVED, resolved_at=now)
+        for key in cleared:
+            pk, status, severity, name = existing[key]
+            events.append(
+                {
+                    "verb": "finding.resolved",
+                    "subject": _subject(pk, key[0], name),
+                    "before": {"status": status, "severity": severity},
+                    "after": {"status": Status.RESOLVED, "identity": key[1]},
+                    "reason": "The condition no longer holds.",
+                }
+            )
+
+        # Still present: follow exceptions starting/ending, and severity changes.
+        still = [key for key in existing if key in hits]
+        to_suppress = [k for k in still if existing[k][1] == Status.OPEN and (k[1], k[0]) in suppressed]
+        to_reopen = [
+            k for k in still if existing[k][1] == Status.SUPPRESSED and (k[1], k[0]) not in suppressed
+        ]
+        _set_status([existing[k][0] for k in to_suppress], status=Status.SUPPRESSED)
+        _set_status([existing[k][0] for k in to_reopen], status=Status.OPEN)
+        for keys, verb, after in (
+            (to_suppress, "finding.suppressed", Status.SUPPRESSED),
+            (to_reopen, "finding.unsuppressed", Status.OPEN),
+        ):
+            for key in keys:
+                pk, status, _sev, name = existing[key]
+                events.append(
+                    {
+                        "verb": verb,
+                        "subject": _subject(pk, key[0], name),
+                        "before": {"status": status},
+                        "after": {"status": after, "identity": key[1]},
+                    }
+                )
+        changed = [k for k in still if existing[k][2] != hits[k].severity]
+        Finding.objects.bulk_update(
+            [
+                Finding(pk=existing[k][0], severity=hits[k].severity, evidence=hits[k].evidence)
+                for k in changed
+            ],
+            ["severity", "evidence"],
+            batch_size=CHUNK,
+        )
+        for key in changed:
+            pk, _status, severity, name = existing[key]
+            events.append(
+                {
+                    "verb": "finding.severity_changed",
+                    "subject": _subject(pk, key[0], name),
+                    "before": {"severity": severity},
+                    "after": {"severity": hits[key].severity, "identity": key[1]},
+                }
+            )
+
+        # Everything still unresolved was seen now (new rows already carry `now`).
+        Finding.objects.unresolved().update(last_seen_at=now)
+
+        summary = {
+            "at": now.isoformat(),
+            "policy_version": ctx.policy.version,
+            "opened": len(created),
+            "resolved": len(cleared),
+            "suppressed": len(to_suppress),
+            "unsuppressed": len(to_reopen),
+            "severity_changed": len(changed),
+            "unresolved": len(hits),
+            "opened_by_rule": count_by_rule(new_keys),
+            "resolved_by_rule": count_by_rule(cleared),
+        }
+        events.append(
+            {
+                "verb": "governance.sweep",
+                "subject": ("governance.job", "sweep", "governance sweep"),
+                "after": summary,
+            }
+        )
+        audit.record_many(actor, events)
+    return summary

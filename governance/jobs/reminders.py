@@ -1,0 +1,391 @@
+"""Reminders and escalation: one digest per person per day, each item recorded before it is sent.
+
+Provider interface
+------------------
+A feature adds what its people must act on by registering a *reminder source*::
+
+    from governance.jobs import registry
+    registry.register_reminder_source("reviews", "governance.reviews.reminders.due_items")
+
+The source is called as ``source(now)`` and returns an iterable of `Due` records. It must use a
+fixed number of set-based queries (no query per item). Fields of `Due`:
+
+- ``recipient_id``: the user who must act (an active user; inactive ones are dropped).
+- ``subject_type`` / ``subject_id``: what the reminder is about, e.g. ``"approvals.intakerequest"``, 17.
+- ``kind``: ``"due_soon"``, ``"overdue"`` or ``"open"`` (see `Reminder.Kind`).
+- ``title``, ``why`` (one line each) and ``url`` (a path such as ``/approvals/17/``).
+- ``escalate``: for overdue items — also remind the recipient's manager and every IAM approver.
+  Escalations cannot be opted out of.
+- ``cadence``: ``"day"`` or ``"week"`` — the window in which this reminder is sent at most once.
+- ``section``: the digest heading (``"Reviews"``, ``"Approvals"``, ``"Exceptions"``, ``"Findings"``…).
+
+How a run works (safe to repeat and to overlap):
+
+1. every source's items (plus their escalations) are written as `Reminder` rows with
+   ``bulk_create(ignore_conflicts=True)`` under a fresh claim token — a row that exists for the same
+   recipient, subject, kind and window is left alone, so a rerun records nothing new, and a job that
+   was down for three days writes today's window once, not one row per missed day;
+2. each recipient's daily digest is claimed the same way (a ``digest`` row per person and day), so
+   only one run mails a person on a given day;
+3. the digest lists the rows this run created (plus unsent rows left by a crashed run), and the rows
+   are marked sent after the mail goes. Mail is Django mail; when ``approvals.notifications`` offers
+   ``emit(event, payload)`` the same digest also goes to its webhook channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from governance.jobs import registry
+from governance.jobs.models import Reminder, ReminderOptOut
+from governance.people.models import Role, User
+
+log = logging.getLogger(__name__)
+
+Kind = Reminder.Kind
+CHUNK = 500
+ORPHAN_AFTER = timedelta(hours=1)  # unsent rows older than this were left by a run that died
+DIGEST_SECTION_MAX = 100
+SECTION_ORDER = ["Escalations", "Approvals", "Reviews", "Exceptions", "Findings", "Credentials"]
+
+
+@dataclass
+class Due:
+    recipient_id: int
+    subject_type: str
+    subject_id: str | int
+    kind: str
+    title: str
+    why: str = ""
+    url: str = ""
+    escalate: bool = False
+    cadence: str = "day"
+    section: str = ""
+
+
+def window_for(cadence: str, day: date) -> str:
+    if cadence == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return day.isoformat()
+
+
+def absolute(url: str) -> str:
+    if url.startswith(("http://", "https://")):
+        return url
+    return settings.STEWARD_BASE_URL.rstrip("/") + url
+
+
+def _collect(now: datetime) -> list[Due]:
+    items: list[Due] = []
+    for name, source in registry.reminder_sources():
+        try:
+            items.extend(source(now))
+        except Exception:  # one broken source must not stop everyone else's reminders
+            log.exception("reminder source %s failed", name)
+    return items
+
+
+def _with_escalations(items: list[Due], people: dict[int, dict], iam_ids: list[int]) -> list[Due]:
+    """Add, for each overdue item marked `escalate`, one for the manager and one for each IAM approver."""
+    out = list(items)
+    for item in items:
+        if not item.escalate or item.recipient_id not in people:
+            continue
+        who = people[item.recipient_id]
+        targets = set(iam_ids)
+        if who["manager_id"] and who["manager_id"] in people:
+            targets.add(who["manager_id"])
+        targets.discard(item.recipient_id)
+        for target in targets:
+            out.append(
+                Due(
+                    recipient_id=target,
+                    subject_type=item.subject_type,
+                    subject_id=item.subject_id,
+                    kind=Kind.ESCALATION,
+                    title=item.title,
+                    why=f"Overdue with {who['name']}: {item.why}",
+                    url=item.url,
+                    cadence="week",
+                    section="Escalations",
+                )
+            )
+    return out
+
+
+def run_reminders(now: datetime) -> dict[str, Any]:
+    token = uuid.uuid4().hex
+    day = timezone.localdate(now)
+    today = window_for("day", day)
+    people = {
+        row["id"]: {**row, "name": row["display_name"] or row["username"]}
+        for row in User.objects.filter(is_active=True).values(
+            "id", "username", "display_name", "email", "manager_id"
+        )
+    }
+    iam_ids = list(
+        User.objects.filter(is_active=True, groups__name=Role.IAM).values_list("id", flat=True).distinct()
+    )
+    items = [i for i in _with_escalations(_collect(now), people, iam_ids) if i.recipient_id in people]
+
+    # 1. Record before sending; an existing row for the same window means "already reminded".
+    rows: dict[tuple, Reminder] = {}
+    for item in items:
+        key = (item.recipient_id, item.subject_type, str(item.subject_id), item.kind)
+        rows.setdefault(
+            key,
+            Reminder(
+                recipient_id=item.recipient_id,
+                subject_type=item.subject_type,
+                subject_id=str(item.subject_id),
+                kind=item.kind,
+                window=window_for(item.cadence, day),
+                title=item.title[:300],
+                why=(item.why or "")[:300],
+                url=(item.url or "")[:500],
+                created_at=now,
+                claim=token,
+            ),
+        )
+    sections = {(i.subject_type, str(i.subject_id)): i.section for i in items if i.kind != Kind.ESCALATION}
+    Reminder.objects.bulk_create(list(rows.values()), ignore_conflicts=True, batch_size=CHUNK)
+    # Rows a dead run left unsent are taken over (never rows a live run created a moment ago).
+    Reminder.objects.filter(sent_at__isnull=True, created_at__lt=now - ORPHAN_AFTER).exclude(
+        kind=Kind.DIGEST
+    ).update(claim=token)
+    pending = list(
+        Reminder.objects.filter(claim=token, sent_at__isnull=True)
+        .exclude(kind=Kind.DIGEST)
+        .order_by("recipient_id", "kind", "id")
+        .values("id", "recipient_id", "subject_type", "subject_id", "kind", "title", "why", "url")
+    )
+
+    # 2. Routine items of people who opted out are recorded as such; overdue and escalations still go.
+    opted_out = set(ReminderOptOut.objects.values_list("user_id", flat=True))
+    muted = [
+        p["id"] for p in pending if p["recipient_id"] in opted_out and p["kind"] in (Kind.OPEN, Kind.DUE_SOON)
+    ]
+    _mark(muted, now, "opted_out")
+    muted_set = set(muted)
+    by_person: dict[int, list[dict]] = defaultdict(list)
+    for p in pending:
+        if p["id"] not in muted_set:
+            by_person[p["recipient_id"]].append(p)
+
+    # 3. One digest per person per day: whoever inserts today's digest row sends it.
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                recipient_id=pid,
+                subject_type="governance.user",
+                subject_id=str(pid),
+                kind=Kind.DIGEST,
+                window=today,
+                title=f"{len(entries)} item(s)",
+                created_at=now,
+                claim=token,
+            )
+            for pid, entries in by_person.items()
+        ],
+        ignore_conflicts=True,
+        batch_size=CHUNK,
+    )
+    mine = set(
+        Reminder.objects.filter(kind=Kind.DIGEST, window=today, claim=token).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    sent_ids: list[int] = []
+    failed: list[int] = []
+    connection = get_connection()
+    for pid in sorted(mine):
+        entries = by_person[pid]
+        try:
+            _deliver(people[pid], entries, sections, day, connection)
+        except Exception:  # noqa: BLE001 - recorded; retried by the next run
+            log.exception("reminder digest to user %s failed", pid)
+            failed.append(pid)
+            continue
+        sent_ids.extend(e["id"] for e in entries)
+    _mark(sent_ids, now, "sent")
+    if failed:  # give today's digest back so a rerun can try again
+        Reminder.objects.filter(kind=Kind.DIGEST, window=today, claim=token, recipient_id__in=failed).delete()
+    return {
+        "recorded": len(rows),
+        "pending": len(pending),
+        "digests_sent": len(mine) - len(failed),
+        "items_sent": len(sent_ids),
+        "escalations": sum(1 for i in items if i.kind == Kind.ESCALATION),
+        "opted_out": len(muted),
+        "failed": len(failed),
+    }
+
+
+def _mark(ids: list[int], now: datetime, outcome: str) -> None:
+    for start in range(0, len(ids), CHUNK):
+        Reminder.objects.filter(pk__in=ids[start : start + CHUNK], sent_at__isnull=True).update(
+            sent_at=now, claim=outcome
+        )
+
+
+def _digest_sections(entries: list[dict], sections: dict) -> list[dict]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for entry in entries:
+        if entry["kind"] == Kind.ESCALATION:
+            name = "Escalations"
+        else:
+            name = sections.get((entry["subject_type"], entry["subject_id"])) or "Other"
+        grouped[name].append({**entry, "link": absolute(entry["url"]) if entry["url"] else ""})
+    order = {name: i for i, name in enumerate(SECTION_ORDER)}
+    return [
+        {
+            "name": name,
+            "items": items[:DIGEST_SECTION_MAX],
+            "more": max(0, len(items) - DIGEST_SECTION_MAX),
+        }
+        for name, items in sorted(grouped.items(), key=lambda kv: order.get(kv[0], len(order)))
+    ]
+
+
+def _deliver(person: dict, entries: list[dict], sections: dict, day: date, connection) -> None:
+    digest = _digest_sections(entries, sections)
+    escalations = sum(1 for e in entries if e["kind"] == Kind.ESCALATION)
+    overdue = sum(1 for e in entries if e["kind"] == Kind.OVERDUE)
+    subject = f"Steward: {len(entries)} item(s) need your attention"
+    if overdue or escalations:
+        subject += f" ({overdue + escalations} overdue)"
+    context = {
+        "person": person,
+        "sections": digest,
+        "day": day,
+        "base_url": settings.STEWARD_BASE_URL,
+        "count": len(entries),
+    }
+    if person["email"]:
+        message = EmailMultiAlternatives(
+            subject,
+            render_to_string("governance/email/reminder_digest.txt", context),
+            settings.DEFAULT_FROM_EMAIL,
+            [person["email"]],
+            connection=connection,
+        )
+        message.attach_alternative(
+            render_to_string("governance/email/reminder_digest.html", context), "text/html"
+        )
+        message.send()
+    _emit_webhook(person, subject, digest, day)
+
+
+def _emit_webhook(person: dict, subject: str, digest: list[dict], day: date) -> None:
+    try:
+        from approvals import notifications  # the generic webhook channel, when present
+    except ImportError:
+        return
+    emit = getattr(notifications, "emit", None)
+    if emit is None:
+        return
+    emit(
+        "reminders.digest",
+        {
+            "recipient": person["username"],
+            "date": day.isoformat(),
+            "subject": subject,
+            "sections": [
+                {
+                    "name": s["name"],
+                    "items": [
+                        {k: item[k] for k in ("kind", "subject_type", "subject_id", "title", "why", "link")}
+                        for item in s["items"]
+                    ],
+                }
+                for s in digest
+            ],
+        },
+    )
+
+
+# ---------------------------------------------------------------- built-in sources
+
+FINDING_OVERDUE_AFTER = timedelta(days=14)
+CREDENTIAL_NOTICE = timedelta(days=14)
+
+
+def open_findings_on_owned_identities(now: datetime) -> Iterable[Due]:
+    """Each open finding reminds the identity's owner weekly; high/critical ones open for over two
+    weeks are overdue (daily, escalated to the owner's manager and IAM)."""
+    from governance.findings.catalogue import RULES
+    from governance.findings.models import Finding
+
+    rows = Finding.objects.filter(
+        status=Finding.Status.OPEN, identity__owner__isnull=False, identity__owner__is_active=True
+    ).values_list(
+        "id",
+        "rule",
+        "severity",
+        "identity_id",
+        "identity__name",
+        "identity__owner_id",
+        "first_seen_at",
+        "evidence",
+    )
+    for pk, rule, severity, identity_id, name, owner_id, first_seen, evidence in rows:
+        overdue = severity in ("high", "critical") and first_seen < now - FINDING_OVERDUE_AFTER
+        summary = evidence.get("summary", "") if isinstance(evidence, dict) else ""
+        yield Due(
+            recipient_id=owner_id,
+            subject_type="governance.finding",
+            subject_id=pk,
+            kind=Kind.OVERDUE if overdue else Kind.OPEN,
+            title=f"{RULES[rule].label} ({severity}): {name}",
+            why=(
+                f"Open since {first_seen:%Y-%m-%d}. {summary}".strip()
+                if overdue
+                else summary or str(RULES[rule].description)
+            ),
+            url=f"/findings/?identity={identity_id}",
+            escalate=overdue,
+            cadence="day" if overdue else "week",
+            section="Findings",
+        )
+
+
+def credentials_expiring_soon(now: datetime) -> Iterable[Due]:
+    from inventory.models import Credential, Identity
+
+    rows = (
+        Credential.objects.filter(
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            expires_at__lte=now + CREDENTIAL_NOTICE,
+            identity__owner__isnull=False,
+            identity__owner__is_active=True,
+        )
+        .exclude(identity__status=Identity.Status.DECOMMISSIONED)
+        .values_list(
+            "id", "kind", "label", "expires_at", "identity_id", "identity__name", "identity__owner_id"
+        )
+    )
+    for pk, kind, label, expires_at, identity_id, name, owner_id in rows:
+        yield Due(
+            recipient_id=owner_id,
+            subject_type="inventory.credential",
+            subject_id=pk,
+            kind=Kind.DUE_SOON,
+            title=f"Credential {label or kind} of {name} expires {expires_at:%Y-%m-%d}",
+            why="Rotate or renew it before then, or access stops at expiry.",
+            url=f"/inventory/{identity_id}/",
+            cadence="week",
+            section="Credentials",
+        )

@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from governance.actors import system
+from governance.people.models import User
+from governance.people.tokens import issue_token
+
+
+class Command(BaseCommand):
+    help = "Issue an API token for USERNAME. The value is printed once; only its hash is stored."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--scope", choices=["read", "write"], default="read")
+        parser.add_argument("--days", type=int, default=90, help="Days until it expires (1-366).")
+        parser.add_argument("--name", default="", help="A label for the token.")
+
+    def handle(self, *args, username, scope, days, name, **options):
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user named '{username}'.")
+        try:
+            token, value = issue_token(system("issue_api_token"), user, scope=scope, days=days, name=name)
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        self.stderr.write(
+            f"Token {token.key_prefix}… for {username}, scope {scope}, expires {token.expires_at:%Y-%m-%d}. "
+            f"Registered as identity #{token.identity_id}. Store it now: it is not shown again."
+        )
+        self.stdout.write(value)

@@ -1,0 +1,188 @@
+"""API tokens: issue (value shown once, hash stored), authenticate, and enforce expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from governance import audit
+from governance.actors import as_actor
+from governance.errors import IllegalTransition, NotAllowed
+from governance.people.models import ApiToken, Role, User
+
+TOKEN_PREFIX = "stw_"
+
+
+def hash_token(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def issue_token(
+    actor, user: User, *, scope: str = "read", days: int = 90, name: str = ""
+) -> tuple[ApiToken, str]:
+    """Create a token for `user`; return the row and the only copy of the value."""
+    from inventory.models import Identity
+
+    if scope not in ApiToken.Scope.values:
+        raise ValueError(f"scope must be one of {', '.join(ApiToken.Scope.values)}")
+    if days < 1 or days > 366:
+        raise ValueError("days must be between 1 and 366")
+    if not user.is_active:
+        raise ValueError("cannot issue a token to an inactive user")
+    value = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    prefix = value[:12]
+    expires_at = timezone.now() + timedelta(days=days)
+    label = name or f"API token {prefix}"
+    identity = Identity.objects.create(
+        name=f"{label} ({user.username})"[:200],
+        kind=Identity.Kind.API_KEY,
+        vendor="Steward",
+        product="Steward API",
+        purpose=f"Steward API token with {scope} scope for {user.username}.",
+        owner=user,
+        team=user.team,
+        environments=["prod"],
+        status=Identity.Status.ACTIVE,
+        risk_tier=Identity.RiskTier.MEDIUM if scope == "write" else Identity.RiskTier.LOW,
+        source="steward",
+        external_id=prefix,
+    )
+    token = ApiToken.objects.create(
+        user=user,
+        identity=identity,
+        name=label,
+        key_prefix=prefix,
+        token_hash=hash_token(value),
+        scope=scope,
+        expires_at=expires_at,
+    )
+    identity.credentials.create(
+        kind="static_key",
+        label=prefix,
+        storage="held by the caller",
+        issued_at=timezone.now(),
+        expires_at=expires_at,
+    )
+    audit.record(
+        as_actor(actor),
+        "api_token.issued",
+        token,
+        after={
+            "user": user.username,
+            "scope": scope,
+            "expires_at": expires_at.isoformat(),
+            "identity": identity.pk,
+        },
+    )
+    return token, value
+
+
+@transaction.atomic
+def revoke_token(actor, token: ApiToken, reason: str) -> ApiToken:
+    """Revoke a token (its owner or Security). Its inventory identity is decommissioned and the
+    credential's revocation confirmed at once: Steward holds the only record of the token (its hash),
+    so revoking it here is the revocation."""
+    from django.core.exceptions import ValidationError
+
+    from inventory import services as inventory
+
+    actor = as_actor(actor)
+    token = (
+        ApiToken.objects.select_for_update(of=("self",)).select_related("user", "identity").get(pk=token.pk)
+    )
+    if not actor.is_system:
+        user = actor.user
+        if user is None or not (user.pk == token.user_id or user.has_role(Role.SECURITY)):
+            raise NotAllowed("Only the token's owner or a Security admin may revoke it.")
+    if token.revoked_at is not None:
+        raise IllegalTransition(f"Token {token.key_prefix}… was already revoked.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason; it is kept in the audit log."})
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(
+        actor,
+        "api_token.revoked",
+        token,
+        before={"revoked_at": None},
+        after={"revoked_at": token.revoked_at.isoformat(), "identity": token.identity_id},
+        reason=reason,
+    )
+    identity = token.identity
+    if identity is not None:
+        if identity.status != identity.Status.DECOMMISSIONED:
+            inventory.decommission(actor, identity, reason=f"API token {token.key_prefix}… revoked: {reason}")
+        for credential in identity.credentials.filter(revoked_at__isnull=False, revocation_confirmed_at=None):
+            inventory.confirm_credential_revocation(
+                actor,
+                credential,
+                note=f"Revoked in Steward, which holds the token's only record (its hash), at "
+                f"{token.revoked_at:%Y-%m-%d %H:%M} UTC.",
+            )
+    return token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid Authorization header: expected 'Bearer <token>'.")
+            )
+        try:
+            value = header[1].decode("ascii")
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        token = (
+            ApiToken.objects.select_related("user", "identity").filter(token_hash=hash_token(value)).first()
+        )
+        now = timezone.now()
+        if token is None or token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        if token.expires_at <= now:
+            raise exceptions.AuthenticationFailed(_("Token expired."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("The token's user is inactive."))
+        # The token is governed as an identity: suspending or decommissioning it stops it.
+        if token.identity is not None and token.identity.status in ("suspended", "decommissioned"):
+            raise exceptions.AuthenticationFailed(
+                _("The token's identity is %(status)s in the inventory.") % {"status": token.identity.status}
+            )
+        # Record last use at most once a minute: a conditional update, not a write per request.
+        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            if token.identity_id:
+                from inventory.models import Identity
+
+                Identity.objects.filter(pk=token.identity_id).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the bearer token in the OpenAPI schema (and silences drf-spectacular's warning)."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A Steward API token (`stw_...`), issued with `manage.py issue_api_token`.",
+        }

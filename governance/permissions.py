@@ -1,0 +1,41 @@
+from rest_framework import permissions
+
+from governance.people.models import ApiToken
+
+
+class TokenScopePermission(permissions.BasePermission):
+    """A read-scoped token may only use safe methods."""
+
+    message = "This token has read scope; it cannot change anything."
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if isinstance(token, ApiToken) and request.method not in permissions.SAFE_METHODS:
+            return token.scope == ApiToken.Scope.WRITE
+        return True
+
+
+class ReadAllRoles(permissions.BasePermission):
+    """IAM, Security and Auditors (audit log and other read-everything views)."""
+
+    def has_permission(self, request, view):
+        from governance.people.models import Role
+
+        return request.user.is_authenticated and request.user.has_role(Role.IAM, Role.SECURITY, Role.AUDITOR)
+
+
+class AuditorReadOnly(permissions.BasePermission):
+    """Auditors read everything and change nothing: refused before any input is looked at, so an
+    auditor always gets 403 (never a 400 that hints the call would work with a better body)."""
+
+    message = "Auditors have read-only access."
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS or getattr(view, "auditor_may_write", False):
+            return True
+        user = request.user
+        if not user.is_authenticated or not user.is_auditor:
+            return True
+        from governance.people.models import Role
+
+        return user.has_role(Role.OWNER, Role.IAM, Role.SECURITY)

@@ -1,0 +1,330 @@
+"""Versioned Cedar policy sets and their test cases: save, test, activate, roll back.
+
+Security edits policies in the browser. A saved version is never changed; it is validated against its
+schema and tried against every saved test case when it is saved, and again when someone activates it.
+A version that is invalid or fails a test case cannot be activated. Activating an older version is a
+rollback: a new, audited activation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import Actor, as_actor, system
+from governance.errors import IllegalTransition, NotAllowed
+from governance.people.models import Role
+from governance.policy import cedar
+from governance.policy.models import CedarPolicySet, PolicyTestCase, content_digest
+
+MAX_TEXT = 200_000
+
+
+def require_security(actor: Actor, what: str) -> None:
+    if actor.is_system:
+        return
+    user = actor.user
+    if user is None or user.is_auditor or not user.has_role(Role.SECURITY):
+        raise NotAllowed(f"Only Security admins may {what}.")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def active_row() -> CedarPolicySet | None:
+    return CedarPolicySet.objects.filter(is_active=True).first()
+
+
+def compiled_version(version: int | None, digest: str | None = None) -> cedar.CompiledPolicySet:
+    """The compiled set for the active version, as the decision query read it (number and digest).
+
+    No version means nothing was ever saved: the built-in defaults from the repository apply.
+    Compiled sets are kept per process by content digest, so this touches the database only on a
+    version's first use in a process.
+    """
+    if not version:
+        return cedar.compile_policy_set(
+            cedar.DEFAULT_VERSION, cedar.default_policy_text(), cedar.default_schema_text()
+        )
+    if digest and (cached := cedar.compiled_by_digest(version, digest)) is not None:
+        return cached
+    row = CedarPolicySet.objects.filter(version=version).only("version", "text", "schema").first()
+    if row is None:
+        return compiled_version(None)
+    return cedar.compile_policy_set(row.version, row.text, row.schema)
+
+
+def active_compiled() -> cedar.CompiledPolicySet:
+    row = CedarPolicySet.objects.filter(is_active=True).values_list("version", "digest").first()
+    return compiled_version(*row) if row else compiled_version(None)
+
+
+# ---------------------------------------------------------------- tests
+
+
+def run_test_cases(
+    compiled: cedar.CompiledPolicySet, cases: list[PolicyTestCase] | None = None
+) -> dict[str, Any]:
+    """Run every saved test case; returns {"passed", "failed", "results": [...]} (JSON-ready)."""
+    cases = list(PolicyTestCase.objects.order_by("name")) if cases is None else cases
+    now = timezone.now()
+    results = []
+    for case in cases:
+        verdict = cedar.run_case(compiled, case.request, now)
+        results.append(
+            {
+                "case": case.pk,
+                "name": case.name,
+                "expected": case.expected,
+                "actual": verdict.decision,
+                "passed": verdict.decision == case.expected,
+                "reasons": verdict.reasons,
+            }
+        )
+    failed = sum(1 for r in results if not r["passed"])
+    return {"passed": len(results) - failed, "failed": failed, "results": results, "at": now.isoformat()}
+
+
+def _check(text: str, schema: str) -> tuple[list[str], dict[str, Any]]:
+    errors = cedar.validate(text, schema)
+    if errors:
+        return errors, {"passed": 0, "failed": 0, "results": [], "skipped": "the policies are not valid"}
+    return errors, run_test_cases(cedar.CompiledPolicySet(0, text, schema))
+
+
+def blocking_problems(policy_set: CedarPolicySet) -> list[str]:
+    """Why this version cannot be activated now (validation, then each failing test case)."""
+    errors, results = _check(policy_set.text, policy_set.schema)
+    problems = [f"Invalid: {e}" for e in errors]
+    problems += [
+        f"Test case '{r['name']}' expects {r['expected']} but got {r['actual']}."
+        for r in results.get("results", [])
+        if not r["passed"]
+    ]
+    return problems
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _next_version() -> int:
+    last = CedarPolicySet.objects.order_by("-version").values_list("version", flat=True).first()
+    return (last or 0) + 1
+
+
+@transaction.atomic
+def save_version(
+    actor, *, text: str, schema: str, note: str = "", based_on: int | None = None
+) -> CedarPolicySet:
+    """Store a new version (not active). Invalid or failing versions are kept, marked, and blocked."""
+    actor = as_actor(actor)
+    require_security(actor, "change the request-time policies")
+    text = (text or "").replace("\r\n", "\n")
+    schema = (schema or "").replace("\r\n", "\n")
+    errors: dict[str, list[str]] = {}
+    if not text.strip():
+        errors["text"] = ["Write at least one policy."]
+    if not schema.strip():
+        errors["schema"] = ["The schema is required."]
+    if len(text) > MAX_TEXT or len(schema) > MAX_TEXT:
+        errors.setdefault("text", []).append(f"Keep policies and schema under {MAX_TEXT:,} characters.")
+    if not (note or "").strip():
+        errors["note"] = ["Say what changed and why; it is kept with the version."]
+    if errors:
+        raise ValidationError(errors)
+    validation_errors, results = _check(text, schema)
+    policy_set = CedarPolicySet.objects.create(
+        version=_next_version(),
+        text=text,
+        schema=schema,
+        note=note.strip(),
+        based_on=based_on,
+        created_by=actor.label,
+        validation_errors=validation_errors,
+        test_results=results,
+    )
+    audit.record(
+        actor,
+        "cedar_policy.saved",
+        policy_set,
+        after={
+            "version": policy_set.version,
+            "based_on": based_on,
+            "valid": not validation_errors,
+            "tests_failed": results.get("failed", 0),
+        },
+        reason=note,
+    )
+    return policy_set
+
+
+@transaction.atomic
+def activate(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarPolicySet:
+    """Make `policy_set` the one decisions use. Refused (400, with the list) when it is invalid or a
+    saved test case fails. Activating an older version is a rollback, audited the same way."""
+    actor = as_actor(actor)
+    require_security(actor, "activate request-time policies")
+    policy_set = CedarPolicySet.objects.select_for_update().get(pk=policy_set.pk)
+    previous = CedarPolicySet.objects.select_for_update().filter(is_active=True).first()
+    if previous is not None and previous.pk == policy_set.pk:
+        raise IllegalTransition(f"Version {policy_set.version} is already active.")
+    errors, results = _check(policy_set.text, policy_set.schema)
+    CedarPolicySet.objects.filter(pk=policy_set.pk).update(validation_errors=errors, test_results=results)
+    problems = [f"Invalid: {e}" for e in errors] + [
+        f"Test case '{r['name']}' expects {r['expected']} but got {r['actual']}."
+        for r in results.get("results", [])
+        if not r["passed"]
+    ]
+    if problems:
+        raise ValidationError({"activation": problems})
+    now = timezone.now()
+    CedarPolicySet.objects.filter(is_active=True).update(is_active=False)
+    CedarPolicySet.objects.filter(pk=policy_set.pk).update(
+        is_active=True, activated_at=now, activated_by=actor.label
+    )
+    policy_set.refresh_from_db()
+    rollback = previous is not None and policy_set.version < previous.version
+    audit.record(
+        actor,
+        "cedar_policy.rolled_back" if rollback else "cedar_policy.activated",
+        policy_set,
+        before={"active_version": previous.version if previous else None},
+        after={"active_version": policy_set.version, "tests_passed": results.get("passed", 0)},
+        reason=reason or policy_set.note,
+    )
+    return policy_set
+
+
+def _clean_case(name: str, request: Any, expected: str) -> tuple[str, dict, str]:
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Give the test case a name that says what it checks."]
+    elif len(name) > 200:
+        errors["name"] = ["Keep the name under 200 characters."]
+    if isinstance(request, str):
+        try:
+            request = json.loads(request)
+        except ValueError as exc:
+            errors["request"] = [f"Not valid JSON: {exc}"]
+            request = None
+    if request is not None and (shape := cedar.check_case_shape(request)):
+        errors["request"] = shape
+    if expected not in cedar.Decision.ALL:
+        errors["expected"] = [f"Choose one of: {', '.join(cedar.Decision.ALL)}."]
+    if name and PolicyTestCase.objects.filter(name=name).exists():
+        errors.setdefault("name", []).append("A test case with this name already exists.")
+    if errors:
+        raise ValidationError(errors)
+    return name, request, expected
+
+
+@transaction.atomic
+def add_test_case(actor, *, name: str, request: Any, expected: str) -> PolicyTestCase:
+    actor = as_actor(actor)
+    require_security(actor, "change policy test cases")
+    name, request, expected = _clean_case(name, request, expected)
+    case = PolicyTestCase.objects.create(
+        name=name, request=request, expected=expected, created_by=actor.label
+    )
+    audit.record(
+        actor, "cedar_policy.test_added", case, after={"name": name, "request": request, "expected": expected}
+    )
+    return case
+
+
+@transaction.atomic
+def delete_test_case(actor, case: PolicyTestCase, *, reason: str = "") -> None:
+    actor = as_actor(actor)
+    require_security(actor, "change policy test cases")
+    case = PolicyTestCase.objects.select_for_update().get(pk=case.pk)
+    audit.record(
+        actor,
+        "cedar_policy.test_removed",
+        case,
+        before={"name": case.name, "request": case.request, "expected": case.expected},
+        reason=reason,
+    )
+    case.delete()
+
+
+def load_defaults(policy_model, case_model, *, created_by: str = "system:policy") -> bool:
+    """Create version 1 from the repository's files plus the default test cases, when there is no
+    version yet. Used by the data migration (with historical models) and on first use."""
+    if policy_model.objects.exists():
+        return False
+    text, schema = cedar.default_policy_text(), cedar.default_schema_text()
+    for case in cedar.default_test_cases():
+        case_model.objects.get_or_create(
+            name=case["name"],
+            defaults={"request": case["request"], "expected": case["expected"], "created_by": created_by},
+        )
+    now = timezone.now()
+    policy_model.objects.create(
+        version=1,
+        text=text,
+        schema=schema,
+        digest=content_digest(text, schema),
+        is_active=True,
+        created_by=created_by,
+        note="Default policies shipped with Steward.",
+        validation_errors=cedar.validate(text, schema),
+        test_results={},
+        activated_at=now,
+        activated_by=created_by,
+    )
+    return True
+
+
+@transaction.atomic
+def ensure_defaults() -> CedarPolicySet | None:
+    """On first use (e.g. a database flushed after migrating): load the defaults, audited."""
+    if CedarPolicySet.objects.exists():
+        return None
+    if not load_defaults(CedarPolicySet, PolicyTestCase):
+        return None
+    row = CedarPolicySet.objects.get(version=1)
+    CedarPolicySet.objects.filter(pk=row.pk).update(
+        test_results=run_test_cases(compiled_version(1, row.digest))
+    )
+    row.refresh_from_db()
+    audit.record(system("policy"), "cedar_policy.defaults_loaded", row, after={"version": 1})
+    return row
+
+
+# ---------------------------------------------------------------- diff
+
+
+def diff_lines(old: CedarPolicySet, new: CedarPolicySet) -> list[tuple[str, str]]:
+    """A unified diff of the policies (then the schema, if it changed) as (css class, line) pairs."""
+    lines: list[tuple[str, str]] = []
+    for label, a, b in (("policies", old.text, new.text), ("schema", old.schema, new.schema)):
+        diff = list(
+            difflib.unified_diff(
+                a.splitlines(),
+                b.splitlines(),
+                fromfile=f"v{old.version} {label}",
+                tofile=f"v{new.version} {label}",
+                lineterm="",
+                n=3,
+            )
+        )
+        for line in diff:
+            if line.startswith(("+++", "---")):
+                css = "diff-file"
+            elif line.startswith("@@"):
+                css = "diff-hunk"
+            elif line.startswith("+"):
+                css = "diff-add"
+            elif line.startswith("-"):
+                css = "diff-del"
+            else:
+                css = "diff-ctx"
+            lines.append((css, line))
+    return lines

@@ -1,0 +1,118 @@
+import hashlib
+import json
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PolicyVersion(models.Model):
+    """A version of the governance policy document. Exactly one is active; older ones are kept."""
+
+    version = models.PositiveIntegerField(unique=True)
+    document = models.JSONField()
+    is_active = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True, help_text=_("Why this version was made."))
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_policy"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"policy v{self.version}{' (active)' if self.is_active else ''}"
+
+
+def content_digest(text: str, schema: str) -> str:
+    return hashlib.sha256(f"{text}\x00{schema}".encode()).hexdigest()
+
+
+class CedarPolicySet(models.Model):
+    """One version of the request-time policies (Cedar text plus the schema it is checked against).
+
+    Versions are never edited after they are saved: a change is a new version. At most one is active;
+    activating an older one (a rollback) is an audited activation like any other.
+    """
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    text = models.TextField(_("policies"), help_text=_("Cedar policies; every policy needs an @id."))
+    schema = models.TextField(
+        _("schema"), help_text=_("The Cedar schema the policies are validated against.")
+    )
+    is_active = models.BooleanField(_("active"), default=False)
+    created_by = models.CharField(_("created by"), max_length=150)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    note = models.TextField(_("note"), blank=True, help_text=_("What changed and why."))
+    based_on = models.PositiveIntegerField(_("based on version"), null=True, blank=True)
+    validation_errors = models.JSONField(_("validation errors"), default=list, blank=True)
+    test_results = models.JSONField(
+        _("test results"), default=dict, blank=True, help_text=_("The last run against the saved test cases.")
+    )
+    digest = models.CharField(
+        max_length=64,
+        editable=False,
+        help_text=_("SHA-256 of the policies and schema; compiled sets are cached by it."),
+    )
+    activated_at = models.DateTimeField(_("last activated"), null=True, blank=True)
+    activated_by = models.CharField(_("last activated by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_cedar_policy_set"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"policies v{self.version}{' (active)' if self.is_active else ''}"
+
+    def save(self, *args, **kwargs):
+        self.digest = content_digest(self.text, self.schema)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return f"/policy/versions/{self.version}/"
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.validation_errors
+
+    @property
+    def failing_tests(self) -> list[dict]:
+        return [r for r in self.test_results.get("results", []) if not r.get("passed")]
+
+
+class PolicyTestCase(models.Model):
+    """A request (an identity described inline, its grants, the question) and the decision expected."""
+
+    class Expected(models.TextChoices):
+        ALLOW = "allow", _("allow")
+        DENY = "deny", _("deny")
+        STEP_UP = "step_up", _("step up")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    request = models.JSONField(
+        _("request"),
+        help_text=_(
+            'JSON: {"identity": {"kind", "status", "environments", ...}, "grants": [...], '
+            '"action", "resource": {"kind", "name"}, "environment"}'
+        ),
+    )
+    expected = models.CharField(_("expected decision"), max_length=10, choices=Expected.choices)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.expected}"
+
+    @property
+    def request_json(self) -> str:
+        return json.dumps(self.request, indent=1, sort_keys=True)

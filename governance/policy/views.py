@@ -1,0 +1,288 @@
+"""The policy page: Cedar versions, diffs, test cases, "try a request", and the governance document.
+
+Readable by IAM, Security and auditors; only Security changes anything (the services check again).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from governance.access import READERS, is_htmx, role_required
+from governance.actors import as_actor
+from governance.decisions import service as decisions
+from governance.people.models import Role
+from governance.policy import cedar, cedar_sets
+from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion
+from governance.policy.service import current_policy, update_policy
+from inventory.models import Action, Environment, Identity, ResourceKind
+
+TRY_IDENTITY_LIMIT = 500
+
+
+def _errors(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+    return {"__all__": exc.messages}
+
+
+def _is_security(user) -> bool:
+    return user.has_role(Role.SECURITY) and not user.is_auditor
+
+
+def _try_context(request, **extra) -> dict:
+    return {
+        "identities": Identity.objects.order_by("name").only("pk", "name", "status")[:TRY_IDENTITY_LIMIT],
+        "actions": Action.choices,
+        "resource_kinds": ResourceKind.choices,
+        "environments": Environment.choices,
+        "versions": CedarPolicySet.objects.order_by("-version").only("version", "is_active", "note"),
+        **extra,
+    }
+
+
+@require_GET
+@role_required(*READERS)
+def overview(request):
+    cedar_sets.ensure_defaults()
+    active = cedar_sets.active_row()
+    versions = list(
+        CedarPolicySet.objects.order_by("-version").only(
+            "version",
+            "is_active",
+            "note",
+            "created_by",
+            "created_at",
+            "validation_errors",
+            "test_results",
+            "based_on",
+        )
+    )
+    cases = list(PolicyTestCase.objects.order_by("name"))
+    compiled = cedar_sets.active_compiled()
+    results = {r["case"]: r for r in cedar_sets.run_test_cases(compiled, cases)["results"]}
+    document = PolicyVersion.objects.filter(is_active=True).first()
+    policy = current_policy()
+    context = _try_context(
+        request,
+        active=active,
+        policy_versions=versions,
+        cases=[(c, results.get(c.pk)) for c in cases],
+        can_edit=_is_security(request.user),
+        document=document,
+        document_json=json.dumps(policy.document, indent=2, sort_keys=True),
+        document_version=policy.version,
+        case_example=json.dumps(cedar.default_test_cases()[0]["request"], indent=1),
+        expected_choices=PolicyTestCase.Expected.choices,
+    )
+    return render(request, "governance/policy/overview.html", context)
+
+
+@require_GET
+@role_required(*READERS)
+def version_detail(request, version: int):
+    policy_set = get_object_or_404(CedarPolicySet, version=version)
+    return render(request, "governance/policy/version.html", _version_context(request, policy_set))
+
+
+def _version_context(request, policy_set, **extra) -> dict:
+    active = cedar_sets.active_row()
+    return {
+        "policy_set": policy_set,
+        "active": active,
+        "can_edit": _is_security(request.user),
+        "is_rollback": active is not None and policy_set.version < active.version,
+        "previous": CedarPolicySet.objects.filter(version__lt=policy_set.version)
+        .order_by("-version")
+        .first(),
+        **extra,
+    }
+
+
+@role_required(Role.SECURITY)
+def version_new(request):
+    """The editor: a new version based on the active one (or ?from=N)."""
+    base_version = request.GET.get("from") or request.POST.get("based_on")
+    base = (
+        CedarPolicySet.objects.filter(version=base_version).first()
+        if base_version and str(base_version).isdigit()
+        else cedar_sets.active_row()
+    )
+    form = {
+        "text": base.text if base else cedar.default_policy_text(),
+        "schema": base.schema if base else cedar.default_schema_text(),
+        "note": "",
+        "based_on": base.version if base else "",
+    }
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in ("text", "schema", "note", "based_on")}
+        based_on = int(form["based_on"]) if str(form["based_on"]).isdigit() else None
+        try:
+            saved = cedar_sets.save_version(
+                as_actor(request.user),
+                text=form["text"],
+                schema=form["schema"],
+                note=form["note"],
+                based_on=based_on,
+            )
+        except ValidationError as exc:
+            errors = _errors(exc)
+        else:
+            if saved.validation_errors:
+                messages.warning(
+                    request, f"Saved version {saved.version}, but it is not valid; fix it before activating."
+                )
+            elif saved.failing_tests:
+                messages.warning(
+                    request,
+                    f"Saved version {saved.version}; {len(saved.failing_tests)} test case(s) fail, "
+                    "so it cannot be activated yet.",
+                )
+            else:
+                messages.success(
+                    request, f"Saved version {saved.version}: valid, and every test case passes."
+                )
+            return redirect(saved.get_absolute_url())
+    status = 400 if errors else 200
+    return render(
+        request,
+        "governance/policy/editor.html",
+        {"form": form, "errors": errors, "base": base},
+        status=status,
+    )
+
+
+@require_POST
+@role_required(Role.SECURITY)
+def version_activate(request, version: int):
+    policy_set = get_object_or_404(CedarPolicySet, version=version)
+    try:
+        cedar_sets.activate(as_actor(request.user), policy_set, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        problems = _errors(exc).get("activation") or [m for v in _errors(exc).values() for m in v]
+        policy_set.refresh_from_db()
+        context = _version_context(request, policy_set, problems=problems)
+        return render(request, "governance/policy/version.html", context, status=400)
+    messages.success(request, f"Version {version} is now active; decisions use it from now on.")
+    return redirect("policy")
+
+
+@require_GET
+@role_required(*READERS)
+def version_diff(request, version: int):
+    new = get_object_or_404(CedarPolicySet, version=version)
+    against = request.GET.get("against")
+    if against and against.isdigit():
+        old = get_object_or_404(CedarPolicySet, version=int(against))
+    else:
+        old = (
+            CedarPolicySet.objects.filter(version=new.based_on).first()
+            or CedarPolicySet.objects.filter(version__lt=new.version).order_by("-version").first()
+        )
+    context = {
+        "new": new,
+        "old": old,
+        "lines": cedar_sets.diff_lines(old, new) if old else [],
+        "versions": CedarPolicySet.objects.exclude(pk=new.pk).order_by("-version").only("version"),
+    }
+    return render(request, "governance/policy/diff.html", context)
+
+
+@require_POST
+@role_required(Role.SECURITY)
+def test_case_add(request):
+    try:
+        case = cedar_sets.add_test_case(
+            as_actor(request.user),
+            name=request.POST.get("name", ""),
+            request=request.POST.get("request", ""),
+            expected=request.POST.get("expected", ""),
+        )
+    except ValidationError as exc:
+        for field, msgs in _errors(exc).items():
+            for message in msgs:
+                messages.error(request, f"Test case {field}: {message}")
+        return redirect("/policy/#test-cases")
+    messages.success(
+        request, f"Added test case '{case.name}'. Every version is tried against it before activation."
+    )
+    return redirect("/policy/#test-cases")
+
+
+@require_POST
+@role_required(Role.SECURITY)
+def test_case_delete(request, pk: int):
+    case = get_object_or_404(PolicyTestCase, pk=pk)
+    cedar_sets.delete_test_case(as_actor(request.user), case, reason=request.POST.get("reason", ""))
+    messages.success(request, f"Removed test case '{case.name}'.")
+    return redirect("/policy/#test-cases")
+
+
+@require_POST
+@role_required(*READERS)
+def try_request(request):
+    """A dry run: what would the chosen version answer for this identity now? Nothing is recorded."""
+    data = request.POST
+    errors: dict[str, list[str]] = {}
+    verdict = None
+    identity = None
+    version = data.get("version") or ""
+    payload = {
+        "identity": data.get("identity", ""),
+        "action": data.get("action"),
+        "resource": {"kind": data.get("resource_kind"), "name": data.get("resource_name", "")},
+        "environment": data.get("environment"),
+        "task_ref": data.get("task_ref", ""),
+    }
+    try:
+        asks, _batch = decisions.parse(payload)
+        rows = decisions.subjects.lookup(ids=[asks[0].identity_id])
+        if not rows:
+            raise ValidationError({"identity": ["Choose an identity."]})
+        identity = rows[0]
+        subject = decisions.subjects.subjects_for(rows)[identity.pk]
+        if version.isdigit():
+            row = get_object_or_404(CedarPolicySet, version=int(version))
+            compiled = cedar.compile_policy_set(row.version, row.text, row.schema)
+        else:
+            compiled = cedar_sets.compiled_version(identity.policy_version, identity.policy_digest)
+        verdict = compiled.evaluate(subject, asks[0].question(), timezone.now())
+    except ValidationError as exc:
+        errors = _errors(exc)
+    except ValueError as exc:  # an invalid draft cannot be compiled
+        errors = {"version": [f"This version cannot be evaluated: {exc}"]}
+    context = {"verdict": verdict, "errors": errors, "identity": identity, "payload": payload}
+    if is_htmx(request):
+        return render(request, "governance/policy/_try_result.html", context, status=400 if errors else 200)
+    return render(
+        request,
+        "governance/policy/try.html",
+        _try_context(request, **context, form=data),
+        status=400 if errors else 200,
+    )
+
+
+@require_POST
+@role_required(Role.SECURITY)
+def document_update(request):
+    raw = request.POST.get("document", "")
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        messages.error(request, f"The governance policy is not valid JSON: {exc}")
+        return redirect("/policy/#document")
+    try:
+        saved = update_policy(as_actor(request.user), document, note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        for field, msgs in _errors(exc).items():
+            for message in msgs:
+                messages.error(request, f"{field}: {message}")
+        return redirect("/policy/#document")
+    messages.success(request, f"Governance policy version {saved.version} is now active.")
+    return redirect("/policy/#document")

@@ -1,0 +1,230 @@
+"""REST API for the inventory: identities, lifecycle moves, usage reports and bulk import.
+
+Thin on purpose: parse, authorise, call one service, render. Services check roles again.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from governance.access import MEMBERS
+from governance.actors import from_request
+from governance.errors import NotAllowed
+from governance.permissions import AuditorReadOnly, TokenScopePermission
+from inventory import importers, services, usage
+from inventory.filters import IdentityFilter, base_queryset
+from inventory.models import Credential, Grant, Identity, UsageEvent
+from inventory.serializers import (
+    IdentityDetailSerializer,
+    IdentitySerializer,
+    IdentityWriteSerializer,
+    TransitionSerializer,
+    UsageEventSerializer,
+)
+
+
+class InventoryMember(permissions.BasePermission):
+    """Tool owners, IAM, Security and Auditors read the whole inventory; writes are checked by services."""
+
+    message = "Your role does not give access to the inventory."
+
+    def has_permission(self, request, view):
+        return request.user.is_authenticated and request.user.has_role(*MEMBERS)
+
+
+class RawBodyParser(BaseParser):
+    """Accept text/csv bodies for the import (the view reads request.body itself)."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {}
+
+
+def _with_details(queryset):
+    return queryset.prefetch_related(
+        Prefetch("grants", queryset=Grant.objects.order_by("ended_at", "resource_kind", "resource_name")),
+        Prefetch("credentials", queryset=Credential.objects.order_by("revoked_at", "kind", "label")),
+    )
+
+
+def _require_governor(request, what: str) -> None:
+    if not request.user.is_governor:
+        raise NotAllowed(f"Only IAM approvers and Security admins may {what}.")
+
+
+class IdentityViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The registry of non-human identities. POST by IAM/Security only (others use intake)."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    filterset_class = IdentityFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = base_queryset()
+        if self.action == "retrieve":
+            queryset = _with_details(queryset)
+        if self.action == "list" and "ordering" not in self.request.query_params:
+            queryset = queryset.order_by("name")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update"):
+            return IdentityWriteSerializer
+        if self.action == "retrieve":
+            return IdentityDetailSerializer
+        if self.action in ("suspend", "reactivate", "decommission"):
+            return TransitionSerializer
+        return IdentitySerializer
+
+    def _detail(self, identity: Identity, code=status.HTTP_200_OK) -> Response:
+        fresh = _with_details(base_queryset()).get(pk=identity.pk)
+        return Response(
+            IdentityDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code
+        )
+
+    def create(self, request, *args, **kwargs):
+        _require_governor(request, "register identities directly (others use the intake form)")
+        serializer = IdentityWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        grants = [dict(g) for g in data.pop("grants", [])]
+        credentials = [dict(c) for c in data.pop("credentials", [])]
+        credential_kind = data.pop("credential_kind", None)
+        data.pop("version", None)
+        reason = data.pop("reason", "")
+        if credential_kind and not credentials:
+            credentials = [{"kind": credential_kind}]
+        identity = services.create_identity(
+            from_request(request),
+            data=data,
+            grants=grants,
+            credentials=credentials,
+            status=Identity.Status.ACTIVE if data.get("owner") else Identity.Status.DISCOVERED,
+            reason=reason,
+        )
+        return self._detail(identity, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            return Response({"detail": "Use PATCH."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+        identity = self.get_object()
+        if not services.can_edit(request.user, identity):
+            raise NotAllowed("Only the identity's owners, IAM or Security may edit it.")
+        serializer = IdentityWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        version = changes.pop("version", None)
+        reason = changes.pop("reason", "")
+        identity = services.update_identity(
+            from_request(request), identity, changes, expected_version=version, reason=reason
+        )
+        return self._detail(identity)
+
+    def _transition(self, request, service, *, governor_only: bool = False):
+        identity = self.get_object()
+        if governor_only:
+            _require_governor(request, "do this")
+        elif not services.can_edit(request.user, identity):
+            raise NotAllowed("Only the identity's owners, IAM or Security may do this.")
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        identity = service(from_request(request), identity, serializer.validated_data["reason"])
+        return self._detail(identity)
+
+    @extend_schema(request=TransitionSerializer, responses=IdentityDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        return self._transition(request, services.suspend)
+
+    @extend_schema(request=TransitionSerializer, responses=IdentityDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        return self._transition(request, services.reactivate, governor_only=True)
+
+    @extend_schema(request=TransitionSerializer, responses=IdentityDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def decommission(self, request, pk=None):
+        return self._transition(request, services.decommission)
+
+    @extend_schema(request=None, responses=UsageEventSerializer)
+    @action(detail=True, methods=["post"])
+    def usage(self, request, pk=None):
+        """Report one use: {"at", "action", "resource": {"kind", "name"}, "environment"}."""
+        identity = self.get_object()
+        event = usage.record_usage(from_request(request), identity, request.data)
+        return Response(UsageEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=None)
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser, RawBodyParser, JSONParser],
+    )
+    def import_file(self, request):
+        """CSV or JSON (multipart field `file`, or the raw body). `?dry_run=1` returns the diff only."""
+        _require_governor(request, "import identities")
+        content_type = request.content_type or ""
+        if content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                return Response({"file": ["Attach the file as 'file'."]}, status=status.HTTP_400_BAD_REQUEST)
+            content, filename = upload.read(), upload.name
+            source = request.data.get("source") or request.query_params.get("source", "")
+        else:
+            content = request.body
+            filename = "import.json" if "json" in content_type else "import.csv"
+            source = request.query_params.get("source", "")
+        dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+        try:
+            plan = importers.import_identities(
+                from_request(request), content, filename=filename, source=source, dry_run=dry_run
+            )
+        except importers.ImportRejected as exc:
+            return Response(
+                {"detail": f"{exc.message} {len(exc.errors)} problem(s) found.", "errors": exc.errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(plan.as_dict())
+
+
+class UsageEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Usage reports. POST a batch of up to 1,000 events (a list, or {"events": [...]}), all-or-nothing."""
+
+    permission_classes = [permissions.IsAuthenticated, TokenScopePermission, AuditorReadOnly]
+    serializer_class = UsageEventSerializer
+    filterset_fields = ["identity", "after_revocation", "out_of_scope", "environment"]
+
+    def get_queryset(self):
+        return UsageEvent.objects.order_by("-at", "-pk")
+
+    def list(self, request, *args, **kwargs):
+        if not request.user.has_role(*MEMBERS):
+            raise NotAllowed("Your role does not give access to the inventory.")
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses=None)
+    def create(self, request, *args, **kwargs):
+        events = request.data.get("events") if isinstance(request.data, dict) else request.data
+        result = usage.ingest_usage(from_request(request), events)
+        return Response(result.as_dict(), status=status.HTTP_201_CREATED)
+
+
+def register(router) -> None:
+    from inventory import api_ownership
+
+    api_ownership.register(router)  # first: `identities/reassign/` must win over `identities/{pk}/`
+    router.register("identities", IdentityViewSet, basename="identity")
+    router.register("usage-events", UsageEventViewSet, basename="usage-event")

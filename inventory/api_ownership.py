@@ -1,0 +1,238 @@
+"""REST API for ownership: transfers (propose, accept, decline, cancel) and IAM's direct reassignment.
+
+Thin: parse, authorise, call one service in inventory.ownership, render. Services check roles again.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from governance.access import MEMBERS
+from governance.actors import from_request
+from governance.people.models import User
+from governance.permissions import AuditorReadOnly, TokenScopePermission
+from inventory import ownership, scope
+from inventory.models import Identity, OwnershipTransfer, ScopeChange
+
+
+class InventoryMember(permissions.BasePermission):
+    message = "Your role does not give access to the inventory."
+
+    def has_permission(self, request, view):
+        return request.user.is_authenticated and request.user.has_role(*MEMBERS)
+
+
+class OwnershipTransferSerializer(serializers.ModelSerializer):
+    identity_name = serializers.CharField(source="identity.name", read_only=True)
+    from_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    to_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = OwnershipTransfer
+        fields = [
+            "id",
+            "identity",
+            "identity_name",
+            "batch",
+            "from_owner",
+            "to_owner",
+            "proposed_by",
+            "state",
+            "reason",
+            "auto_promoted",
+            "created_at",
+            "decided_at",
+            "decided_by",
+            "decision_comment",
+        ]
+        read_only_fields = fields
+
+
+class TransferProposalSerializer(serializers.Serializer):
+    identities = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=ownership.MAX_BATCH
+    )
+    to_owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True)
+    )
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data):
+        # Accept a single `identity` as a shorthand for a one-item `identities` list.
+        if hasattr(data, "get") and data.get("identity") not in (None, "") and "identities" not in data:
+            data = {**data, "identities": [data.get("identity")]}
+        return super().to_internal_value(data)
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ReassignSerializer(serializers.Serializer):
+    identities = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=ownership.MAX_BATCH
+    )
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    reason = serializers.CharField(max_length=2000)
+
+
+class OwnershipTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Ownership transfers. Owners see those to, from or proposed by them; IAM, Security, Auditors see all."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    serializer_class = OwnershipTransferSerializer
+    filterset_fields = ["state", "identity", "auto_promoted"]
+
+    def get_queryset(self):
+        queryset = OwnershipTransfer.objects.select_related("identity", "from_owner", "to_owner").order_by(
+            "-created_at", "-pk"
+        )
+        user = self.request.user
+        if getattr(self, "swagger_fake_view", False):
+            return queryset.none()
+        if not (user.is_governor or user.is_auditor):
+            queryset = queryset.filter(Q(to_owner=user) | Q(from_owner=user) | Q(proposed_by=user.username))
+        return queryset
+
+    @extend_schema(request=TransferProposalSerializer, responses=OwnershipTransferSerializer(many=True))
+    def create(self, request, *args, **kwargs):
+        """Propose a new owner for one or many identities: `identities` (ids), `to_owner`, `reason`."""
+        serializer = TransferProposalSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        transfers = ownership.propose_transfer(
+            from_request(request), data["identities"], data["to_owner"], data["reason"]
+        )
+        rows = (
+            OwnershipTransfer.objects.select_related("identity", "from_owner", "to_owner")
+            .filter(pk__in=[t.pk for t in transfers])
+            .order_by("identity__name")
+        )
+        return Response(OwnershipTransferSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+    def _decide(self, request, service):
+        transfer = self.get_object()
+        serializer = DecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        service(from_request(request), transfer, serializer.validated_data["comment"])
+        transfer.refresh_from_db()
+        return Response(OwnershipTransferSerializer(transfer).data)
+
+    @extend_schema(request=DecisionSerializer, responses=OwnershipTransferSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._decide(request, ownership.accept_transfer)
+
+    @extend_schema(request=DecisionSerializer, responses=OwnershipTransferSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        return self._decide(request, ownership.decline_transfer)
+
+    @extend_schema(request=DecisionSerializer, responses=OwnershipTransferSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._decide(request, ownership.cancel_transfer)
+
+
+class ReassignResultSerializer(serializers.Serializer):
+    reassigned = serializers.IntegerField()
+    owner = serializers.CharField()
+
+
+class ReassignViewSet(viewsets.GenericViewSet):
+    """IAM/Security: set a new owner directly for a list of identities (orphans), with a reason."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    serializer_class = ReassignSerializer
+    queryset = Identity.objects.none()
+
+    @extend_schema(request=ReassignSerializer, responses=ReassignResultSerializer)
+    def create(self, request, *args, **kwargs):
+        serializer = ReassignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        changed = ownership.reassign_owner(
+            from_request(request), data["identities"], data["owner"], data["reason"]
+        )
+        return Response({"reassigned": changed, "owner": data["owner"].username})
+
+
+class GrantRequestSerializer(serializers.Serializer):
+    resource_kind = serializers.CharField()
+    resource_name = serializers.CharField(max_length=300)
+    actions = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ScopeChangeSerializer(serializers.ModelSerializer):
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ScopeChange
+        fields = [
+            "id",
+            "identity",
+            "requester",
+            "add_grants",
+            "remove_grants",
+            "environments",
+            "reason",
+            "state",
+            "risk_tier",
+            "risk_reasons",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class ScopeChangeRequestSerializer(serializers.Serializer):
+    identity = serializers.PrimaryKeyRelatedField(queryset=Identity.objects.all())
+    add_grants = GrantRequestSerializer(many=True, required=False, default=list)
+    remove_grants = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list
+    )
+    environments = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None
+    )
+    reason = serializers.CharField(max_length=2000)
+
+
+class ScopeChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Scope changes. POST: `identity`, `add_grants`, `remove_grants` (grant ids), `environments`, `reason`.
+
+    Additions are re-tiered and decided through `approvals/` like an intake; a pure removal is
+    applied at once (`state` = `applied`)."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    serializer_class = ScopeChangeSerializer
+    filterset_fields = ["state", "identity"]
+
+    def get_queryset(self):
+        return ScopeChange.objects.select_related("requester").order_by("-created_at", "-pk")
+
+    @extend_schema(request=ScopeChangeRequestSerializer, responses=ScopeChangeSerializer)
+    def create(self, request, *args, **kwargs):
+        serializer = ScopeChangeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        change = scope.request_scope_change(
+            from_request(request),
+            data["identity"],
+            add=[dict(g) for g in data["add_grants"]],
+            remove=data["remove_grants"],
+            environments=data["environments"],
+            reason=data["reason"],
+        )
+        return Response(ScopeChangeSerializer(change).data, status=status.HTTP_201_CREATED)
+
+
+def register(router) -> None:
+    # Before `identities/`: otherwise `identities/{pk}/` would take "reassign" for an id.
+    router.register("identities/reassign", ReassignViewSet, basename="identity-reassign")
+    router.register("ownership-transfers", OwnershipTransferViewSet, basename="ownership-transfer")
+    router.register("scope-changes", ScopeChangeViewSet, basename="scope-change")

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class InventoryConfig(AppConfig):
+    name = "inventory"
+    verbose_name = "Inventory"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from governance.people.signals import user_deactivated
+        from inventory import (
+            lookups,  # noqa: F401  (registers the JSON `has_item` lookup)
+            ownership,
+            views_ownership,
+        )
+
+        user_deactivated.connect(ownership.on_user_deactivated, dispatch_uid="inventory.owner_departure")
+        views_ownership.register_identity_panel()
+        from inventory import scope  # noqa: F401  (registers the "scope_change" approval kind)

@@ -1,0 +1,93 @@
+"""Hooks through which later features (findings, exceptions, …) add to the identity page and API.
+
+A feature registers a provider once (e.g. in its AppConfig.ready):
+
+    from inventory import extensions
+    extensions.register_related("findings", lambda identity: [...dicts for the API...])
+    extensions.register_panel(extensions.Panel(
+        key="findings", title="Findings", template="governance/findings/_identity_panel.html",
+        items=lambda identity: Finding.objects.open().filter(identity=identity),
+        empty="No open findings.", order=30))
+
+Until then, the identity page shows each section with its empty state and the API returns [].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+RelatedProvider = Callable[[Any], Iterable[dict[str, Any]]]
+
+# API: identities/{id}/ includes one list per key.
+_related: dict[str, RelatedProvider] = {
+    "findings": lambda identity: [],
+    "exceptions": lambda identity: [],
+}
+
+
+def register_related(key: str, provider: RelatedProvider) -> None:
+    _related[key] = provider
+
+
+def related(identity, key: str) -> list[dict[str, Any]]:
+    provider = _related.get(key)
+    return list(provider(identity)) if provider else []
+
+
+@dataclass
+class Panel:
+    """One section of the identity page."""
+
+    key: str
+    title: Any
+    template: str = "inventory/panels/_list.html"
+    items: Callable[[Any], Iterable[Any]] = field(default=lambda identity: [])
+    empty: Any = ""
+    help_text: Any = ""
+    order: int = 100
+    link: str = ""  # e.g. "/findings/?identity={id}"
+
+    def render_context(self, identity) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "template": self.template,
+            "items": list(self.items(identity)),
+            "empty": self.empty,
+            "help_text": self.help_text,
+            "link": self.link.format(id=identity.pk) if self.link else "",
+        }
+
+
+def _default_panels() -> dict[str, Panel]:
+    return {
+        "findings": Panel(
+            key="findings",
+            title=_("Open findings"),
+            empty=_("No open findings for this identity."),
+            help_text=_("Stale access, overdue rotation and other violations found by the governance sweep."),
+            order=30,
+        ),
+        "exceptions": Panel(
+            key="exceptions",
+            title=_("Active exceptions"),
+            empty=_("No active exceptions: this identity runs under the default policy."),
+            help_text=_("Approved, time-bound departures from policy."),
+            order=40,
+        ),
+    }
+
+
+_panels: dict[str, Panel] = _default_panels()
+
+
+def register_panel(panel: Panel) -> None:
+    _panels[panel.key] = panel
+
+
+def identity_panels(identity) -> list[dict[str, Any]]:
+    return [p.render_context(identity) for p in sorted(_panels.values(), key=lambda p: p.order)]

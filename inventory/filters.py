@@ -1,0 +1,142 @@
+"""The inventory's filters, shared by the list page, the CSV export and the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from governance.people.models import Team
+from inventory.models import Environment, Identity, RiskTier
+
+SEARCH_FIELDS = ("name", "vendor", "product", "model_name", "purpose", "external_id")
+
+# Public sort keys -> model fields (nulls sort last for "last used" so stale ones surface on -last_used).
+ORDERING_FIELDS = (
+    ("name", "name"),
+    ("kind", "kind"),
+    ("risk_tier", "risk_tier"),
+    ("status", "status"),
+    ("last_used_at", "last_used_at"),
+    ("owner__username", "owner"),
+    ("team__slug", "team"),
+)
+# Tiers sort by severity, not alphabetically.
+TIER_RANK = Case(
+    *[When(risk_tier=t, then=Value(i)) for i, t in enumerate(RiskTier.values)],
+    output_field=IntegerField(),
+)
+
+
+class TierAwareOrderingFilter(django_filters.OrderingFilter):
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        order = []
+        for key in value:
+            desc = key.startswith("-")
+            field = self.param_map.get(key.lstrip("-"))
+            if field is None:
+                continue
+            if field == "risk_tier":
+                qs = qs.annotate(tier_rank=TIER_RANK)
+                field = "tier_rank"
+            if field == "last_used_at":
+                # Never used counts as the oldest use.
+                column = F(field)
+                order.append(column.desc(nulls_last=True) if desc else column.asc(nulls_first=True))
+                continue
+            order.append(f"-{field}" if desc else field)
+        return qs.order_by(*order, "pk")
+
+
+class IdentityFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method="filter_search",
+        label=_("Search"),
+        help_text=_("Name, vendor, product, model, purpose or external id"),
+    )
+    kind = django_filters.MultipleChoiceFilter(choices=Identity.Kind.choices, label=_("Kind"))
+    status = django_filters.MultipleChoiceFilter(choices=Identity.Status.choices, label=_("Status"))
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label=_("Risk tier"))
+    owner = django_filters.CharFilter(
+        method="filter_owner", label=_("Owner"), help_text=_("Username of the owner")
+    )
+    team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(), to_field_name="slug", label=_("Team"), empty_label=_("Any team")
+    )
+    environment = django_filters.ChoiceFilter(
+        choices=Environment.choices,
+        method="filter_environment",
+        label=_("Environment"),
+        empty_label=_("Any environment"),
+    )
+    no_owner = django_filters.BooleanFilter(
+        method="filter_no_owner", label=_("No owner"), widget=forms.CheckboxInput
+    )
+    unused_days = django_filters.NumberFilter(
+        method="filter_unused_days",
+        label=_("Unused for days"),
+        min_value=1,
+        help_text=_("Not used for at least this many days (never used counts)"),
+    )
+    review_overdue = django_filters.BooleanFilter(
+        method="filter_review_overdue", label=_("Review overdue"), widget=forms.CheckboxInput
+    )
+    mine = django_filters.BooleanFilter(method="filter_mine", label=_("Mine"), widget=forms.CheckboxInput)
+    ordering = TierAwareOrderingFilter(fields=ORDERING_FIELDS, label=_("Sort by"))
+
+    class Meta:
+        model = Identity
+        fields: list[str] = []
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        query = Q()
+        for field in SEARCH_FIELDS:
+            query |= Q(**{f"{field}__icontains": value})
+        if value.isdigit():
+            query |= Q(pk=int(value))
+        return queryset.filter(query)
+
+    def filter_owner(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(owner__username=value)
+
+    def filter_environment(self, queryset, name, value):
+        return queryset.in_environment(value) if value else queryset
+
+    def filter_no_owner(self, queryset, name, value):
+        return queryset.filter(owner__isnull=True) if value else queryset
+
+    def filter_unused_days(self, queryset, name, value):
+        if value is None:
+            return queryset
+        cutoff = timezone.now() - timedelta(days=int(value))
+        return queryset.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff))
+
+    def filter_review_overdue(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(next_review_due__lt=timezone.localdate()).exclude(
+            status=Identity.Status.DECOMMISSIONED
+        )
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if not value or user is None or not user.is_authenticated:
+            return queryset
+        return queryset.owned_by(user)
+
+
+def base_queryset():
+    """What every inventory list reads: the identity and the people and team it names (one query)."""
+    return Identity.objects.select_related("owner", "backup_owner", "team")

@@ -1,0 +1,145 @@
+"""Browser forms. Field names match the API and import columns (CONTRACT.md)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from governance.people.models import Team, User
+from inventory.models import DataClassification, Environment, Identity
+from inventory.services import OWNER_EDITABLE_FIELDS
+
+
+def people():
+    return User.objects.filter(is_active=True).order_by("username")
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(queryset=people(), to_field_name="username", **kwargs)
+
+    def label_from_instance(self, obj) -> str:
+        label = str(obj)
+        return label if label == obj.username else f"{label} ({obj.username})"
+
+
+class IdentityEditForm(forms.Form):
+    """IAM/Security edit every descriptive field; owners only OWNER_EDITABLE_FIELDS."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Identity.Kind.choices)
+    vendor = forms.CharField(label=_("Vendor"), max_length=120, required=False)
+    product = forms.CharField(label=_("Product"), max_length=120, required=False)
+    model_name = forms.CharField(
+        label=_("Model"), max_length=120, required=False, help_text=_("e.g. claude-sonnet-4-5, gpt-4.1")
+    )
+    purpose = forms.CharField(label=_("Purpose"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    owner = PersonChoiceField(label=_("Owner"), required=False)
+    backup_owner = PersonChoiceField(
+        label=_("Backup owner"), required=False, help_text=_("Must be a different person from the owner.")
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.all(), to_field_name="slug", required=False
+    )
+    environments = forms.MultipleChoiceField(
+        label=_("Environments"),
+        choices=Environment.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    data_classification = forms.ChoiceField(
+        label=_("Data classification"), choices=DataClassification.choices
+    )
+    autonomous = forms.BooleanField(
+        label=_("Acts autonomously"),
+        required=False,
+        help_text=_("Takes actions without a person confirming each step."),
+    )
+    risk_tier = forms.ChoiceField(
+        label=_("Risk tier"),
+        choices=Identity.RiskTier.choices,
+        help_text=_("May be raised at any time; lowering it needs a reason."),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit log. Required when lowering the risk tier."),
+    )
+
+    def __init__(self, *args, identity: Identity, governor: bool, **kwargs):
+        initial = {
+            "name": identity.name,
+            "kind": identity.kind,
+            "vendor": identity.vendor,
+            "product": identity.product,
+            "model_name": identity.model_name,
+            "purpose": identity.purpose,
+            "owner": identity.owner.username if identity.owner_id else None,
+            "backup_owner": identity.backup_owner.username if identity.backup_owner_id else None,
+            "team": identity.team.slug if identity.team_id else None,
+            "environments": identity.environments,
+            "data_classification": identity.data_classification,
+            "autonomous": identity.autonomous,
+            "risk_tier": identity.risk_tier,
+            "version": identity.version,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.identity = identity
+        if not governor:
+            for name in list(self.fields):
+                if name not in OWNER_EDITABLE_FIELDS | {"version", "reason"}:
+                    del self.fields[name]
+
+    def changes(self) -> dict:
+        """Only what differs from the identity now (so the audit shows real changes)."""
+        changed = {}
+        for name, value in self.cleaned_data.items():
+            if name in ("version", "reason"):
+                continue
+            current = getattr(self.identity, name)
+            if name == "environments":
+                value, current = sorted(value), sorted(current)
+            if value != current:
+                changed[name] = value
+        return changed
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        for field, messages in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+            self.add_error(field if field in self.fields else None, messages)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept in the audit log with this change."),
+    )
+
+
+class ConfirmRevocationForm(forms.Form):
+    note = forms.CharField(
+        label=_("Proof of revocation"),
+        max_length=300,
+        help_text=_("A ticket reference or note showing the credential was revoked at its provider."),
+    )
+
+
+class ActivateForm(forms.Form):
+    owner = PersonChoiceField(label=_("Owner"))
+    backup_owner = PersonChoiceField(label=_("Backup owner"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=2000)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV or JSON file"), help_text=_("See docs/examples/ for the columns."))
+    source = forms.CharField(
+        label=_("Source"),
+        max_length=60,
+        required=False,
+        help_text=_("Used for rows without a 'source' column; rows are matched on source + external_id."),
+    )

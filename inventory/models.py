@@ -1,0 +1,409 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Environment(models.TextChoices):
+    SANDBOX = "sandbox", _("sandbox")
+    DEV = "dev", _("dev")
+    STAGING = "staging", _("staging")
+    PROD = "prod", _("prod")
+
+
+class RiskTier(models.TextChoices):
+    LOW = "low", _("low")
+    MEDIUM = "medium", _("medium")
+    HIGH = "high", _("high")
+    CRITICAL = "critical", _("critical")
+
+
+TIER_ORDER = {RiskTier.LOW: 0, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2, RiskTier.CRITICAL: 3}
+
+
+class Action(models.TextChoices):
+    READ_CODE = "read_code", _("read code")
+    WRITE_CODE = "write_code", _("write code")
+    OPEN_PR = "open_pr", _("open pull requests")
+    MERGE = "merge", _("merge")
+    RUN_CI = "run_ci", _("run CI")
+    DEPLOY = "deploy", _("deploy")
+    READ_SECRETS = "read_secrets", _("read secrets")
+    WRITE_SECRETS = "write_secrets", _("write secrets")
+    READ_DATA = "read_data", _("read data")
+    WRITE_DATA = "write_data", _("write data")
+    READ_TICKETS = "read_tickets", _("read tickets")
+    WRITE_TICKETS = "write_tickets", _("write tickets")
+    ADMIN = "admin", _("admin")
+
+
+READ_ONLY_ACTIONS = {Action.READ_CODE, Action.READ_DATA, Action.READ_TICKETS}
+PRIVILEGED_ACTIONS = {Action.MERGE, Action.DEPLOY, Action.READ_SECRETS, Action.WRITE_SECRETS, Action.ADMIN}
+
+
+class ResourceKind(models.TextChoices):
+    REPOSITORY = "repository", _("repository")
+    CI_PIPELINE = "ci_pipeline", _("CI pipeline")
+    CLOUD_ACCOUNT = "cloud_account", _("cloud account")
+    SECRET_STORE = "secret_store", _("secret store")
+    TICKETING = "ticketing", _("ticketing")
+    DOCUMENTATION = "documentation", _("documentation")
+    DATABASE = "database", _("database")
+    OTHER = "other", _("other")
+
+
+class DataClassification(models.TextChoices):
+    PUBLIC = "public", _("public")
+    INTERNAL = "internal", _("internal")
+    CONFIDENTIAL = "confidential", _("confidential")
+    RESTRICTED = "restricted", _("restricted")
+
+
+class IdentityQuerySet(models.QuerySet):
+    def in_environment(self, environment: str):
+        return self.filter(environments__has_item=environment)
+
+    def live(self):
+        return self.exclude(status=Identity.Status.DECOMMISSIONED)
+
+    def owned_by(self, user):
+        return self.filter(Q(owner=user) | Q(backup_owner=user))
+
+
+class Identity(models.Model):
+    class Kind(models.TextChoices):
+        AI_ASSISTANT = "ai_assistant", _("AI assistant")
+        IDE_PLUGIN = "ide_plugin", _("IDE plugin")
+        AI_AGENT = "ai_agent", _("AI agent")
+        SERVICE_ACCOUNT = "service_account", _("service account")
+        API_KEY = "api_key", _("API key")
+        OAUTH_APP = "oauth_app", _("OAuth app")
+        BOT = "bot", _("bot")
+        WORKLOAD = "workload", _("workload")
+
+    class Status(models.TextChoices):
+        DISCOVERED = "discovered", _("discovered")
+        PROPOSED = "proposed", _("proposed")
+        ACTIVE = "active", _("active")
+        SUSPENDED = "suspended", _("suspended")
+        DECOMMISSIONED = "decommissioned", _("decommissioned")
+
+    RiskTier = RiskTier
+
+    # The allowed moves; services refuse anything else with a 409.
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.DISCOVERED: {Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED, Status.DECOMMISSIONED},
+        Status.PROPOSED: {Status.ACTIVE, Status.DECOMMISSIONED},
+        Status.ACTIVE: {Status.SUSPENDED, Status.DECOMMISSIONED},
+        Status.SUSPENDED: {Status.ACTIVE, Status.DECOMMISSIONED},
+        Status.DECOMMISSIONED: set(),
+    }
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    vendor = models.CharField(_("vendor"), max_length=120, blank=True)
+    product = models.CharField(_("product"), max_length=120, blank=True)
+    model_name = models.CharField(_("model"), max_length=120, blank=True)
+    purpose = models.TextField(_("purpose"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_identities",
+    )
+    backup_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="backup_identities",
+    )
+    team = models.ForeignKey(
+        "governance.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="identities"
+    )
+    environments = models.JSONField(_("environments"), default=list, blank=True)
+    data_classification = models.CharField(
+        max_length=20, choices=DataClassification.choices, default=DataClassification.INTERNAL
+    )
+    autonomous = models.BooleanField(
+        default=False, help_text=_("Acts without a person confirming each step.")
+    )
+    risk_tier = models.CharField(
+        _("risk tier"), max_length=10, choices=RiskTier.choices, default=RiskTier.LOW
+    )
+    risk_reasons = models.JSONField(default=list, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    status_reason = models.TextField(blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_reviewed_at = models.DateTimeField(null=True, blank=True)
+    next_review_due = models.DateField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(
+        max_length=60, blank=True, help_text=_("Where it was discovered or imported from.")
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text=_("Bumped on every change; stale edits get 409.")
+    )
+
+    objects = IdentityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="identity_source_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True)
+                | Q(backup_owner__isnull=True)
+                | ~Q(owner=models.F("backup_owner")),
+                name="identity_backup_differs_from_owner",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "risk_tier"], name="identity_status_tier"),
+            models.Index(fields=["kind"], name="identity_kind"),
+            models.Index(fields=["owner"], name="identity_owner"),
+            models.Index(fields=["last_used_at"], name="identity_last_used"),
+            models.Index(fields=["next_review_due"], name="identity_next_review"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/inventory/{self.pk}/"
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+
+class GrantQuerySet(models.QuerySet):
+    def current(self, now=None):
+        now = now or timezone.now()
+        return self.filter(ended_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class Grant(models.Model):
+    """What an identity may reach: a resource, the actions on it, and an optional expiry."""
+
+    class Origin(models.TextChoices):
+        INTAKE = "intake", _("intake approval")
+        SCOPE_CHANGE = "scope_change", _("scope change")
+        JIT = "jit", _("just-in-time")
+        IMPORT = "import", _("import")
+        MANUAL = "manual", _("manual")
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="grants")
+    resource_kind = models.CharField(max_length=20, choices=ResourceKind.choices)
+    resource_name = models.CharField(max_length=300)
+    actions = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.MANUAL)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=300, blank=True)
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["resource_kind", "resource_name"]
+        indexes = [
+            models.Index(fields=["identity", "ended_at"], name="grant_identity_live"),
+            models.Index(fields=["expires_at"], condition=Q(ended_at__isnull=True), name="grant_expiry_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_kind}:{self.resource_name} [{', '.join(self.actions)}]"
+
+    @property
+    def is_current(self) -> bool:
+        return self.ended_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class Credential(models.Model):
+    """How an identity authenticates. Metadata only: never a secret value."""
+
+    class Kind(models.TextChoices):
+        STATIC_KEY = "static_key", _("static key")
+        PAT = "pat", _("personal access token")
+        OAUTH_TOKEN = "oauth_token", _("OAuth token")
+        OIDC_FEDERATION = "oidc_federation", _("OIDC federation")
+        SPIFFE_SVID = "spiffe_svid", _("SPIFFE SVID")
+        SSH_KEY = "ssh_key", _("SSH key")
+        PASSWORD = "password", _("password")
+        CERTIFICATE = "certificate", _("certificate")
+
+    FEDERATED_KINDS = {Kind.OIDC_FEDERATION, Kind.SPIFFE_SVID}
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="credentials")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    label = models.CharField(
+        max_length=200, blank=True, help_text=_("A name or fingerprint, never the secret.")
+    )
+    storage = models.CharField(
+        max_length=200, blank=True, help_text=_("Where it is kept, e.g. 'Vault kv/ci'.")
+    )
+    issued_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_confirmed_at = models.DateTimeField(null=True, blank=True)
+    revocation_confirmed_by = models.CharField(max_length=150, blank=True)
+    revocation_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["kind", "label"]
+        indexes = [models.Index(fields=["identity", "revoked_at"], name="credential_identity_live")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label}".strip()
+
+    @property
+    def is_federated(self) -> bool:
+        return self.kind in self.FEDERATED_KINDS
+
+    @property
+    def rotated_or_issued(self):
+        return self.last_rotated_at or self.issued_at
+
+    @property
+    def revocation_pending(self) -> bool:
+        return self.revoked_at is not None and self.revocation_confirmed_at is None
+
+
+class UsageEvent(models.Model):
+    """A reported use of an identity. Events for suspended/decommissioned identities are kept and flagged."""
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="usage_events")
+    at = models.DateTimeField()
+    action = models.CharField(max_length=20, choices=Action.choices, blank=True)
+    resource_kind = models.CharField(max_length=20, choices=ResourceKind.choices, blank=True)
+    resource_name = models.CharField(max_length=300, blank=True)
+    environment = models.CharField(max_length=10, choices=Environment.choices, blank=True)
+    identity_status = models.CharField(
+        max_length=20, help_text=_("The identity's status when this was received.")
+    )
+    after_revocation = models.BooleanField(default=False)
+    out_of_scope = models.BooleanField(default=False)
+    reported_by = models.CharField(max_length=150, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["identity", "-at"], name="usage_identity_at"),
+            models.Index(
+                fields=["identity"], condition=Q(after_revocation=True), name="usage_after_revocation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity_id} {self.action} {self.resource_name} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class OwnershipTransfer(models.Model):
+    """A proposed change of owner for one identity; rows proposed together share a `batch`.
+
+    The new owner accepts or declines; nothing changes on the identity until acceptance. When an
+    owner leaves and their active backup is promoted at once, the row is `auto_promoted` and still
+    `proposed`: the promoted backup confirms (accept) or refuses (decline: the identity is orphaned).
+    """
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("proposed")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
+        CANCELLED = "cancelled", _("cancelled")
+
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PROPOSED: {State.ACCEPTED, State.DECLINED, State.CANCELLED},
+        State.ACCEPTED: set(),
+        State.DECLINED: set(),
+        State.CANCELLED: set(),
+    }
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="ownership_transfers")
+    batch = models.UUIDField(_("batch"), db_index=True)
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incoming_transfers"
+    )
+    proposed_by = models.CharField(_("proposed by"), max_length=150)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PROPOSED)
+    reason = models.TextField(_("reason"), blank=True)
+    auto_promoted = models.BooleanField(
+        _("backup promoted automatically"),
+        default=False,
+        help_text=_("The previous owner left; the backup owner was promoted and is asked to confirm."),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decision_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity"],
+                condition=Q(state="proposed"),
+                name="transfer_one_open_per_identity",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["to_owner"], condition=Q(state="proposed"), name="transfer_waiting_for"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} → {self.to_owner}"
+
+
+class ScopeChange(models.Model):
+    """An owner's request to add or remove grants (or change environments) of an existing identity.
+
+    Additions are re-tiered on the resulting scope and decided through the approval engine (kind
+    `scope_change`); a pure removal needs no approval and is `applied` at once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending approval")
+        APPLIED = "applied", _("applied")
+        REJECTED = "rejected", _("rejected")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="scope_changes")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    add_grants = models.JSONField(_("grants to add"), default=list, blank=True)
+    remove_grants = models.JSONField(_("grant ids to end"), default=list, blank=True)
+    environments = models.JSONField(
+        _("environments afterwards"), null=True, blank=True, help_text=_("Null: unchanged.")
+    )
+    reason = models.TextField(_("reason"))
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
+    risk_tier = models.CharField(_("risk tier afterwards"), max_length=10, choices=RiskTier.choices)
+    risk_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Scope change for {self.identity}"

@@ -1,0 +1,255 @@
+"""Scope changes: an owner asks for more (or less) access for an existing identity.
+
+Anything that adds reach (grants, environments) is re-tiered on the resulting scope and routed
+through the approval engine exactly like an intake (steps by tier, separation of duties, automatic
+approval where policy allows); on approval the grants change exactly as requested. A pure removal
+needs nobody's approval: it is applied at once and audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from approvals.registry import ApprovalKind, register
+from governance import audit
+from governance.actors import Actor, as_actor
+from governance.errors import IllegalTransition, NotAllowed
+from inventory.models import Grant, Identity, ScopeChange
+from inventory.risk import assess, max_tier
+from inventory.services import can_edit, grant_snapshot
+from inventory.validation import parse_time, validate_grants, validate_identity_fields
+
+KIND = "scope_change"
+
+
+def _stored(grant: dict[str, Any]) -> dict[str, Any]:
+    return {**grant, "expires_at": grant["expires_at"].isoformat() if grant["expires_at"] else None}
+
+
+@transaction.atomic
+def _deny_rules_excepted(identity: Identity, environments, actions) -> list[dict[str, Any]]:
+    """Deny rules the resulting scope would break. Each must be covered by an active exception for this
+    identity and rule (returned, so approvers and the audit log see it beside the request); otherwise
+    the change is refused with the rule's message."""
+    from governance.exceptions.models import PolicyException
+    from governance.policy.service import current_policy
+
+    hits = current_policy().denied(identity.kind, list(environments), sorted(actions))
+    if not hits:
+        return []
+    active = {
+        exc.rule: exc
+        for exc in PolicyException.objects.active().filter(
+            identity=identity, rule__in=[h["code"] for h in hits]
+        )
+    }
+    blocked = [h for h in hits if h["code"] not in active]
+    if blocked:
+        raise ValidationError(
+            {
+                "add_grants": [
+                    f"{h.get('message') or h['code']} (deny rule {h['code']}; request an exception first)"
+                    for h in blocked
+                ]
+            }
+        )
+    return [
+        {"rule": code, "exception": exc.pk, "expires_at": exc.expires_at.isoformat()}
+        for code, exc in sorted(active.items())
+    ]
+
+
+def request_scope_change(
+    actor,
+    identity: Identity,
+    *,
+    add: list[dict[str, Any]] | None = None,
+    remove: list[int] | None = None,
+    environments: list[str] | None = None,
+    reason: str = "",
+) -> ScopeChange:
+    """Open a scope change. Returns it `applied` (pure removal) or `pending` (in the approval inbox)."""
+    from approvals.routing import auto_approval_rule
+    from approvals.services import engine
+
+    actor = as_actor(actor)
+    user = actor.user
+    identity = Identity.objects.select_for_update(of=("self",)).select_related("team").get(pk=identity.pk)
+    if user is None or not can_edit(user, identity):
+        raise NotAllowed("Only the identity's owners, IAM or Security may change its scope.")
+    if identity.status not in (Identity.Status.ACTIVE, Identity.Status.SUSPENDED):
+        raise IllegalTransition(f"'{identity.name}' is {identity.status}; only live identities change scope.")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the scope changes; approvers and the audit log see it."})
+    added = validate_grants(add or [], field="add_grants")
+    remove_ids = sorted({int(pk) for pk in (remove or [])})
+    current = list(identity.grants.current())
+    current_ids = {g.pk for g in current}
+    unknown = set(remove_ids) - current_ids
+    if unknown:
+        listed = ", ".join(map(str, sorted(unknown)))
+        raise ValidationError({"remove_grants": f"Not a current grant of this identity: {listed}."})
+    if environments is not None:
+        validate_identity_fields(
+            {"environments": environments, "owner": identity.owner_id}, status=identity.status
+        )
+        environments = sorted(set(environments))
+    new_envs = set(environments or []) - set(identity.environments) if environments is not None else set()
+    if (
+        not added
+        and not remove_ids
+        and (environments is None or environments == sorted(identity.environments))
+    ):
+        raise ValidationError(
+            {"add_grants": "Nothing to change: add or remove a grant, or change environments."}
+        )
+    kept = [g for g in current if g.pk not in remove_ids]
+    excepted = _deny_rules_excepted(
+        identity,
+        environments if environments is not None else list(identity.environments),
+        {a for g in kept for a in g.actions} | {a for g in added for a in g["actions"]},
+    )
+    result = assess(
+        kind=identity.kind,
+        environments=environments if environments is not None else identity.environments,
+        actions={a for g in kept for a in g.actions} | {a for g in added for a in g["actions"]},
+        data_classification=identity.data_classification,
+        autonomous=identity.autonomous,
+    )
+    change = ScopeChange.objects.create(
+        identity=identity,
+        requester=user,
+        add_grants=[_stored(g) for g in added],
+        remove_grants=remove_ids,
+        environments=environments,
+        reason=reason.strip(),
+        # Re-tiered on the resulting scope; never silently lower than today.
+        risk_tier=max_tier(identity.risk_tier, result.tier),
+        risk_reasons=result.reasons,
+    )
+    audit.record(
+        actor,
+        "identity.scope_change_requested",
+        identity,
+        after={
+            "scope_change": change.pk,
+            "add_grants": change.add_grants,
+            "remove_grants": remove_ids,
+            "environments": environments,
+            "risk_tier": change.risk_tier,
+            "deny_rules_excepted": excepted,
+        },
+        reason=change.reason,
+    )
+    if not added and not new_envs:
+        _apply(actor, change)
+        change.refresh_from_db()
+        return change
+    rule, _why_not = auto_approval_rule(
+        tier=change.risk_tier,
+        environments=environments if environments is not None else list(identity.environments),
+        actions=sorted({a for g in added for a in g["actions"]}),
+        vendor=identity.vendor,
+    )
+    engine.open_request(
+        actor,
+        kind=KIND,
+        subject=change,
+        title=f"Scope change for {identity.name}: +{len(added)} grant(s), -{len(remove_ids)}",
+        requester=user,
+        tier=change.risk_tier,
+        parties=[identity.owner, identity.backup_owner],
+        team=identity.team,
+        auto_approve_rule=rule,
+    )
+    change.refresh_from_db()
+    return change
+
+
+def _apply(actor: Actor, change: ScopeChange) -> None:
+    """Make exactly the requested change: end removed grants, add new ones, set environments and tier."""
+    change = ScopeChange.objects.select_for_update().get(pk=change.pk)
+    if change.state != ScopeChange.State.PENDING:
+        raise IllegalTransition(f"This scope change is already {change.state}.")
+    identity = Identity.objects.select_for_update().get(pk=change.identity_id)
+    now = timezone.now()
+    ended = list(Grant.objects.filter(pk__in=change.remove_grants, identity=identity, ended_at__isnull=True))
+    Grant.objects.filter(pk__in=[g.pk for g in ended]).update(
+        ended_at=now, end_reason=f"scope change #{change.pk}"
+    )
+    new = Grant.objects.bulk_create(
+        [
+            Grant(
+                identity=identity,
+                origin=Grant.Origin.SCOPE_CHANGE,
+                created_at=now,
+                resource_kind=g["resource_kind"],
+                resource_name=g["resource_name"],
+                actions=g["actions"],
+                expires_at=parse_time(g["expires_at"])[0],
+            )
+            for g in change.add_grants
+        ]
+    )
+    before = {"environments": list(identity.environments), "risk_tier": identity.risk_tier}
+    updates: dict[str, Any] = {"version": F("version") + 1, "updated_at": now}
+    if change.add_grants or change.environments is not None:
+        updates["risk_tier"] = change.risk_tier
+        updates["risk_reasons"] = change.risk_reasons
+    if change.environments is not None:
+        updates["environments"] = change.environments
+    Identity.objects.filter(pk=identity.pk).update(**updates)
+    identity.refresh_from_db()
+    ScopeChange.objects.filter(pk=change.pk).update(state=ScopeChange.State.APPLIED, decided_at=now)
+    audit.record(
+        actor,
+        "identity.scope_changed",
+        identity,
+        before={**before, "grants_ended": [grant_snapshot(g) for g in ended]},
+        after={
+            "environments": list(identity.environments),
+            "risk_tier": identity.risk_tier,
+            "grants_added": [grant_snapshot(g) for g in new],
+            "scope_change": change.pk,
+        },
+        reason=change.reason,
+    )
+
+
+def _close(actor: Actor, request, state: str, reason: str = "") -> None:
+    change = ScopeChange.objects.select_for_update().select_related("identity").get(pk=request.object_id)
+    if change.state != ScopeChange.State.PENDING:
+        return
+    ScopeChange.objects.filter(pk=change.pk).update(state=state, decided_at=timezone.now())
+    audit.record(
+        actor,
+        f"identity.scope_change_{state}",
+        change.identity,
+        after={"scope_change": change.pk},
+        reason=reason,
+    )
+
+
+@register(KIND)
+class ScopeChangeApproval(ApprovalKind):
+    label = "scope change"
+
+    def on_approved(self, request, actor):
+        _apply(actor, ScopeChange(pk=request.object_id))
+
+    def on_rejected(self, request, actor):
+        _close(actor, request, ScopeChange.State.REJECTED)
+
+    def on_withdrawn(self, request, actor, reason):
+        _close(actor, request, ScopeChange.State.WITHDRAWN, reason)
+
+    def url(self, request) -> str:
+        return f"/inventory/scope-changes/{request.object_id}/"
+
+    def on_tier_raised(self, request, actor, reason):
+        ScopeChange.objects.filter(pk=request.object_id).update(risk_tier=request.tier)

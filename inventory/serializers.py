@@ -1,0 +1,217 @@
+"""API shapes for the inventory. People by username, teams by slug, times ISO 8601 with a zone."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from governance.people.models import Team, User
+from inventory import extensions
+from inventory.models import (
+    Action,
+    Credential,
+    DataClassification,
+    Environment,
+    Grant,
+    Identity,
+    ResourceKind,
+    UsageEvent,
+)
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    is_current = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Grant
+        fields = [
+            "id",
+            "resource_kind",
+            "resource_name",
+            "actions",
+            "expires_at",
+            "origin",
+            "created_at",
+            "last_used_at",
+            "ended_at",
+            "end_reason",
+            "is_current",
+        ]
+        read_only_fields = fields
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    revocation_pending = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Credential
+        fields = [
+            "id",
+            "kind",
+            "label",
+            "storage",
+            "issued_at",
+            "expires_at",
+            "last_rotated_at",
+            "revoked_at",
+            "revocation_confirmed_at",
+            "revocation_confirmed_by",
+            "revocation_pending",
+        ]
+        read_only_fields = fields
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    backup_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Identity
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "vendor",
+            "product",
+            "model_name",
+            "purpose",
+            "owner",
+            "backup_owner",
+            "team",
+            "environments",
+            "data_classification",
+            "autonomous",
+            "risk_tier",
+            "risk_reasons",
+            "status",
+            "status_reason",
+            "last_used_at",
+            "last_reviewed_at",
+            "next_review_due",
+            "approved_at",
+            "source",
+            "external_id",
+            "created_at",
+            "updated_at",
+            "version",
+            "url",
+        ]
+        read_only_fields = fields
+
+
+class IdentityDetailSerializer(IdentitySerializer):
+    grants = GrantSerializer(many=True, read_only=True)
+    credentials = CredentialSerializer(many=True, read_only=True)
+    findings = serializers.SerializerMethodField()
+    exceptions = serializers.SerializerMethodField()
+
+    class Meta(IdentitySerializer.Meta):
+        fields = [*IdentitySerializer.Meta.fields, "grants", "credentials", "findings", "exceptions"]
+        read_only_fields = fields
+
+    def get_findings(self, obj) -> list[dict]:
+        return extensions.related(obj, "findings")
+
+    def get_exceptions(self, obj) -> list[dict]:
+        return extensions.related(obj, "exceptions")
+
+
+# ---------------------------------------------------------------- input
+
+
+class GrantInputSerializer(serializers.Serializer):
+    resource_kind = serializers.ChoiceField(choices=ResourceKind.choices)
+    resource_name = serializers.CharField(max_length=300)
+    actions = serializers.ListField(child=serializers.ChoiceField(choices=Action.choices), allow_empty=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CredentialInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Credential.Kind.choices)
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    storage = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    issued_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    last_rotated_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            extra = set(data) - set(self.fields)
+            if extra:
+                raise serializers.ValidationError(
+                    {f: "Unknown field: credentials hold metadata only, never a secret value." for f in extra}
+                )
+        return super().to_internal_value(data)
+
+
+class IdentityWriteSerializer(serializers.Serializer):
+    """POST identities/ (IAM/Security) and PATCH identities/{id}/: the intake fields and a few more."""
+
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Identity.Kind.choices)
+    vendor = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    product = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    model_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    purpose = serializers.CharField(required=False, allow_blank=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    backup_owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    team = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    environments = serializers.ListField(
+        child=serializers.ChoiceField(choices=Environment.choices), required=False
+    )
+    data_classification = serializers.ChoiceField(choices=DataClassification.choices, required=False)
+    autonomous = serializers.BooleanField(required=False)
+    risk_tier = serializers.ChoiceField(choices=Identity.RiskTier.choices, required=False)
+    source = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    # Create only.
+    grants = GrantInputSerializer(many=True, required=False)
+    credentials = CredentialInputSerializer(many=True, required=False)
+    credential_kind = serializers.ChoiceField(choices=Credential.Kind.choices, required=False)
+    # Update only.
+    version = serializers.IntegerField(required=False, min_value=1)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+    CREATE_ONLY = ("grants", "credentials", "credential_kind")
+
+    def validate(self, attrs):
+        if self.partial:
+            sent = [f for f in self.CREATE_ONLY if f in attrs]
+            if sent:
+                raise serializers.ValidationError(
+                    {f: "Change grants and credentials through a scope change, not an edit." for f in sent}
+                )
+        if "environments" in attrs:
+            attrs["environments"] = sorted(set(attrs["environments"]))
+        return attrs
+
+
+class TransitionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class UsageEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UsageEvent
+        fields = [
+            "id",
+            "identity",
+            "at",
+            "action",
+            "resource_kind",
+            "resource_name",
+            "environment",
+            "identity_status",
+            "after_revocation",
+            "out_of_scope",
+            "reported_by",
+            "received_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,460 @@
+"""Every write to the inventory: creation, edits, lifecycle moves, credential revocation, usage.
+
+Each function takes the actor, runs in one transaction, checks the current state and writes its
+audit event in that same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import Actor, as_actor
+from governance.errors import IllegalTransition, NotAllowed
+from governance.people.models import Role, User
+from inventory.models import Credential, DataClassification, Grant, Identity
+from inventory.risk import assess, max_tier
+from inventory.validation import (  # noqa: F401  (re-exported: other apps validate through here)
+    CREDENTIAL_FIELDS,
+    parse_time,
+    validate_credentials,
+    validate_grants,
+    validate_identity_fields,
+)
+
+IDENTITY_FIELDS = (
+    "name",
+    "kind",
+    "vendor",
+    "product",
+    "model_name",
+    "purpose",
+    "owner",
+    "backup_owner",
+    "team",
+    "environments",
+    "data_classification",
+    "autonomous",
+    "risk_tier",
+    "risk_reasons",
+    "source",
+    "external_id",
+)
+OWNER_EDITABLE_FIELDS = {"purpose", "backup_owner", "vendor", "product", "model_name"}
+# Fields that feed the risk assessment: changing one re-assesses the tier (which may rise, never fall).
+RISK_FIELDS = {"kind", "environments", "data_classification", "autonomous"}
+
+
+# ---------------------------------------------------------------- authorisation helpers
+
+
+def is_owner(user: User | None, identity: Identity) -> bool:
+    return (
+        user is not None and user.pk is not None and user.pk in (identity.owner_id, identity.backup_owner_id)
+    )
+
+
+def can_edit(user: User | None, identity: Identity) -> bool:
+    if user is None or not user.is_active or user.is_auditor:
+        return False
+    return user.is_governor or is_owner(user, identity)
+
+
+def require_governor(actor: Actor, what: str) -> None:
+    if actor.is_system:
+        return
+    user = actor.user
+    if user is None or not user.has_role(Role.IAM, Role.SECURITY):
+        raise NotAllowed(f"Only IAM approvers and Security admins may {what}.")
+
+
+def require_editor(actor: Actor, identity: Identity, what: str) -> None:
+    if actor.is_system:
+        return
+    if not can_edit(actor.user, identity):
+        raise NotAllowed(f"Only the identity's owners, IAM or Security may {what}.")
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def snapshot(identity: Identity) -> dict[str, Any]:
+    return {
+        "name": identity.name,
+        "kind": identity.kind,
+        "vendor": identity.vendor,
+        "product": identity.product,
+        "model_name": identity.model_name,
+        "owner": identity.owner.username if identity.owner_id else None,
+        "backup_owner": identity.backup_owner.username if identity.backup_owner_id else None,
+        "team": identity.team.slug if identity.team_id else None,
+        "environments": list(identity.environments),
+        "risk_tier": identity.risk_tier,
+        "status": identity.status,
+        "data_classification": identity.data_classification,
+        "autonomous": identity.autonomous,
+    }
+
+
+def grant_snapshot(grant: Grant) -> dict[str, Any]:
+    return {
+        "id": grant.pk,
+        "resource_kind": grant.resource_kind,
+        "resource_name": grant.resource_name,
+        "actions": list(grant.actions),
+        "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
+    }
+
+
+# ---------------------------------------------------------------- create / update
+
+
+@transaction.atomic
+def create_identity(
+    actor,
+    *,
+    data: dict[str, Any],
+    grants: list[dict[str, Any]] | None = None,
+    credentials: list[dict[str, Any]] | None = None,
+    status: str = Identity.Status.ACTIVE,
+    grant_origin: str = Grant.Origin.MANUAL,
+    reason: str = "",
+    check_role: bool = True,
+) -> Identity:
+    """Create an identity with its grants and credentials (metadata only)."""
+    actor = as_actor(actor)
+    if check_role:
+        require_governor(actor, "register identities directly (others use the intake form)")
+    data = {k: v for k, v in data.items() if k in IDENTITY_FIELDS}
+    missing = {k: "This field is required." for k in ("name", "kind") if not data.get(k)}
+    if missing:
+        raise ValidationError(missing)
+    if status not in Identity.Status.values or status == Identity.Status.DECOMMISSIONED:
+        raise ValidationError({"status": f"An identity cannot be created as '{status}'."})
+    validate_identity_fields(data, status=status)
+    grants = validate_grants(grants or [])
+    credentials = validate_credentials(credentials or [])
+    if "risk_tier" not in data:
+        result = assess(
+            kind=data["kind"],
+            environments=data.get("environments", []),
+            actions=[a for g in grants for a in g["actions"]],
+            data_classification=data.get("data_classification", DataClassification.INTERNAL),
+            autonomous=data.get("autonomous", False),
+        )
+        data["risk_tier"], data["risk_reasons"] = result.tier, result.reasons
+    if Identity.objects.filter(name=data.get("name")).exists():
+        raise ValidationError({"name": f"An identity named '{data.get('name')}' already exists."})
+    if (
+        data.get("external_id")
+        and Identity.objects.filter(source=data.get("source", ""), external_id=data["external_id"]).exists()
+    ):
+        raise ValidationError({"external_id": "An identity with this source and external_id already exists."})
+    now = timezone.now()
+    identity = Identity(status=status, **data)
+    if status == Identity.Status.ACTIVE:
+        identity.approved_at = now
+    identity.save()
+    Grant.objects.bulk_create(
+        [Grant(identity=identity, origin=grant_origin, created_at=now, **g) for g in grants]
+    )
+    creator = actor.user if actor.kind == "person" else None
+    Credential.objects.bulk_create(
+        [Credential(identity=identity, created_by=creator, **c) for c in credentials]
+    )
+    audit.record(
+        actor,
+        "identity.created",
+        identity,
+        after={**snapshot(identity), "grants": grants, "credentials": credentials},
+        reason=reason,
+    )
+    return identity
+
+
+@transaction.atomic
+def update_identity(
+    actor,
+    identity: Identity,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> Identity:
+    """Edit descriptive fields. Owners edit a few; IAM/Security edit all. Tier is never silently lowered."""
+    from inventory.models import TIER_ORDER
+
+    actor = as_actor(actor)
+    identity = (
+        # Lock only the identity row: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
+        Identity.objects.select_for_update(of=("self",))
+        .select_related("owner", "backup_owner", "team")
+        .get(pk=identity.pk)
+    )
+    require_editor(actor, identity, "edit this identity")
+    changes = {k: v for k, v in changes.items() if k in IDENTITY_FIELDS}
+    if not actor.is_system and actor.user and not actor.user.is_governor:
+        forbidden = set(changes) - OWNER_EDITABLE_FIELDS
+        if forbidden:
+            raise NotAllowed(
+                f"Owners may change only {', '.join(sorted(OWNER_EDITABLE_FIELDS))}; "
+                f"ask IAM for: {', '.join(sorted(forbidden))}."
+            )
+    if expected_version is not None and expected_version != identity.version:
+        raise IllegalTransition(
+            f"This identity was changed by someone else (version {identity.version}, "
+            f"you had {expected_version}). Reload and try again."
+        )
+    if identity.status == Identity.Status.DECOMMISSIONED:
+        raise IllegalTransition("A decommissioned identity cannot be edited.")
+    merged = {
+        "owner": identity.owner,
+        "backup_owner": identity.backup_owner,
+        **changes,
+    }
+    validate_identity_fields(merged, status=identity.status)
+    if "name" in changes and Identity.objects.exclude(pk=identity.pk).filter(name=changes["name"]).exists():
+        raise ValidationError({"name": f"An identity named '{changes['name']}' already exists."})
+    if {"source", "external_id"} & set(changes):
+        source = changes.get("source", identity.source)
+        external_id = changes.get("external_id", identity.external_id)
+        if (
+            external_id
+            and Identity.objects.exclude(pk=identity.pk)
+            .filter(source=source, external_id=external_id)
+            .exists()
+        ):
+            raise ValidationError({"external_id": "Another identity has this source and external_id."})
+    lowered = "risk_tier" in changes and TIER_ORDER[changes["risk_tier"]] < TIER_ORDER[identity.risk_tier]
+    if lowered and not reason:
+        raise ValidationError({"reason": "Lowering the risk tier needs a recorded reason."})
+    before = snapshot(identity)
+    for key, value in changes.items():
+        setattr(identity, key, value)
+    if RISK_FIELDS & set(changes) and "risk_tier" not in changes:
+        _reassess(identity)
+    identity.version = F("version") + 1
+    identity.save()
+    identity.refresh_from_db()
+    after = snapshot(identity)
+    changed_before = {k: v for k, v in before.items() if after.get(k) != v}
+    changed_after = {k: after[k] for k in changed_before}
+    audit.record(
+        actor, "identity.updated", identity, before=changed_before, after=changed_after, reason=reason
+    )
+    return identity
+
+
+def _reassess(identity: Identity) -> None:
+    """Re-run the risk assessment after a risk-relevant edit: the tier may rise, never silently fall."""
+    actions = {a for acts in identity.grants.current().values_list("actions", flat=True) for a in acts}
+    result = assess(
+        kind=identity.kind,
+        environments=identity.environments,
+        actions=actions,
+        data_classification=identity.data_classification,
+        autonomous=identity.autonomous,
+    )
+    identity.risk_tier = max_tier(identity.risk_tier, result.tier)
+    identity.risk_reasons = result.reasons
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def _move(actor: Actor, identity_id: int, to_status: str, reason: str, verb: str) -> Identity:
+    identity = Identity.objects.select_for_update().get(pk=identity_id)
+    if not identity.can_move_to(to_status):
+        raise IllegalTransition(f"Cannot move '{identity.name}' from {identity.status} to {to_status}.")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Give a reason; it is kept in the audit log."})
+    before = identity.status
+    Identity.objects.filter(pk=identity.pk).update(
+        status=to_status, status_reason=reason, version=F("version") + 1, updated_at=timezone.now()
+    )
+    identity.refresh_from_db()
+    audit.record(actor, verb, identity, before={"status": before}, after={"status": to_status}, reason=reason)
+    return identity
+
+
+def _locked(identity: Identity | int) -> Identity:
+    """The current row, locked for this transaction (permission checks must use fresh owners)."""
+    pk = identity.pk if isinstance(identity, Identity) else identity
+    return Identity.objects.select_for_update().get(pk=pk)
+
+
+@transaction.atomic
+def suspend(actor, identity: Identity, reason: str) -> Identity:
+    actor = as_actor(actor)
+    identity = _locked(identity)
+    require_editor(actor, identity, "suspend this identity")
+    return _move(actor, identity.pk, Identity.Status.SUSPENDED, reason, "identity.suspended")
+
+
+@transaction.atomic
+def reactivate(actor, identity: Identity, reason: str) -> Identity:
+    """Suspended -> active again (IAM/Security). Discovered/proposed identities use `activate`."""
+    actor = as_actor(actor)
+    require_governor(actor, "reactivate a suspended identity")
+    identity = _locked(identity)
+    if identity.status != Identity.Status.SUSPENDED:
+        raise IllegalTransition(
+            f"Only a suspended identity can be reactivated; '{identity.name}' is {identity.status}."
+        )
+    if identity.owner_id is None:
+        raise ValidationError({"owner": "Give the identity an owner before reactivating it."})
+    return _move(actor, identity.pk, Identity.Status.ACTIVE, reason, "identity.reactivated")
+
+
+@transaction.atomic
+def activate(
+    actor, identity: Identity, reason: str, *, owner: User | None = None, backup_owner=None
+) -> Identity:
+    """Triage: adopt a discovered (or proposed) identity, giving it an owner, and make it active."""
+    actor = as_actor(actor)
+    require_governor(actor, "activate a discovered identity")
+    identity = _locked(identity)
+    if identity.status not in (Identity.Status.DISCOVERED, Identity.Status.PROPOSED):
+        raise IllegalTransition(
+            f"Only a discovered or proposed identity can be activated; '{identity.name}' is "
+            f"{identity.status}."
+        )
+    if owner is not None or backup_owner is not None:
+        changes = {"owner": owner or identity.owner}
+        if backup_owner is not None:
+            changes["backup_owner"] = backup_owner
+        validate_identity_fields(
+            {"backup_owner": identity.backup_owner, **changes}, status=Identity.Status.ACTIVE
+        )
+        before = snapshot(identity)
+        Identity.objects.filter(pk=identity.pk).update(**changes)
+        identity.refresh_from_db()
+        after = snapshot(identity)
+        changed = [k for k in before if before[k] != after[k]]
+        if changed:
+            audit.record(
+                actor,
+                "identity.updated",
+                identity,
+                before={k: before[k] for k in changed},
+                after={k: after[k] for k in changed},
+                reason=reason,
+            )
+    if identity.owner_id is None:
+        raise ValidationError({"owner": "Give the identity an owner before activating it."})
+    identity = _move(actor, identity.pk, Identity.Status.ACTIVE, reason, "identity.activated")
+    Identity.objects.filter(pk=identity.pk, approved_at__isnull=True).update(approved_at=timezone.now())
+    identity.refresh_from_db()
+    return identity
+
+
+@transaction.atomic
+def decommission(actor, identity: Identity, reason: str) -> Identity:
+    """Terminal. Current grants end; every live credential is marked revoked, awaiting confirmation."""
+    actor = as_actor(actor)
+    identity = _locked(identity)
+    require_editor(actor, identity, "decommission this identity")
+    identity = _move(actor, identity.pk, Identity.Status.DECOMMISSIONED, reason, "identity.decommissioned")
+    now = timezone.now()
+    ended = identity.grants.filter(ended_at__isnull=True).update(ended_at=now, end_reason="decommissioned")
+    newly_revoked = list(identity.credentials.filter(revoked_at__isnull=True).values_list("pk", flat=True))
+    identity.credentials.filter(pk__in=newly_revoked).update(revoked_at=now)
+    # Record, per credential, whether its revocation at the provider is confirmed yet.
+    credentials = [
+        {
+            "id": c.pk,
+            "kind": c.kind,
+            "label": c.label,
+            "revocation_confirmed": c.revocation_confirmed_at is not None,
+        }
+        for c in identity.credentials.order_by("pk")
+    ]
+    audit.record(
+        actor,
+        "identity.access_removed",
+        identity,
+        after={
+            "grants_ended": ended,
+            "credentials_marked_revoked": len(newly_revoked),
+            "credentials": credentials,
+        },
+        reason=reason,
+    )
+    return identity
+
+
+@transaction.atomic
+def confirm_credential_revocation(actor, credential: Credential, note: str) -> Credential:
+    actor = as_actor(actor)
+    credential = Credential.objects.select_for_update().select_related("identity").get(pk=credential.pk)
+    require_editor(actor, credential.identity, "confirm credential revocation")
+    if credential.revoked_at is None:
+        raise IllegalTransition("This credential has not been revoked.")
+    if credential.revocation_confirmed_at is not None:
+        raise IllegalTransition("Revocation was already confirmed.")
+    if not (note or "").strip():
+        raise ValidationError({"note": "Give a note or ticket reference proving the revocation."})
+    credential.revocation_confirmed_at = timezone.now()
+    credential.revocation_confirmed_by = actor.label
+    credential.revocation_note = note.strip()[:300]
+    credential.save(update_fields=["revocation_confirmed_at", "revocation_confirmed_by", "revocation_note"])
+    audit.record(
+        actor,
+        "credential.revocation_confirmed",
+        credential,
+        after={"identity": credential.identity_id, "note": credential.revocation_note},
+    )
+    return credential
+
+
+@transaction.atomic
+def revoke_credentials(actor, identity: Identity, reason: str) -> int:
+    """Mark every live credential revoked (remediation then confirms each)."""
+    actor = as_actor(actor)
+    identity = _locked(identity)
+    require_editor(actor, identity, "revoke this identity's credentials")
+    now = timezone.now()
+    count = identity.credentials.filter(revoked_at__isnull=True).update(revoked_at=now)
+    if count:
+        audit.record(
+            actor, "credential.revoked", identity, after={"credentials_marked_revoked": count}, reason=reason
+        )
+    return count
+
+
+@transaction.atomic
+def end_grants(actor, identity: Identity, grant_ids: list[int], reason: str) -> list[int]:
+    """End some of an identity's current grants (e.g. a review's 'modify'); returns the ended ids."""
+    actor = as_actor(actor)
+    identity = Identity.objects.select_for_update().get(pk=identity.pk)
+    require_editor(actor, identity, "remove this identity's grants")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Give a reason; it is kept in the audit log."})
+    try:
+        wanted = {int(g) for g in grant_ids}
+    except (TypeError, ValueError):
+        raise ValidationError({"grants": "Give grant ids (whole numbers)."})
+    if not wanted:
+        raise ValidationError({"grants": "Choose at least one grant to remove."})
+    current = list(Grant.objects.current().select_for_update().filter(identity_id=identity.pk, pk__in=wanted))
+    missing = wanted - {g.pk for g in current}
+    if missing:
+        raise ValidationError(
+            {"grants": f"Not current grants of this identity: {', '.join(map(str, sorted(missing)))}."}
+        )
+    now = timezone.now()
+    Grant.objects.filter(pk__in=wanted).update(ended_at=now, end_reason=reason.strip()[:300])
+    audit.record(
+        actor,
+        "grant.ended",
+        identity,
+        before={"grants": [grant_snapshot(g) for g in current]},
+        after={"grants_ended": sorted(wanted)},
+        reason=reason,
+    )
+    return sorted(wanted)

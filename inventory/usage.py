@@ -1,0 +1,291 @@
+"""Usage ingestion: machines report that an identity was used; `last_used_at` follows.
+
+Set-based on purpose (a gateway may send thousands of events a second): a batch is validated in
+memory, identities are resolved with two queries, events are written with one `bulk_create`, and
+`last_used_at` moves forward on identities and grants with one aggregated UPDATE each. A batch is
+all-or-nothing. Use of a suspended or decommissioned identity is stored and flagged, because use
+after revocation is exactly what must be caught.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import Actor, as_actor
+from governance.errors import NotAllowed
+from governance.people.models import ApiToken, Role
+from inventory.models import Action, Environment, Grant, Identity, ResourceKind, UsageEvent
+from inventory.validation import parse_time
+
+MAX_BATCH = 1000
+# Clocks drift; an event from further in the future than this is a bug in the reporter.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+REVOKED_STATUSES = {Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED}
+
+
+@dataclass
+class IngestResult:
+    events: list[UsageEvent]
+    identities: int
+    after_revocation: int
+    out_of_scope: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.events),
+            "identities": self.identities,
+            "after_revocation": self.after_revocation,
+            "out_of_scope": self.out_of_scope,
+        }
+
+
+def _clean_event(raw: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """One event -> cleaned fields and a list of (field, message) problems (empty when valid)."""
+    errors: list[tuple[str, str]] = []
+    if not isinstance(raw, dict):
+        return {}, [("detail", "must be an object")]
+    event: dict[str, Any] = {}
+    identity = raw.get("identity")
+    if identity not in (None, ""):
+        try:
+            event["identity"] = int(identity)
+        except (TypeError, ValueError):
+            errors.append(("identity", f"'{identity}' is not an id"))
+    elif raw.get("external_id"):
+        event["source"] = str(raw.get("source") or "")
+        event["external_id"] = str(raw["external_id"])
+    else:
+        errors.append(("identity", "name the identity: 'identity' (id) or 'source' + 'external_id'"))
+    at, err = parse_time(raw.get("at"))
+    if err:
+        errors.append(("at", err))
+    elif at is None:
+        errors.append(("at", "required (ISO 8601 time)"))
+    elif at > timezone.now() + FUTURE_TOLERANCE:
+        errors.append(("at", "is in the future"))
+    event["at"] = at
+    action = raw.get("action") or ""
+    if action and action not in Action.values:
+        errors.append(("action", f"'{action}' is not one of {', '.join(Action.values)}"))
+    event["action"] = action
+    resource = raw.get("resource")
+    if isinstance(resource, dict):
+        kind, name = resource.get("kind") or "", resource.get("name") or ""
+    elif resource in (None, ""):
+        kind, name = raw.get("resource_kind") or "", raw.get("resource_name") or ""
+    else:
+        kind, name = "", ""
+        errors.append(("resource", "give {'kind', 'name'}"))
+    if kind and kind not in ResourceKind.values:
+        errors.append(("resource", f"kind '{kind}' is not one of {', '.join(ResourceKind.values)}"))
+    if not isinstance(name, str) or len(name) > 300:
+        errors.append(("resource", "name must be text of at most 300 characters"))
+        name = ""
+    event["resource_kind"], event["resource_name"] = kind, name
+    environment = raw.get("environment") or ""
+    if environment and environment not in Environment.values:
+        errors.append(("environment", f"'{environment}' is not one of {', '.join(Environment.values)}"))
+    event["environment"] = environment
+    return event, errors
+
+
+def _resolve(events: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """Look up every named identity with at most two queries; key by id and by (source, external_id)."""
+    fields = ("id", "status", "owner_id", "backup_owner_id", "source", "external_id")
+    found: dict[Any, dict[str, Any]] = {}
+    ids = {e["identity"] for e in events if "identity" in e}
+    if ids:
+        for row in Identity.objects.filter(pk__in=ids).values(*fields):
+            found[row["id"]] = row
+    external = {(e["source"], e["external_id"]) for e in events if "external_id" in e}
+    if external:
+        rows = Identity.objects.filter(
+            external_id__in={x for _, x in external}, source__in={s for s, _ in external}
+        ).values(*fields)
+        for row in rows:
+            if (row["source"], row["external_id"]) in external:
+                found[(row["source"], row["external_id"])] = row
+    return found
+
+
+def _may_report(actor: Actor) -> bool | None:
+    """True: any identity. None: only identities the person owns. Auditors never change anything."""
+    if actor.is_system:
+        return True
+    user = actor.user
+    if user is None or not user.is_active or user.is_auditor:
+        return False
+    if user.is_governor:
+        return True
+    if (
+        actor.kind == "token"
+        and ApiToken.objects.filter(pk=actor.token_id, scope=ApiToken.Scope.WRITE).exists()
+    ):
+        return True  # a machine (CI, agent gateway) with a write-scoped token
+    if user.has_role(Role.OWNER):
+        return None
+    return False
+
+
+def _grant_matches(grant: Grant, event: dict[str, Any]) -> bool:
+    if grant.resource_kind != event["resource_kind"]:
+        return False
+    if not fnmatchcase(event["resource_name"], grant.resource_name):
+        return False
+    return not event["action"] or event["action"] in grant.actions
+
+
+@transaction.atomic
+def ingest_usage(actor, raw_events: list[Any], *, reported_by: str = "") -> IngestResult:
+    """Store a batch of usage events; move `last_used_at` forward. All-or-nothing."""
+    return _ingest(as_actor(actor), raw_events, reported_by=reported_by, single=False)
+
+
+@transaction.atomic
+def record_usage(actor, identity: Identity, event: dict[str, Any], *, reported_by: str = "") -> UsageEvent:
+    """One event for one identity (the `identities/{id}/usage/` endpoint); errors keyed by field."""
+    if not isinstance(event, dict):
+        raise ValidationError({"detail": "Give the event as an object."})
+    payload = {k: v for k, v in event.items() if k not in ("identity", "source", "external_id")}
+    result = _ingest(
+        as_actor(actor), [{**payload, "identity": identity.pk}], reported_by=reported_by, single=True
+    )
+    return result.events[0]
+
+
+def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bool) -> IngestResult:
+    if not isinstance(raw_events, list) or not raw_events:
+        raise ValidationError({"events": "Give a non-empty list of usage events."})
+    if len(raw_events) > MAX_BATCH:
+        raise ValidationError({"events": f"At most {MAX_BATCH:,} events per batch; got {len(raw_events):,}."})
+    scope = _may_report(actor)
+    if scope is False:
+        raise NotAllowed("Auditors and people without a role cannot report usage.")
+
+    cleaned: list[dict[str, Any]] = []
+    errors: dict[int, list[tuple[str, str]]] = {}
+    for index, raw in enumerate(raw_events):
+        event, problems = _clean_event(raw)
+        cleaned.append(event)
+        if problems:
+            errors[index] = problems
+    identities = _resolve([e for i, e in enumerate(cleaned) if i not in errors])
+    for index, event in enumerate(cleaned):
+        if index in errors:
+            continue
+        key = event.get("identity", (event.get("source"), event.get("external_id")))
+        row = identities.get(key)
+        if row is None:
+            where = (
+                f"no identity with id {key}"
+                if "identity" in event
+                else "no identity with this source and external_id"
+            )
+            errors[index] = [("identity", where)]
+        else:
+            event["row"] = row
+    if errors:
+        if single:
+            raise ValidationError({f: [m for f2, m in errors[0] if f2 == f] for f, _ in errors[0]})
+        raise ValidationError(
+            {
+                "events": [
+                    f"event {i}: " + "; ".join(f"{f}: {m}" for f, m in errs)
+                    for i, errs in sorted(errors.items())
+                ]
+            }
+        )
+    if scope is None:
+        user_pk = actor.user.pk
+        foreign = [
+            str(i)
+            for i, e in enumerate(cleaned)
+            if user_pk not in (e["row"]["owner_id"], e["row"]["backup_owner_id"])
+        ]
+        if foreign:
+            raise NotAllowed(
+                "Owners may report usage only for identities they own; not allowed for event(s) "
+                + ", ".join(foreign[:20])
+                + "."
+            )
+
+    identity_ids = {e["row"]["id"] for e in cleaned}
+    grants_by_identity: dict[int, list[Grant]] = defaultdict(list)
+    for grant in (
+        Grant.objects.current()
+        .filter(identity_id__in=identity_ids)
+        .only("id", "identity_id", "resource_kind", "resource_name", "actions", "last_used_at")
+    ):
+        grants_by_identity[grant.identity_id].append(grant)
+
+    now = timezone.now()
+    rows: list[UsageEvent] = []
+    identity_last: dict[int, datetime] = {}
+    grant_last: dict[int, datetime] = {}
+    for event in cleaned:
+        identity_id, status = event["row"]["id"], event["row"]["status"]
+        out_of_scope = False
+        if event["resource_kind"] and event["resource_name"]:
+            matched = [g for g in grants_by_identity[identity_id] if _grant_matches(g, event)]
+            out_of_scope = not matched
+            for grant in matched:
+                if grant.pk not in grant_last or grant_last[grant.pk] < event["at"]:
+                    grant_last[grant.pk] = event["at"]
+        elif event["action"]:
+            # No resource named: drift when no current grant allows the action anywhere.
+            out_of_scope = not any(event["action"] in g.actions for g in grants_by_identity[identity_id])
+        if identity_id not in identity_last or identity_last[identity_id] < event["at"]:
+            identity_last[identity_id] = event["at"]
+        rows.append(
+            UsageEvent(
+                identity_id=identity_id,
+                at=event["at"],
+                action=event["action"],
+                resource_kind=event["resource_kind"],
+                resource_name=event["resource_name"],
+                environment=event["environment"],
+                identity_status=status,
+                after_revocation=status in REVOKED_STATUSES,
+                out_of_scope=out_of_scope,
+                reported_by=(reported_by or actor.label)[:150],
+                received_at=now,
+            )
+        )
+    UsageEvent.objects.bulk_create(rows, batch_size=500)
+    _advance(Identity, identity_last)
+    _advance(Grant, grant_last)
+    flagged = sorted({r.identity_id for r in rows if r.after_revocation})
+    result = IngestResult(
+        events=rows,
+        identities=len(identity_last),
+        after_revocation=sum(r.after_revocation for r in rows),
+        out_of_scope=sum(r.out_of_scope for r in rows),
+    )
+    audit.record(
+        actor,
+        "usage.reported",
+        ("inventory.usage_batch", rows[0].pk or "", f"{len(rows)} usage event(s)"),
+        after={**result.as_dict(), "identities_used_after_revocation": flagged[:100]},
+    )
+    return result
+
+
+def _advance(model, latest: dict[int, datetime]) -> None:
+    """One UPDATE: last_used_at = max(current, reported) for every row in `latest`."""
+    if not latest:
+        return
+    whens = [
+        When(Q(pk=pk) & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=at)), then=Value(at))
+        for pk, at in latest.items()
+    ]
+    model.objects.filter(pk__in=latest.keys()).update(last_used_at=Case(*whens, default=F("last_used_at")))

@@ -1,0 +1,199 @@
+"""Input validation shared by the inventory services, the API and the importer.
+
+Each function raises Django's ValidationError keyed by field, so every caller can show per-field
+messages (HTTP 400) before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from inventory.models import (
+    Action,
+    Credential,
+    DataClassification,
+    Environment,
+    Identity,
+    ResourceKind,
+)
+from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
+
+TEXT_LIMITS = {
+    "name": 200,
+    "vendor": 120,
+    "product": 120,
+    "model_name": 120,
+    "source": 60,
+    "external_id": 200,
+}
+
+
+def _choices_error(value: Any, choices: Iterable[str], label: str) -> str | None:
+    allowed = list(choices)
+    if value not in allowed:
+        return f"'{value}' is not a valid {label}. Choose one of: {', '.join(allowed)}."
+    return None
+
+
+def validate_grants(grants: list[dict[str, Any]], field: str = "grants") -> list[dict[str, Any]]:
+    """Check grant dicts (resource_kind, resource_name, actions, expires_at); return cleaned copies."""
+    errors: list[str] = []
+    cleaned = []
+    if not isinstance(grants, list):
+        raise ValidationError({field: "Give a list of grants."})
+    for index, grant in enumerate(grants, start=1):
+        if not isinstance(grant, dict):
+            errors.append(f"Grant {index}: must be an object.")
+            continue
+        kind = grant.get("resource_kind")
+        name = (grant.get("resource_name") or "").strip()
+        actions = grant.get("actions") or []
+        if err := _choices_error(kind, ResourceKind.values, "resource kind"):
+            errors.append(f"Grant {index}: {err}")
+        if not name:
+            errors.append(f"Grant {index}: resource_name is required.")
+        if not isinstance(actions, list) or not actions:
+            errors.append(f"Grant {index}: give at least one action.")
+            actions = []
+        for action in actions:
+            if err := _choices_error(action, Action.values, "action"):
+                errors.append(f"Grant {index}: {err}")
+        expires_at, err = parse_time(grant.get("expires_at"))
+        if err:
+            errors.append(f"Grant {index}: expires_at {err}")
+        elif expires_at and expires_at <= timezone.now():
+            errors.append(f"Grant {index}: expires_at must be in the future.")
+        cleaned.append(
+            {
+                "resource_kind": kind,
+                "resource_name": name,
+                "actions": sorted(set(actions)),
+                "expires_at": expires_at or None,
+            }
+        )
+    if errors:
+        raise ValidationError({field: errors})
+    return cleaned
+
+
+CREDENTIAL_FIELDS = ("kind", "label", "storage", "issued_at", "expires_at", "last_rotated_at")
+CREDENTIAL_TIME_FIELDS = ("issued_at", "expires_at", "last_rotated_at")
+
+
+def parse_time(value: Any) -> tuple[datetime | None, str | None]:
+    """An ISO 8601 time (string or datetime) -> aware datetime; (None, message) when malformed.
+
+    A bare date (YYYY-MM-DD) means midnight UTC; a time without a zone is taken as UTC.
+    """
+    if value in (None, ""):
+        return None, None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, datetime.min.time())
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = parse_datetime(text) or (
+                datetime.combine(parse_date(text), datetime.min.time()) if parse_date(text) else None
+            )
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return None, f"'{value}' is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z)."
+    else:
+        return None, f"'{value}' is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z)."
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed, None
+
+
+def validate_credentials(credentials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Check credential metadata; refuse anything that looks like a secret value."""
+    errors: list[str] = []
+    cleaned = []
+    if not isinstance(credentials, list):
+        raise ValidationError({"credentials": "Give a list of credentials."})
+    for index, cred in enumerate(credentials, start=1):
+        if not isinstance(cred, dict):
+            errors.append(f"Credential {index}: must be an object.")
+            continue
+        if err := _choices_error(cred.get("kind"), Credential.Kind.values, "credential kind"):
+            errors.append(f"Credential {index}: {err}")
+        for key in ("label", "storage"):
+            value = cred.get(key)
+            if value is not None and not isinstance(value, str):
+                errors.append(f"Credential {index} {key}: must be text.")
+            elif looks_like_secret(value):
+                errors.append(f"Credential {index} {key}: {SECRET_MESSAGE}")
+            elif value and len(value) > 200:
+                errors.append(f"Credential {index} {key}: at most 200 characters.")
+        extra = set(cred) - set(CREDENTIAL_FIELDS)
+        if extra:
+            errors.append(
+                f"Credential {index}: unknown fields {', '.join(sorted(extra))}; "
+                "secret values are never accepted, only metadata."
+            )
+        item: dict[str, Any] = {
+            "kind": cred.get("kind"),
+            "label": (cred.get("label") or "").strip(),
+            "storage": (cred.get("storage") or "").strip(),
+        }
+        for key in CREDENTIAL_TIME_FIELDS:
+            item[key], err = parse_time(cred.get(key))
+            if err:
+                errors.append(f"Credential {index} {key}: {err}")
+        cleaned.append(item)
+    if errors:
+        raise ValidationError({"credentials": errors})
+    return cleaned
+
+
+def validate_identity_fields(data: dict[str, Any], *, status: str) -> None:
+    errors: dict[str, list[str]] = {}
+    if "kind" in data and (err := _choices_error(data["kind"], Identity.Kind.values, "kind")):
+        errors.setdefault("kind", []).append(err)
+    if "environments" in data:
+        envs = data["environments"]
+        if not isinstance(envs, list):
+            errors.setdefault("environments", []).append("Give a list of environments.")
+        else:
+            for env in envs:
+                if err := _choices_error(env, Environment.values, "environment"):
+                    errors.setdefault("environments", []).append(err)
+    if "data_classification" in data and (
+        err := _choices_error(data["data_classification"], DataClassification.values, "data classification")
+    ):
+        errors.setdefault("data_classification", []).append(err)
+    if "risk_tier" in data and (
+        err := _choices_error(data["risk_tier"], Identity.RiskTier.values, "risk tier")
+    ):
+        errors.setdefault("risk_tier", []).append(err)
+    owner, backup = data.get("owner"), data.get("backup_owner")
+    if owner is not None and backup is not None and owner == backup:
+        errors.setdefault("backup_owner", []).append(
+            "The backup owner must be a different person from the owner."
+        )
+    if status == Identity.Status.ACTIVE and owner is None:
+        errors.setdefault("owner", []).append("An active identity must have an owner.")
+    for key in ("name", "purpose", "vendor", "product", "model_name", "source", "external_id"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            errors.setdefault(key, []).append("Must be text.")
+        elif key not in ("source", "external_id") and looks_like_secret(value):
+            # External ids are often UUIDs or ARNs: high-entropy, yet not secrets.
+            errors.setdefault(key, []).append(SECRET_MESSAGE)
+        elif value and key in TEXT_LIMITS and len(value) > TEXT_LIMITS[key]:
+            errors.setdefault(key, []).append(f"At most {TEXT_LIMITS[key]} characters.")
+    if "name" in data and not (data.get("name") or "").strip():
+        errors.setdefault("name", []).append("A name is required.")
+    if "autonomous" in data and not isinstance(data["autonomous"], bool):
+        errors.setdefault("autonomous", []).append("Must be true or false.")
+    if errors:
+        raise ValidationError(errors)

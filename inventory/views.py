@@ -1,0 +1,366 @@
+"""Inventory pages: the list (filters, sort, htmx, CSV), the identity page, edits and lifecycle moves.
+
+Thin: parse, authorise, call one service, render. Services check roles again.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
+from governance.actors import as_actor
+from governance.errors import IllegalTransition, NotAllowed
+from governance.models import AuditEvent
+from governance.people.models import Role
+from inventory import extensions, services
+from inventory.filters import IdentityFilter, base_queryset
+from inventory.forms import ActivateForm, ConfirmRevocationForm, IdentityEditForm, ReasonForm
+from inventory.models import Credential, Grant, Identity
+
+PAGE_SIZE = 50
+SORTABLE = [
+    ("name", "Name"),
+    ("kind", "Kind"),
+    ("status", "Status"),
+    ("risk_tier", "Tier"),
+    ("owner", "Owner"),
+    ("team", "Team"),
+    ("last_used_at", "Last used"),
+]
+EXPORT_COLUMNS = [
+    "id",
+    "name",
+    "kind",
+    "status",
+    "risk_tier",
+    "vendor",
+    "product",
+    "model_name",
+    "owner",
+    "backup_owner",
+    "team",
+    "environments",
+    "data_classification",
+    "autonomous",
+    "last_used_at",
+    "next_review_due",
+    "source",
+    "external_id",
+    "purpose",
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+TRANSITIONS = {
+    "suspend": (services.suspend, "Suspend", "identity suspended"),
+    "reactivate": (services.reactivate, "Reactivate", "identity reactivated"),
+    "decommission": (services.decommission, "Decommission", "identity decommissioned"),
+}
+
+
+def _is_plain_owner(user) -> bool:
+    return user.has_role(Role.OWNER) and not user.is_governor and not user.is_auditor
+
+
+def _clean_params(request):
+    """The query without empty fields (a form submits every select, chosen or not)."""
+    params = request.GET.copy()
+    for key in list(params):
+        values = [v for v in params.getlist(key) if v.strip()]
+        if values:
+            params.setlist(key, values)
+        else:
+            del params[key]
+    return params
+
+
+def _filtered(request, params):
+    filterset = IdentityFilter(params, queryset=base_queryset(), request=request)
+    queryset = filterset.qs if filterset.is_valid() else Identity.objects.none()
+    if not params.get("ordering"):
+        if _is_plain_owner(request.user):
+            # A tool owner sees what they own first.
+            mine = Q(owner=request.user) | Q(backup_owner=request.user)
+            queryset = queryset.annotate(
+                mine_first=Case(When(mine, then=Value(0)), default=Value(1), output_field=IntegerField())
+            ).order_by("mine_first", "name", "pk")
+        else:
+            queryset = queryset.order_by("name", "pk")
+    return filterset, queryset
+
+
+def _sort_links(params, current: str) -> list[dict]:
+    links = []
+    for key, label in SORTABLE:
+        direction = "asc" if current == key else "desc" if current == f"-{key}" else ""
+        query = params.copy()
+        query.pop("page", None)
+        query["ordering"] = f"-{key}" if direction == "asc" else key
+        links.append({"key": key, "label": label, "direction": direction, "query": query.urlencode()})
+    return links
+
+
+@role_required(*MEMBERS)
+def identity_list(request):
+    params = _clean_params(request)
+    if not request.GET and _is_plain_owner(request.user) and Identity.objects.owned_by(request.user).exists():
+        params["mine"] = "true"  # owners land on "Mine"; the "All" tab sends mine=false
+    filterset, queryset = _filtered(request, params)
+    page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    context = {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "sort_links": _sort_links(params, params.get("ordering", "")),
+        "ordering": params.get("ordering", ""),
+        "mine": params.get("mine") == "true",
+        "is_owner": request.user.has_role(Role.OWNER),
+        "can_import": request.user.is_governor,
+        "today": timezone.localdate(),
+    }
+    template = "inventory/identity_list.html#results" if is_htmx(request) else "inventory/identity_list.html"
+    return render(request, template, context)
+
+
+def _csv_safe(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _export_rows(queryset):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for identity in queryset.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                _csv_safe(v)
+                for v in (
+                    identity.pk,
+                    identity.name,
+                    identity.kind,
+                    identity.status,
+                    identity.risk_tier,
+                    identity.vendor,
+                    identity.product,
+                    identity.model_name,
+                    identity.owner.username if identity.owner_id else "",
+                    identity.backup_owner.username if identity.backup_owner_id else "",
+                    identity.team.slug if identity.team_id else "",
+                    ";".join(identity.environments),
+                    identity.data_classification,
+                    "true" if identity.autonomous else "false",
+                    identity.last_used_at.isoformat() if identity.last_used_at else "",
+                    identity.next_review_due.isoformat() if identity.next_review_due else "",
+                    identity.source,
+                    identity.external_id,
+                    identity.purpose,
+                )
+            ]
+        )
+
+
+@role_required(*MEMBERS)
+def identity_export(request):
+    """The filtered list as CSV, streamed (flat memory whatever the estate's size)."""
+    _, queryset = _filtered(request, _clean_params(request))
+    response = StreamingHttpResponse(_export_rows(queryset), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="steward-inventory-{stamp}.csv"'
+    return response
+
+
+def _identity_or_404(pk: int) -> Identity:
+    return get_object_or_404(base_queryset(), pk=pk)
+
+
+@role_required(*MEMBERS)
+def identity_detail(request, pk: int):
+    identity = get_object_or_404(
+        base_queryset().prefetch_related(
+            Prefetch("grants", queryset=Grant.objects.order_by("ended_at", "resource_kind", "resource_name")),
+            Prefetch("credentials", queryset=Credential.objects.order_by("revoked_at", "kind", "label")),
+        ),
+        pk=pk,
+    )
+    history = AuditEvent.objects.filter(
+        subject_type="inventory.identity", subject_id=str(identity.pk)
+    ).order_by("-seq")
+    history_page = Paginator(history, 20).get_page(request.GET.get("history_page"))
+    if is_htmx(request) and request.GET.get("history_page"):
+        return render(
+            request, "inventory/identity_detail.html#history", {"identity": identity, "history": history_page}
+        )
+    user = request.user
+    can_edit = services.can_edit(user, identity)
+    now = timezone.now()
+    credentials = list(identity.credentials.all())
+    for credential in credentials:
+        since = credential.rotated_or_issued
+        credential.age_days = (now - since).days if since else None
+    context = {
+        "identity": identity,
+        "grants": list(identity.grants.all()),
+        "credentials": credentials,
+        "pending_revocations": [c for c in credentials if c.revocation_pending],
+        "usage_events": list(identity.usage_events.order_by("-at")[:20]),
+        "history": history_page,
+        "identity_panels": extensions.identity_panels(identity),
+        "can_edit": can_edit,
+        "is_governor": user.is_governor,
+        "actions": _available_actions(user, identity, can_edit),
+        "reason_form": ReasonForm(),
+        "revocation_form": ConfirmRevocationForm(),
+        "now": now,
+        "today": timezone.localdate(),
+        "soon": now + timedelta(days=14),
+    }
+    return render(request, "inventory/identity_detail.html", context)
+
+
+def _available_actions(user, identity: Identity, can_edit: bool) -> list[dict]:
+    actions = []
+    if can_edit and identity.can_move_to(Identity.Status.SUSPENDED):
+        actions.append({"key": "suspend", "label": "Suspend", "style": "warning", "icon": "pause-circle"})
+    if user.is_governor and identity.status == Identity.Status.SUSPENDED:
+        actions.append(
+            {"key": "reactivate", "label": "Reactivate", "style": "success", "icon": "play-circle"}
+        )
+    if can_edit and identity.can_move_to(Identity.Status.DECOMMISSIONED):
+        actions.append(
+            {"key": "decommission", "label": "Decommission", "style": "danger", "icon": "x-octagon"}
+        )
+    return actions
+
+
+def _conflict(request, exc: IllegalTransition):
+    return render(request, "409.html", {"message": exc.message}, status=409)
+
+
+@role_required(*MEMBERS)
+def identity_edit(request, pk: int):
+    identity = _identity_or_404(pk)
+    user = request.user
+    if not services.can_edit(user, identity):
+        raise NotAllowed("Only the identity's owners, IAM or Security may edit it.")
+    form = IdentityEditForm(request.POST or None, identity=identity, governor=user.is_governor)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.update_identity(
+                    as_actor(user),
+                    identity,
+                    form.changes(),
+                    expected_version=form.cleaned_data["version"],
+                    reason=form.cleaned_data.get("reason", ""),
+                )
+            except IllegalTransition as exc:
+                return _conflict(request, exc)
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, f"Saved changes to {identity.name}.")
+                return redirect(identity.get_absolute_url())
+        status = 400
+    return render(
+        request,
+        "inventory/identity_form.html",
+        {"identity": identity, "form": form, "governor": user.is_governor},
+        status=status,
+    )
+
+
+@role_required(*MEMBERS)
+def identity_transition(request, pk: int, action: str):
+    """GET: a page with the reason form (works without JavaScript). POST: do it."""
+    identity = _identity_or_404(pk)
+    service, label, done = TRANSITIONS[action]
+    form = ReasonForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                service(as_actor(request.user), identity, form.cleaned_data["reason"])
+            except IllegalTransition as exc:
+                return _conflict(request, exc)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error("reason" if field == "reason" else None, errors)
+            else:
+                messages.success(request, f"{identity.name}: {done}.")
+                return redirect(identity.get_absolute_url())
+        status = 400
+    return render(
+        request,
+        "inventory/identity_transition.html",
+        {"identity": identity, "form": form, "action": action, "label": label},
+        status=status,
+    )
+
+
+@require_POST
+@role_required(*MEMBERS)
+def confirm_revocation(request, pk: int):
+    credential = get_object_or_404(Credential.objects.select_related("identity"), pk=pk)
+    form = ConfirmRevocationForm(request.POST)
+    url = credential.identity.get_absolute_url()
+    if not form.is_valid():
+        messages.error(request, "Give a note or ticket reference proving the revocation.")
+        return redirect(url)
+    try:
+        services.confirm_credential_revocation(as_actor(request.user), credential, form.cleaned_data["note"])
+    except IllegalTransition as exc:
+        return _conflict(request, exc)
+    messages.success(request, f"Revocation of {credential} confirmed.")
+    return redirect(url)
+
+
+@role_required(*GOVERNORS)
+def triage(request):
+    """Discovered identities waiting for an owner: adopt (activate) or decommission them."""
+    queryset = base_queryset().filter(status=Identity.Status.DISCOVERED).order_by("-created_at", "pk")
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "inventory/triage.html", {"page": page, "form": ActivateForm(), "query": ""})
+
+
+@require_POST
+@role_required(*GOVERNORS)
+def activate(request, pk: int):
+    identity = _identity_or_404(pk)
+    form = ActivateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.activate(
+                as_actor(request.user),
+                identity,
+                form.cleaned_data["reason"],
+                owner=form.cleaned_data["owner"],
+                backup_owner=form.cleaned_data.get("backup_owner"),
+            )
+        except IllegalTransition as exc:
+            return _conflict(request, exc)
+        except ValidationError as exc:
+            messages.error(request, f"{identity.name}: {' '.join(exc.messages)}")
+        else:
+            messages.success(
+                request, f"{identity.name} is now active, owned by {form.cleaned_data['owner']}."
+            )
+    else:
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"{identity.name}: {problems}")
+    return redirect("inventory:triage")

@@ -1,0 +1,70 @@
+"""Each role opens the dashboard; its cards load on their own; a figure leads to a list of that size."""
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from governance.jobs.snapshot import take_snapshot
+from tests.browser.conftest import ARTIFACTS
+from tests.governance.dashboard_estate import build_estate
+
+EXPECTED_CARDS = {
+    "owner": ["mine", "my-work"],
+    "iam": ["mine", "my-work", "queue", "identities", "findings", "trends"],
+    "security": ["mine", "my-work", "queue", "ownership", "stale"],
+    "auditor": ["mine", "my-work", "controls", "credentials", "ai", "revocation", "trends"],
+}
+
+
+def _wait_for_cards(page, names):
+    for name in names:
+        card = page.get_by_test_id(f"card-{name}")
+        card.wait_for()
+        # Loaded once the spinner is gone (htmx swapped in the card's content).
+        card.locator(".spinner-border").wait_for(state="detached")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ["owner", "iam", "security", "auditor"])
+def test_each_role_sees_its_dashboard(page, live_server, login, role_users, owner, owner2, role):
+    build_estate(owner, owner2)
+    take_snapshot(timezone.now())
+    login(page, role_users[role].username)
+    page.goto(f"{live_server.url}/")
+    _wait_for_cards(page, EXPECTED_CARDS[role])
+    if role == "owner":
+        assert page.get_by_test_id("posture-cards").count() == 0
+        assert page.get_by_test_id("my-identity-count").inner_text().strip() != "0"
+    else:
+        page.locator("canvas.trend-chart[data-drawn='true']").wait_for()  # Chart.js drew the trend
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{role}.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_iam_follows_the_overdue_review_figure_to_the_inventory(page, live_server, login, iam, owner, owner2):
+    build_estate(owner, owner2)
+    login(page, "iam")
+    page.goto(f"{live_server.url}/")
+    _wait_for_cards(page, ["ownership"])
+    figure = page.get_by_test_id("card-ownership").locator("[data-figure='review-overdue']")
+    expected = int(figure.inner_text())
+    assert expected > 0
+    figure.click()
+    page.wait_for_url("**/inventory/?review_overdue=true")
+    assert page.get_by_test_id("inventory-table").locator("tbody tr").count() == expected
+    assert re.search(rf"\b{expected} in all", page.content())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_team_selector_rescopes_the_posture(page, live_server, login, iam, owner, owner2):
+    build_estate(owner, owner2)
+    login(page, "iam")
+    page.goto(f"{live_server.url}/")
+    _wait_for_cards(page, ["ownership"])
+    page.get_by_label("Team").select_option("payments")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/?team=payments")
+    _wait_for_cards(page, ["ownership"])
+    assert "payments" in page.get_by_test_id("card-ownership").locator(".card-header").inner_text()

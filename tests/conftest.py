@@ -1,0 +1,109 @@
+"""Shared fixtures: named role users, API clients, and a token helper."""
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from governance.people.models import Role
+from tests.factories import IdentityFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Failed-login lockout (django-axes) is off in tests; tests/security switches it back on.
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(slug="platform", name="Platform")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(slug="payments", name="Payments")
+
+
+@pytest.fixture
+def owner(db, team):
+    return UserFactory(username="owner", roles=[Role.OWNER], team=team)
+
+
+@pytest.fixture
+def owner2(db, other_team):
+    return UserFactory(username="owner2", roles=[Role.OWNER], team=other_team)
+
+
+@pytest.fixture
+def iam(db, team):
+    return UserFactory(username="iam", roles=[Role.IAM, Role.OWNER], team=team)
+
+
+@pytest.fixture
+def iam2(db, team):
+    return UserFactory(username="iam2", roles=[Role.IAM, Role.OWNER], team=team)
+
+
+@pytest.fixture
+def security(db, team):
+    return UserFactory(username="security", roles=[Role.SECURITY, Role.OWNER], team=team)
+
+
+@pytest.fixture
+def auditor(db, team):
+    return UserFactory(username="auditor", roles=[Role.AUDITOR], team=team)
+
+
+@pytest.fixture
+def outsider(db, team):
+    return UserFactory(username="outsider", roles=[], team=team)
+
+
+@pytest.fixture
+def role_users(owner, owner2, iam, iam2, security, auditor, outsider):
+    return {
+        "owner": owner,
+        "owner2": owner2,
+        "iam": iam,
+        "iam2": iam2,
+        "security": security,
+        "auditor": auditor,
+        "outsider": outsider,
+    }
+
+
+@pytest.fixture
+def identity(owner):
+    return IdentityFactory(owner=owner, name="claude-code-platform")
+
+
+@pytest.fixture
+def api():
+    """An API client; call api.force_authenticate(user) or use api_as(user)."""
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    def make(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests share one Chromium per worker; keep them on one xdist group."""
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def requires_services() -> bool:
+    return os.environ.get("STEWARD_REQUIRE_SERVICES") == "1"

@@ -1,0 +1,44 @@
+"""Helpers for the evidence tests: a small estate with history, and building a pack inline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from governance import audit
+from governance.actors import system
+from governance.evidence.models import EvidenceExport
+from governance.evidence.services import default_period, request_export
+from governance.findings.models import Finding
+from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
+
+
+def small_estate(owner):
+    now = timezone.now()
+    identities = [IdentityFactory(owner=owner, name=f"bot-{n}") for n in range(3)]
+    identities.append(IdentityFactory(owner=owner, name="=cmd|evil", status="decommissioned"))
+    for identity in identities:
+        GrantFactory(identity=identity)
+        CredentialFactory(identity=identity)
+    CredentialFactory(
+        identity=identities[0],
+        revoked_at=now - timedelta(days=3),
+        revocation_confirmed_at=now - timedelta(days=2),
+        revocation_confirmed_by="iam",
+    )
+    Finding.objects.create(rule="stale_unused", identity=identities[1], severity="medium")
+    from django.db import transaction
+
+    with transaction.atomic():
+        for identity in identities:
+            audit.record(system("test"), "identity.created", identity, after={"name": identity.name})
+    return identities
+
+
+def export_now(user, django_capture_on_commit_callbacks, period=None) -> EvidenceExport:
+    start, end = period or default_period()
+    with django_capture_on_commit_callbacks(execute=True):
+        export = request_export(user, start.isoformat(), end.isoformat())
+    export.refresh_from_db()
+    return export

@@ -1,0 +1,65 @@
+"""Every figure on the dashboard links to a list whose row count equals the figure."""
+
+import html
+import re
+
+import pytest
+
+from tests.governance.dashboard_estate import build_estate
+
+pytestmark = pytest.mark.django_db
+
+FIGURE_LINK = re.compile(
+    r'<a [^>]*href="(?P<href>[^"]+)"[^>]*data-figure="(?P<name>[^"]*)"[^>]*>(?P<text>[^<]+)</a>'
+)
+IN_ALL = re.compile(r"(?:· |mt-2\">)(\d+) in all")  # the pagination line under the list
+POSTURE = ["identities", "ownership", "stale", "findings"]
+
+
+def _rows_listed(client, href: str) -> int:
+    response = client.get(href)
+    assert response.status_code == 200, href
+    found = IN_ALL.search(response.content.decode())
+    return int(found.group(1)) if found else 0
+
+
+def _figure_links(client, card: str, query: str = "") -> list[tuple[str, str, int]]:
+    body = client.get(f"/dashboard/card/{card}/{query}", HTTP_HX_REQUEST="true").content.decode()
+    links = []
+    for m in FIGURE_LINK.finditer(body):
+        value = int(re.search(r"(\d+)\s*$", m["text"].strip())[1])
+        links.append((m["name"], html.unescape(m["href"]), value))
+    return links
+
+
+@pytest.mark.parametrize("query", ["", "?team=platform"])
+def test_each_posture_figure_links_to_a_list_with_that_many_rows(client, iam, owner, owner2, query):
+    build_estate(owner, owner2)
+    client.force_login(iam)
+    checked = 0
+    for card in POSTURE:
+        for name, href, value in _figure_links(client, card, query):
+            if query:
+                assert "team=platform" in href, (card, name, href)
+            assert _rows_listed(client, href) == value, (card, name, href)
+            checked += 1
+    assert checked >= 20  # kinds, tiers, statuses, ownership, stale tiers, findings by rule and severity
+
+
+def test_the_governance_queue_links_match_their_lists(client, security, owner, owner2):
+    build_estate(owner, owner2)
+    client.force_login(security)
+    links = {name: (href, value) for name, href, value in _figure_links(client, "queue")}
+    for name in ("review-overdue", "critical"):
+        href, value = links[name]
+        assert value > 0
+        assert _rows_listed(client, href) == value, name
+
+
+def test_an_owners_open_findings_figure_matches_the_findings_they_see(client, owner, owner2):
+    build_estate(owner, owner2)
+    client.force_login(owner)
+    links = {name: (href, value) for name, href, value in _figure_links(client, "my-work")}
+    href, value = links["my-findings"]
+    assert value > 0
+    assert _rows_listed(client, href) == value

@@ -1,0 +1,169 @@
+# ruff: noqa: F811  (pytest fixtures imported from support modules)
+"""What an active exception changes: suppressed findings, Cedar decisions, reminders and expiry."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from governance.decisions import service as decisions
+from governance.decisions import subjects
+from governance.exceptions import services
+from governance.exceptions.models import PolicyException
+from governance.findings.models import Finding
+from governance.jobs import registry
+from governance.jobs.expiry import run_expiry
+from governance.jobs.models import Reminder
+from governance.jobs.reminders import run_reminders
+from governance.people.models import Role
+from tests.decisions.conftest import agent, question  # noqa: F401
+from tests.factories import UserFactory
+from tests.governance.exceptions_support import RULE, old_key_identity, request
+from tests.governance.jobs_support import clock, only_finding, sweep  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+Status = Finding.Status
+
+
+def active_exception(owner, security, identity=None, days=30, rule=RULE):
+    identity = identity or old_key_identity(owner)
+    return services.approve(security, request(owner, identity, days=days, rule=rule))
+
+
+def test_hooks_are_registered_with_the_job_registry():
+    assert "exceptions" in dict(registry.expirers())
+    assert "exceptions" in dict(registry.suppression_sources())
+    assert "exceptions" in dict(registry.reminder_sources())
+    assert "exceptions" in dict(registry.finding_sources("exception_expired"))
+
+
+def test_active_exception_suppresses_the_finding_and_expiry_reopens_it(clock, owner, security):
+    identity = old_key_identity(owner)
+    sweep()
+    assert only_finding(RULE, identity).status == Status.OPEN
+
+    active_exception(owner, security, identity, days=10)
+    sweep()
+    assert only_finding(RULE, identity).status == Status.SUPPRESSED
+
+    clock.shift(timedelta(days=11))
+    run_expiry(timezone.now())
+    sweep()
+    finding = only_finding(RULE, identity)
+    assert finding.status == Status.OPEN
+    assert PolicyException.objects.get().state == PolicyException.State.EXPIRED
+    # The expiry is itself a finding while the departure remains.
+    assert only_finding("exception_expired", identity).evidence["rule"] == RULE
+
+
+def test_a_new_finding_is_suppressed_from_the_start(owner, security):
+    identity = old_key_identity(owner)
+    active_exception(owner, security, identity)
+    sweep()
+    assert only_finding(RULE, identity).status == Status.SUPPRESSED
+
+
+def test_revoking_ends_the_suppression_at_the_next_sweep(owner, security):
+    identity = old_key_identity(owner)
+    exc = active_exception(owner, security, identity)
+    sweep()
+    services.revoke_exception(security, exc, "Key leaked")
+    sweep()
+    assert only_finding(RULE, identity).status == Status.OPEN
+
+
+def test_exception_for_another_rule_suppresses_nothing(owner, security):
+    identity = old_key_identity(owner)
+    active_exception(owner, security, identity, rule="stale_unused")
+    sweep()
+    assert only_finding(RULE, identity).status == Status.OPEN
+
+
+def test_exception_lets_a_decision_through_that_a_cedar_rule_forbids(agent, owner, security):
+    cache.clear()
+    subjects.clear_local()
+    ask = decisions.parse(question(agent, action="merge", environment="prod"))[0][0]
+    assert decisions.decide(owner, [ask], record=False)[0].verdict.decision == "step_up"
+
+    exc = services.approve(security, request(owner, agent, days=20, rule="prod_privileged_needs_jit"))
+    verdict = decisions.decide(owner, [ask], record=False)[0].verdict
+    assert verdict.decision == "allow"
+    assert str(exc.pk) in verdict.exceptions
+    assert any(f"Exception #{exc.pk}" in reason for reason in verdict.reasons)
+
+    services.revoke_exception(security, exc, "Migration finished")
+    assert decisions.decide(owner, [ask], record=False)[0].verdict.decision == "step_up"
+
+
+def test_an_exception_past_expiry_lifts_nothing_even_before_the_job(agent, owner, security):
+    ask = decisions.parse(question(agent, action="merge", environment="prod"))[0][0]
+    services.approve(security, request(owner, agent, days=5, rule="prod_privileged_needs_jit"))
+    later = timezone.now() + timedelta(days=6)
+    assert decisions.decide(owner, [ask], record=False, now=later)[0].verdict.decision == "step_up"
+
+
+def _exception_reminders(owner):
+    return Reminder.objects.filter(recipient=owner, subject_type="governance.policyexception")
+
+
+def test_owner_is_reminded_at_14_and_3_days_once_each(clock, owner, security):
+    backup = UserFactory(username="backup", roles=[Role.OWNER])
+    identity = old_key_identity(owner, backup_owner=backup)
+    active_exception(owner, security, identity, days=20)
+    run_reminders(timezone.now())
+    assert not _exception_reminders(owner).exists()
+
+    clock.shift(timedelta(days=7))  # 13 days left
+    run_reminders(timezone.now())
+    clock.shift(timedelta(days=1))
+    run_reminders(timezone.now())
+    assert list(_exception_reminders(owner).values_list("kind", flat=True)) == ["due_soon"]
+    assert _exception_reminders(backup).count() == 1
+
+    clock.shift(timedelta(days=10))  # 2 days left
+    run_reminders(timezone.now())
+    run_reminders(timezone.now())
+    tags = sorted(s.split(":")[1] for s in _exception_reminders(owner).values_list("subject_id", flat=True))
+    assert tags == ["14d", "3d"]
+
+
+def test_owner_gets_exactly_one_expiry_notice_even_if_jobs_run_twice(clock, owner, security):
+    identity = old_key_identity(owner)
+    exc = active_exception(owner, security, identity, days=2)
+    clock.shift(timedelta(days=3))
+    for _ in range(2):
+        run_expiry(timezone.now())
+        run_reminders(timezone.now())
+    clock.shift(timedelta(days=1))  # and again the next day
+    run_expiry(timezone.now())
+    run_reminders(timezone.now())
+    notices = _exception_reminders(owner).filter(subject_id=f"{exc.pk}:expired")
+    assert notices.count() == 1
+    assert notices.get().kind == Reminder.Kind.OVERDUE
+
+
+def test_dashboard_queue_counts_exceptions_expiring_within_14_days_and_links_to_them(client, owner, security):
+    active_exception(owner, security, days=10)
+    active_exception(owner, security, days=60, rule="credential_no_expiry")
+    client.force_login(security)
+    body = client.get("/dashboard/card/queue/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'href="/exceptions/?expiring_within=14" data-testid="exceptions-expiring">1<' in body
+    listed = client.get("/exceptions/?expiring_within=14").content.decode()
+    assert listed.count('data-testid="exception-link"') == 1
+
+
+def test_evidence_pack_lists_exceptions_in_the_period_with_their_approver(owner, security):
+    from governance.evidence.sections import exceptions_queryset
+
+    exc = active_exception(owner, security, days=10)
+    now = timezone.now()
+    rows = list(exceptions_queryset(now - timedelta(days=1), now + timedelta(days=1)))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row[0] == exc.pk and row[2] == exc.rule and row[3] == "owner" and row[4] == "active"
+    assert row[7] == "security"
+    assert list(exceptions_queryset(now + timedelta(days=2), now + timedelta(days=3))) == rows  # still active
+    assert (
+        list(exceptions_queryset(now - timedelta(days=9), now - timedelta(days=8))) == []
+    )  # not yet requested

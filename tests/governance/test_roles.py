@@ -1,0 +1,50 @@
+import pytest
+
+from governance.errors import NotAllowed
+from governance.models import AuditEvent
+from governance.people.models import Role
+from governance.policy.service import DEFAULT_POLICY, current_policy, update_policy
+
+
+@pytest.mark.django_db
+def test_role_helpers(role_users):
+    assert role_users["iam"].is_iam and role_users["iam"].is_governor
+    assert role_users["security"].is_security
+    assert role_users["auditor"].is_auditor and not role_users["auditor"].is_governor
+    assert not role_users["outsider"].has_role(*Role.values)
+
+
+@pytest.mark.django_db
+def test_inactive_user_holds_no_role(iam):
+    iam.is_active = False
+    assert not iam.has_role(Role.IAM)
+
+
+@pytest.mark.django_db
+def test_role_groups_exist_with_permissions():
+    from django.contrib.auth.models import Group
+
+    for role in Role.values:
+        assert Group.objects.get(name=role).permissions.exists()
+
+
+@pytest.mark.django_db
+def test_only_security_changes_policy_and_it_is_versioned_and_audited(security, iam):
+    document = {**DEFAULT_POLICY, "allowed_vendors": ["Anthropic"]}
+    with pytest.raises(NotAllowed):
+        update_policy(iam, document)
+    version = update_policy(security, document, note="narrow vendors")
+    assert version.version == 1 and current_policy().allowed_vendors == ["Anthropic"]
+    update_policy(security, DEFAULT_POLICY, note="back")
+    assert current_policy().version == 2
+    assert AuditEvent.objects.filter(verb="policy.updated").count() == 2
+
+
+@pytest.mark.django_db
+def test_invalid_policy_is_refused_with_field_messages(security):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as excinfo:
+        update_policy(security, {"tiers": {"low": {}}})
+    assert "tiers" in excinfo.value.message_dict
+    assert not AuditEvent.objects.exists()

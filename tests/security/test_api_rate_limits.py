@@ -1,0 +1,64 @@
+"""API rate limits: one bucket per token (or per signed-in user); over the limit is HTTP 429."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from governance.actors import system
+from governance.people.tokens import issue_token
+
+
+@pytest.fixture
+def low_rate(settings):
+    cache.clear()
+    settings.STEWARD_API_RATE = "3/min"
+    yield settings
+    cache.clear()
+
+
+def bearer(value):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
+    return client
+
+
+@pytest.mark.django_db
+def test_a_token_over_its_rate_gets_429_with_retry_after(low_rate, iam):
+    _, value = issue_token(system("test"), iam, scope="read", days=1)
+    client = bearer(value)
+    assert [client.get("/api/v1/audit-events/").status_code for _ in range(3)] == [200, 200, 200]
+    over = client.get("/api/v1/audit-events/")
+    assert over.status_code == 429
+    assert int(over["Retry-After"]) > 0
+    assert "throttled" in over.json()["detail"].lower()
+
+
+@pytest.mark.django_db
+def test_each_token_has_its_own_bucket(low_rate, iam):
+    _, first = issue_token(system("test"), iam, scope="read", days=1)
+    _, second = issue_token(system("test"), iam, scope="read", days=1)
+    for _ in range(3):
+        bearer(first).get("/api/v1/audit-events/")
+    assert bearer(first).get("/api/v1/audit-events/").status_code == 429
+    assert bearer(second).get("/api/v1/audit-events/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_browser_sessions_are_limited_per_user(low_rate, iam, auditor, api_as):
+    client = APIClient()
+    client.force_login(iam)
+    for _ in range(3):
+        client.get("/api/v1/audit-events/")
+    assert client.get("/api/v1/audit-events/").status_code == 429
+    other = APIClient()
+    other.force_login(auditor)
+    assert other.get("/api/v1/audit-events/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_default_rate_is_generous(settings, iam):
+    cache.clear()
+    assert settings.STEWARD_API_RATE == "3000/min"
+    _, value = issue_token(system("test"), iam, scope="read", days=1)
+    client = bearer(value)
+    assert all(client.get("/api/v1/audit-events/").status_code == 200 for _ in range(30))
