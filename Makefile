@@ -47,7 +47,8 @@ run: install
 	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 test: install browser-deps
-	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	@rc=0; $(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
+	  if [ $$rc = 5 ]; then echo "no tests ran: that is a failure"; exit 1; fi; exit $$rc
 
 test-fast: install
 	$(PY) -m pytest -n auto -m "not browser and not celery_worker" $(PYTEST_ARGS)

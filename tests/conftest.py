@@ -1,6 +1,8 @@
 """Shared fixtures: named role users, API clients, and a token helper."""
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -98,10 +100,34 @@ def api_as():
     return make
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On SQLite, test in a file (one per worker, on tmpfs where there is one), never in memory.
+
+    Django shares one in-memory connection between the test thread and every live-server thread.
+    Two threads in one sqlite3 connection can deadlock on the GIL and SQLite's own mutex (a
+    dashboard's cards load in parallel), which hung CI. A file gives each thread its own
+    connection, and lets a real Celery worker process open the same database.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.sqlite3" or db.get("TEST", {}).get("NAME"):
+        return
+    folder = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else Path(tempfile.gettempdir())
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    db.setdefault("TEST", {})["NAME"] = str(folder / f"steward-test-{os.getpid()}-{worker}.sqlite3")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Browser tests share one Chromium per worker; keep them on one xdist group."""
+    """Browser tests share one Chromium: mark them, and keep them on one xdist group.
+
+    tryfirst: xdist reads the xdist_group mark in its own collection hook, so ours must run first.
+    """
     for item in items:
-        if "browser" in item.keywords:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
