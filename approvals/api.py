@@ -20,6 +20,8 @@ from approvals.serializers import (
 )
 from approvals.services import intake as intake_services
 from governance.actors import from_request
+from governance.errors import NotAllowed
+from governance.people.models import Role
 from inventory.models import RiskTier
 
 
@@ -139,11 +141,14 @@ class IntakeRequestViewSet(
     @extend_schema(request=RaiseTierSerializer, responses=IntakeRequestSerializer)
     @action(detail=True, methods=["post"], url_path="raise-tier")
     def raise_tier(self, request, pk=None):
+        intake = self.get_object()
+        if not request.user.has_role(Role.IAM) or request.user.is_auditor:  # 403 before the body
+            raise NotAllowed("Only IAM approvers may raise a request's risk tier.")
         body = RaiseTierSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         intake = intake_services.raise_tier(
             from_request(request),
-            self.get_object(),
+            intake,
             body.validated_data["risk_tier"],
             body.validated_data["reason"],
         )

@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "governance.middleware.RequestIdMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "governance.middleware.ReadOnlyRolesMiddleware",
+    "governance.middleware.IllegalTransitionMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

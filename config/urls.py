@@ -33,3 +33,7 @@ urlpatterns = [
         name="api-redoc",
     ),
 ]
+
+# JSON under /api/, the styled pages elsewhere.
+handler404 = "governance.views.page_not_found"
+handler500 = "governance.views.server_error"

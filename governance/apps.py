@@ -12,4 +12,7 @@ class GovernanceConfig(AppConfig):
         from governance.exceptions import services as exceptions  # noqa: F401  (the "exception" kind)
 
         exception_panels.register()
+        from governance.findings import identity as finding_panels
+
+        finding_panels.register()
         from governance.people import checks  # noqa: F401  (registers the SSO checks)

@@ -25,3 +25,69 @@ class RequestIdMiddleware:
             _request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ReadOnlyRolesMiddleware:
+    """Auditors, and signed-in people who hold no role, change nothing through the browser.
+
+    Refused here, before any view reads the form, so a direct POST gets 403 whatever it carries
+    (never a 400 or a redirect that hints it would work with a better body). The services refuse
+    the same people on their own; this is the door, they are the lock. The API has the same rule in
+    its permission classes; the admin keeps its own staff check.
+    """
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+    # Reading that happens to be a POST: asking for an evidence pack, checking an uploaded one,
+    # trying a request against the policy, and leaving.
+    READING_POSTS = ("/evidence/", "/evidence/verify/", "/policy/try/")
+    EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/oidc/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in self.SAFE_METHODS and self._read_only(request.user):
+            path = request.path_info
+            if path not in self.READING_POSTS and not path.startswith(self.EXEMPT_PREFIXES):
+                from django.core.exceptions import PermissionDenied
+                from django.views.defaults import permission_denied
+
+                message = (
+                    "Auditors have read-only access."
+                    if request.user.is_auditor
+                    else "Your account holds no Steward role, so it can only read."
+                )
+                return permission_denied(request, PermissionDenied(message))
+        return self.get_response(request)
+
+    @staticmethod
+    def _read_only(user) -> bool:
+        if not user.is_authenticated or user.is_superuser:
+            return False
+        from governance.people.models import Role
+
+        writers = (Role.OWNER, Role.IAM, Role.SECURITY)
+        return not user.has_role(*writers)
+
+
+class IllegalTransitionMiddleware:
+    """A service's IllegalTransition that a browser view did not catch is a 409 page, never a 500.
+
+    Views handle the transitions they expect (with their own message and page); this is the net
+    under them, so a state that moved between two clicks always gets a clear answer.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from governance.errors import IllegalTransition
+
+        if isinstance(exception, IllegalTransition) and not request.path_info.startswith("/api/"):
+            from django.shortcuts import render
+
+            return render(request, "409.html", {"message": exception.message}, status=409)
+        return None

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from governance.access import READERS, is_htmx, role_required
@@ -71,3 +72,23 @@ def _extra_health_checks():
     from governance import health
 
     return health.extra_checks()
+
+
+# ---------------------------------------------------------------- error pages
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    """API clients get JSON errors everywhere under /api/, even for a path no view answers."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "Something went wrong on our side; it has been logged."}, status=500)
+    return defaults.server_error(request)

@@ -6,6 +6,7 @@ Thin on purpose: parse, authorise, call one service, render. Services check role
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -20,9 +21,12 @@ from inventory import importers, services, usage
 from inventory.filters import IdentityFilter, base_queryset
 from inventory.models import Credential, Grant, Identity, UsageEvent
 from inventory.serializers import (
+    CredentialAddSerializer,
+    CredentialSerializer,
     IdentityDetailSerializer,
     IdentitySerializer,
     IdentityWriteSerializer,
+    RotationSerializer,
     TransitionSerializer,
     UsageEventSerializer,
 )
@@ -157,6 +161,35 @@ class IdentityViewSet(
     @action(detail=True, methods=["post"])
     def decommission(self, request, pk=None):
         return self._transition(request, services.decommission)
+
+    def _editable(self, request) -> Identity:
+        identity = self.get_object()
+        if not services.can_edit(request.user, identity):
+            raise NotAllowed("Only the identity's owners, IAM or Security may change its credentials.")
+        return identity
+
+    @extend_schema(request=CredentialAddSerializer, responses={201: CredentialSerializer})
+    @action(detail=True, methods=["post"], url_path="credentials")
+    def add_credential(self, request, pk=None):
+        """Record one more credential (metadata only: kind, label or fingerprint, storage, dates)."""
+        identity = self._editable(request)
+        serializer = CredentialAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason", "")
+        credential = services.add_credential(from_request(request), identity, data, reason)
+        return Response(CredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RotationSerializer, responses=CredentialSerializer)
+    @action(detail=True, methods=["post"], url_path=r"credentials/(?P<credential_id>[0-9]+)/rotate")
+    def rotate_credential(self, request, pk=None, credential_id=None):
+        """Record that a live credential was rotated; its age restarts from `rotated_at`."""
+        identity = self._editable(request)
+        credential = get_object_or_404(Credential, pk=credential_id, identity=identity)
+        serializer = RotationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        credential = services.record_rotation(from_request(request), credential, **serializer.validated_data)
+        return Response(CredentialSerializer(credential).data)
 
     @extend_schema(request=None, responses=UsageEventSerializer)
     @action(detail=True, methods=["post"])

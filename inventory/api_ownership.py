@@ -1,4 +1,6 @@
-"""REST API for ownership: transfers (propose, accept, decline, cancel) and IAM's direct reassignment.
+"""REST API for ownership and change: transfers (propose, accept, decline, cancel), IAM's direct
+reassignment, scope changes and reactivation requests (each decided through the approval engine), and
+an identity's timeline.
 
 Thin: parse, authorise, call one service in inventory.ownership, render. Services check roles again.
 """
@@ -6,17 +8,22 @@ Thin: parse, authorise, call one service in inventory.ownership, render. Service
 from __future__ import annotations
 
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from approvals.models import ApprovalRequest
+from approvals.services import engine
 from governance.access import MEMBERS
 from governance.actors import from_request
 from governance.people.models import User
 from governance.permissions import AuditorReadOnly, TokenScopePermission
-from inventory import ownership, scope
-from inventory.models import Identity, OwnershipTransfer, ScopeChange
+from governance.serializers import AuditEventSerializer
+from inventory import ownership, reactivation, scope, timeline
+from inventory.filters import base_queryset
+from inventory.models import Identity, OwnershipTransfer, ReactivationRequest, ScopeChange
 
 
 class InventoryMember(permissions.BasePermission):
@@ -202,7 +209,58 @@ class ScopeChangeRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class ScopeChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApprovalDecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class ApprovalDecisionsMixin:
+    """`approve/`, `reject/` (a comment is required) and `withdraw/` (the requester) through the engine.
+
+    Separation of duties and the step's role are checked by the engine: 403 with its message; a step
+    someone else decided first, or a request no longer open, is 409."""
+
+    approval_kind = ""
+
+    def _approval(self, obj) -> ApprovalRequest:
+        approval = ApprovalRequest.objects.filter(kind=self.approval_kind, object_id=obj.pk).first()
+        if approval is None:
+            from governance.errors import IllegalTransition
+
+            raise IllegalTransition("This change needed no approval; it was applied at once.")
+        return approval
+
+    def _act(self, request, decide):
+        obj = self.get_object()
+        serializer = ApprovalDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        decide(from_request(request), self._approval(obj), serializer.validated_data["comment"])
+        obj.refresh_from_db()
+        return Response(self.get_serializer(obj).data)
+
+    @extend_schema(request=ApprovalDecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._act(request, lambda actor, a, comment: engine.approve(actor, a, comment=comment))
+
+    @extend_schema(request=ApprovalDecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._act(request, lambda actor, a, comment: engine.reject(actor, a, comment=comment))
+
+    @extend_schema(request=ApprovalDecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        return self._act(
+            request,
+            lambda actor, a, comment: engine.withdraw(
+                actor, a, reason=comment or "withdrawn by the requester"
+            ),
+        )
+
+
+class ScopeChangeViewSet(
+    ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Scope changes. POST: `identity`, `add_grants`, `remove_grants` (grant ids), `environments`, `reason`.
 
     Additions are re-tiered and decided through `approvals/` like an intake; a pure removal is
@@ -211,6 +269,7 @@ class ScopeChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
     serializer_class = ScopeChangeSerializer
     filterset_fields = ["state", "identity"]
+    approval_kind = scope.KIND
 
     def get_queryset(self):
         return ScopeChange.objects.select_related("requester").order_by("-created_at", "-pk")
@@ -231,8 +290,76 @@ class ScopeChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(ScopeChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
+class ReactivationRequestSerializer(serializers.ModelSerializer):
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    identity_name = serializers.CharField(source="identity.name", read_only=True)
+
+    class Meta:
+        model = ReactivationRequest
+        fields = [
+            "id",
+            "identity",
+            "identity_name",
+            "requester",
+            "reason",
+            "suspension_reason",
+            "state",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class ReactivationRequestCreateSerializer(serializers.Serializer):
+    identity = serializers.PrimaryKeyRelatedField(queryset=Identity.objects.all())
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReactivationRequestViewSet(
+    ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Reactivation of a suspended identity. POST: `identity`, `reason`; `state` is `pending` until the
+    approvals its tier needs are given (`approve/`, `reject/`, `withdraw/`), then `applied`."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    serializer_class = ReactivationRequestSerializer
+    filterset_fields = ["state", "identity"]
+    approval_kind = reactivation.KIND
+
+    def get_queryset(self):
+        return ReactivationRequest.objects.select_related("requester", "identity").order_by(
+            "-created_at", "-pk"
+        )
+
+    @extend_schema(request=ReactivationRequestCreateSerializer, responses=ReactivationRequestSerializer)
+    def create(self, request, *args, **kwargs):
+        serializer = ReactivationRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        item = reactivation.request_reactivation(from_request(request), data["identity"], data["reason"])
+        return Response(ReactivationRequestSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class IdentityTimelineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """An identity's whole story, newest first: its own events and those of its intake, approvals,
+    reviews, exceptions, findings, reactivations and access requests (each event names its subject)."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return timeline.timeline_events(Identity(pk=0)).none()
+        identity = get_object_or_404(base_queryset(), pk=self.kwargs["identity_pk"])
+        return timeline.timeline_events(identity)
+
+
 def register(router) -> None:
     # Before `identities/`: otherwise `identities/{pk}/` would take "reassign" for an id.
     router.register("identities/reassign", ReassignViewSet, basename="identity-reassign")
     router.register("ownership-transfers", OwnershipTransferViewSet, basename="ownership-transfer")
     router.register("scope-changes", ScopeChangeViewSet, basename="scope-change")
+    router.register("reactivation-requests", ReactivationRequestViewSet, basename="reactivation-request")
+    router.register(
+        r"identities/(?P<identity_pk>[0-9]+)/timeline", IdentityTimelineViewSet, basename="identity-timeline"
+    )

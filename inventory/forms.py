@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from governance.people.models import Team, User
-from inventory.models import DataClassification, Environment, Identity
+from inventory.models import Credential, DataClassification, Environment, Identity
 from inventory.services import OWNER_EDITABLE_FIELDS
 
 
@@ -126,6 +126,61 @@ class ConfirmRevocationForm(forms.Form):
         label=_("Proof of revocation"),
         max_length=300,
         help_text=_("A ticket reference or note showing the credential was revoked at its provider."),
+    )
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class CredentialForm(forms.Form):
+    """One more credential's metadata. Field names match the API and the import (CONTRACT.md)."""
+
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=Credential.Kind.choices,
+        help_text=_("OIDC federation and SPIFFE SVIDs are short-lived and preferred by policy."),
+    )
+    label = forms.CharField(
+        label=_("Label or fingerprint"),
+        max_length=200,
+        required=False,
+        help_text=_("e.g. 'SHA256:…' or 'ci-deploy-key-2026'. Never the secret itself."),
+    )
+    storage = forms.CharField(
+        label=_("Stored in"), max_length=200, required=False, help_text=_("e.g. 'Vault kv/ci'.")
+    )
+    issued_at = forms.DateField(label=_("Issued"), required=False, widget=DateInput)
+    expires_at = forms.DateField(label=_("Expires"), required=False, widget=DateInput)
+    last_rotated_at = forms.DateField(label=_("Last rotated"), required=False, widget=DateInput)
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit log."),
+    )
+
+    def credential(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "reason" and v not in (None, "")}
+
+
+class RotationForm(forms.Form):
+    rotated_at = forms.DateField(
+        label=_("Rotated on"), required=False, widget=DateInput, help_text=_("Today when left empty.")
+    )
+    label = forms.CharField(
+        label=_("New label or fingerprint"),
+        max_length=200,
+        required=False,
+        help_text=_("Only when it changed. Never the secret itself."),
+    )
+    expires_at = forms.DateField(label=_("New expiry"), required=False, widget=DateInput)
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=1000,
+        required=False,
+        help_text=_("A ticket or change reference; kept in the audit log."),
     )
 
 

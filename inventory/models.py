@@ -407,3 +407,42 @@ class ScopeChange(models.Model):
 
     def __str__(self) -> str:
         return f"Scope change for {self.identity}"
+
+
+class ReactivationRequest(models.Model):
+    """An owner's request to bring a suspended identity back to `active`.
+
+    Suspension is a control, so lifting it is decided like an intake: through the approval engine
+    (kind `reactivation`), routed by the identity's tier; IAM and Security may still reactivate
+    directly with a reason.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending approval")
+        APPLIED = "applied", _("reactivated")
+        REJECTED = "rejected", _("rejected")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="reactivation_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"))
+    suspension_reason = models.TextField(
+        _("suspension reason"), blank=True, help_text=_("Why it was suspended, as recorded then.")
+    )
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity"], condition=Q(state="pending"), name="reactivation_one_open_per_identity"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Reactivation of {self.identity}"
+
+    def get_absolute_url(self) -> str:
+        return f"/inventory/reactivations/{self.pk}/"

@@ -31,7 +31,6 @@ def _stored(grant: dict[str, Any]) -> dict[str, Any]:
     return {**grant, "expires_at": grant["expires_at"].isoformat() if grant["expires_at"] else None}
 
 
-@transaction.atomic
 def _deny_rules_excepted(identity: Identity, environments, actions) -> list[dict[str, Any]]:
     """Deny rules the resulting scope would break. Each must be covered by an active exception for this
     identity and rule (returned, so approvers and the audit log see it beside the request); otherwise
@@ -64,6 +63,7 @@ def _deny_rules_excepted(identity: Identity, environments, actions) -> list[dict
     ]
 
 
+@transaction.atomic
 def request_scope_change(
     actor,
     identity: Identity,

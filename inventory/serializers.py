@@ -145,6 +145,30 @@ class CredentialInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class CredentialAddSerializer(CredentialInputSerializer):
+    """POST identities/{id}/credentials/: one more credential's metadata, and why."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class RotationSerializer(serializers.Serializer):
+    """POST identities/{id}/credentials/{credential_id}/rotate/: the secret behind it was replaced."""
+
+    rotated_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When it was rotated; now when left out."
+    )
+    label = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="The new label or fingerprint, when it changed. Never the secret.",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    note = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, help_text="A ticket or change reference."
+    )
+
+
 class IdentityWriteSerializer(serializers.Serializer):
     """POST identities/ (IAM/Security) and PATCH identities/{id}/: the intake fields and a few more."""
 

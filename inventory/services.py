@@ -6,6 +6,7 @@ audit event in that same transaction.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,9 +20,11 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
 from inventory.models import Credential, DataClassification, Grant, Identity
 from inventory.risk import assess, max_tier
+from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 from inventory.validation import (  # noqa: F401  (re-exported: other apps validate through here)
     CREDENTIAL_FIELDS,
     parse_time,
+    validate_credential,
     validate_credentials,
     validate_grants,
     validate_identity_fields,
@@ -408,6 +411,114 @@ def confirm_credential_revocation(actor, credential: Credential, note: str) -> C
         "credential.revocation_confirmed",
         credential,
         after={"identity": credential.identity_id, "note": credential.revocation_note},
+    )
+    return credential
+
+
+def credential_snapshot(credential: Credential) -> dict[str, Any]:
+    return {
+        "id": credential.pk,
+        "kind": credential.kind,
+        "label": credential.label,
+        "storage": credential.storage,
+        **{
+            key: value.isoformat() if (value := getattr(credential, key)) else None
+            for key in ("issued_at", "expires_at", "last_rotated_at")
+        },
+    }
+
+
+# Clocks drift a little; a rotation further in the future than this is a typo.
+ROTATION_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@transaction.atomic
+def add_credential(actor, identity: Identity, data: dict[str, Any], reason: str = "") -> Credential:
+    """Record one more credential (metadata only) for a live identity: its owners, IAM or Security."""
+    actor = as_actor(actor)
+    identity = _locked(identity)
+    require_editor(actor, identity, "record credentials for this identity")
+    if identity.status == Identity.Status.DECOMMISSIONED:
+        raise IllegalTransition("A decommissioned identity takes no new credentials.")
+    cleaned = validate_credential(data)
+    if cleaned["expires_at"] and cleaned["issued_at"] and cleaned["expires_at"] <= cleaned["issued_at"]:
+        raise ValidationError({"expires_at": "The expiry must be after the issue date."})
+    credential = Credential.objects.create(
+        identity=identity, created_by=actor.user if actor.kind == "person" else None, **cleaned
+    )
+    audit.record(
+        actor,
+        "credential.added",
+        identity,
+        after={"credential": credential_snapshot(credential)},
+        reason=reason,
+    )
+    return credential
+
+
+@transaction.atomic
+def record_rotation(
+    actor,
+    credential: Credential,
+    *,
+    rotated_at=None,
+    label: str | None = None,
+    expires_at=None,
+    note: str = "",
+) -> Credential:
+    """The secret behind a live credential was replaced: set `last_rotated_at` (and the new
+    fingerprint or expiry when they changed). Its age, and the rotation finding, restart from here."""
+    actor = as_actor(actor)
+    # Identity first, then credential: the same order as decommission, so the two never deadlock.
+    identity = _locked(Credential.objects.values_list("identity_id", flat=True).get(pk=credential.pk))
+    credential = Credential.objects.select_for_update().get(pk=credential.pk)
+    require_editor(actor, identity, "record a rotation for this credential")
+    if identity.status == Identity.Status.DECOMMISSIONED or credential.revoked_at is not None:
+        raise IllegalTransition("This credential is revoked; record a new credential instead.")
+    now = timezone.now()
+    errors: dict[str, str] = {}
+    when, err = parse_time(rotated_at)
+    when = when or now
+    if err:
+        errors["rotated_at"] = err
+    elif when > now + ROTATION_FUTURE_TOLERANCE:
+        errors["rotated_at"] = "A rotation cannot be in the future."
+    elif credential.issued_at and when < credential.issued_at:
+        errors["rotated_at"] = "A rotation cannot be before the credential was issued."
+    elif credential.last_rotated_at and when < credential.last_rotated_at:
+        errors["rotated_at"] = (
+            f"A later rotation is already recorded ({credential.last_rotated_at:%Y-%m-%d %H:%M} UTC)."
+        )
+    new_expiry, err = parse_time(expires_at)
+    if err:
+        errors["expires_at"] = err
+    elif new_expiry and new_expiry <= when:
+        errors["expires_at"] = "The new expiry must be after the rotation."
+    label = (label or "").strip() if isinstance(label, str) else label
+    if label is not None and not isinstance(label, str):
+        errors["label"] = "Must be text."
+    elif label and looks_like_secret(label):
+        errors["label"] = SECRET_MESSAGE
+    elif label and len(label) > 200:
+        errors["label"] = "At most 200 characters."
+    if looks_like_secret(note):
+        errors["note"] = SECRET_MESSAGE
+    if errors:
+        raise ValidationError(errors)
+    before = credential_snapshot(credential)
+    credential.last_rotated_at = when
+    if label:
+        credential.label = label
+    if new_expiry:
+        credential.expires_at = new_expiry
+    credential.save(update_fields=["last_rotated_at", "label", "expires_at"])
+    audit.record(
+        actor,
+        "credential.rotated",
+        identity,
+        before={"credential": before},
+        after={"credential": credential_snapshot(credential)},
+        reason=(note or "").strip()[:1000],
     )
     return credential
 

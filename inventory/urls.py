@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import views, views_import, views_ownership, views_scope
+from inventory import views, views_import, views_ownership, views_reactivation, views_scope
 
 app_name = "inventory"
 
@@ -23,6 +23,11 @@ urlpatterns = [
     path("scope-changes/<int:pk>/", views_scope.scope_change_detail, name="scope-change"),
     path("scope-changes/<int:pk>/decide/", views_scope.scope_change_decide, name="scope-change-decide"),
     path("<int:pk>/scope/", views_scope.scope_change_new, name="scope-change-new"),
+    path("reactivations/<int:pk>/", views_reactivation.reactivation_detail, name="reactivation"),
+    path(
+        "reactivations/<int:pk>/decide/", views_reactivation.reactivation_decide, name="reactivation-decide"
+    ),
+    path("<int:pk>/reactivation/", views_reactivation.reactivation_new, name="reactivation-new"),
     path("<int:pk>/transfer/", views_ownership.transfer_propose, name="transfer"),
     path("<int:pk>/", views.identity_detail, name="detail"),
     path("<int:pk>/edit/", views.identity_edit, name="edit"),
@@ -31,5 +36,7 @@ urlpatterns = [
         path(f"<int:pk>/{action}/", views.identity_transition, {"action": action}, name=action)
         for action in views.TRANSITIONS
     ],
+    path("<int:pk>/credentials/new/", views.credential_new, name="credential-new"),
+    path("credentials/<int:pk>/rotate/", views.credential_rotate, name="credential-rotate"),
     path("credentials/<int:pk>/confirm-revocation/", views.confirm_revocation, name="confirm-revocation"),
 ]

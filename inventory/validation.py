@@ -114,6 +114,40 @@ def parse_time(value: Any) -> tuple[datetime | None, str | None]:
     return parsed, None
 
 
+def _check_credential(cred: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str | None, str]]]:
+    """One credential's metadata -> (cleaned copy, [(field or None, message)])."""
+    problems: list[tuple[str | None, str]] = []
+    if err := _choices_error(cred.get("kind"), Credential.Kind.values, "credential kind"):
+        problems.append(("kind", err))
+    for key in ("label", "storage"):
+        value = cred.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append((key, "must be text."))
+        elif looks_like_secret(value):
+            problems.append((key, SECRET_MESSAGE))
+        elif value and len(value) > 200:
+            problems.append((key, "at most 200 characters."))
+    extra = set(cred) - set(CREDENTIAL_FIELDS)
+    if extra:
+        problems.append(
+            (
+                None,
+                f"unknown fields {', '.join(sorted(extra))}; "
+                "secret values are never accepted, only metadata.",
+            )
+        )
+    item: dict[str, Any] = {
+        "kind": cred.get("kind"),
+        "label": (cred.get("label") or "").strip() if isinstance(cred.get("label"), str) else "",
+        "storage": (cred.get("storage") or "").strip() if isinstance(cred.get("storage"), str) else "",
+    }
+    for key in CREDENTIAL_TIME_FIELDS:
+        item[key], err = parse_time(cred.get(key))
+        if err:
+            problems.append((key, err))
+    return item, problems
+
+
 def validate_credentials(credentials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Check credential metadata; refuse anything that looks like a secret value."""
     errors: list[str] = []
@@ -124,35 +158,27 @@ def validate_credentials(credentials: list[dict[str, Any]]) -> list[dict[str, An
         if not isinstance(cred, dict):
             errors.append(f"Credential {index}: must be an object.")
             continue
-        if err := _choices_error(cred.get("kind"), Credential.Kind.values, "credential kind"):
-            errors.append(f"Credential {index}: {err}")
-        for key in ("label", "storage"):
-            value = cred.get(key)
-            if value is not None and not isinstance(value, str):
-                errors.append(f"Credential {index} {key}: must be text.")
-            elif looks_like_secret(value):
-                errors.append(f"Credential {index} {key}: {SECRET_MESSAGE}")
-            elif value and len(value) > 200:
-                errors.append(f"Credential {index} {key}: at most 200 characters.")
-        extra = set(cred) - set(CREDENTIAL_FIELDS)
-        if extra:
-            errors.append(
-                f"Credential {index}: unknown fields {', '.join(sorted(extra))}; "
-                "secret values are never accepted, only metadata."
-            )
-        item: dict[str, Any] = {
-            "kind": cred.get("kind"),
-            "label": (cred.get("label") or "").strip(),
-            "storage": (cred.get("storage") or "").strip(),
-        }
-        for key in CREDENTIAL_TIME_FIELDS:
-            item[key], err = parse_time(cred.get(key))
-            if err:
-                errors.append(f"Credential {index} {key}: {err}")
+        item, problems = _check_credential(cred)
+        for key, message in problems:
+            where = f"Credential {index}" if key in (None, "kind") else f"Credential {index} {key}"
+            errors.append(f"{where}: {message}")
         cleaned.append(item)
     if errors:
         raise ValidationError({"credentials": errors})
     return cleaned
+
+
+def validate_credential(cred: dict[str, Any]) -> dict[str, Any]:
+    """One credential's metadata, with errors keyed by field (a form or a single API call)."""
+    if not isinstance(cred, dict):
+        raise ValidationError({"detail": "Give the credential as an object."})
+    item, problems = _check_credential(cred)
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for key, message in problems:
+            errors.setdefault(key or "detail", []).append(message[:1].upper() + message[1:])
+        raise ValidationError(errors)
+    return item
 
 
 def validate_identity_fields(data: dict[str, Any], *, status: str) -> None:

@@ -9,7 +9,7 @@ import csv
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.http import StreamingHttpResponse
@@ -20,11 +20,17 @@ from django.views.decorators.http import require_POST
 from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from governance.models import AuditEvent
 from governance.people.models import Role
-from inventory import extensions, services
+from inventory import extensions, services, timeline
 from inventory.filters import IdentityFilter, base_queryset
-from inventory.forms import ActivateForm, ConfirmRevocationForm, IdentityEditForm, ReasonForm
+from inventory.forms import (
+    ActivateForm,
+    ConfirmRevocationForm,
+    CredentialForm,
+    IdentityEditForm,
+    ReasonForm,
+    RotationForm,
+)
 from inventory.models import Credential, Grant, Identity
 
 PAGE_SIZE = 50
@@ -197,10 +203,9 @@ def identity_detail(request, pk: int):
         ),
         pk=pk,
     )
-    history = AuditEvent.objects.filter(
-        subject_type="inventory.identity", subject_id=str(identity.pk)
-    ).order_by("-seq")
-    history_page = Paginator(history, 20).get_page(request.GET.get("history_page"))
+    # The whole story: this identity's own events plus its intake, approvals, reviews, exceptions, ...
+    history_page = Paginator(timeline.timeline_events(identity), 20).get_page(request.GET.get("history_page"))
+    history_page.object_list = timeline.describe(history_page.object_list, identity)
     if is_htmx(request) and request.GET.get("history_page"):
         return render(
             request, "inventory/identity_detail.html#history", {"identity": identity, "history": history_page}
@@ -290,6 +295,12 @@ def identity_transition(request, pk: int, action: str):
     """GET: a page with the reason form (works without JavaScript). POST: do it."""
     identity = _identity_or_404(pk)
     service, label, done = TRANSITIONS[action]
+    # Who may comes before the form: nobody else is shown a reason form they could never use.
+    allowed = (
+        request.user.is_governor if action == "reactivate" else services.can_edit(request.user, identity)
+    )
+    if not allowed:
+        raise PermissionDenied(f"Only the identity's owners, IAM or Security may {label.lower()} it.")
     form = ReasonForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -317,6 +328,8 @@ def identity_transition(request, pk: int, action: str):
 @role_required(*MEMBERS)
 def confirm_revocation(request, pk: int):
     credential = get_object_or_404(Credential.objects.select_related("identity"), pk=pk)
+    if not services.can_edit(request.user, credential.identity):
+        raise PermissionDenied("Only the identity's owners, IAM or Security may confirm a revocation.")
     form = ConfirmRevocationForm(request.POST)
     url = credential.identity.get_absolute_url()
     if not form.is_valid():
@@ -328,6 +341,78 @@ def confirm_revocation(request, pk: int):
         return _conflict(request, exc)
     messages.success(request, f"Revocation of {credential} confirmed.")
     return redirect(url)
+
+
+def _add_service_errors(form, exc: ValidationError) -> None:
+    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@role_required(*MEMBERS)
+def credential_new(request, pk: int):
+    """Record one more credential (metadata only) for an identity its editor may change."""
+    identity = _identity_or_404(pk)
+    if not services.can_edit(request.user, identity):
+        raise NotAllowed("Only the identity's owners, IAM or Security may record its credentials.")
+    form = CredentialForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                credential = services.add_credential(
+                    as_actor(request.user), identity, form.credential(), form.cleaned_data["reason"]
+                )
+            except IllegalTransition as exc:
+                return _conflict(request, exc)
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"{identity.name}: credential {credential} recorded.")
+                return redirect(identity.get_absolute_url())
+        status = 400
+    context = {"identity": identity, "form": form, "title": "Add a credential", "submit": "Add credential"}
+    return render(request, "inventory/credential_form.html", context, status=status)
+
+
+@role_required(*MEMBERS)
+def credential_rotate(request, pk: int):
+    """Record that the secret behind a live credential was replaced (its age restarts)."""
+    credential = get_object_or_404(Credential.objects.select_related("identity"), pk=pk)
+    identity = credential.identity
+    if not services.can_edit(request.user, identity):
+        raise NotAllowed("Only the identity's owners, IAM or Security may record a rotation.")
+    form = RotationForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            # A date of today means "just now" (midnight could precede today's issue time).
+            rotated_at = data["rotated_at"] if data["rotated_at"] != timezone.localdate() else None
+            try:
+                services.record_rotation(
+                    as_actor(request.user),
+                    credential,
+                    rotated_at=rotated_at,
+                    label=data["label"],
+                    expires_at=data["expires_at"],
+                    note=data["note"],
+                )
+            except IllegalTransition as exc:
+                return _conflict(request, exc)
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"{identity.name}: rotation of {credential} recorded.")
+                return redirect(identity.get_absolute_url())
+        status = 400
+    context = {
+        "identity": identity,
+        "credential": credential,
+        "form": form,
+        "title": f"Record a rotation of {credential}",
+        "submit": "Record rotation",
+    }
+    return render(request, "inventory/credential_form.html", context, status=status)
 
 
 @role_required(*GOVERNORS)

@@ -54,11 +54,7 @@ def decide(
     decided that step in the meantime, this raises IllegalTransition (409) and changes nothing.
     """
     actor = as_actor(actor)
-    if decision not in Decision.ALL:
-        raise ValidationError({"decision": f"Choose one of: {', '.join(Decision.ALL)}."})
     comment = (comment or "").strip()
-    if decision != Decision.APPROVE and not comment:
-        raise ValidationError({"comment": "Say why, so the requester knows what to do next."})
     user = person_of(actor)
     if user is None:
         raise NotAllowed("Scheduled jobs do not decide requests; only policy auto-approval does.")
@@ -72,7 +68,8 @@ def decide(
             .first()
         )
     request = lock_request(request)
-    # Who you are comes first (403), then whether the request can still move (409).
+    # Who you are comes first (403), then whether the request can still move (409), then what you
+    # sent (400): someone who may not decide never learns what a valid decision would look like.
     if message := refusal(user, request, None):
         raise NotAllowed(message)
     if request.state != ApprovalRequest.State.PENDING:
@@ -82,6 +79,10 @@ def decide(
     step = _target_step(request, step_id)
     if message := refusal(user, request, step):
         raise NotAllowed(message)
+    if decision not in Decision.ALL:
+        raise ValidationError({"decision": f"Choose one of: {', '.join(Decision.ALL)}."})
+    if decision != Decision.APPROVE and not comment:
+        raise ValidationError({"comment": "Say why, so the requester knows what to do next."})
     now = timezone.now()
     new_state = {
         Decision.APPROVE: ApprovalStep.State.APPROVED,

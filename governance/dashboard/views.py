@@ -17,7 +17,7 @@ from governance.dashboard import figures
 from governance.findings.models import Finding, Severity
 from governance.jobs.models import PostureSnapshot
 from governance.people.models import Role, Team
-from inventory.models import Identity
+from inventory.models import Identity, OwnershipTransfer
 
 TREND_DAYS = (30, 90, 365)
 TREND_SERIES = (
@@ -138,14 +138,28 @@ def _my_work(request, team):
         .filter(Q(identity__owner=user) | Q(identity__backup_owner=user))
         .count()
     )
+    transfers = OwnershipTransfer.objects.filter(
+        to_owner=user, state=OwnershipTransfer.State.PROPOSED
+    ).count()
     return {
         "intake_pending": intake["pending"],
         "intake_changes": intake["changes"],
         "other_requests_pending": approvals,
         "my_open_findings": open_findings,
+        "transfers_waiting": transfers,
         "reviews_installed": feature_installed("governance.reviews"),
+        **_my_reviews(user),
         **_my_exceptions(user),
     }
+
+
+def _my_reviews(user) -> dict:
+    """Review items waiting for this person's decision in open campaigns (what /reviews/ lists)."""
+    if not feature_installed("governance.reviews"):
+        return {}
+    from governance.reviews.models import ReviewItem
+
+    return {"reviews_waiting": ReviewItem.objects.open_for(user).count()}
 
 
 def _my_exceptions(user) -> dict:
@@ -175,7 +189,21 @@ def _queue(request, team):
         "critical_url": figures.findings_url(severity=Severity.CRITICAL),
         "reviews_installed": feature_installed("governance.reviews"),
         "exceptions_installed": feature_installed("governance.exceptions"),
+        **_open_campaigns(),
         **_expiring_exceptions(now),
+    }
+
+
+def _open_campaigns() -> dict:
+    """Review campaigns in progress (open), with the campaign list filtered the same way."""
+    if not feature_installed("governance.reviews"):
+        return {}
+    from governance.reviews.models import ReviewCampaign
+
+    state = ReviewCampaign.State.OPEN
+    return {
+        "campaigns_open": ReviewCampaign.objects.filter(state=state).count(),
+        "campaigns_open_url": f"/reviews/campaigns/?state={state}",
     }
 
 
@@ -189,9 +217,18 @@ def _expiring_exceptions(now) -> dict:
 
 
 def _controls(request, team):
+    """Each of Steward's controls with its live status (the same figures /evidence/controls/ shows)."""
+    if not feature_installed("governance.evidence"):
+        return {"evidence_installed": False, **figures.ownership_and_reviews()}
+    from governance.evidence.catalogue import ensure_loaded
+    from governance.evidence.status import control_statuses
+
+    statuses = control_statuses()
+    controls = [(control, statuses.get(control.code)) for control in ensure_loaded()]
     return {
-        "evidence_installed": feature_installed("governance.evidence"),
-        **figures.ownership_and_reviews(),
+        "evidence_installed": True,
+        "controls": controls,
+        "controls_healthy": sum(1 for _c, status in controls if status and status.healthy),
     }
 
 

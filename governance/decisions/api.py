@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from governance.actors import from_request
 from governance.decisions import jit, service
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
-from governance.permissions import ReadAllRoles, TokenScopePermission
+from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
 from inventory.models import Action, Environment
 
 # ---------------------------------------------------------------- decisions
@@ -114,7 +114,9 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_permissions(self):
         if self.action == "create":
-            return [permissions.IsAuthenticated()]
+            # Asking is open to any token or person with a role (a read-scoped gateway token too);
+            # an auditor's or role-less account's question would still count as usage, so no.
+            return [permissions.IsAuthenticated(), AuditorReadOnly()]
         return [ReadAllRoles(), TokenScopePermission()]
 
     @extend_schema(

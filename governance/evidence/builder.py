@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from governance import audit
@@ -206,6 +206,8 @@ def _summary_figures(start, end) -> dict:
         .order_by()
     )
     return {
+        "exceptions": _exception_figures(start, end),
+        "review_decisions": _review_decisions(start, end),
         "by_status": by_status,
         "active": active.count(),
         "reviewed_on_time": active.filter(next_review_due__gte=today).count(),
@@ -215,6 +217,46 @@ def _summary_figures(start, end) -> dict:
         "max_lag_hours": max(lags) if lags else None,
         "findings_by_rule": findings,
     }
+
+
+def _exception_figures(start, end) -> dict[str, int] | None:
+    """Exceptions requested, approved, expired and revoked in the period (one aggregate query);
+    None while the exceptions register has not landed."""
+    try:
+        from governance.exceptions.models import PolicyException
+    except ImportError:
+        return None
+    in_period = {"gte": start, "lt": end}
+    state = PolicyException.State
+
+    def during(field: str, **extra) -> Q:
+        return Q(**{f"{field}__{op}": at for op, at in in_period.items()}, **extra)
+
+    return PolicyException.objects.aggregate(
+        opened=Count("id", filter=during("created_at")),
+        approved=Count("id", filter=during("approved_at")),
+        expired=Count("id", filter=during("ended_at", state=state.EXPIRED)),
+        revoked=Count("id", filter=during("ended_at", state=state.REVOKED)),
+        active_at_end=Count(
+            "id",
+            filter=Q(approved_at__lt=end, expires_at__gte=end)
+            & (Q(ended_at__isnull=True) | Q(ended_at__gte=end)),
+        ),
+    )
+
+
+def _review_decisions(start, end) -> dict[str, int]:
+    """Review items decided in the period, by decision (one grouped query)."""
+    try:
+        from governance.reviews.models import ReviewItem
+    except ImportError:
+        return {}
+    return dict(
+        ReviewItem.objects.filter(decided_at__gte=start, decided_at__lt=end)
+        .values_list("decision")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
 
 
 def build_pack(export_id: int) -> EvidenceExport | None:

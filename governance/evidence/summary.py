@@ -32,6 +32,21 @@ def _hours(value) -> str:
     return "–" if value is None else f"{value:.1f} h"
 
 
+EXCEPTION_ROWS = (
+    ("opened", "Requested in the period"),
+    ("approved", "Approved in the period"),
+    ("expired", "Expired in the period"),
+    ("revoked", "Revoked in the period"),
+    ("active_at_end", "Active at the period's end"),
+)
+
+
+def _exceptions_table(figures: dict | None) -> str:
+    if figures is None:
+        return "<p class='muted'>The exceptions register is not enabled.</p>"
+    return _table(["Exceptions", "Count"], [(label, figures[key]) for key, label in EXCEPTION_ROWS])
+
+
 def render_summary(export, start, end, counts, controls, statuses, figures) -> str:
     reviewed = figures["reviewed_on_time"]
     active = figures["active"]
@@ -58,6 +73,10 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         format_html(
             "<p>{} of {} active identities are reviewed on time ({}).</p>", reviewed, active, on_time
         ),
+        _table(
+            ["Review decisions in the period", "Items"],
+            sorted(figures.get("review_decisions", {}).items()),
+        ),
         "<h2>Revocations</h2>",
         format_html(
             "<p>{} credentials revoked in the period; {} revocations confirmed. Remediation lag: median {}, "
@@ -69,6 +88,7 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         ),
         "<h2>Exceptions</h2>",
         format_html("<p>{} exception rows in exceptions.csv.</p>", counts.get("exceptions.csv", 0)),
+        _exceptions_table(figures.get("exceptions")),
         "<h2>Findings opened in the period, by rule</h2>",
         _table(
             ["Rule", "Opened"],

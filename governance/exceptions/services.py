@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -37,6 +37,7 @@ KIND = "exception"
 State = PolicyException.State
 OPEN_STATES = (State.REQUESTED, State.ACTIVE)
 MAX_TEXT = 5000
+RELEASE_CHUNK = 200  # (identity, rule) pairs per query when reopening findings
 
 
 # ---------------------------------------------------------------- rules
@@ -260,7 +261,7 @@ def reject(actor, exc: PolicyException, comment: str) -> PolicyException:
 
 @transaction.atomic
 def revoke_exception(actor, exc: PolicyException, reason: str) -> PolicyException:
-    """Security or IAM end an active exception early; its finding reopens at the next sweep."""
+    """Security or IAM end an active exception early; its suppressed finding reopens at once."""
     actor = as_actor(actor)
     user = _person(actor)
     if not user.has_role(Role.IAM, Role.SECURITY) or user.is_auditor:
@@ -276,6 +277,8 @@ def revoke_exception(actor, exc: PolicyException, reason: str) -> PolicyExceptio
         state=State.REVOKED, state_reason=reason[:300], ended_at=now, updated_at=now
     )
     exc.refresh_from_db()
+    # Before any audit write: the sweep takes its lock, then the audit chain's; so does this.
+    release_suppressions(actor, [(exc.identity_id, exc.rule)], now, "The exception covering it was revoked.")
     audit.record(
         actor, "exception.revoked", exc, before={"state": State.ACTIVE}, after=snapshot(exc), reason=reason
     )
@@ -356,8 +359,16 @@ def expire_due(now: datetime) -> int:
         PolicyException.objects.filter(pk__in=ids, state=State.ACTIVE).update(
             state=State.EXPIRED, state_reason="reached its expiry", ended_at=now, updated_at=now
         )
+        actor = system("expiry")
+        # Before any audit write: the sweep takes its lock, then the audit chain's; so does this.
+        release_suppressions(
+            actor,
+            [(identity_id, rule) for _pk, identity_id, _name, rule, _exp in rows],
+            now,
+            "The exception covering it reached its expiry.",
+        )
         audit.record_many(
-            system("expiry"),
+            actor,
             [
                 {
                     "verb": "exception.expired",
@@ -369,6 +380,56 @@ def expire_due(now: datetime) -> int:
                 for pk, identity_id, name, rule, expires_at in rows
             ],
         )
+    return len(rows)
+
+
+def release_suppressions(actor, pairs: Iterable[tuple[int, str]], now: datetime, reason: str) -> int:
+    """Reopen at once the suppressed findings of these (identity, rule) pairs that no other active
+    exception still covers, instead of waiting for the next sweep. Set-based, one audit event each.
+
+    Runs inside the caller's transaction and holds the sweep's lock, so a sweep running at the same
+    moment cannot suppress them again from a list of exceptions it read before this one ended. Call
+    it before the caller writes its own audit events (lock order: sweep, then the audit chain).
+    """
+    from governance.jobs.runner import hold_lock
+
+    pairs = set(pairs)
+    if not pairs:
+        return 0
+    still = set(
+        PolicyException.objects.active(now)
+        .filter(identity_id__in={i for i, _ in pairs})
+        .values_list("identity_id", "rule")
+    )
+    pairs -= still
+    if not pairs:
+        return 0
+    hold_lock("sweep")
+    ordered = sorted(pairs)
+    rows = []
+    for start in range(0, len(ordered), RELEASE_CHUNK):
+        match = Q()
+        for identity_id, rule in ordered[start : start + RELEASE_CHUNK]:
+            match |= Q(identity_id=identity_id, rule=rule)
+        suppressed = Finding.objects.filter(match, status=Finding.Status.SUPPRESSED)
+        chunk = list(suppressed.order_by("id").values_list("id", "identity_id", "identity__name", "rule"))
+        Finding.objects.filter(pk__in=[r[0] for r in chunk], status=Finding.Status.SUPPRESSED).update(
+            status=Finding.Status.OPEN
+        )
+        rows.extend(chunk)
+    audit.record_many(
+        actor,
+        [
+            {
+                "verb": "finding.unsuppressed",
+                "subject": ("governance.finding", pk, f"{rule}: {name}"),
+                "before": {"status": Finding.Status.SUPPRESSED},
+                "after": {"status": Finding.Status.OPEN, "identity": identity_id},
+                "reason": reason,
+            }
+            for pk, identity_id, name, rule in rows
+        ],
+    )
     return len(rows)
 
 

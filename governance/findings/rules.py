@@ -364,8 +364,51 @@ def used_after_revocation(ctx: RuleContext) -> Iterator[Hit]:
     return _usage_hits(ctx, "after_revocation", Severity.CRITICAL, "after suspension or decommissioning")
 
 
+# Drift with these actions is high whatever the tier (critical on a critical-tier identity).
+OUT_OF_SCOPE_SENSITIVE_ACTIONS = ("read_secrets", "write_secrets", "merge", "deploy", "admin")
+OUT_OF_SCOPE_SEVERITY_BY_TIER = {
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.HIGH,
+}
+
+
+def out_of_scope_severity(tier: str, sensitive: bool) -> str:
+    """Severity by tier and action: secrets, merge, deploy and admin are high (critical on a critical
+    identity); any other unapproved use is as severe as the identity's tier (high at most)."""
+    if sensitive:
+        return Severity.CRITICAL if tier == "critical" else Severity.HIGH
+    return OUT_OF_SCOPE_SEVERITY_BY_TIER.get(tier, Severity.HIGH)
+
+
 def out_of_scope_use(ctx: RuleContext) -> Iterator[Hit]:
-    return _usage_hits(ctx, "out_of_scope", Severity.HIGH, "outside the approved grants")
+    since = ctx.now - timedelta(days=USAGE_WINDOW_DAYS)
+    rows = (
+        UsageEvent.objects.filter(out_of_scope=True, at__gte=since)
+        .values("identity_id", "identity__name", "identity__status", "identity__risk_tier")
+        .annotate(
+            events=Count("id"),
+            last_at=Max("at"),
+            sensitive=Count("id", filter=Q(action__in=OUT_OF_SCOPE_SENSITIVE_ACTIONS)),
+        )
+        .order_by("identity_id")
+    )
+    for row in rows:
+        yield Hit(
+            row["identity_id"],
+            out_of_scope_severity(row["identity__risk_tier"], row["sensitive"] > 0),
+            {
+                "summary": f"{row['events']} use(s) outside the approved grants in the last "
+                f"{USAGE_WINDOW_DAYS} days",
+                "events": row["events"],
+                "sensitive_events": row["sensitive"],
+                "last_event_at": _iso(row["last_at"]),
+                "identity_status": row["identity__status"],
+                "window_days": USAGE_WINDOW_DAYS,
+            },
+            row["identity__name"],
+        )
 
 
 # ---------------------------------------------------------------- fed by other features

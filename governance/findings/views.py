@@ -6,6 +6,7 @@ from governance.access import MEMBERS, READERS, is_htmx, role_required
 from governance.findings.api import severity_rank
 from governance.findings.catalogue import RULES
 from governance.findings.filters import FindingFilter
+from governance.findings.identity import covering_exceptions
 from governance.findings.models import Finding, Severity
 
 TEMPLATE = "governance/findings/finding_list.html"
@@ -23,6 +24,8 @@ def finding_list(request):
     filterset = FindingFilter(data, queryset=queryset, request=request)
     results = filterset.qs if filterset.is_valid() else Finding.objects.none()
     page = Paginator(results, 50).get_page(request.GET.get("page"))
+    # A suppressed finding stays listed, with the exception that covers it linked (one query).
+    page.object_list = covering_exceptions(page.object_list)
     query = data.copy()
     query.pop("page", None)
     open_counts = visible.filter(status=Finding.Status.OPEN).aggregate(

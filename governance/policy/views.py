@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.decisions import service as decisions
+from governance.errors import IllegalTransition
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
 from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion
@@ -169,6 +170,8 @@ def version_activate(request, version: int):
         policy_set.refresh_from_db()
         context = _version_context(request, policy_set, problems=problems)
         return render(request, "governance/policy/version.html", context, status=400)
+    except IllegalTransition as exc:  # already active, or superseded while the page was open
+        return render(request, "409.html", {"message": exc.message}, status=409)
     messages.success(request, f"Version {version} is now active; decisions use it from now on.")
     return redirect("policy")
 

@@ -21,12 +21,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
+from governance.errors import NotAllowed
 from governance.people.models import Role
 from governance.permissions import AuditorReadOnly, TokenScopePermission
 from governance.reviews import services
 from governance.reviews.filters import ReviewCampaignFilter, ReviewItemFilter
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from governance.reviews.queries import progress_of, visible_items, with_progress
+from governance.reviews.services.common import can_decide, require_iam
 
 
 class ReadersOrWriteThroughServices(permissions.BasePermission):
@@ -213,12 +215,15 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=DecideSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
+        item = self.get_object()
+        if not can_decide(request.user, item):  # who may decide comes before what they sent
+            raise NotAllowed("Only this item's reviewer or an IAM approver may decide it.")
         body = DecideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         item = services.decide(
             from_request(request),
-            self.get_object(),
+            item,
             data["decision"],
             data["reason"],
             grants=data["grants"],
@@ -244,11 +249,11 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=ReviewReassignSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
+        item = self.get_object()
+        require_iam(from_request(request), "reassign reviewers")  # 403 before the body is read
         body = ReviewReassignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = services.reassign(
-            from_request(request), self.get_object(), body.data["reviewer"], body.data["reason"]
-        )
+        item = services.reassign(from_request(request), item, body.data["reviewer"], body.data["reason"])
         return self._respond(item)
 
 

@@ -15,10 +15,13 @@ from django.views.decorators.http import require_POST
 
 from governance.access import MEMBERS, is_htmx, role_required
 from governance.errors import IllegalTransition, NotAllowed
+from governance.exceptions.models import PolicyException
+from governance.findings.api import severity_rank
+from governance.findings.identity import covering_exceptions
+from governance.findings.models import Finding
 from governance.reviews import services
 from governance.reviews.forms import DecisionForm, NoteForm, apply_service_errors
 from governance.reviews.models import ReviewItem
-from governance.reviews.population import findings_model
 from governance.reviews.queries import review_history
 from inventory.models import Grant, UsageEvent
 
@@ -150,17 +153,23 @@ def _usage(item: ReviewItem, now):
     return rows, by_resource
 
 
-def _exceptions(item: ReviewItem):
-    """Active exceptions for the identity, when the exceptions register is part of this build."""
-    from django.apps import apps
+def _exceptions(item: ReviewItem, now):
+    """The identity's exceptions in force now (approved and not past expiry), soonest to end first."""
+    return list(
+        PolicyException.objects.active(now)
+        .filter(identity_id=item.identity_id)
+        .order_by("expires_at", "pk")[:20]
+    )
 
-    for model in apps.get_app_config("governance").get_models():
-        if model.__module__.startswith("governance.exceptions") and hasattr(model, "identity"):
-            rows = model.objects.filter(identity_id=item.identity_id)
-            if any(f.name == "state" for f in model._meta.fields):
-                rows = rows.filter(state="active")
-            return list(rows[:20])
-    return None
+
+def _live_findings(item: ReviewItem):
+    """Unresolved findings now, worst first; a suppressed one carries the exception covering it."""
+    rows = (
+        Finding.objects.unresolved()
+        .filter(identity_id=item.identity_id)
+        .order_by(severity_rank().desc(), "-last_seen_at", "-id")[:20]
+    )
+    return covering_exceptions(rows)
 
 
 def _grant_rows(item: ReviewItem, by_resource: dict, current_ids: set[int]) -> list[dict]:
@@ -193,13 +202,6 @@ def _item_context(request, item: ReviewItem, form=None, note_form=None) -> dict:
         for g in grants
         if g["current"]
     ]
-    finding_model = findings_model()
-    live_findings = None
-    if finding_model is not None:
-        live = finding_model.objects.filter(identity_id=item.identity_id)
-        if any(f.name == "status" for f in finding_model._meta.fields):
-            live = live.filter(status="open")
-        live_findings = list(live[:20])
     owners = services.common.owners(item)
     return {
         "item": item,
@@ -208,8 +210,8 @@ def _item_context(request, item: ReviewItem, form=None, note_form=None) -> dict:
         "grants": grants,
         "usage_rows": usage_rows,
         "usage_window": USAGE_WINDOW_DAYS,
-        "live_findings": live_findings,
-        "exceptions": _exceptions(item),
+        "live_findings": _live_findings(item),
+        "exceptions": _exceptions(item, now),
         "identity_now": item.identity,
         "can_decide": item.is_pending and item.campaign.is_open and services.can_decide(user, item),
         "can_sign_off": (

@@ -88,8 +88,9 @@ def test_refusals_change_nothing(owner, iam, make_intake):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "username,expected",
-    # owner2 and outsider cannot even see someone else's request: 404.
-    [("owner", 403), ("owner2", 404), ("auditor", 403), ("outsider", 404), ("security", 403), ("iam", 200)],
+    # owner2 cannot even see someone else's request: 404. An account with no role is refused
+    # before any lookup: 403.
+    [("owner", 403), ("owner2", 404), ("auditor", 403), ("outsider", 403), ("security", 403), ("iam", 200)],
 )
 def test_api_approve_permission_matrix(role_users, api_as, make_intake, username, expected):
     intake = make_intake(role_users["owner"], "high")

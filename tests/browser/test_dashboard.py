@@ -38,6 +38,10 @@ def test_each_role_sees_its_dashboard(page, live_server, login, role_users, owne
         assert page.get_by_test_id("my-identity-count").inner_text().strip() != "0"
     else:
         page.locator("canvas.trend-chart[data-drawn='true']").wait_for()  # Chart.js drew the trend
+    if role == "auditor":  # the controls' live status, each one a link to the catalogue
+        controls = page.get_by_test_id("control-statuses").locator("li[data-code]")
+        assert controls.count() == 8
+        assert "reviewed on time" in controls.filter(has_text="STW-03").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{role}.png"), full_page=True)
 

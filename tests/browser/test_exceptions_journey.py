@@ -1,5 +1,5 @@
-"""An owner asks for an exception for an old static key; Security approves it; the finding is
-suppressed while it lasts and open again after it expires."""
+"""An owner asks for an exception for an old static key from the finding on the identity's page;
+Security approves it; the finding is suppressed while it lasts and open again after it expires."""
 
 from datetime import timedelta
 
@@ -23,11 +23,11 @@ def test_owner_requests_security_approves_finding_suppressed_then_reopens(
     CredentialFactory(identity=bot, label="deploy-key", issued_at=two_years, last_rotated_at=two_years)
     run_sweep()
 
-    # The owner follows the finding's "Request exception" link.
+    # The owner follows the "Request exception" link of the finding on the identity's page.
     login(page, "owner")
-    page.goto(f"{live_server.url}/findings/")
-    row = page.get_by_test_id("findings-table").locator(f"tr[data-rule='{RULE}']")
-    assert "open" in row.inner_text()
+    page.goto(f"{live_server.url}/inventory/{bot.pk}/")
+    row = page.get_by_test_id("identity-findings").locator(f"li[data-rule='{RULE}']")
+    assert row.get_by_test_id("identity-finding-status").inner_text() == "open"
     row.get_by_role("link", name="Request exception").click()
     page.wait_for_url(f"**/exceptions/new/?identity={bot.pk}&rule={RULE}")
     assert page.get_by_label("Identity").input_value() == str(bot.pk)
@@ -69,12 +69,19 @@ def test_owner_requests_security_approves_finding_suppressed_then_reopens(
     assert "suppressed" in row.inner_text()
     page.goto(exception_url)
     assert page.get_by_test_id("finding-status").inner_text() == "suppressed"
+    page.goto(f"{live_server.url}/inventory/{bot.pk}/")
+    row = page.get_by_test_id("identity-findings").locator(f"li[data-rule='{RULE}']")
+    assert row.get_by_test_id("identity-finding-status").inner_text() == "suppressed"
+    assert row.get_by_test_id("covering-exception").get_attribute("href") == exception_url.removeprefix(
+        live_server.url
+    )
 
-    # Time passes beyond the expiry: the expiry job and the sweep run; the finding is open again.
+    # Time passes beyond the expiry: the expiry job reopens the finding at once; the sweep agrees.
     later = timezone.now() + timedelta(days=31)
     assert services.expire_due(later) == 1
-    run_sweep(later)
     assert Finding.objects.get(rule=RULE, identity=bot).status == Finding.Status.OPEN
+    run_sweep(later)
+    assert Finding.objects.get(rule=RULE, identity=bot, resolved_at=None).status == Finding.Status.OPEN
     page.goto(f"{live_server.url}/findings/")
     row = page.get_by_test_id("findings-table").locator(f"tr[data-rule='{RULE}']")
     assert "open" in row.inner_text()

@@ -54,9 +54,15 @@ def test_no_credentials_gets_401(api):
 
 @pytest.mark.django_db
 def test_read_scope_cannot_write(security):
-    _, value = issue_token(system("test"), security, scope="read", days=1)
-    response = bearer(value).post("/api/v1/audit-events/", {}, format="json")
-    assert response.status_code in (403, 405)
+    # Security may register identities; only the token's scope stands in the way.
+    _, read_value = issue_token(system("test"), security, scope="read", days=1)
+    _, write_value = issue_token(system("test"), security, scope="write", days=1)
+    body = {"name": "scoped-bot", "kind": "bot"}
+    before = Identity.objects.count()
+    refused = bearer(read_value).post("/api/v1/identities/", body, format="json")
+    assert refused.status_code == 403 and "read scope" in refused.json()["detail"]
+    assert Identity.objects.count() == before
+    assert bearer(write_value).post("/api/v1/identities/", body, format="json").status_code == 201
 
 
 @pytest.mark.django_db

@@ -63,3 +63,53 @@ def test_an_owners_open_findings_figure_matches_the_findings_they_see(client, ow
     href, value = links["my-findings"]
     assert value > 0
     assert _rows_listed(client, href) == value
+
+
+def test_an_owners_reviews_and_transfers_waiting_match_the_lists_behind_them(client, iam, owner, owner2):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.reviews.models import ReviewItem
+    from governance.reviews.services.launch import launch_campaign
+    from inventory import ownership
+    from inventory.models import Identity
+
+    build_estate(owner, owner2)
+    launch_campaign(iam, "Quarterly", {"risk_tiers": ["low", "medium"]}, timezone.now() + timedelta(days=14))
+    expected_reviews = ReviewItem.objects.filter(reviewer=owner, decision="pending").count()
+    moving = list(Identity.objects.filter(owner=owner2).exclude(status="decommissioned").order_by("pk")[:2])
+    ownership.propose_transfer(owner2, moving, owner, "team change")
+    client.force_login(owner)
+    links = {name: (href, value) for name, href, value in _figure_links(client, "my-work")}
+
+    href, value = links["reviews-waiting"]
+    assert value == expected_reviews > 0
+    assert _rows_listed(client, href) == value
+    href, value = links["transfers-waiting"]
+    assert value == len(moving) == 2
+    waiting = client.get(href).content.decode()
+    table = waiting.split('data-testid="waiting"', 1)[1].split("</table>", 1)[0]
+    assert table.count("transfers/") // 2 == value  # an accept and a decline form per row
+
+
+def test_the_campaigns_in_progress_figure_matches_the_open_campaign_list(client, iam, owner, owner2):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.reviews.population import scope_queryset
+    from governance.reviews.services.campaigns import close_campaign
+    from governance.reviews.services.launch import launch_campaign
+
+    build_estate(owner, owner2)
+    due = timezone.now() + timedelta(days=14)
+    tiers = sorted(set(scope_queryset({}).values_list("risk_tier", flat=True)))
+    assert len(tiers) >= 3
+    campaigns = [launch_campaign(iam, f"{tier} tier", {"risk_tiers": [tier]}, due) for tier in tiers[:3]]
+    close_campaign(iam, campaigns[-1])
+    client.force_login(iam)
+    links = {name: (href, value) for name, href, value in _figure_links(client, "queue")}
+    href, value = links["campaigns-open"]
+    assert value == 2
+    assert _rows_listed(client, href) == value

@@ -17,8 +17,8 @@ POSTURE_CARDS = ["identities", "ownership", "credentials", "stale", "findings", 
 # (checking the team exists).
 CARD_QUERIES = {
     "mine": 5,
-    "my-work": 8,  # + active exceptions count and the soon-expiring list
-    "queue": 7,  # + exceptions expiring within 14 days
+    "my-work": 10,  # + active exceptions count and the soon-expiring list, reviews and transfers waiting
+    "queue": 8,  # + exceptions expiring within 14 days and campaigns in progress
     "identities": 4,
     "ownership": 4,
     "credentials": 4,
@@ -162,3 +162,36 @@ def test_the_trend_chart_has_a_table_fallback(client, auditor):
     assert 'data-testid="trend-table"' in body and ">42<" in body
     empty = PostureSnapshot.objects.all().delete()
     assert empty and "No daily snapshots yet" in client.get("/dashboard/card/trends/").content.decode()
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_the_auditors_controls_card_runs_a_fixed_number_of_queries(
+    client, auditor, owner, owner2, scale, django_assert_num_queries
+):
+    build_estate(owner, owner2, scale)
+    client.force_login(auditor)
+    client.get("/")  # warm the session
+    with django_assert_num_queries(12):  # session, user, roles + the controls and their live status
+        assert client.get("/dashboard/card/controls/", HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_the_auditors_controls_card_shows_each_controls_live_status(client, auditor, owner):
+    from tests.factories import IdentityFactory, UserFactory
+
+    today = timezone.localdate()
+    IdentityFactory(owner=owner, next_review_due=today + timedelta(days=10))
+    IdentityFactory(owner=owner, next_review_due=today - timedelta(days=1))
+    IdentityFactory(owner=UserFactory(is_active=False), next_review_due=today + timedelta(days=3))
+    IdentityFactory(owner=owner, status="suspended", next_review_due=today - timedelta(days=9))
+    client.force_login(auditor)
+    body = client.get("/dashboard/card/controls/", HTTP_HX_REQUEST="true").content.decode()
+    # 3 active identities (the suspended one is not counted): 2 reviewed on time, 1 overdue; 1 orphaned
+    assert "67% of active identities reviewed on time; 1 overdue" in body
+    assert "67% of active identities have an active owner; 1 orphaned" in body
+    assert body.count('<li class="list-group-item" data-code="STW-') == 8
+    assert 'href="/evidence/controls/#STW-03"' in body
+    # STW-02 and STW-03 need attention; so do approvals (factory identities carry no approval)
+    healthy = body.count(">OK</span>")
+    assert f"{healthy} of 8 OK" in body and healthy < 8
+    controls_page = client.get("/evidence/controls/").content.decode()
+    assert 'id="STW-03"' in controls_page

@@ -261,3 +261,48 @@ def test_a_review_revoked_in_the_period_shows_its_remediation_time(
     assert row["decided_at"] and row["remediation_confirmed_at"]
     identity.refresh_from_db()
     assert identity.status == "suspended"
+
+
+def test_the_summary_counts_exceptions_opened_expired_and_revoked_and_reviews_by_decision(
+    auditor, iam, owner, security, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from governance.exceptions import services as exceptions
+    from governance.reviews.services.decisions import decide
+    from governance.reviews.services.launch import launch_campaign
+    from tests.factories import IdentityFactory
+    from tests.governance.exceptions_support import old_key_identity
+    from tests.governance.exceptions_support import request as request_exception
+
+    expiring = exceptions.approve(security, request_exception(owner, old_key_identity(owner), days=5))
+    revoked = exceptions.approve(security, request_exception(owner, old_key_identity(owner)))
+    exceptions.revoke_exception(security, revoked, "fixed at the source")
+    request_exception(owner, old_key_identity(owner))  # still waiting for approval
+    IdentityFactory(owner=owner, name="certified-bot", risk_tier="low")
+    campaign = launch_campaign(iam, "Q1", {"risk_tiers": ["low"]}, timezone.now() + timedelta(days=14))
+    items = list(campaign.items.order_by("pk"))
+    decide(owner, items[0], "certify", reason="still needed")
+    with time_machine.travel(timezone.now() + timedelta(days=6)):
+        assert exceptions.expire_due(timezone.now()) == 1
+        export = export_now(auditor, django_capture_on_commit_callbacks)
+    expiring.refresh_from_db()
+    assert expiring.state == "expired"
+
+    with zipfile.ZipFile(_pack(export)) as zf:
+        summary = zf.read("summary.html").decode()
+        counts = json.loads(zf.read("manifest.json"))["row_counts"]
+        assert counts["exceptions.csv"] == len(_csv_rows(zf, "exceptions.csv")) - 1 == 3
+        assert counts["reviews.csv"] == len(_csv_rows(zf, "reviews.csv")) - 1 == len(items)
+    for label, n in (
+        ("Requested in the period", 3),
+        ("Approved in the period", 2),
+        ("Expired in the period", 1),
+        ("Revoked in the period", 1),
+        ("Active at the period&#x27;s end", 0),
+    ):
+        assert f"<tr><td>{label}</td><td>{n}</td></tr>" in summary, label
+    assert "<tr><td>certify</td><td>1</td></tr>" in summary

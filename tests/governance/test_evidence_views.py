@@ -227,3 +227,38 @@ def test_api_list_uses_a_fixed_number_of_queries(api_as, auditor, django_assert_
     )
     with django_assert_max_num_queries(6):
         assert api.get("/api/v1/evidence-exports/").json()["count"] == 13
+
+
+def test_review_items_decided_in_the_period_are_sampled_reproducibly_with_a_link_back(
+    client, auditor, iam, owner
+):
+    import html as html_lib
+    import re
+
+    from governance.reviews.services.decisions import decide
+    from governance.reviews.services.launch import launch_campaign
+
+    for n in range(6):
+        IdentityFactory(owner=owner, name=f"sampled-{n}", risk_tier="low")
+    campaign = launch_campaign(iam, "Q1", {"risk_tiers": ["low"]}, timezone.now() + timedelta(days=14))
+    items = list(campaign.items.order_by("pk"))
+    for item in items[:5]:  # one stays undecided: it is not in the population
+        decide(owner, item, "certify", reason="still needed")
+    start, end = default_period()
+    first = draw_sample("reviews", start, end, 3, "seed-7")
+    assert first.population == 5 and len(first.items) == 3
+    assert [i.pk for i in first.items] == [
+        i.pk for i in draw_sample("reviews", start, end, 3, "seed-7").items
+    ]
+    assert items[5].pk not in {i.pk for i in first.items}
+
+    client.force_login(auditor)
+    page = client.get("/evidence/?sample_kind=reviews&size=3&seed=seed-7").content.decode()
+    assert "Seed <code>seed-7</code>: 3 of 5 reviews" in page
+    for item in first.items:
+        assert f'href="/reviews/items/{item.pk}/"' in page
+    permalink = html_lib.unescape(re.search(r'href="([^"]+)" data-testid="sample-permalink"', page)[1])
+    again = client.get(f"/evidence/{permalink}").content.decode()
+    assert [f"/reviews/items/{i.pk}/" for i in first.items] == re.findall(
+        r'href="(/reviews/items/\d+/)"', again
+    )

@@ -16,6 +16,7 @@ from governance.jobs import registry
 from governance.jobs.expiry import run_expiry
 from governance.jobs.models import Reminder
 from governance.jobs.reminders import run_reminders
+from governance.models import AuditEvent
 from governance.people.models import Role
 from tests.decisions.conftest import agent, question  # noqa: F401
 from tests.factories import UserFactory
@@ -57,6 +58,51 @@ def test_active_exception_suppresses_the_finding_and_expiry_reopens_it(clock, ow
     assert only_finding("exception_expired", identity).evidence["rule"] == RULE
 
 
+def test_at_expiry_the_suppression_ends_at_once_without_waiting_for_the_sweep(clock, owner, security):
+    identity = old_key_identity(owner)
+    exc = active_exception(owner, security, identity, days=10)
+    sweep()
+    finding = only_finding(RULE, identity)
+    assert finding.status == Status.SUPPRESSED
+
+    clock.shift(timedelta(days=9))
+    run_expiry(timezone.now())  # not due yet: nothing changes
+    finding.refresh_from_db()
+    assert finding.status == Status.SUPPRESSED
+
+    clock.shift(timedelta(days=2))
+    run_expiry(timezone.now())  # no sweep in between
+    finding.refresh_from_db()
+    assert finding.status == Status.OPEN
+    event = AuditEvent.objects.get(verb="finding.unsuppressed", subject_id=str(finding.pk))
+    assert event.actor == "system:expiry" and "expiry" in event.reason
+    run_expiry(timezone.now())  # a rerun changes nothing and audits nothing twice
+    assert AuditEvent.objects.filter(verb="finding.unsuppressed").count() == 1
+    sweep()  # the sweep agrees: open, and the expiry itself is now a finding
+    assert only_finding(RULE, identity).status == Status.OPEN
+    assert only_finding("exception_expired", identity).evidence["exception"] == exc.pk
+
+
+def test_expiry_keeps_the_suppression_while_a_renewal_still_covers_it(clock, owner, security):
+    identity = old_key_identity(owner)
+    first = active_exception(owner, security, identity, days=5)
+    sweep()
+    # Two exceptions for one rule only exist when written directly; the rule still holds: any active
+    # one keeps the finding suppressed.
+    PolicyException.objects.create(
+        identity=identity,
+        rule=RULE,
+        justification="overlap",
+        expires_at=timezone.now() + timedelta(days=30),
+        requested_by=owner,
+        state=PolicyException.State.ACTIVE,
+        renewal_of=first,
+    )
+    clock.shift(timedelta(days=6))
+    run_expiry(timezone.now())
+    assert only_finding(RULE, identity).status == Status.SUPPRESSED
+
+
 def test_a_new_finding_is_suppressed_from_the_start(owner, security):
     identity = old_key_identity(owner)
     active_exception(owner, security, identity)
@@ -64,11 +110,14 @@ def test_a_new_finding_is_suppressed_from_the_start(owner, security):
     assert only_finding(RULE, identity).status == Status.SUPPRESSED
 
 
-def test_revoking_ends_the_suppression_at_the_next_sweep(owner, security):
+def test_revoking_ends_the_suppression_at_once(owner, security):
     identity = old_key_identity(owner)
     exc = active_exception(owner, security, identity)
     sweep()
+    assert only_finding(RULE, identity).status == Status.SUPPRESSED
     services.revoke_exception(security, exc, "Key leaked")
+    assert only_finding(RULE, identity).status == Status.OPEN  # before any sweep
+    assert AuditEvent.objects.get(verb="finding.unsuppressed").actor == "security"
     sweep()
     assert only_finding(RULE, identity).status == Status.OPEN
 

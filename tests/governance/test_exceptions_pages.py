@@ -142,3 +142,38 @@ def test_dashboard_shows_soon_expiring_exceptions(client, owner, security):
     page = login(client, owner).get("/dashboard/card/my-work/", HTTP_HX_REQUEST="true").content.decode()
     assert f"/exceptions/{soon.pk}/" in page and f"/exceptions/{later.pk}/" not in page
     assert "2 active" in page
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"expires_at": 400}, "expires_at"),  # past the low tier's 365-day maximum
+        ({"expires_at": -1}, "expires_at"),  # in the past
+        ({"justification": ""}, "justification"),
+        ({"justification": None}, "justification"),  # missing altogether
+    ],
+)
+def test_api_refuses_bad_requests_with_400_and_writes_nothing(owner, api_as, change, field):
+    from approvals.models import ApprovalRequest
+    from governance.models import AuditEvent
+
+    identity = old_key_identity(owner)
+    payload = {
+        "identity": identity.pk,
+        "rule": RULE,
+        "justification": "Legacy bot cannot use OIDC yet.",
+        "expires_at": (timezone.now() + timedelta(days=30)).isoformat(),
+    }
+    if "expires_at" in change:
+        payload["expires_at"] = (timezone.now() + timedelta(days=change["expires_at"])).isoformat()
+    elif change["justification"] is None:
+        del payload["justification"]
+    else:
+        payload["justification"] = change["justification"]
+    audit_before = AuditEvent.objects.count()
+
+    response = api_as(owner).post("/api/v1/exceptions/", payload, format="json")
+
+    assert response.status_code == 400 and field in response.json()
+    assert not PolicyException.objects.exists() and not ApprovalRequest.objects.exists()
+    assert AuditEvent.objects.count() == audit_before

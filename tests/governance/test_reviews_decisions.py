@@ -287,3 +287,24 @@ def test_reminders_go_to_reviewers_with_open_items_once_a_day(
     assert again["sent"] == 0 and len(mail.outbox) == 2
     assert ReviewReminder.objects.count() == 2
     assert AuditEvent.objects.filter(verb="review.reminders_sent").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_item_left_open_at_close_opens_a_review_overdue_finding(owner, iam, bot, item):
+    from governance.findings.models import Finding
+    from governance.findings.sweep import run_sweep
+
+    run_sweep()
+    assert not Finding.objects.filter(identity=bot, rule="review_overdue").exists()
+
+    close_campaign(iam, item.campaign)
+    run_sweep()  # the hourly sweep after the close
+
+    finding = Finding.objects.get(identity=bot, rule="review_overdue", status="open")
+    assert finding.evidence["next_review_due"] == (timezone.localdate() - timedelta(days=1)).isoformat()
+    # A certification in the next campaign resolves it.
+    again = campaign_over(iam, bot)[bot.pk]
+    decide(owner, again, "certify", "still used")
+    run_sweep()
+    finding.refresh_from_db()
+    assert finding.status == "resolved"

@@ -87,10 +87,32 @@ def test_item_page_shows_grants_usage_credentials_and_empty_states(client, owner
     page = client.get(item.get_absolute_url()).content.decode()
     assert "org/api" in page and "read_code × 1" in page and "never used: deploy" in page
     assert "deploy-key" in page
-    assert "Findings are not tracked" in page or "No open findings" in page
+    assert "No open findings." in page and "No active exception" in page
     assert "Record decision" in page
     item.refresh_from_db()
     assert item.shown_at is not None  # opening it counts as displaying it to the reviewer
+
+
+@pytest.mark.django_db
+def test_item_page_shows_findings_and_the_exception_covering_one(client, iam, owner, security):
+    from governance.exceptions import services as exceptions
+    from governance.findings.sweep import run_sweep
+    from tests.governance.exceptions_support import RULE, old_key_identity, request
+
+    identity = old_key_identity(owner, name="legacy-bot")
+    run_sweep()
+    exc = exceptions.approve(security, request(owner, identity, days=20))
+    run_sweep()
+    item = launch_campaign(iam, "Q2", {}, "2099-01-31").items.get(identity=identity)
+
+    client.force_login(owner)
+    page = client.get(item.get_absolute_url()).content.decode()
+
+    assert 'data-testid="live-findings"' in page
+    assert f'<li data-rule="{RULE}">' in page and "Credential rotation overdue" in page
+    assert f'<a href="/exceptions/{exc.pk}/">exception #{exc.pk}</a>' in page  # beside the suppressed one
+    assert 'data-testid="review-exceptions"' in page and "Legacy bot cannot use OIDC" in page
+    assert "exception #" not in page.split('data-rule="credential_no_expiry"')[1].split("</li>")[0]
 
 
 @pytest.mark.django_db

@@ -65,3 +65,67 @@ def test_production_refuses_debug():
 def test_production_starts_with_a_real_key():
     result = _run_settings({"STEWARD_ENV": "production", "SECRET_KEY": "k" * 50, "DEBUG": "0"})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_unknown_api_paths_answer_json_404(client, iam, logged_in):
+    if logged_in:
+        client.force_login(iam)
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json" and response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_unknown_page_is_the_styled_404(client, iam):
+    client.force_login(iam)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and "There is nothing at this address." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_server_errors_are_json_under_the_api_and_a_page_elsewhere(client, iam, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from governance.api import AuditEventViewSet
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(AuditEventViewSet, "list", explode)
+    api = APIClient(raise_request_exception=False)
+    api.force_authenticate(iam)
+    response = api.get("/api/v1/audit-events/")
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert "boom" not in response.content.decode() and response.json()["detail"]
+
+    monkeypatch.setattr("governance.views.AuditEventFilter", explode)
+    client.raise_request_exception = False
+    client.force_login(iam)
+    page = client.get("/audit/")
+    assert page.status_code == 500 and "Something went wrong" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_logout_ends_the_session(client, owner):
+    client.force_login(owner)
+    assert client.get("/").status_code == 200
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_healthz_sees_the_embedded_broker_and_reports_an_unreachable_one(client, monkeypatch):
+    body = client.get("/healthz").json()
+    assert body["checks"]["database"]["ok"] is True and body["checks"]["broker"]["ok"] is True
+
+    from config.celery import app
+
+    # Nothing listens on port 1: the broker check must fail, quickly, and turn the status to 503.
+    monkeypatch.setattr(app.conf, "broker_url", "amqp://guest:guest@127.0.0.1:1//")
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["status"] == "degraded"
+    assert response.json()["checks"]["broker"]["ok"] is False
+    assert response.json()["checks"]["database"]["ok"] is True

@@ -209,6 +209,19 @@ def test_reactivate_permissions(api_as, role_users, identity, username, status):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("username,status", SUSPEND)
+def test_decommission_permissions(api_as, role_users, identity, username, status):
+    CredentialFactory(identity=identity)
+    response = api_as(role_users[username]).post(
+        f"/api/v1/identities/{identity.pk}/decommission/", {"reason": "retired"}, format="json"
+    )
+    assert response.status_code == status
+    identity.refresh_from_db()
+    assert (identity.status == "decommissioned") == (status == 200)
+    assert identity.credentials.filter(revoked_at__isnull=False).exists() == (status == 200)
+
+
+@pytest.mark.django_db
 def test_owner_cannot_patch_iam_only_fields(api_as, owner, identity):
     response = api_as(owner).patch(
         f"/api/v1/identities/{identity.pk}/", {"risk_tier": "critical"}, format="json"

@@ -61,6 +61,7 @@ def test_identity_page_shows_owners_tier_reasons_grants_credentials_usage_and_em
 
 @pytest.mark.django_db
 def test_panels_are_extensible(client, iam, rich_identity):
+    previous = extensions._panels["findings"]
     extensions.register_panel(
         extensions.Panel(key="findings", title="Open findings", items=lambda i: [f"stale_unused on {i.name}"])
     )
@@ -68,7 +69,7 @@ def test_panels_are_extensible(client, iam, rich_identity):
         client.force_login(iam)
         assert "stale_unused on release-bot" in client.get(f"/inventory/{rich_identity.pk}/").content.decode()
     finally:
-        extensions.register_panel(extensions._default_panels()["findings"])
+        extensions.register_panel(previous)  # the findings feature's own panel, when registered
 
 
 @pytest.mark.django_db
@@ -80,9 +81,9 @@ def test_identity_page_query_count_is_fixed(client, iam, rich_identity, django_a
         services.suspend(iam, rich_identity, f"check {n}")
         services.reactivate(iam, rich_identity, f"back {n}")
     client.force_login(iam)
-    # 9 for the page itself + 1 each for the exceptions, ownership-transfers, out-of-scope-use and
-    # review-history panels.
-    with django_assert_num_queries(13):
+    # 9 for the page itself + 1 each for the findings, exceptions, ownership-transfers,
+    # out-of-scope-use and review-history panels.
+    with django_assert_num_queries(14):
         assert client.get(f"/inventory/{rich_identity.pk}/").status_code == 200
 
 
@@ -142,6 +143,45 @@ def test_people_who_do_not_own_it_cannot_suspend_it(client, role_users, identity
     assert client.post(f"/inventory/{identity.pk}/suspend/", {"reason": "x"}).status_code == 403
     identity.refresh_from_db()
     assert identity.status == "active"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "username,status",
+    [("owner", 200), ("owner2", 403), ("iam", 200), ("security", 200), ("auditor", 403), ("outsider", 403)],
+)
+def test_edit_page_by_role(client, role_users, identity, username, status):
+    client.force_login(role_users[username])
+    assert client.get(f"/inventory/{identity.pk}/edit/").status_code == status
+    # The whole form as IAM/Security see it; owners' form holds only the owner fields.
+    data = {
+        "name": identity.name,
+        "kind": identity.kind,
+        "owner": "owner",
+        "data_classification": identity.data_classification,
+        "risk_tier": identity.risk_tier,
+        "environments": identity.environments,
+        "purpose": "rewritten",
+        "version": identity.version,
+    }
+    response = client.post(f"/inventory/{identity.pk}/edit/", data)
+    assert response.status_code == (302 if status == 200 else 403)
+    identity.refresh_from_db()
+    assert (identity.purpose == "rewritten") == (status == 200)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "username,status",
+    [("owner", 403), ("owner2", 403), ("iam", 302), ("security", 302), ("auditor", 403), ("outsider", 403)],
+)
+def test_only_iam_and_security_reactivate_from_the_page(client, role_users, identity, username, status):
+    services.suspend("system:test", identity, "paused")
+    client.force_login(role_users[username])
+    response = client.post(f"/inventory/{identity.pk}/reactivate/", {"reason": "cleared"})
+    assert response.status_code == status
+    identity.refresh_from_db()
+    assert (identity.status == "active") == (status == 302)
 
 
 @pytest.mark.django_db

@@ -98,3 +98,45 @@ def test_the_identity_page_shows_out_of_scope_use_with_a_prefilled_scope_request
     assert link in html
     form = client.get(link.replace("&amp;", "&")).content.decode()
     assert 'value="platform/api"' in form and 'value="merge" id="action-merge" checked' in form
+
+
+@pytest.mark.parametrize(
+    "tier,action,severity",
+    [
+        ("low", "read_code", "low"),
+        ("medium", "write_code", "medium"),
+        ("high", "read_code", "high"),
+        ("critical", "read_tickets", "high"),
+        ("low", "read_secrets", "high"),
+        ("low", "merge", "high"),
+        ("medium", "deploy", "high"),
+        ("critical", "deploy", "critical"),
+    ],
+)
+def test_out_of_scope_severity_follows_the_tier_and_the_action(iam, owner, tier, action, severity):
+    identity = IdentityFactory(owner=owner, risk_tier=tier)
+    ingest_usage(iam, [event(identity, action, "repository", "payments/api")])
+    run_sweep()
+    finding = Finding.objects.get(rule="out_of_scope_use", identity=identity)
+    assert finding.severity == severity
+    assert finding.evidence["sensitive_events"] == (1 if action in ("read_secrets", "merge", "deploy") else 0)
+
+
+def test_iam_suspends_a_drifting_identity_in_one_click_with_the_observed_use_as_reason(
+    client, owner, iam, agent
+):
+    ingest_usage(iam, [event(agent, "merge", "repository", "platform/api")])
+    client.force_login(owner)
+    assert 'data-testid="drift-suspend"' not in client.get(f"/inventory/{agent.pk}/").content.decode()
+    client.force_login(iam)
+    html = client.get(f"/inventory/{agent.pk}/").content.decode()
+    assert 'data-testid="drift-suspend"' in html
+    reason = "Out-of-scope use: merge on repository:platform/api"
+    assert reason in html
+    start = html.index('name="reason" value="') + len('name="reason" value="')
+    response = client.post(
+        f"/inventory/{agent.pk}/suspend/", {"reason": html[start : html.index('"', start)]}
+    )
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert agent.status == "suspended" and agent.status_reason.startswith(reason)

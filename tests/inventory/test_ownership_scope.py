@@ -1,5 +1,7 @@
 """Scope changes: additions are re-tiered and routed like an intake; pure removals apply at once."""
 
+from unittest import mock
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -195,3 +197,36 @@ def test_an_active_exception_lets_the_deny_rule_pass_and_is_cited(owner, securit
     assert change.state == ScopeChange.State.PENDING
     event = AuditEvent.objects.filter(verb="identity.scope_change_requested").latest("seq")
     assert event.after["deny_rules_excepted"][0]["exception"] == exc.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_request_outside_a_test_transaction_is_one_atomic_write(client, owner, assistant):
+    """The page calls the service in autocommit mode, as in production: the service must open its own
+    transaction (its row lock and audit event need one), and a failure halfway writes nothing."""
+    client.force_login(owner)
+    response = client.post(
+        f"/inventory/{assistant.pk}/scope/",
+        {
+            "resource_kind": "repository",
+            "resource_name": "docs",
+            "actions": ["write_code"],
+            "environments": ["dev"],
+            "reason": "fix typos",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    change = ScopeChange.objects.get()
+    assert change.state == ScopeChange.State.PENDING and approval(change).state == "pending"
+
+    engine_down = mock.patch(
+        "approvals.services.engine.open_request", side_effect=RuntimeError("engine down")
+    )
+    with engine_down, pytest.raises(RuntimeError):
+        scope.request_scope_change(
+            owner,
+            assistant,
+            add=[{"resource_kind": "ticketing", "resource_name": "DOCS", "actions": ["write_tickets"]}],
+            reason="close tickets",
+        )
+    assert ScopeChange.objects.count() == 1
+    assert AuditEvent.objects.filter(verb="identity.scope_change_requested").count() == 1

@@ -1,0 +1,119 @@
+"""Reactivation requests: an owner asks for a suspended identity to be brought back.
+
+Suspension is a control (an IAM decision, a revoked review, drift), so lifting it goes through the
+approval engine like an intake: routed by the identity's tier, separation of duties enforced there,
+never auto-approved. On approval the identity is reactivated with the request's reason; on rejection
+or withdrawal it stays suspended. IAM and Security may still reactivate directly with a reason
+(`inventory.services.reactivate`).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.registry import ApprovalKind, register
+from governance import audit
+from governance.actors import Actor, as_actor
+from governance.errors import IllegalTransition, NotAllowed
+from inventory import services
+from inventory.models import Identity, ReactivationRequest
+
+KIND = "reactivation"
+State = ReactivationRequest.State
+
+
+@transaction.atomic
+def request_reactivation(actor, identity: Identity, reason: str) -> ReactivationRequest:
+    """Open a reactivation request for a suspended identity (its owners, IAM or Security)."""
+    from approvals.services import engine
+
+    actor = as_actor(actor)
+    user = actor.user
+    identity = Identity.objects.select_for_update(of=("self",)).select_related("team").get(pk=identity.pk)
+    if user is None or not services.can_edit(user, identity):
+        raise NotAllowed("Only the identity's owners, IAM or Security may ask for its reactivation.")
+    if identity.status != Identity.Status.SUSPENDED:
+        raise IllegalTransition(
+            f"Only a suspended identity can be reactivated; '{identity.name}' is {identity.status}."
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why it should run again; approvers and the audit log see it."})
+    if identity.owner_id is None:
+        raise ValidationError({"owner": "An orphaned identity needs an owner (IAM reassigns it) first."})
+    if ReactivationRequest.objects.filter(identity=identity, state=State.PENDING).exists():
+        raise IllegalTransition(f"A reactivation of '{identity.name}' is already waiting for approval.")
+    reactivation = ReactivationRequest.objects.create(
+        identity=identity,
+        requester=user,
+        reason=reason[:2000],
+        suspension_reason=identity.status_reason,
+    )
+    audit.record(
+        actor,
+        "identity.reactivation_requested",
+        identity,
+        after={"reactivation_request": reactivation.pk, "risk_tier": identity.risk_tier},
+        reason=reactivation.reason,
+    )
+    engine.open_request(
+        actor,
+        kind=KIND,
+        subject=reactivation,
+        title=f"Reactivate {identity.name}",
+        requester=user,
+        tier=identity.risk_tier,
+        parties=[identity.owner, identity.backup_owner],
+        team=identity.team,
+    )
+    return reactivation
+
+
+def _close(actor: Actor, request, state: str, reason: str = "") -> None:
+    reactivation = (
+        ReactivationRequest.objects.select_for_update(of=("self",))
+        .select_related("identity")
+        .get(pk=request.object_id)
+    )
+    if reactivation.state != State.PENDING:
+        return
+    ReactivationRequest.objects.filter(pk=reactivation.pk).update(state=state, decided_at=timezone.now())
+    audit.record(
+        actor,
+        f"identity.reactivation_{state}",
+        reactivation.identity,
+        after={"reactivation_request": reactivation.pk},
+        reason=reason,
+    )
+
+
+@register(KIND)
+class ReactivationApproval(ApprovalKind):
+    label = "reactivation"
+
+    def on_approved(self, request, actor):
+        reactivation = (
+            ReactivationRequest.objects.select_for_update(of=("self",))
+            .select_related("identity")
+            .get(pk=request.object_id)
+        )
+        if reactivation.state != State.PENDING:
+            raise IllegalTransition(f"This reactivation request is already {reactivation.state}.")
+        # Raises IllegalTransition (409, the decision rolls back) if it is no longer suspended.
+        services.reactivate(
+            actor, reactivation.identity, f"reactivation request #{reactivation.pk}: {reactivation.reason}"
+        )
+        ReactivationRequest.objects.filter(pk=reactivation.pk).update(
+            state=State.APPLIED, decided_at=timezone.now()
+        )
+
+    def on_rejected(self, request, actor):
+        _close(actor, request, State.REJECTED)
+
+    def on_withdrawn(self, request, actor, reason):
+        _close(actor, request, State.WITHDRAWN, reason)
+
+    def url(self, request) -> str:
+        return f"/inventory/reactivations/{request.object_id}/"

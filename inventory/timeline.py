@@ -1,0 +1,138 @@
+"""An identity's whole story in one timeline, read from the audit log.
+
+Events about the identity itself (creation, edits, transfers, scope changes, suspensions) have the
+identity as subject. The rest of its story is recorded against other rows: its intake request, the
+approval requests of its intake, scope changes, exceptions, reactivations and just-in-time access,
+its review items, exceptions and findings. `timeline_events` gathers all of them in one query (the
+related rows are subqueries, so the count of queries does not grow with the history), and
+`describe` labels each event and links it to the page where it happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
+
+from inventory.models import Identity
+
+IDENTITY = "inventory.identity"
+
+# verb prefix (or exact verb) -> category shown as a badge; first match wins.
+CATEGORIES: list[tuple[str, Any]] = [
+    ("intake.", _("intake")),
+    ("approval.", _("approval")),
+    ("identity.transfer_", _("transfer")),
+    ("identity.owner_", _("transfer")),
+    ("identity.backup_", _("transfer")),
+    ("identity.ownership_", _("transfer")),
+    ("identity.orphaned", _("transfer")),
+    ("identity.scope_", _("scope change")),
+    ("identity.reactivation_", _("reactivation")),
+    ("identity.suspended", _("suspension")),
+    ("identity.reactivated", _("suspension")),
+    ("identity.decommissioned", _("lifecycle")),
+    ("identity.activated", _("lifecycle")),
+    ("identity.created", _("lifecycle")),
+    ("review.", _("review")),
+    ("exception.", _("exception")),
+    ("finding.", _("finding")),
+    ("access_request.", _("access request")),
+    ("credential", _("credential")),
+    ("grant.", _("grant")),
+]
+
+
+def _pks(queryset: QuerySet) -> QuerySet:
+    """The rows' primary keys as text, the type of AuditEvent.subject_id."""
+    return queryset.annotate(_subject_id=Cast("pk", CharField())).values("_subject_id")
+
+
+def _subjects(identity: Identity) -> list[tuple[str, QuerySet]]:
+    from approvals.models import ApprovalRequest, IntakeRequest
+    from governance.decisions.models import AccessRequest
+    from governance.exceptions.models import PolicyException
+    from governance.findings.models import Finding
+    from governance.reviews.models import ReviewItem
+    from inventory.models import ReactivationRequest, ScopeChange
+
+    intakes = IntakeRequest.objects.filter(identity=identity)
+    # Every approval whose subject belongs to this identity (the engine points at it generically).
+    approval_subjects = [
+        ("approvals", "intakerequest", intakes),
+        ("inventory", "scopechange", ScopeChange.objects.filter(identity=identity)),
+        ("inventory", "reactivationrequest", ReactivationRequest.objects.filter(identity=identity)),
+        ("governance", "policyexception", PolicyException.objects.filter(identity=identity)),
+        ("governance", "accessrequest", AccessRequest.objects.filter(identity=identity)),
+    ]
+    approval_filter = Q()
+    for app_label, model, rows in approval_subjects:
+        approval_filter |= Q(
+            content_type__app_label=app_label,
+            content_type__model=model,
+            object_id__in=rows.values("pk"),
+        )
+    return [
+        ("approvals.intakerequest", intakes),
+        ("approvals.approvalrequest", ApprovalRequest.objects.filter(approval_filter)),
+        ("governance.policyexception", PolicyException.objects.filter(identity=identity)),
+        ("governance.finding", Finding.objects.filter(identity=identity)),
+        ("governance.reviewitem", ReviewItem.objects.filter(identity=identity)),
+        ("governance.accessrequest", AccessRequest.objects.filter(identity=identity)),
+    ]
+
+
+def timeline_events(identity: Identity) -> QuerySet:
+    """Every audit event of this identity's story, newest first (one query, whatever its length)."""
+    from governance.models import AuditEvent
+
+    where = Q(subject_type=IDENTITY, subject_id=str(identity.pk))
+    for subject_type, rows in _subjects(identity):
+        where |= Q(subject_type=subject_type, subject_id__in=_pks(rows))
+    return AuditEvent.objects.filter(where).order_by("-seq")
+
+
+def category_of(verb: str) -> Any:
+    for prefix, label in CATEGORIES:
+        if verb.startswith(prefix):
+            return label
+    return _("change")
+
+
+def link_of(event, identity: Identity) -> str:
+    """Where the event happened (the page to open), or '' when it is this identity page itself."""
+    after = event.after if isinstance(event.after, dict) else {}
+    sid = event.subject_id
+    match event.subject_type:
+        case "approvals.intakerequest":
+            return f"/intake/{sid}/"
+        case "approvals.approvalrequest":
+            return f"/approvals/{sid}/"
+        case "governance.policyexception":
+            return f"/exceptions/{sid}/"
+        case "governance.finding":
+            return f"/findings/?identity={identity.pk}&status="
+        case "governance.reviewitem":
+            return f"/reviews/items/{sid}/"
+        case "governance.accessrequest":
+            return f"/access-requests/{sid}/"
+    if after.get("scope_change"):
+        return f"/inventory/scope-changes/{after['scope_change']}/"
+    if after.get("reactivation_request"):
+        return f"/inventory/reactivations/{after['reactivation_request']}/"
+    if event.verb.startswith(
+        ("identity.transfer_", "identity.owner_", "identity.backup_", "identity.ownership_")
+    ):
+        return "/inventory/transfers/"
+    return ""
+
+
+def describe(events, identity: Identity) -> list:
+    """Label and link each event of a page of the timeline (no queries)."""
+    events = list(events)
+    for event in events:
+        event.category = category_of(event.verb)
+        event.link = link_of(event, identity)
+    return events

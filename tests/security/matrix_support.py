@@ -1,0 +1,239 @@
+"""The authorisation matrix's machinery: the routes from the URL conf, an estate with one of each
+object, and a request per (route, method, role) classified as allowed, denied or sent to log in.
+
+The expected outcomes live in `test_authorization_matrix.py`; `python -m tests.security.matrix_support`
+is not needed to use them. The classification is deliberately coarse: what the matrix proves is who
+gets past authorisation, not what each endpoint answers to an empty body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+ROLES = ["anonymous", "outsider", "owner", "owner2", "iam", "security", "auditor"]
+
+# Routes that are not Steward's own: the Django admin has its own staff check, DRF's format-suffix
+# twins answer exactly as the route they double.
+SKIP_PREFIXES = ("admin/",)
+FORMAT_SUFFIX = re.compile(r"\\\.\(\?P<format>|<drf_format_suffix:format>")
+
+OK, DENY, LOGIN = "ok", "deny", "login"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # namespace:name, unique with the pattern
+    pattern: str
+    methods: tuple[str, ...]
+
+
+def _walk(resolver, prefix="", namespace=""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}{entry.namespace}:"
+            yield from _walk(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), f"{namespace}{entry.name}", entry
+
+
+def _methods(pattern: URLPattern) -> tuple[str, ...]:
+    actions = getattr(pattern.callback, "actions", None)
+    if actions:  # a DRF viewset route knows its methods
+        return tuple(sorted(m.upper() for m in actions if m not in ("head", "options")))
+    view_class = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+    if view_class is not None and hasattr(view_class, "http_method_names"):
+        allowed = [m.upper() for m in view_class.http_method_names if hasattr(view_class, m)]
+        return tuple(m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if m in allowed)
+    return ("GET", "POST")
+
+
+def steward_routes() -> list[Route]:
+    """Every route of the URL conf but the admin's and DRF's format-suffix twins."""
+    routes: dict[str, Route] = {}
+    for pattern, name, entry in _walk(get_resolver()):
+        if pattern.startswith(SKIP_PREFIXES) or FORMAT_SUFFIX.search(pattern):
+            continue
+        key = f"{name} {pattern}"
+        routes.setdefault(key, Route(key, pattern, _methods(entry)))
+    return sorted(routes.values(), key=lambda r: r.name)
+
+
+def build_estate(users) -> dict[str, int | str]:
+    """One of each object, owned or requested by `owner`; returns the values for URL parameters."""
+    from django.db import transaction
+
+    from approvals.services import intake as intake_services
+    from governance import audit
+    from governance.actors import system
+    from governance.decisions import jit
+    from governance.evidence.builder import build_pack
+    from governance.evidence.services import default_period, request_export
+    from governance.exceptions import services as exception_services
+    from governance.findings.models import Finding
+    from governance.policy.models import PolicyTestCase, PolicyVersion
+    from governance.reviews.services.launch import launch_campaign
+    from inventory import ownership, scope
+    from tests.approvals.conftest import answers
+    from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
+
+    owner, owner2, iam = users["owner"], users["owner2"], users["iam"]
+    now = timezone.now()
+    identity = IdentityFactory(
+        owner=owner, name="matrix-bot", risk_tier="high", environments=["dev", "prod"], team=owner.team
+    )
+    grant = GrantFactory(identity=identity, resource_name="platform/api", actions=["read_code"])
+    credential = CredentialFactory(identity=identity, revoked_at=now - timedelta(days=1))
+    two_years = now - timedelta(days=730)
+    CredentialFactory(identity=identity, issued_at=two_years, last_rotated_at=two_years)
+    finding = Finding.objects.create(rule="stale_unused", identity=identity, severity="medium")
+
+    data = answers("medium")
+    data["team"] = owner.team
+    intake = intake_services.submit(owner, intake_services.create_draft(owner, data))
+    exception = exception_services.request_exception(
+        owner,
+        identity=identity,
+        rule="credential_rotation_overdue",
+        justification="Legacy bot cannot use OIDC yet.",
+        compensating_controls="Key scoped to one repository.",
+        expires_at=now + timedelta(days=30),
+    )
+    campaign = launch_campaign(iam, "Matrix review", {"risk_tiers": ["high"]}, now + timedelta(days=14))
+    item = campaign.items.get(identity=identity)
+    start, end = default_period()
+    export = request_export(users["auditor"], start.isoformat(), end.isoformat())
+    build_pack(export.pk)  # ready, so its download is reachable (the worker does this after commit)
+    access = jit.request_access(
+        owner,
+        {
+            "identity": identity.pk,
+            "action": "merge",
+            "resource": {"kind": "repository", "name": "platform/api"},
+            "environment": "prod",
+            "duration_minutes": 30,
+            "reason": "Release 1.2",
+            "task_ref": "REL-12",
+        },
+    )
+    transfer = ownership.propose_transfer(owner, [identity], owner2, "Moving teams")[0]
+    change = scope.request_scope_change(
+        owner,
+        identity,
+        add=[{"resource_kind": "repository", "resource_name": "platform/web", "actions": ["open_pr"]}],
+        reason="Needs the web repository too",
+    )
+    version = PolicyVersion.objects.order_by("-version").first()
+    test_case = PolicyTestCase.objects.first()
+    with transaction.atomic():
+        event = audit.record(system("test"), "matrix.touched", identity, after={"ok": True})
+    return {
+        "identity": identity.pk,
+        "grant": grant.pk,
+        "credential": credential.pk,
+        "finding": finding.pk,
+        "intake": intake.pk,
+        "approval": intake.approval_id,
+        "exception": exception.pk,
+        "campaign": campaign.pk,
+        "item": item.pk,
+        "export": export.pk,
+        "access": access.pk,
+        "transfer": transfer.pk,
+        "scope_change": change.pk,
+        "version": version.version if version else 1,
+        "test_case": test_case.pk if test_case else 1,
+        "seq": event.seq,
+    }
+
+
+# URL parameter → estate key, by route (a route not named here uses its parameter's name).
+PARAMS_BY_ROUTE = {
+    "intake": "intake",
+    "approval": "approval",
+    "exception": "exception",
+    "campaign": "campaign",
+    "reviews-item": "item",
+    "review-item": "item",
+    "evidence-export": "export",
+    "access-request": "access",
+    "transfer": "transfer",
+    "ownership-transfer": "transfer",
+    "scope-change": "scope_change",
+    "finding": "finding",
+    "confirm-revocation": "credential",
+    "policy-test": "test_case",
+    "reviews-campaign": "campaign",
+    "review-campaign": "campaign",
+}
+# A parameter whose own name says which object it is.
+PARAMS_BY_NAME = {"credential_id": "credential", "identity_pk": "identity", "grant_id": "grant"}
+PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def _estate_key(route: Route) -> str:
+    name = route.name.split(" ")[0].split(":")[-1]
+    for prefix, key in sorted(PARAMS_BY_ROUTE.items(), key=lambda kv: -len(kv[0])):
+        if name.startswith(prefix):
+            return key
+    return "identity"
+
+
+def url_for(route: Route, estate: dict) -> str:
+    """The route's pattern with each parameter filled from the estate."""
+    pattern = route.pattern.replace("^", "").replace("$", "")
+
+    def fill(match):
+        param = match.group(1) or match.group(2)
+        if param == "version":
+            return str(estate["version"])
+        if param == "seq":
+            return str(estate["seq"])
+        if param in ("uidb64", "token"):
+            return "x"
+        if param == "name":
+            return "mine"
+        if param in PARAMS_BY_NAME:
+            return str(estate[PARAMS_BY_NAME[param]])
+        return str(estate[_estate_key(route)])
+
+    return "/" + PARAM.sub(fill, pattern)
+
+
+def classify(route: Route, method: str, status: int, location: str) -> str:
+    if status >= 500:
+        return f"error {status}"
+    if status == 401 or (status == 302 and "/accounts/login/" in location):
+        return LOGIN
+    if status in (403, 404):
+        return DENY
+    if status == 405:
+        return "n/a"
+    return OK
+
+
+def observe(client_for, route: Route, method: str, estate: dict, raw: dict | None = None) -> dict[str, str]:
+    """role → outcome, each request inside a savepoint rolled back, so every role sees the same state."""
+    from django.db import transaction
+
+    outcomes = {}
+    url = url_for(route, estate)
+    for role in ROLES:
+        client = client_for(role)
+        sid = transaction.savepoint()
+        try:
+            call = getattr(client, method.lower())
+            kwargs = {"content_type": "application/json", "data": "{}"} if method in ("PUT", "PATCH") else {}
+            response = call(url, **kwargs)
+            outcomes[role] = classify(route, method, response.status_code, response.get("Location", ""))
+            if raw is not None:
+                raw[role] = response.status_code
+        finally:
+            transaction.savepoint_rollback(sid)
+    return outcomes
