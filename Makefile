@@ -63,3 +63,11 @@ format: install
 
 clean:
 	rm -rf var/steward.sqlite3* var/broker var/staticfiles
+
+# Benchmarks at estate scale on PostgreSQL (bench/README.md): `make bench` (100,000 identities) or
+# `make bench BENCH=quick` (10,000). Needs DATABASE_URL to a throwaway PostgreSQL database.
+BENCH ?= full
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = "0" ] && apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  echo "wrk is missing: the HTTP figures use the bounded Python load loop instead"; }
+	$(PY) bench/run.py --size $(BENCH) $(BENCH_ARGS)

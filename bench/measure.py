@@ -1,0 +1,590 @@
+"""The measurements: pages and API lists in-process, raw-SQL floors, ingestion, jobs, gunicorn + wrk."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+# Targets from issue 13 (2 cores, PostgreSQL on the same machine, 100,000 identities).
+LIST_FILTERS = "kind=ai_agent&status=active&risk_tier=high&search=codex"
+MAX_QUERIES = 15
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]
+
+
+def summary(samples: list[float]) -> dict:
+    return {"n": len(samples), "p50_ms": ms(statistics.median(samples)), "p95_ms": ms(p95(samples))}
+
+
+# ----------------------------------------------------------------------------------------- set-up
+
+
+def prepare(estate: dict) -> dict:
+    """Users, tokens and a signed-in session for this run."""
+    from governance.actors import system
+    from governance.people.models import User
+    from governance.people.tokens import issue_token
+
+    iam = User.objects.get(username="iam")
+    run = time.strftime("%Y%m%d-%H%M%S")  # token names are identity names: unique per run
+    read_token = issue_token(system("bench"), iam, scope="read", days=1, name=f"bench read {run}")[1]
+    write_token = issue_token(system("bench"), iam, scope="write", days=1, name=f"bench write {run}")[1]
+    client = Client()
+    client.force_login(iam)
+    # One client each, reused: a new Client() builds a new handler (loads all middleware) per request.
+    token_client = Client(HTTP_AUTHORIZATION=f"Bearer {read_token}")
+    return {
+        "token_client": token_client,
+        "iam": iam,
+        "read_token": read_token,
+        "write_token": write_token,
+        "client": client,
+        "session": client.cookies["sessionid"].value,
+        "big_identity": estate["big_identity"],
+    }
+
+
+def endpoints(ctx: dict) -> list[dict]:
+    """name, path, how it authenticates, and its targets (p50/p95 in ms)."""
+    api = {"auth": "token"}
+    page = {"auth": "session"}
+    return [
+        {"name": "identities API, page of 50", "path": "/api/v1/identities/?page_size=50", **api,
+         "p50": 20, "p95": 40, "floor": "api", "rows": 50},
+        {"name": "identities API, page of 100", "path": "/api/v1/identities/?page_size=100", **api,
+         "floor": "api", "rows": 100},
+        {"name": "inventory page, 3 filters + search", "path": f"/inventory/?{LIST_FILTERS}", **page,
+         "p95": 60, "floor": "html", "rows": 50},
+        {"name": "inventory page, unfiltered", "path": "/inventory/", **page, "p95": 60, "floor": "html0",
+         "rows": 50},
+        {"name": "audit list, unfiltered", "path": "/audit/", **page, "p95": 100},
+        {"name": "audit list, verb + actor", "path": "/audit/?verb=identity.updated&actor=iam", **page,
+         "p95": 100},
+        {"name": "approval inbox", "path": "/approvals/", **page, "p95": 150},
+        {"name": "dashboard", "path": "/", **page, "p95": 150},
+        {"name": "identity page (200 grants, 2,000 events)", "path": f"/inventory/{ctx['big_identity']}/",
+         **page, "p95": 150},
+    ]  # fmt: skip
+
+
+def _get(ctx: dict, spec: dict):
+    if spec["auth"] == "token":
+        return ctx["token_client"].get(spec["path"])
+    return ctx["client"].get(spec["path"])
+
+
+# ------------------------------------------------------------------------------------- raw floor
+
+FLOOR_SELECT = (
+    "SELECT i.*, o.username, b.username, t.slug FROM inventory_identity i "
+    "LEFT JOIN governance_user o ON o.id = i.owner_id "
+    "LEFT JOIN governance_user b ON b.id = i.backup_owner_id "
+    "LEFT JOIN governance_team t ON t.id = i.team_id "
+)
+SEARCH_SQL = " OR ".join(
+    f"i.{f} ILIKE %s" for f in ("name", "vendor", "product", "model_name", "purpose", "external_id")
+)
+FLOORS = {
+    "api": (FLOOR_SELECT + "ORDER BY i.name, i.id LIMIT %s", []),
+    "html0": (FLOOR_SELECT + "ORDER BY i.name, i.id LIMIT %s", []),
+    "html": (
+        FLOOR_SELECT + "WHERE i.kind = %s AND i.status = %s AND i.risk_tier = %s AND (" + SEARCH_SQL + ") "
+        "ORDER BY i.name, i.id LIMIT %s",
+        ["ai_agent", "active", "high", *["%codex%"] * 6],
+    ),
+}
+
+
+def floor(kind: str, rows: int, reps: int) -> dict:
+    """The same rows with one hand-written query: the database's share of the request."""
+    sql, params = FLOORS[kind]
+    samples = []
+    with connection.cursor() as cursor:
+        for n in range(reps + 3):
+            started = time.perf_counter()
+            cursor.execute(sql, [*params, rows])
+            cursor.fetchall()
+            if n >= 3:
+                samples.append(time.perf_counter() - started)
+    return summary(samples)
+
+
+# ------------------------------------------------------------------------------------------ pages
+
+
+def pages(ctx: dict, reps: int) -> list[dict]:
+    print(f"\n-- pages and lists, in-process (Django test client), {reps} requests each", flush=True)
+    results = []
+    for spec in endpoints(ctx):
+        for _ in range(3):  # warm-up: connection, template loading, plan caches
+            response = _get(ctx, spec)
+        assert response.status_code == 200, (spec["path"], response.status_code)
+        with CaptureQueriesContext(connection) as captured:
+            _get(ctx, spec)
+        # Read now: the next request's request_started signal empties the connection's query log.
+        queries = list(captured.captured_queries)
+        samples = []
+        for _ in range(reps):
+            started = time.perf_counter()
+            _get(ctx, spec)
+            samples.append(time.perf_counter() - started)
+        row = {
+            "name": spec["name"],
+            "via": "test client",
+            **summary(samples),
+            "queries": len(queries),
+            "targets": {k: spec[k] for k in ("p50", "p95") if k in spec},
+        }
+        if "floor" in spec:
+            row["floor"] = floor(spec["floor"], spec["rows"], reps)
+            row["floor_ratio"] = round(row["p50_ms"] / max(row["floor"]["p50_ms"], 0.01), 1)
+            if spec["floor"] == "api" and spec["rows"] == 50:
+                row["targets"]["floor_ratio"] = 4
+        row["slowest_queries"] = sorted(
+            ({"ms": float(q["time"]) * 1000, "sql": q["sql"][:300]} for q in queries),
+            key=lambda q: -q["ms"],
+        )[:3]
+        results.append(row)
+        print(_line(row), flush=True)
+    return results
+
+
+# -------------------------------------------------------------------------------------- ingestion
+
+
+def _usage_batches(batches: int, size: int = 1000) -> list[list[dict]]:
+    rng = random.Random(7)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT g.identity_id, g.resource_kind, g.resource_name, g.actions->>0 FROM inventory_grant g "
+            "JOIN inventory_identity i ON i.id = g.identity_id "
+            "WHERE g.ended_at IS NULL AND i.status = 'active' ORDER BY random() LIMIT 20000"
+        )
+        grants = cursor.fetchall()
+    now = timezone.now()
+    return [
+        [
+            {
+                "identity": identity_id,
+                "at": (now - timedelta(seconds=rng.randrange(3600))).isoformat(),
+                "action": action,
+                "resource": {"kind": kind, "name": name},
+                "environment": "prod",
+            }
+            for identity_id, kind, name, action in (rng.choice(grants) for _ in range(size))
+        ]
+        for _ in range(batches)
+    ]
+
+
+def ingestion(ctx: dict, batches: int) -> list[dict]:
+    print(f"\n-- usage ingestion through the batch API, {batches} batches of 1,000", flush=True)
+    payloads = [json.dumps(b) for b in _usage_batches(batches + 1)]
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {ctx['write_token']}"}
+    response = client.post("/api/v1/usage-events/", payloads[0], content_type="application/json", **auth)
+    assert response.status_code == 201, response.content[:500]
+    with CaptureQueriesContext(connection) as captured:
+        client.post("/api/v1/usage-events/", payloads[1], content_type="application/json", **auth)
+    queries = len(captured.captured_queries)
+    samples = []
+    for body in payloads[1:]:
+        started = time.perf_counter()
+        response = client.post("/api/v1/usage-events/", body, content_type="application/json", **auth)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 201, response.content[:500]
+    row = {
+        "name": "usage ingestion (batches of 1,000)",
+        "via": "test client",
+        **summary(samples),
+        "queries": queries,
+        "events_per_s": round(1000 * len(samples) / sum(samples)),
+        "targets": {"events_per_s": 5000},
+    }
+    print(_line(row), flush=True)
+    ctx["usage_payloads"] = payloads
+    return [row]
+
+
+# ------------------------------------------------------------------------------------------- jobs
+
+
+def run_job(name: str) -> None:
+    """Inside a child process: run one job, print a JSON line (the parent reads peak memory)."""
+    from governance.models import User
+
+    out: dict = {}
+    now = timezone.now()
+    if name == "sweep":
+        from governance.findings.sweep import run_sweep
+
+        with CaptureQueriesContext(connection) as captured:
+            started = time.monotonic()
+            result = run_sweep()
+            out["seconds"] = time.monotonic() - started
+        out["queries"] = len(captured.captured_queries)
+        out["detail"] = {k: result.get(k) for k in ("opened", "resolved", "unresolved")}
+    elif name == "launch":
+        from governance.reviews.services import close_campaign, launch_campaign
+        from inventory.models import Identity
+
+        iam = User.objects.get(username="iam")
+        with CaptureQueriesContext(connection) as captured:
+            started = time.monotonic()
+            campaign = launch_campaign(
+                iam, "bench launch", {"risk_tiers": ["high"]}, now + timedelta(days=30)
+            )
+            out["seconds"] = time.monotonic() - started
+        out["queries"] = len(captured.captured_queries)
+        started = time.monotonic()
+        close_campaign(iam, campaign)  # leaves the estate as it was for the next run
+        out["detail"] = {
+            "items": campaign.population_count,
+            "high_tier_identities": Identity.objects.filter(risk_tier="high").count(),
+            "close_seconds": round(time.monotonic() - started, 1),
+        }
+    elif name == "evidence":
+        from governance.evidence.builder import build_pack
+        from governance.evidence.models import EvidenceExport
+        from governance.evidence.services import default_period
+
+        auditor = User.objects.get(username="auditor")
+        start, end = default_period()
+        export = EvidenceExport.objects.create(requested_by=auditor, period_start=start, period_end=end)
+        with CaptureQueriesContext(connection) as captured:
+            started = time.monotonic()
+            export = build_pack(export.pk)
+            out["seconds"] = time.monotonic() - started
+        out["queries"] = len(captured.captured_queries)
+        out["detail"] = {"state": export.state, "zip_mib": round((export.size or 0) / 2**20, 1)}
+        if export.state != "ready":
+            out["detail"]["error"] = export.error
+        try:  # the pack itself is not needed; do not let runs fill the disk
+            export.file.delete(save=False)
+        except Exception:  # noqa: BLE001
+            pass
+    else:
+        raise SystemExit(f"unknown job {name}")
+    print("BENCH-JOB " + json.dumps(out, default=str), flush=True)
+
+
+JOBS = [
+    ("governance sweep (steady state)", "sweep", {"seconds": 20}),
+    ("campaign launch, all high-tier", "launch", {"seconds": 30}),
+    ("evidence pack, 90 days", "evidence", {"seconds": 120, "peak_mib": 300}),
+]
+
+
+def jobs(size: str, env: dict) -> list[dict]:
+    print("\n-- jobs, each in its own process (wall time, SQL queries, the process's peak RSS)", flush=True)
+    results = []
+    for label, job, targets in JOBS:
+        process = subprocess.Popen(
+            [PY, str(ROOT / "bench" / "run.py"), "--size", size, "--job", job],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        line = next((x for x in output.splitlines() if x.startswith("BENCH-JOB ")), None)
+        if line is None:
+            row = {"name": label, "via": "process", "error": f"exit {process.returncode}: {output[-500:]}"}
+        else:
+            found = json.loads(line.removeprefix("BENCH-JOB "))
+            row = {
+                "name": label,
+                "via": "process",
+                "seconds": round(found["seconds"], 2),
+                "queries": found["queries"],
+                "peak_mib": round(usage.ru_maxrss / 1024, 1),
+                "detail": found["detail"],
+                "targets": targets,
+            }
+        results.append(row)
+        print(_line(row), flush=True)
+    return results
+
+
+# ------------------------------------------------------------------------------ gunicorn + wrk
+
+WRK_LUA = ROOT / "bench" / "wrk_report.lua"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wrk(url: str, headers: dict, clients: int, seconds: int) -> dict:
+    command = [
+        "wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(WRK_LUA), *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")], url,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-WRK ")), None)
+    if line is None:
+        return {"error": done.stdout[-300:] + done.stderr[-300:]}
+    raw = json.loads(line.removeprefix("BENCH-WRK "))
+    return {
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p95_ms": round(raw["p95_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "errors": raw["errors"],
+    }
+
+
+def _python_load(url: str, headers: dict, clients: int, seconds: int) -> dict:
+    """Fallback when wrk is missing: a bounded loop of urllib requests from `clients` threads."""
+    samples: list[float] = []
+    errors = [0]
+    stop = time.monotonic() + seconds
+
+    def worker():
+        while time.monotonic() < stop and len(samples) < 100_000:
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+                    r.read()
+            except (urllib.error.URLError, OSError):
+                errors[0] += 1
+            samples.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {
+        "requests": len(samples),
+        "rps": round(len(samples) / (time.monotonic() - began), 1),
+        **{k: v for k, v in summary(samples).items() if k != "n"},
+        "errors": errors[0],
+    }
+
+
+def _post_load(base: str, token: str, payloads: list[str], clients: int) -> dict:
+    """Ingestion over HTTP: every payload once, from `clients` threads."""
+    queue = list(payloads)
+    lock = threading.Lock()
+    samples: list[float] = []
+    errors = [0]
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                body = queue.pop()
+            request = urllib.request.Request(
+                base + "/api/v1/usage-events/",
+                data=body.encode(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=60) as r:
+                    r.read()
+            except (urllib.error.URLError, OSError):
+                errors[0] += 1
+            samples.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.monotonic() - began
+    accepted = len(samples) - errors[0]
+    return {**summary(samples), "events_per_s": round(1000 * accepted / took), "errors": errors[0]}
+
+
+def http(ctx: dict, env: dict, seconds: int) -> list[dict]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    load = _wrk if shutil.which("wrk") else _python_load
+    tool = "wrk" if load is _wrk else "python loop"
+    print(f"\n-- through gunicorn (2 sync workers) on {base}, {tool}, {seconds}s per run", flush=True)
+    server = subprocess.Popen(
+        [str(Path(PY).with_name("gunicorn")), "config.wsgi:application", "--workers", "2",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env={**os.environ, **env},
+    )  # fmt: skip
+    results = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=5).read()
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.5)
+        for spec in endpoints(ctx):
+            headers = (
+                {"Authorization": f"Bearer {ctx['read_token']}"}
+                if spec["auth"] == "token"
+                else {"Cookie": f"sessionid={ctx['session']}"}
+            )
+            loaded = spec["name"].startswith(("identities API, page of 50", "inventory page, 3"))
+            runs = [1, 8] if loaded else [1]
+            for clients in runs:
+                load(base + spec["path"], headers, clients, 1)  # warm both workers
+                found = load(base + spec["path"], headers, clients, seconds)
+                row = {"name": spec["name"], "via": f"gunicorn, {tool}, {clients} client(s)", **found}
+                if clients == 1:
+                    row["targets"] = {k: spec[k] for k in ("p50", "p95") if k in spec}
+                elif spec["name"].startswith("identities API"):
+                    row["targets"] = {"rps": 100}
+                results.append(row)
+                print(_line(row), flush=True)
+        payloads = ctx.get("usage_payloads")
+        if payloads:
+            found = _post_load(base, ctx["write_token"], payloads, clients=2)
+            row = {"name": "usage ingestion (batches of 1,000)", "via": "gunicorn, 2 clients", **found}
+            row["targets"] = {"events_per_s": 5000}
+            results.append(row)
+            print(_line(row), flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return results
+
+
+# ------------------------------------------------------------------------------------- reporting
+
+
+def auth_indexes() -> dict:
+    """Every authentication lookup is by an indexed column (API token hash, session key, user id)."""
+    wanted = {
+        "governance_apitoken": "token_hash",
+        "django_session": "session_key",
+        "governance_user": "id",
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        for table, column in wanted.items():
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [table])
+            found[f"{table}.{column}"] = any(f"({column})" in r[0] for r in cursor.fetchall())
+    return found
+
+
+def verdict(row: dict) -> str:
+    targets = row.get("targets") or {}
+    if not targets or "error" in row:
+        return "" if "error" not in row else "ERROR"
+    ok = True
+    for key, limit in targets.items():
+        if key == "floor_ratio":
+            ok &= row.get("floor_ratio", math.inf) <= limit
+        elif key in ("rps", "events_per_s"):
+            ok &= row.get(key, 0) >= limit
+        else:
+            ok &= row.get(key if key != "p50" and key != "p95" else f"{key}_ms", math.inf) <= limit
+    if row.get("queries") is not None and row["via"] == "test client" and "events_per_s" not in row:
+        ok &= row["queries"] <= MAX_QUERIES
+    return "met" if ok else "MISSED"
+
+
+def _target_text(row: dict) -> str:
+    parts = []
+    for key, limit in (row.get("targets") or {}).items():
+        parts.append(
+            {
+                "p50": f"p50≤{limit}",
+                "p95": f"p95≤{limit}",
+                "floor_ratio": f"≤{limit}×floor",
+                "rps": f"≥{limit} req/s",
+                "events_per_s": f"≥{limit:,} ev/s",
+                "seconds": f"≤{limit}s",
+                "peak_mib": f"≤{limit} MiB",
+            }[key]  # fmt: skip
+        )
+    return ", ".join(parts)
+
+
+def _figure(row: dict) -> str:
+    if "error" in row:
+        return "ERROR " + row["error"][:200]
+    if "seconds" in row:
+        figure = f"{row['seconds']:.2f} s, peak {row['peak_mib']:.0f} MiB"
+    else:
+        figure = f"p50 {row['p50_ms']:.1f} / p95 {row['p95_ms']:.1f} ms"
+    if "rps" in row:
+        figure += f", {row['rps']:.0f} req/s"
+    if "events_per_s" in row:
+        figure += f", {row['events_per_s']:,} ev/s"
+    if "floor_ratio" in row:
+        figure += f", {row['floor_ratio']}x floor ({row['floor']['p50_ms']:.1f} ms)"
+    if row.get("queries") is not None:
+        figure += f", {row['queries']} q"
+    if row.get("errors"):
+        figure += f", {row['errors']} errors"
+    return figure
+
+
+def _line(row: dict) -> str:
+    return f"  {row['name']:<42} {row['via']:<28} {_figure(row)}  {verdict(row)}"
+
+
+def table(report: dict) -> str:
+    m = report["machine"]
+    e = report["estate"]
+    lines = [
+        f"Machine: {m.get('cpu', '?')}, {m['cores']} cores, {m.get('ram_gib', '?')} GiB, "
+        f"PostgreSQL {m.get('postgresql', '?')}, Python {m['python']}, load {m['loadavg_at_start']}",
+        f"Estate ({report['size']}): {e['identities']:,} identities, {e['grants']:,} grants, "
+        f"{e['credentials']:,} credentials, {e['audit_events']:,} audit events, {e['usage_events']:,} usage "
+        f"events, {e['campaign_items']:,} review items, {e['pending_requests']:,} pending requests",
+        "",
+        "| measure | via | figure | target | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for row in report["results"]:
+        cells = [row["name"], row["via"], _figure(row), _target_text(row), verdict(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Authentication lookups indexed: {report.get('auth_indexes')}")
+    return "\n".join(lines)

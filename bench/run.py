@@ -1,0 +1,189 @@
+"""Steward's benchmark: build a large estate once (cached), then measure it. `make bench` runs this.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/steward_bench make bench            # 100,000
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/steward_bench make bench BENCH=quick  # 10,000
+
+PostgreSQL only. The database is created when missing, and it belongs to the benchmark: the estate
+is built into it and the measured jobs (sweep, campaign launch, evidence pack, usage ingestion) write
+to it. The quick estate lives in `<name>_quick`, so both stay cached. A database holding identities
+the benchmark did not build is refused. Results: a table on stdout and bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+SQLITE_REFUSAL = (
+    "make bench runs on PostgreSQL only. SQLite (the default when DATABASE_URL is unset) serialises "
+    "writers, runs in-process with no network round trip, has no parallel query and a "
+    "different optimiser, so its figures say nothing about a production estate; the targets are "
+    "defined for PostgreSQL on the same machine.\n"
+    "Set DATABASE_URL to a throwaway PostgreSQL database, e.g.\n"
+    "    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/steward_bench make bench BENCH=quick"
+)
+
+# Per size: repetitions per in-process endpoint, seconds per wrk run, ingestion batches of 1,000.
+PROFILES = {
+    "quick": {"reps": 30, "http_seconds": 5, "batches": 10},
+    "full": {"reps": 60, "http_seconds": 10, "batches": 20},
+}
+
+
+def database_url(size: str) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url or url.startswith("sqlite"):
+        sys.exit(SQLITE_REFUSAL)
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql", "postgis"):
+        sys.exit(f"DATABASE_URL must name a PostgreSQL database, not '{parts.scheme}'.\n\n{SQLITE_REFUSAL}")
+    if size == "quick" and not parts.path.rstrip("/").endswith("_quick"):
+        parts = parts._replace(path=parts.path.rstrip("/") + "_quick")
+    return urlunsplit(parts)
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            print(f"creating database {name}", flush=True)
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def bench_environment(url: str) -> dict[str, str]:
+    """What the benchmarked processes (this one, jobs, gunicorn) run with."""
+    var = RESULTS / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    return {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",  # DEBUG keeps every query in memory and renders slower: not what production runs
+        "STEWARD_VAR_DIR": str(var),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        # The per-token rate limit (3000/min by default) would turn a load test into 429s. The
+        # throttle still runs on every request; only its ceiling is raised.
+        "STEWARD_API_RATE": "10000000/min",
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "60",
+    }
+
+
+def machine() -> dict:
+    info: dict = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg(),
+    }
+    try:
+        cpu = Path("/proc/cpuinfo").read_text()
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in cpu.splitlines() if "model name" in line)
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["ram_gib"] = round(int(mem) / 2**20, 1)
+    except (OSError, StopIteration):
+        pass
+    try:
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        info["git_dirty"] = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
+    except OSError:
+        pass
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", choices=["quick", "full"], default="full")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the estate even when cached")
+    parser.add_argument("--reps", type=int, help="repetitions per in-process endpoint")
+    parser.add_argument("--http-seconds", type=int, help="seconds per load-generator run")
+    parser.add_argument("--skip", default="", help="comma-separated: pages,ingest,jobs,http")
+    parser.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one measured job in this process
+    args = parser.parse_args()
+    url = database_url(args.size)
+    if not args.job:
+        ensure_database(url)
+    os.environ.update(bench_environment(url))
+    import django
+
+    django.setup()
+    from bench import measure
+
+    if args.job:
+        measure.run_job(args.job)
+        return
+    from django.core.management import call_command
+
+    from bench.estate import SIZES, build
+
+    profile = {**PROFILES[args.size]}
+    if args.reps:
+        profile["reps"] = args.reps
+    if args.http_seconds:
+        profile["http_seconds"] = args.http_seconds
+    skip = {s for s in args.skip.split(",") if s}
+    started = time.time()
+    report: dict = {"machine": machine(), "size": args.size, "profile": profile}
+    print(f"Steward benchmark, size {args.size}, database {urlsplit(url).path.lstrip('/')}", flush=True)
+    call_command("migrate", verbosity=0)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        report["machine"]["postgresql"] = cursor.fetchone()[0]
+    report["estate"] = build(SIZES[args.size], rebuild=args.rebuild)
+    # The previous run's jobs and ingestion left dead rows; autovacuum would catch up on a live
+    # system, here it is done up front so that runs compare.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    results: list[dict] = []
+    context = measure.prepare(report["estate"])
+    if "pages" not in skip:
+        results += measure.pages(context, profile["reps"])
+    if "ingest" not in skip:
+        results += measure.ingestion(context, profile["batches"])
+    if "jobs" not in skip:
+        results += measure.jobs(args.size, bench_environment(url))
+    if "http" not in skip:
+        results += measure.http(context, bench_environment(url), profile["http_seconds"])
+    report["results"] = results
+    report["auth_indexes"] = measure.auth_indexes()
+    report["machine"]["loadavg_at_end"] = os.getloadavg()
+    report["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
+    report["seconds"] = round(time.time() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "latest.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    (RESULTS / f"{args.size}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(out.read_text())
+    print()
+    print(measure.table(report))
+    print(f"\nwritten: {out.relative_to(ROOT)} ({report['seconds']}s)")
+
+
+if __name__ == "__main__":
+    main()
