@@ -61,6 +61,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The API fuzzer (schemathesis against /api/schema/ on a live server), deeper than in `make test`.
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	STEWARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -n auto tests/security/test_api_fuzz.py $(PYTEST_ARGS)
+
 clean:
 	rm -rf var/steward.sqlite3* var/broker var/staticfiles
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from approvals.models import ApprovalRequest, ApprovalStep, IntakeRequest
 from governance.people.models import Team, User
+from inventory.models import Credential, Identity
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -40,13 +41,18 @@ def _steps(approval: ApprovalRequest | None) -> list[dict]:
 class IntakeRequestSerializer(serializers.ModelSerializer):
     """What GET returns: the answers, plus state, risk, steps and (once approved) the identity."""
 
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    backup_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    backup_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     steps = serializers.SerializerMethodField()
-    approval = serializers.PrimaryKeyRelatedField(read_only=True)
-    identity = serializers.PrimaryKeyRelatedField(read_only=True)
+    approval = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    identity = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    # A draft may leave these empty; declared so the schema says "" is a possible answer.
+    kind = serializers.ChoiceField(choices=Identity.Kind.choices, allow_blank=True, read_only=True)
+    credential_kind = serializers.ChoiceField(
+        choices=Credential.Kind.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = IntakeRequest
@@ -130,8 +136,8 @@ class RaiseTierSerializer(serializers.Serializer):
 
 
 class ApprovalRequestSerializer(serializers.ModelSerializer):
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     subject_id = serializers.IntegerField(source="object_id", read_only=True)
     steps = serializers.SerializerMethodField()
     current_step = serializers.SerializerMethodField()

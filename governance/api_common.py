@@ -44,3 +44,41 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied) and exc.args:
         return Response({"detail": str(exc.args[0])}, status=status.HTTP_403_FORBIDDEN)
     return drf_exception_handler(exc, context)
+
+
+ERROR_RESPONSES = {
+    "400": "Bad input: per-field messages (`{\"field\": [\"message\"]}`) or a `detail`.",
+    "401": "No login: no session and no (or an expired or unknown) bearer token.",
+    "403": "Not allowed: role, object or separation of duties; `detail` says why.",
+    "404": "Not found, or hidden from the caller (also for a page number past the end).",
+    "409": "A transition not allowed from the current state, or a stale `version`.",
+    "429": "Over the rate limit for this token or user; see `Retry-After`.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation documents the contract's error answers.
+
+    drf-spectacular documents only the success; the contract (and clients that validate against
+    the schema) rely on the same JSON errors everywhere, so each operation lists them too.
+    """
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "description": "A `detail` message, or per-field lists of messages.",
+            # `detail` is a message, or a list of them when a batch names its bad entries.
+            "properties": {"detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": {}}]}},
+            "additionalProperties": True,
+        },
+    )
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(code, {"description": description, "content": body})
+    return result

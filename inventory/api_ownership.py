@@ -35,8 +35,8 @@ class InventoryMember(permissions.BasePermission):
 
 class OwnershipTransferSerializer(serializers.ModelSerializer):
     identity_name = serializers.CharField(source="identity.name", read_only=True)
-    from_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    to_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    from_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    to_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = OwnershipTransfer
@@ -176,7 +176,7 @@ class GrantRequestSerializer(serializers.Serializer):
 
 
 class ScopeChangeSerializer(serializers.ModelSerializer):
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ScopeChange
@@ -291,7 +291,7 @@ class ScopeChangeViewSet(
 
 
 class ReactivationRequestSerializer(serializers.ModelSerializer):
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     identity_name = serializers.CharField(source="identity.name", read_only=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from governance.people.models import Team
 from inventory.models import Environment, Identity, RiskTier
 
+NONE = "(none)"  # the filter value for "no vendor / no model recorded"
 SEARCH_FIELDS = ("name", "vendor", "product", "model_name", "purpose", "external_id")
 
 # Public sort keys -> model fields (nulls sort last for "last used" so stale ones surface on -last_used).
@@ -75,6 +76,16 @@ class IdentityFilter(django_filters.FilterSet):
         label=_("Environment"),
         empty_label=_("Any environment"),
     )
+    vendor = django_filters.CharFilter(
+        method="filter_exact_or_none",
+        label=_("Vendor"),
+        help_text=_("Exact vendor; `(none)` for identities with no vendor recorded"),
+    )
+    model_name = django_filters.CharFilter(
+        method="filter_exact_or_none",
+        label=_("Model"),
+        help_text=_("Exact model name; `(none)` for identities with no model recorded"),
+    )
     no_owner = django_filters.BooleanFilter(
         method="filter_no_owner", label=_("No owner"), widget=forms.CheckboxInput
     )
@@ -82,6 +93,7 @@ class IdentityFilter(django_filters.FilterSet):
         method="filter_unused_days",
         label=_("Unused for days"),
         min_value=1,
+        max_value=36500,
         help_text=_("Not used for at least this many days (never used counts)"),
     )
     review_overdue = django_filters.BooleanFilter(
@@ -110,6 +122,13 @@ class IdentityFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(owner__username=value)
+
+    def filter_exact_or_none(self, queryset, name, value):
+        # An empty query value is dropped by the list page, so "(none)" asks for the blank ones.
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(**{name: "" if value == NONE else value})
 
     def filter_environment(self, queryset, name, value):
         return queryset.in_environment(value) if value else queryset

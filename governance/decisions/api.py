@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from governance.actors import from_request
 from governance.decisions import jit, service
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
+from governance.filters import id_filter
 from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
 from inventory.models import Action, Environment
 
@@ -87,7 +88,7 @@ class DecisionRecordSerializer(serializers.ModelSerializer):
 
 
 class DecisionRecordFilter(django_filters.FilterSet):
-    identity = django_filters.NumberFilter(field_name="identity_id")
+    identity = id_filter("identity_id")
     action = django_filters.ChoiceFilter(choices=Action.choices)
     decision = django_filters.ChoiceFilter(choices=DecisionOutcome.choices)
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
@@ -136,9 +137,9 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 class AccessRequestSerializer(serializers.ModelSerializer):
     identity_name = serializers.CharField(source="identity.name", read_only=True)
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     resource = serializers.SerializerMethodField()
-    grant = serializers.PrimaryKeyRelatedField(read_only=True)
+    grant = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = AccessRequest
@@ -188,7 +189,7 @@ class CommentSerializer(serializers.Serializer):
 
 class AccessRequestFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=AccessRequest.State.choices)
-    identity = django_filters.NumberFilter(field_name="identity_id")
+    identity = id_filter("identity_id")
     requester = django_filters.CharFilter(field_name="requester__username")
 
     class Meta:

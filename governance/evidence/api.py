@@ -13,7 +13,7 @@ from governance.permissions import ReadAllRoles, TokenScopePermission
 
 
 class EvidenceExportSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     period_start = serializers.DateField()
     period_end = serializers.DateField()
     download = serializers.SerializerMethodField()

@@ -15,7 +15,7 @@ from governance.permissions import AuditorReadOnly, TokenScopePermission
 
 class ExceptionSerializer(serializers.ModelSerializer):
     identity_name = serializers.CharField(source="identity.name", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.exceptions.models import PolicyException
+from governance.filters import id_filter
 from governance.people.models import Team
 
 
@@ -13,7 +14,7 @@ class ExceptionFilter(django_filters.FilterSet):
         choices=PolicyException.State.choices, label=_("State"), empty_label=_("Any state")
     )
     rule = django_filters.CharFilter(label=_("Rule"))
-    identity = django_filters.NumberFilter(field_name="identity_id", label=_("Identity id"))
+    identity = id_filter("identity_id", label=_("Identity id"))
     team = django_filters.ModelChoiceFilter(
         field_name="identity__team",
         to_field_name="slug",

@@ -1,6 +1,7 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from governance.filters import id_filter
 from governance.findings.models import Finding, Rule, Severity
 from governance.people.models import Team
 
@@ -13,7 +14,7 @@ class FindingFilter(django_filters.FilterSet):
     severity = django_filters.ChoiceFilter(
         choices=Severity.choices, label=_("Severity"), empty_label=_("Any severity")
     )
-    identity = django_filters.NumberFilter(field_name="identity_id", label=_("Identity id"))
+    identity = id_filter("identity_id", label=_("Identity id"))
     team = django_filters.ModelChoiceFilter(
         field_name="identity__team",
         to_field_name="slug",

@@ -85,11 +85,13 @@ class CampaignCreateSerializer(serializers.Serializer):
 class ReviewItemSerializer(serializers.ModelSerializer):
     campaign_name = serializers.CharField(source="campaign.name", read_only=True)
     identity_name = serializers.SerializerMethodField()
-    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     decided_by = serializers.CharField(source="decided_by_label", read_only=True)
-    signoff_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    remediation_confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    signoff_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    remediation_confirmed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ReviewItem

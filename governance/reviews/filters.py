@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q
 
+from governance.filters import id_filter
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from inventory.models import RiskTier
 
@@ -17,10 +18,10 @@ class ReviewCampaignFilter(django_filters.FilterSet):
 
 
 class ReviewItemFilter(django_filters.FilterSet):
-    campaign = django_filters.NumberFilter(field_name="campaign_id", label="Campaign")
+    campaign = id_filter("campaign_id", label="Campaign")
     reviewer = django_filters.CharFilter(field_name="reviewer__username", label="Reviewer")
     decision = django_filters.ChoiceFilter(choices=ReviewItem.Decision.choices, label="Decision")
-    identity = django_filters.NumberFilter(field_name="identity_id", label="Identity")
+    identity = id_filter("identity_id", label="Identity")
     risk_tier = django_filters.ChoiceFilter(choices=RiskTier.choices, label="Tier")
     signoff_state = django_filters.ChoiceFilter(choices=ReviewItem.SignOff.choices, label="Sign-off")
     remediation_state = django_filters.ChoiceFilter(

@@ -162,6 +162,8 @@ EXPECTED = {
     "POST intake-withdraw intake/<int:pk>/withdraw/": "L-+----",
     "GET inventory:activate inventory/<int:pk>/activate/": "L......",
     "POST inventory:activate inventory/<int:pk>/activate/": "L---++-",
+    "GET inventory:bulk-reassign inventory/reassign/": "L......",
+    "POST inventory:bulk-reassign inventory/reassign/": "L---++-",
     "GET inventory:confirm-revocation inventory/credentials/<int:pk>/confirm-revocation/": "L......",
     "POST inventory:confirm-revocation inventory/credentials/<int:pk>/confirm-revocation/": "L-+-++-",
     "GET inventory:credential-new inventory/<int:pk>/credentials/new/": "L-+-++-",
