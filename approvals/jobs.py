@@ -7,3 +7,8 @@ registry.register_job(
     "approvals.services.stale.remind_and_expire_stale_requests",
     "Remind pending requests untouched for the policy's days, then expire them (daily).",
 )
+registry.register_job(
+    "notifications",
+    "approvals.notifications.deliver_pending",
+    "Deliver notifications still waiting in the outbox (the broker or a channel was down) (every 5 min).",
+)

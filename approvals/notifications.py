@@ -1,9 +1,15 @@
-"""Telling people about approval work: pluggable channels, sent only after the change commits.
+"""Telling people about approval work: pluggable channels, delivered from an outbox after commit.
+
+`notify()` writes a `Notification` row in the caller's transaction (so it exists exactly when the
+change does) and, after commit, queues a Celery task to deliver it. When the broker is down the row
+simply waits: the `notifications` scheduled job delivers every pending row once the broker (and so
+beat and the workers) are back. Delivery claims a row with a conditional update, so the task and the
+job racing for the same row send it once.
 
 Channels implement `send(event, recipients, subject, body, url)`. Two ship with Steward: email
 (Django's mail backend; the console backend in the demo) and a generic JSON webhook (for a chat tool),
 enabled by `STEWARD_WEBHOOK_URL`. A failing channel is logged and never breaks the request that
-caused the notification.
+caused the notification; the row is retried later for that channel only, up to `MAX_ATTEMPTS`.
 """
 
 from __future__ import annotations
@@ -12,13 +18,17 @@ import abc
 import json
 import logging
 import os
+import time
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 logger = logging.getLogger("steward.notifications")
 
@@ -121,17 +131,110 @@ def channels() -> list[Channel]:
     return configured + list(_extra_channels)
 
 
-def deliver(event: str, recipients: list[Recipient], subject: str, body: str, url: str) -> None:
-    for channel in channels():
-        try:
-            channel.send(event, recipients, subject, body, url)
-        except Exception:  # noqa: BLE001 - a broken channel must never break the request
-            logger.exception("notification via %s failed (event %s)", channel.name, event)
+MAX_ATTEMPTS = 5
+# A row claimed longer ago than this belongs to a worker that died mid-send; it is claimed again.
+CLAIM_LEASE = timedelta(minutes=10)
+# After the broker refused one enqueue, skip enqueueing for a while (each try blocks for seconds);
+# the scheduled job delivers what waits meanwhile.
+BROKER_BACKOFF_SECONDS = 60
+_broker_down_until = 0.0
 
 
-def notify(event: str, recipients: list[Recipient], subject: str, body: str, path: str) -> None:
-    """Queue a notification for after the current transaction commits (nothing if it rolls back)."""
+def notify(event: str, recipients: list[Recipient], subject: str, body: str, path: str):
+    """Record a notification in the current transaction; it is delivered after commit (never if the
+    change rolls back), or later by the scheduled job if it cannot be queued now."""
+    from approvals.models import Notification
+
     if not recipients:
-        return
-    url = absolute_url(path)
-    transaction.on_commit(lambda: deliver(event, recipients, subject, body, url))
+        return None
+    row = Notification.objects.create(
+        event=event[:80],
+        recipients=[asdict(r) for r in recipients],
+        subject=subject[:300],
+        body=body,
+        url=absolute_url(path)[:500],
+    )
+    transaction.on_commit(lambda: enqueue(row.pk))
+    return row
+
+
+def enqueue(notification_id: int) -> bool:
+    """Ask a worker to deliver the row now. A broker that is down only delays the notification."""
+    global _broker_down_until
+    from approvals.tasks import deliver_notification
+
+    if time.monotonic() < _broker_down_until:
+        return False
+    try:
+        # No publish retries: the outbox is the retry, and the request should not wait on the broker.
+        deliver_notification.apply_async((notification_id,), retry=False)
+    except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        logger.warning(
+            "broker unreachable: notification %s waits in the outbox", notification_id, exc_info=True
+        )
+        return False
+    return True
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(state="pending") | Q(state="sending", claimed_at__lt=now - CLAIM_LEASE)
+
+
+def deliver_notification(notification_id: int, now: datetime | None = None) -> bool:
+    """Claim one row (compare-and-set) and send it on every channel not yet done. True when sent."""
+    from approvals.models import Notification
+
+    now = now or timezone.now()
+    claimed = (
+        Notification.objects.filter(_claimable(now), pk=notification_id)
+        .filter(attempts__lt=MAX_ATTEMPTS)
+        .update(state=Notification.State.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return False  # sent already, or another worker holds it
+    row = Notification.objects.get(pk=notification_id)
+    recipients = [Recipient(**r) for r in row.recipients]
+    done = list(row.channels_done)
+    errors = []
+    for channel in channels():
+        if channel.name in done:
+            continue
+        try:
+            channel.send(row.event, recipients, row.subject, row.body, row.url)
+        except Exception as exc:  # noqa: BLE001 - a broken channel must never break the request
+            logger.exception("notification via %s failed (event %s)", channel.name, row.event)
+            errors.append(f"{channel.name}: {exc.__class__.__name__}: {exc}")
+            continue
+        done.append(channel.name)
+        Notification.objects.filter(pk=row.pk).update(channels_done=done)
+    if not errors:
+        state, sent_at = Notification.State.SENT, timezone.now()
+    else:
+        gave_up = row.attempts >= MAX_ATTEMPTS
+        state, sent_at = (Notification.State.FAILED if gave_up else Notification.State.PENDING), None
+    Notification.objects.filter(pk=row.pk, state=Notification.State.SENDING).update(
+        state=state, sent_at=sent_at, last_error="\n".join(errors)[:2000]
+    )
+    return not errors
+
+
+def deliver_pending(now: datetime | None = None) -> dict:
+    """The scheduled job: deliver everything still waiting (oldest first), each row once."""
+    from approvals.models import Notification
+
+    now = now or timezone.now()
+    Notification.objects.filter(
+        state=Notification.State.SENDING, claimed_at__lt=now - CLAIM_LEASE, attempts__gte=MAX_ATTEMPTS
+    ).update(state=Notification.State.FAILED, last_error="The worker sending it was lost too often.")
+    ids = list(
+        Notification.objects.filter(_claimable(now), attempts__lt=MAX_ATTEMPTS)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)[:1000]
+    )
+    sent = sum(1 for pk in ids if deliver_notification(pk, now))
+    return {
+        "sent": sent,
+        "retrying": Notification.objects.filter(state=Notification.State.PENDING).count(),
+        "failed": Notification.objects.filter(state=Notification.State.FAILED).count(),
+    }

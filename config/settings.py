@@ -213,6 +213,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "governance.api_common.document_error_responses",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "RiskTierEnum": "inventory.models.RiskTier",
@@ -340,6 +344,9 @@ OIDC_CALLBACK_CLASS = "governance.people.oidc.StewardOIDCCallbackView"
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 STEWARD_OIDC_GROUPS_CLAIM = os.environ.get("STEWARD_OIDC_GROUPS_CLAIM", "groups")
 STEWARD_OIDC_ROLE_MAP = os.environ.get("STEWARD_OIDC_ROLE_MAP", "")
+# A claim by which the IdP says an account is disabled (false/0/"disabled"): the user is deprovisioned
+# in Steward (deactivated, their identities re-homed). Empty turns this off.
+STEWARD_OIDC_ACTIVE_CLAIM = os.environ.get("STEWARD_OIDC_ACTIVE_CLAIM", "active")
 
 # API rate limits per token (or per signed-in user): generous defaults, lower them in production.
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["governance.throttling.ApiRateThrottle"]

@@ -47,7 +47,7 @@ def exception_handler(exc, context):
 
 
 ERROR_RESPONSES = {
-    "400": "Bad input: per-field messages (`{\"field\": [\"message\"]}`) or a `detail`.",
+    "400": 'Bad input: per-field messages (`{"field": ["message"]}`) or a `detail`.',
     "401": "No login: no session and no (or an expired or unknown) bearer token.",
     "403": "Not allowed: role, object or separation of duties; `detail` says why.",
     "404": "Not found, or hidden from the caller (also for a page number past the end).",

@@ -15,4 +15,5 @@ class GovernanceConfig(AppConfig):
         from governance.findings import identity as finding_panels
 
         finding_panels.register()
+        from governance.jobs import checks as job_checks  # noqa: F401  (every job hook resolves)
         from governance.people import checks  # noqa: F401  (registers the SSO checks)

@@ -5,6 +5,7 @@ Thin on purpose: parse, authorise, call one service, render. Services check role
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -48,6 +49,18 @@ class RawBodyParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return {}
+
+
+def _raw_body(request) -> bytes:
+    """The raw body, up to the import limit. (`request.body` stops at Django's form-sized
+    DATA_UPLOAD_MAX_MEMORY_SIZE and answers a bare HTML 400, which names no limit.)"""
+    limit = settings.STEWARD_IMPORT_MAX_BYTES
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        raise importers.too_large()
+    django_request = request._request
+    if hasattr(django_request, "_body"):
+        return django_request._body
+    return django_request.read(limit + 1)
 
 
 def _with_details(queryset):
@@ -210,18 +223,20 @@ class IdentityViewSet(
         """CSV or JSON (multipart field `file`, or the raw body). `?dry_run=1` returns the diff only."""
         _require_governor(request, "import identities")
         content_type = request.content_type or ""
-        if content_type.startswith("multipart/"):
-            upload = request.FILES.get("file")
-            if upload is None:
-                return Response({"file": ["Attach the file as 'file'."]}, status=status.HTTP_400_BAD_REQUEST)
-            content, filename = upload.read(), upload.name
-            source = request.data.get("source") or request.query_params.get("source", "")
-        else:
-            content = request.body
-            filename = "import.json" if "json" in content_type else "import.csv"
-            source = request.query_params.get("source", "")
         dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
         try:
+            if content_type.startswith("multipart/"):
+                upload = request.FILES.get("file")
+                if upload is None:
+                    return Response(
+                        {"file": ["Attach the file as 'file'."]}, status=status.HTTP_400_BAD_REQUEST
+                    )
+                content, filename = importers.read_upload(upload), upload.name
+                source = request.data.get("source") or request.query_params.get("source", "")
+            else:
+                content = _raw_body(request)
+                filename = "import.json" if "json" in content_type else "import.csv"
+                source = request.query_params.get("source", "")
             plan = importers.import_identities(
                 from_request(request), content, filename=filename, source=source, dry_run=dry_run
             )

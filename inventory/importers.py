@@ -145,12 +145,23 @@ class ImportPlan:
 # ---------------------------------------------------------------- reading files
 
 
+def too_large() -> ImportRejected:
+    return ImportRejected(
+        [_err(0, "file", f"The file is larger than {settings.STEWARD_IMPORT_MAX_BYTES:,} bytes.")]
+    )
+
+
+def read_upload(upload) -> bytes:
+    """An uploaded file's bytes, refused by its size before it is read into memory."""
+    if upload.size is not None and upload.size > settings.STEWARD_IMPORT_MAX_BYTES:
+        raise too_large()
+    return upload.read(settings.STEWARD_IMPORT_MAX_BYTES + 1)
+
+
 def read_rows(content: bytes, filename: str = "") -> list[tuple[int, dict[str, Any]]]:
     """Decode a CSV or JSON file into (row number, raw fields) pairs, within the size and row limits."""
     if len(content) > settings.STEWARD_IMPORT_MAX_BYTES:
-        raise ImportRejected(
-            [_err(0, "file", f"The file is larger than {settings.STEWARD_IMPORT_MAX_BYTES:,} bytes.")]
-        )
+        raise too_large()
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:

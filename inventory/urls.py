@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import views, views_import, views_ownership, views_reactivation, views_scope
+from inventory import views, views_bulk, views_import, views_ownership, views_reactivation, views_scope
 
 app_name = "inventory"
 
@@ -20,6 +20,7 @@ urlpatterns = [
         for action in views_ownership.TRANSFER_ACTIONS
     ],
     path("orphans/", views_ownership.orphans, name="orphans"),
+    path("reassign/", views_bulk.bulk_reassign, name="bulk-reassign"),
     path("scope-changes/<int:pk>/", views_scope.scope_change_detail, name="scope-change"),
     path("scope-changes/<int:pk>/decide/", views_scope.scope_change_decide, name="scope-change-decide"),
     path("<int:pk>/scope/", views_scope.scope_change_new, name="scope-change-new"),

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
+from governance.csv_safety import safe_cell
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
 from inventory import extensions, services, timeline
@@ -64,7 +65,6 @@ EXPORT_COLUMNS = [
     "external_id",
     "purpose",
 ]
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TRANSITIONS = {
     "suspend": (services.suspend, "Suspend", "identity suspended"),
     "reactivate": (services.reactivate, "Reactivate", "identity reactivated"),
@@ -78,7 +78,11 @@ def _is_plain_owner(user) -> bool:
 
 def _clean_params(request):
     """The query without empty fields (a form submits every select, chosen or not)."""
-    params = request.GET.copy()
+    return clean_query(request.GET)
+
+
+def clean_query(query):
+    params = query.copy()
     for key in list(params):
         values = [v for v in params.getlist(key) if v.strip()]
         if values:
@@ -88,7 +92,7 @@ def _clean_params(request):
     return params
 
 
-def _filtered(request, params):
+def filtered(request, params):
     filterset = IdentityFilter(params, queryset=base_queryset(), request=request)
     queryset = filterset.qs if filterset.is_valid() else Identity.objects.none()
     if not params.get("ordering"):
@@ -119,7 +123,14 @@ def identity_list(request):
     params = _clean_params(request)
     if not request.GET and _is_plain_owner(request.user) and Identity.objects.owned_by(request.user).exists():
         params["mine"] = "true"  # owners land on "Mine"; the "All" tab sends mine=false
-    filterset, queryset = _filtered(request, params)
+    context = list_context(request, params)
+    template = "inventory/identity_list.html#results" if is_htmx(request) else "inventory/identity_list.html"
+    return render(request, template, context)
+
+
+def list_context(request, params) -> dict:
+    """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too."""
+    filterset, queryset = filtered(request, params)
     page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
@@ -132,15 +143,16 @@ def identity_list(request):
         "mine": params.get("mine") == "true",
         "is_owner": request.user.has_role(Role.OWNER),
         "can_import": request.user.is_governor,
+        "can_reassign": request.user.is_governor,
+        "reassign": {"scope": "selected", "new_owner": "", "reason": "", "identities": []},
+        "reassign_errors": {},
         "today": timezone.localdate(),
     }
-    template = "inventory/identity_list.html#results" if is_htmx(request) else "inventory/identity_list.html"
-    return render(request, template, context)
+    return context
 
 
 def _csv_safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return safe_cell("" if value is None else str(value))
 
 
 class _Echo:
@@ -183,7 +195,7 @@ def _export_rows(queryset):
 @role_required(*MEMBERS)
 def identity_export(request):
     """The filtered list as CSV, streamed (flat memory whatever the estate's size)."""
-    _, queryset = _filtered(request, _clean_params(request))
+    _, queryset = filtered(request, _clean_params(request))
     response = StreamingHttpResponse(_export_rows(queryset), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="steward-inventory-{stamp}.csv"'

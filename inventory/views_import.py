@@ -73,9 +73,10 @@ def import_page(request):
     if request.method == "POST":
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            content = upload.read()
+            content = b""
             source = form.cleaned_data.get("source") or ""
             try:
+                content = importers.read_upload(upload)
                 plan = importers.import_identities(
                     actor, content, filename=upload.name, source=source, dry_run=True
                 )

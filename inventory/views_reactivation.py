@@ -117,7 +117,8 @@ def reactivation_decide(request, pk: int):
             engine.withdraw(actor, approval, reason=comment or "withdrawn by the requester")
             messages.success(request, "Withdrawn: the identity stays suspended.")
         else:
-            messages.error(request, "Choose approve, reject or withdraw.")
+            # Through the engine, so who may decide is checked (403) before the missing choice.
+            engine.decide(actor, approval, decision, comment=comment)
     except IllegalTransition as exc:
         return _conflict(request, exc)
     except ValidationError as exc:

@@ -1,4 +1,5 @@
-"""Approval models: the generic engine (requests, steps, discussion) and the intake request."""
+"""Approval models: the generic engine (requests, steps, discussion), the intake request and the
+notification outbox."""
 
 from approvals.models.engine import (  # noqa: F401
     SYSTEM_POLICY,
@@ -9,3 +10,4 @@ from approvals.models.engine import (  # noqa: F401
     roles_of,
 )
 from approvals.models.intake import IntakeRequest  # noqa: F401
+from approvals.models.outbox import Notification  # noqa: F401

@@ -242,7 +242,18 @@ def ai_vendors(team: str | None = None) -> list[dict]:
         .annotate(n=Count("id"))
         .order_by("vendor", "model_name")
     )
-    return [{"vendor": v or "—", "model": m or "—", "count": n} for v, m, n in rows]
+    from inventory.filters import NONE
+
+    return [
+        {
+            "vendor": v or "—",
+            "model": m or "—",
+            "count": n,
+            "url": inventory_url(team, live=True, vendor=v or NONE, model_name=m or NONE)
+            + "".join(f"&kind={k}" for k in AI_KINDS),
+        }
+        for v, m, n in rows
+    ]
 
 
 def revocation_lag(team: str | None = None) -> dict:

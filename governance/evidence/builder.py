@@ -1,8 +1,12 @@
 """Build an evidence pack: a zip streamed to a temporary file, hashed as it is written, then renamed.
 
-A pack is never half-written and `ready`: the zip is written to `<name>.part`, renamed when complete,
-and only then is the export marked ready (conditionally, in a transaction with its audit event). Any
-exception marks it failed and removes the partial file.
+A pack is never half-written and `ready`: the zip is written to `<name>.<attempt>.part`, renamed when
+complete, and only then is the export marked ready (conditionally, in a transaction with its audit
+event). Any exception marks it failed and removes the partial file.
+
+A worker killed mid-build (SIGKILL, OOM, a lost node) can do neither: its pack stays `pending` with a
+stale claim. The `evidence_recovery` scheduled job rebuilds such packs, and fails one whose builds
+were interrupted `MAX_BUILD_ATTEMPTS` times, removing the partial files either way.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import json
 import logging
 import os
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from governance import audit
@@ -35,6 +40,11 @@ log = logging.getLogger(__name__)
 
 GENERATOR = "steward-evidence/1"
 EVIDENCE_DIR = "evidence"
+# A claim older than this belongs to a worker that died; generous, as a large estate builds in minutes.
+BUILD_LEASE = timedelta(minutes=getattr(settings, "STEWARD_EVIDENCE_BUILD_LEASE_MINUTES", 30))
+MAX_BUILD_ATTEMPTS = 3
+# A pack no worker ever claimed (its message was lost, or the broker was down) waits this long.
+QUEUE_GRACE = timedelta(minutes=5)
 CONTROL_HEADER = ["code", "name", "description", "framework_references", "finding_rules", "live_status"]
 
 
@@ -259,13 +269,45 @@ def _review_decisions(start, end) -> dict[str, int]:
     )
 
 
-def build_pack(export_id: int) -> EvidenceExport | None:
+def _claim(export_id: int, now: datetime) -> int | None:
+    """Take the build with a compare-and-set; the attempt number, or None if someone else holds it."""
+    fresh = Q(started_at__isnull=True) | Q(started_at__lt=now - BUILD_LEASE)
+    claimed = (
+        EvidenceExport.objects.filter(fresh, pk=export_id, state=EvidenceExport.State.PENDING)
+        .filter(attempts__lt=MAX_BUILD_ATTEMPTS)
+        .update(started_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    return EvidenceExport.objects.values_list("attempts", flat=True).get(pk=export_id)
+
+
+def _ours(export: EvidenceExport, claimed_at: datetime):
+    """The export row, still pending under our claim (locked until the transaction ends), or None."""
+    return (
+        EvidenceExport.objects.select_for_update()
+        .filter(pk=export.pk, state=EvidenceExport.State.PENDING, started_at=claimed_at)
+        .first()
+    )
+
+
+def partial_files(export: EvidenceExport) -> list[Path]:
+    final = pack_path(export)
+    return sorted(final.parent.glob(final.name + ".*part"))
+
+
+def build_pack(export_id: int, now: datetime | None = None) -> EvidenceExport | None:
     export = EvidenceExport.objects.select_related("requested_by").filter(pk=export_id).first()
     if export is None or export.state != EvidenceExport.State.PENDING:
         return export
+    claimed_at = now or timezone.now()
+    attempt = _claim(export.pk, claimed_at)
+    if attempt is None:
+        export.refresh_from_db()
+        return export  # another worker is building it, or it ran out of attempts
     final = pack_path(export)
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(final.name + ".part")
+    partial = final.with_name(f"{final.name}.{attempt}.part")
     try:
         manifest = write_pack(export, partial)
         digest = hashlib.sha256()
@@ -273,17 +315,20 @@ def build_pack(export_id: int) -> EvidenceExport | None:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
         size = partial.stat().st_size
-        os.replace(partial, final)
         with transaction.atomic():
-            updated = EvidenceExport.objects.filter(pk=export.pk, state=EvidenceExport.State.PENDING).update(
-                state=EvidenceExport.State.READY,
-                file_path=f"{EVIDENCE_DIR}/{final.name}",
-                sha256=digest.hexdigest(),
-                size=size,
-                manifest=manifest,
-                finished_at=timezone.now(),
-            )
-            if updated:
+            if _ours(export, claimed_at) is None:
+                # Our claim lapsed and another build took over: leave the pack to it.
+                partial.unlink(missing_ok=True)
+            else:
+                os.replace(partial, final)
+                EvidenceExport.objects.filter(pk=export.pk).update(
+                    state=EvidenceExport.State.READY,
+                    file_path=f"{EVIDENCE_DIR}/{final.name}",
+                    sha256=digest.hexdigest(),
+                    size=size,
+                    manifest=manifest,
+                    finished_at=timezone.now(),
+                )
                 audit.record(
                     system("evidence"),
                     "evidence.export_ready",
@@ -294,9 +339,37 @@ def build_pack(export_id: int) -> EvidenceExport | None:
         log.exception("evidence export %s failed", export.pk)
         partial.unlink(missing_ok=True)
         with transaction.atomic():
-            if EvidenceExport.objects.filter(pk=export.pk, state=EvidenceExport.State.PENDING).update(
-                state=EvidenceExport.State.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-            ):
+            if EvidenceExport.objects.filter(
+                pk=export.pk, state=EvidenceExport.State.PENDING, started_at=claimed_at
+            ).update(state=EvidenceExport.State.FAILED, error=str(exc)[:2000], finished_at=timezone.now()):
                 audit.record(system("evidence"), "evidence.export_failed", export, reason=str(exc)[:500])
     export.refresh_from_db()
     return export
+
+
+def recover_stuck_exports(now: datetime | None = None) -> dict:
+    """The scheduled job: rebuild packs whose worker died (or whose build was never queued), and fail
+    those interrupted too often. Never touches a pack whose build is still within its lease."""
+    now = now or timezone.now()
+    stuck = list(
+        EvidenceExport.objects.filter(state=EvidenceExport.State.PENDING)
+        .filter(
+            Q(started_at__lt=now - BUILD_LEASE) | Q(started_at__isnull=True, created_at__lt=now - QUEUE_GRACE)
+        )
+        .order_by("created_at", "id")
+    )
+    rebuilt = failed = 0
+    for export in stuck:
+        for leftover in partial_files(export):
+            leftover.unlink(missing_ok=True)
+        if export.attempts < MAX_BUILD_ATTEMPTS:
+            rebuilt += build_pack(export.pk, now).state == EvidenceExport.State.READY
+            continue
+        reason = f"The build was interrupted {export.attempts} times (the worker was lost); request it again."
+        with transaction.atomic():
+            if EvidenceExport.objects.filter(
+                pk=export.pk, state=EvidenceExport.State.PENDING, started_at=export.started_at
+            ).update(state=EvidenceExport.State.FAILED, error=reason, finished_at=now):
+                audit.record(system("evidence"), "evidence.export_failed", export, reason=reason)
+                failed += 1
+    return {"stuck": len(stuck), "rebuilt": rebuilt, "failed": failed}

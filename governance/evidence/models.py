@@ -48,6 +48,10 @@ class EvidenceExport(models.Model):
     manifest = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by the worker that claimed the build (a conditional update); a pending pack whose claim is
+    # older than the builder's lease lost its worker and is rebuilt or failed by the scheduled job.
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -32,6 +32,12 @@ registry.register_job(
     "posture_snapshot", "governance.jobs.snapshot.take_snapshot", "Store the day's posture figures (daily)."
 )
 
+registry.register_job(
+    "evidence_recovery",
+    "governance.evidence.builder.recover_stuck_exports",
+    "Rebuild evidence packs whose worker died mid-build; fail those interrupted too often (every 15 min).",
+)
+
 registry.register_expirer("grants", "governance.jobs.expiry.expire_grants")
 registry.register_expirer("exceptions", "governance.exceptions.services.expire_due")
 

@@ -119,7 +119,36 @@ def _resolved(hooks: dict[str, Hook]) -> list[tuple[str, Callable[..., Any]]]:
         func = hook.resolve()
         if func is not None:
             found.append((name, func))
+        else:  # also reported by the `steward.E201` system check at start
+            log.error("hook %s: %s not found in this build; skipped", name, hook.target)
     return found
+
+
+def unresolved() -> list[tuple[str, Hook]]:
+    """Every registered hook whose target cannot be found, as (hook kind, hook).
+
+    A misspelt dotted path would otherwise be skipped as "feature not in this build" and its work
+    would silently never happen (a reminder source that never reminds); the system check in
+    `governance.jobs.checks` turns each one into an error.
+    """
+    load()
+    groups: list[tuple[str, dict[str, Hook]]] = [
+        ("job", _jobs),
+        ("expirer", _expirers),
+        ("reminder source", _reminder_sources),
+        ("suppression source", _suppression_sources),
+    ]
+    groups += [(f"finding source ({rule})", hooks) for rule, hooks in _finding_sources.items()]
+    missing = []
+    for kind, hooks in groups:
+        for hook in hooks.values():
+            try:
+                func = hook.resolve()
+            except ImportError:
+                func = None
+            if func is None:
+                missing.append((kind, hook))
+    return missing
 
 
 def expirers():

@@ -100,6 +100,11 @@ def _collect(now: datetime) -> list[Due]:
 def _with_escalations(items: list[Due], people: dict[int, dict], iam_ids: list[int]) -> list[Due]:
     """Add, for each overdue item marked `escalate`, one for the manager and one for each IAM approver."""
     out = list(items)
+    # Someone already reminded of the subject directly (e.g. an IAM approver of an overdue request)
+    # needs no escalation about it as well.
+    direct: dict[tuple, set[int]] = defaultdict(set)
+    for item in items:
+        direct[(item.subject_type, str(item.subject_id))].add(item.recipient_id)
     for item in items:
         if not item.escalate or item.recipient_id not in people:
             continue
@@ -107,7 +112,7 @@ def _with_escalations(items: list[Due], people: dict[int, dict], iam_ids: list[i
         targets = set(iam_ids)
         if who["manager_id"] and who["manager_id"] in people:
             targets.add(who["manager_id"])
-        targets.discard(item.recipient_id)
+        targets -= direct[(item.subject_type, str(item.subject_id))]
         for target in targets:
             out.append(
                 Due(

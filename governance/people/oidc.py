@@ -3,7 +3,10 @@
 SSO is on when `OIDC_RP_CLIENT_ID` is set. At each login the user is created or updated from the
 claims (username from `preferred_username`, email, display name) and their role groups are set from
 the identity provider's group claim through `STEWARD_OIDC_ROLE_MAP`. A user deactivated in Steward is
-refused whatever the provider says. The provider's tokens are never stored.
+refused whatever the provider says. When the provider says the account is disabled (the
+`STEWARD_OIDC_ACTIVE_CLAIM` claim, default `active`, is false), the user is deprovisioned: deactivated
+as `system:sso` through the same service as the admin and the HR import, so what they owned is
+re-homed at once. The provider's tokens are never stored.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from governance import audit
 from governance.actors import system
 from governance.people.models import Role, User
+from governance.people.services import deactivate_user
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +173,23 @@ class StewardOIDCBackend(OIDCAuthenticationBackend):
         return sync_user(claims, create=self.get_settings("OIDC_CREATE_USER", True))
 
 
+DEPROVISIONED = "The identity provider reports the account disabled (SSO deprovisioning)."
+FALSE_WORDS = {"false", "0", "no", "disabled", "inactive", "suspended", "deprovisioned"}
+
+
+def disabled_by_provider(claims: dict[str, Any]) -> bool:
+    """True when the provider's active claim says no. A missing claim says nothing."""
+    name = getattr(settings, "STEWARD_OIDC_ACTIVE_CLAIM", "")
+    if not name or name not in claims:
+        return False
+    value = claims[name]
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value == 0
+    return str(value).strip().lower() in FALSE_WORDS
+
+
 def _profile(claims: dict[str, Any]) -> dict[str, str]:
     name = claims.get("name") or " ".join(
         part for part in (claims.get("given_name"), claims.get("family_name")) if part
@@ -182,6 +203,12 @@ def sync_user(claims: dict[str, Any], *, create: bool = True) -> User | None:
     username = StewardOIDCBackend.username_from(claims)
     user = User.objects.select_for_update().filter(username=username).first()
     profile = _profile(claims)
+    if disabled_by_provider(claims):
+        if user is not None and user.is_active:
+            deactivate_user(SSO_ACTOR, user, reason=DEPROVISIONED)
+        else:
+            logger.info("SSO login refused: the identity provider reports %s disabled", username)
+        return None
     if user is None:
         if not create:
             logger.info("SSO login refused: no Steward user %s and user creation is off", username)

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from governance import audit
 from governance.actors import as_actor
+from governance.errors import NotAllowed
 
 TRACKED = (
     "username",
@@ -55,3 +56,30 @@ def record_role_change(actor, user, before: set[str]) -> None:
             before={"roles": sorted(before)},
             after={"roles": sorted(after)},
         )
+
+
+@transaction.atomic
+def deactivate_user(actor, user, *, reason: str) -> bool:
+    """Deactivate one person outside the admin (SSO deprovisioning, HR import) and re-home what
+    they owned. Returns False, changing nothing, when they were already inactive.
+
+    The same `user.deactivated` audit event and signal as the admin path, in one transaction: the
+    departure handling (inventory.ownership) runs inside it, so either both happen or neither.
+    """
+    from governance.people import signals
+    from governance.people.models import User
+
+    actor = as_actor(actor)
+    perm = f"{User._meta.app_label}.change_user"
+    if not actor.is_system and not (actor.user is not None and actor.user.has_perm(perm)):
+        raise NotAllowed("Only user administrators or a system job may deactivate people.")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        return False
+    before = _user_state(locked)
+    locked.is_active = False
+    locked.save(update_fields=["is_active"])
+    audit.record(actor, "user.deactivated", locked, before=before, after=_user_state(locked), reason=reason)
+    signals.user_deactivated.send(sender=User, user=locked, actor=actor)
+    user.is_active = False
+    return True

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from governance.access import READERS, is_htmx, role_required
+from governance.csv_safety import safe_row
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
 from governance.reviews import services
@@ -263,13 +264,6 @@ def campaign_report(request, pk: int):
     return render(request, f"{template}#rows" if is_htmx(request) else template, context)
 
 
-def _safe_cell(value):
-    """Keep spreadsheet programs from running a reason that starts like a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 class _Echo:
     def write(self, value):
         return value
@@ -283,7 +277,7 @@ def campaign_report_csv(request, pk: int):
     def rows():
         yield writer.writerow(REPORT_COLUMNS)
         for item in _report_items(campaign).iterator(chunk_size=2000):
-            yield writer.writerow([_safe_cell(v) for v in report_row(item)])
+            yield writer.writerow(safe_row(report_row(item)))
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="reviews-campaign-{campaign.pk}.csv"'

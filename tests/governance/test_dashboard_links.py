@@ -113,3 +113,17 @@ def test_the_campaigns_in_progress_figure_matches_the_open_campaign_list(client,
     href, value = links["campaigns-open"]
     assert value == 2
     assert _rows_listed(client, href) == value
+
+
+@pytest.mark.parametrize("query", ["", "?team=platform"])
+def test_each_ai_vendor_and_model_figure_links_to_a_list_with_that_many_rows(
+    client, iam, owner, owner2, query
+):
+    build_estate(owner, owner2)
+    client.force_login(iam)
+    links = _figure_links(client, "ai", query)
+    assert len(links) >= 3  # Anthropic, OpenAI and "no vendor recorded" in the estate
+    assert any("vendor=%28none%29" in href for _, href, _ in links)
+    for name, href, value in links:
+        assert value > 0
+        assert _rows_listed(client, href) == value, (name, href)

@@ -89,7 +89,8 @@ def build_estate(users) -> dict[str, int | str]:
         owner=owner, name="matrix-bot", risk_tier="high", environments=["dev", "prod"], team=owner.team
     )
     grant = GrantFactory(identity=identity, resource_name="platform/api", actions=["read_code"])
-    credential = CredentialFactory(identity=identity, revoked_at=now - timedelta(days=1))
+    credential = CredentialFactory(identity=identity)
+    revoked = CredentialFactory(identity=identity, revoked_at=now - timedelta(days=1))
     two_years = now - timedelta(days=730)
     CredentialFactory(identity=identity, issued_at=two_years, last_rotated_at=two_years)
     finding = Finding.objects.create(rule="stale_unused", identity=identity, severity="medium")
@@ -129,6 +130,12 @@ def build_estate(users) -> dict[str, int | str]:
         add=[{"resource_kind": "repository", "resource_name": "platform/web", "actions": ["open_pr"]}],
         reason="Needs the web repository too",
     )
+    from inventory import services as inventory_services
+    from inventory.reactivation import request_reactivation
+
+    paused = IdentityFactory(owner=owner, name="matrix-paused", environments=["dev"], team=owner.team)
+    inventory_services.suspend(iam, paused, "Paused for the matrix")
+    reactivation = request_reactivation(owner, paused, "Needed again for the release")
     version = PolicyVersion.objects.order_by("-version").first()
     test_case = PolicyTestCase.objects.first()
     with transaction.atomic():
@@ -137,6 +144,7 @@ def build_estate(users) -> dict[str, int | str]:
         "identity": identity.pk,
         "grant": grant.pk,
         "credential": credential.pk,
+        "revoked_credential": revoked.pk,
         "finding": finding.pk,
         "intake": intake.pk,
         "approval": intake.approval_id,
@@ -147,42 +155,50 @@ def build_estate(users) -> dict[str, int | str]:
         "access": access.pk,
         "transfer": transfer.pk,
         "scope_change": change.pk,
+        "reactivation": reactivation.pk,
         "version": version.version if version else 1,
         "test_case": test_case.pk if test_case else 1,
         "seq": event.seq,
     }
 
 
-# URL parameter → estate key, by route (a route not named here uses its parameter's name).
-PARAMS_BY_ROUTE = {
+# The path segment just before `<pk>` names the object: `inventory/<pk>/` an identity,
+# `inventory/scope-changes/<pk>/` a scope change, `api/v1/^review-items/(?P<pk>…)` a review item.
+PARAMS_BY_SEGMENT = {
+    "inventory": "identity",
+    "identities": "identity",
+    "credentials": "credential",
+    "scope-changes": "scope_change",
+    "transfers": "transfer",
+    "ownership-transfers": "transfer",
+    "reactivations": "reactivation",
+    "reactivation-requests": "reactivation",
     "intake": "intake",
-    "approval": "approval",
-    "exception": "exception",
-    "campaign": "campaign",
-    "reviews-item": "item",
-    "review-item": "item",
-    "evidence-export": "export",
-    "access-request": "access",
-    "transfer": "transfer",
-    "ownership-transfer": "transfer",
-    "scope-change": "scope_change",
-    "finding": "finding",
-    "confirm-revocation": "credential",
-    "policy-test": "test_case",
-    "reviews-campaign": "campaign",
-    "review-campaign": "campaign",
+    "intake-requests": "intake",
+    "approvals": "approval",
+    "exceptions": "exception",
+    "items": "item",
+    "review-items": "item",
+    "campaigns": "campaign",
+    "review-campaigns": "campaign",
+    "evidence-exports": "export",
+    "access-requests": "access",
+    "findings": "finding",
+    "test-cases": "test_case",
 }
+# Routes whose object is not the one their path suggests.
+PARAMS_BY_ROUTE = {"inventory:confirm-revocation": "revoked_credential"}
 # A parameter whose own name says which object it is.
 PARAMS_BY_NAME = {"credential_id": "credential", "identity_pk": "identity", "grant_id": "grant"}
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
 
 
 def _estate_key(route: Route) -> str:
-    name = route.name.split(" ")[0].split(":")[-1]
-    for prefix, key in sorted(PARAMS_BY_ROUTE.items(), key=lambda kv: -len(kv[0])):
-        if name.startswith(prefix):
-            return key
-    return "identity"
+    name = route.name.split(" ")[0]
+    if name in PARAMS_BY_ROUTE:
+        return PARAMS_BY_ROUTE[name]
+    before = route.pattern.replace("^", "").split("<")[0].split("(?P")[0].rstrip("/").split("/")[-1]
+    return PARAMS_BY_SEGMENT[before]
 
 
 def url_for(route: Route, estate: dict) -> str:
