@@ -72,20 +72,14 @@ def request_reactivation(actor, identity: Identity, reason: str) -> Reactivation
 
 
 def _close(actor: Actor, request, state: str, reason: str = "") -> None:
-    reactivation = (
-        ReactivationRequest.objects.select_for_update(of=("self",))
-        .select_related("identity")
-        .get(pk=request.object_id)
-    )
-    if reactivation.state != State.PENDING:
-        return
-    ReactivationRequest.objects.filter(pk=reactivation.pk).update(state=state, decided_at=timezone.now())
-    audit.record(
+    services.close_pending_request(
         actor,
-        f"identity.reactivation_{state}",
-        reactivation.identity,
-        after={"reactivation_request": reactivation.pk},
-        reason=reason,
+        ReactivationRequest,
+        request.object_id,
+        state,
+        "identity.reactivation",
+        "reactivation_request",
+        reason,
     )
 
 

@@ -21,7 +21,7 @@ from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from inventory.models import Grant, Identity, ScopeChange
 from inventory.risk import assess, max_tier
-from inventory.services import can_edit, grant_snapshot
+from inventory.services import can_edit, close_pending_request, grant_snapshot
 from inventory.validation import parse_time, validate_grants, validate_identity_fields
 
 KIND = "scope_change"
@@ -222,16 +222,8 @@ def _apply(actor: Actor, change: ScopeChange) -> None:
 
 
 def _close(actor: Actor, request, state: str, reason: str = "") -> None:
-    change = ScopeChange.objects.select_for_update().select_related("identity").get(pk=request.object_id)
-    if change.state != ScopeChange.State.PENDING:
-        return
-    ScopeChange.objects.filter(pk=change.pk).update(state=state, decided_at=timezone.now())
-    audit.record(
-        actor,
-        f"identity.scope_change_{state}",
-        change.identity,
-        after={"scope_change": change.pk},
-        reason=reason,
+    close_pending_request(
+        actor, ScopeChange, request.object_id, state, "identity.scope_change", "scope_change", reason
     )
 
 

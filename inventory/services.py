@@ -569,3 +569,17 @@ def end_grants(actor, identity: Identity, grant_ids: list[int], reason: str) -> 
         reason=reason,
     )
     return sorted(wanted)
+
+
+def close_pending_request(
+    actor: Actor, model, pk: int, state: str, verb: str, after_key: str, reason: str = ""
+) -> None:
+    """End a pending scope change or reactivation request (rejected, withdrawn, expired), audited.
+
+    Locks the row; a request that is no longer pending is left as it is (the engine may call twice).
+    """
+    row = model.objects.select_for_update(of=("self",)).select_related("identity").get(pk=pk)
+    if row.state != model.State.PENDING:
+        return
+    model.objects.filter(pk=row.pk).update(state=state, decided_at=timezone.now())
+    audit.record(actor, f"{verb}_{state}", row.identity, after={after_key: row.pk}, reason=reason)
