@@ -119,6 +119,8 @@ def _mine(request, team):
     return {
         "my_identities": mine.select_related("team").order_by("name")[:10],
         "my_identity_count": mine.count(),
+        # Only people who may file an intake are invited to (an auditor reads, and files nothing).
+        "may_request": request.user.has_role(Role.OWNER, Role.IAM, Role.SECURITY),
     }
 
 

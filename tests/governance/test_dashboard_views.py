@@ -195,3 +195,14 @@ def test_the_auditors_controls_card_shows_each_controls_live_status(client, audi
     assert f"{healthy} of 8 OK" in body and healthy < 8
     controls_page = client.get("/evidence/controls/").content.decode()
     assert 'id="STW-03"' in controls_page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role, invited", [("owner2", True), ("auditor", False)])
+def test_an_empty_my_identities_card_invites_a_request_only_from_who_may_file_one(
+    client, role_users, role, invited
+):
+    client.force_login(role_users[role])
+    body = client.get("/dashboard/card/mine/", HTTP_HX_REQUEST="true").content.decode()
+    assert "You own no identities" in body
+    assert ('href="/intake/new/"' in body) is invited
