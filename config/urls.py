@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from config.api import router
 from governance.people.auth import StewardLoginView
 from governance.policy.api import PolicyView
+from inventory.views_credentials import credential_list
 
 admin.site.site_header = "Steward administration"
 admin.site.site_title = "Steward admin"
@@ -14,6 +15,7 @@ admin.site.site_title = "Steward admin"
 urlpatterns = [
     path("", include("governance.urls")),
     path("inventory/", include("inventory.urls")),
+    path("credentials/", credential_list, name="credentials"),
     path("", include("approvals.urls")),
     path("accounts/login/", StewardLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -12,6 +12,7 @@ def navigation(request):
     items = [("dashboard", "Dashboard", "/", True)]
     items += [
         ("inventory", "Inventory", "/inventory/", member),
+        ("credentials", "Credentials", "/credentials/", member),
         ("intake", "New request", "/intake/new/", user.has_role(Role.OWNER, Role.IAM, Role.SECURITY)),
         ("approvals", "Approvals", "/approvals/", member and not user.is_auditor),
         ("reviews", "Reviews", "/reviews/", member),

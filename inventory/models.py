@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -232,6 +235,54 @@ class Grant(models.Model):
         return self.ended_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
 
+# Credential age since last rotation (or issue), in days: (label, from, to); the last band is open.
+CREDENTIAL_AGE_BANDS = (("0-90", 0, 90), ("91-180", 91, 180), ("181-365", 181, 365), (">365", 366, None))
+NO_DATE_BAND = "unknown"  # neither an issue nor a rotation date recorded
+REVOCATION_CONFIRMED = Q(revocation_confirmed_at__isnull=False)  # of a revoked credential: gone for sure
+
+
+class CredentialQuerySet(models.QuerySet):
+    """The credential populations the dashboard counts and the credentials list shows: one definition."""
+
+    def live(self):
+        """Unrevoked credentials of identities that are not decommissioned."""
+        return self.filter(revoked_at__isnull=True).exclude(identity__status=Identity.Status.DECOMMISSIONED)
+
+    def revoked(self):
+        return self.filter(revoked_at__isnull=False)
+
+    def revocation_pending(self):
+        return self.revoked().exclude(REVOCATION_CONFIRMED)
+
+    def revocation_confirmed(self):
+        return self.revoked().filter(REVOCATION_CONFIRMED)
+
+    def federated(self):
+        return self.filter(kind__in=Credential.FEDERATED_KINDS)
+
+    def static(self):
+        return self.exclude(kind__in=Credential.FEDERATED_KINDS)
+
+    def with_age_band(self, now=None):
+        """Annotate `age_since` (last rotation, else issue) and `age_band` (a CREDENTIAL_AGE_BANDS label
+        or NO_DATE_BAND). A date slightly ahead of `now` (clock drift) counts as fresh, not unknown."""
+        now = now or timezone.now()
+        whens = []
+        for label, low, high in CREDENTIAL_AGE_BANDS:
+            cond = Q(age_since__isnull=False)
+            if low:
+                cond &= Q(age_since__lte=now - timedelta(days=low))
+            if high is not None:
+                cond &= Q(age_since__gt=now - timedelta(days=high + 1))
+            whens.append(When(cond, then=Value(label)))
+        return self.annotate(
+            age_since=Coalesce("last_rotated_at", "issued_at"),
+        ).annotate(age_band=Case(*whens, default=Value(NO_DATE_BAND), output_field=CharField()))
+
+    def in_age_band(self, band: str, now=None):
+        return self.with_age_band(now).filter(age_band=band)
+
+
 class Credential(models.Model):
     """How an identity authenticates. Metadata only: never a secret value."""
 
@@ -265,6 +316,8 @@ class Credential(models.Model):
     revocation_confirmed_at = models.DateTimeField(null=True, blank=True)
     revocation_confirmed_by = models.CharField(max_length=150, blank=True)
     revocation_note = models.CharField(max_length=300, blank=True)
+
+    objects = CredentialQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind", "label"]

@@ -1,7 +1,7 @@
 """The dashboard's figures: aggregations only, a fixed number of queries whatever the estate size.
 
-Each figure carries the URL of the list behind it (the inventory or findings page with the same
-filters), so a count on the dashboard is always one click from the rows it counts. The daily
+Each figure carries the URL of the list behind it (the inventory, credentials or findings page with
+the same filters), so a count on the dashboard is always one click from the rows it counts. The daily
 posture snapshot (governance/jobs/snapshot.py) stores the estate-wide figures from here.
 """
 
@@ -11,18 +11,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from governance.findings.models import Finding, Severity
 from governance.policy.service import TIERS, current_policy
-from inventory.models import Credential, Identity
+from inventory.models import CREDENTIAL_AGE_BANDS, NO_DATE_BAND, REVOCATION_CONFIRMED, Credential, Identity
 
 LIVE_STATUSES = [s for s in Identity.Status.values if s != Identity.Status.DECOMMISSIONED]
 AI_KINDS = (Identity.Kind.AI_ASSISTANT, Identity.Kind.AI_AGENT, Identity.Kind.IDE_PLUGIN)
-AGE_BANDS = (("0-90", 0, 90), ("91-180", 91, 180), ("181-365", 181, 365), (">365", 366, None))
-NO_DATE_BAND = "unknown"
+AGE_BANDS = CREDENTIAL_AGE_BANDS  # defined with the credential queryset the list filters with
 
 
 @dataclass(frozen=True)
@@ -123,28 +121,26 @@ def ownership_and_reviews(team: str | None = None, today=None) -> dict:
     }
 
 
-def _band_expression(now):
-    since = Coalesce("last_rotated_at", "issued_at")
-    whens = []
-    for label, low, high in AGE_BANDS:
-        cond = Q(since__lte=now - timedelta(days=low))
-        if high is not None:
-            cond &= Q(since__gt=now - timedelta(days=high + 1))
-        whens.append(When(cond, then=Value(label)))
-    return since, Case(*whens, default=Value(NO_DATE_BAND), output_field=CharField())
+def credentials_url(team: str | None = None, **filters) -> str:
+    return _url("/credentials/", [(k, str(v)) for k, v in filters.items()], team)
+
+
+def live_credentials(team: str | None = None):
+    """What the credentials figures count; the credentials list filters with the same queryset methods."""
+    qs = Credential.objects.live()
+    return qs.filter(identity__team__slug=team) if team else qs
 
 
 def credentials(team: str | None = None, now=None) -> dict:
     """Unrevoked credentials of live identities, by age band since rotation (or issue) and by kind.
     One grouped query."""
-    now = now or timezone.now()
-    since, band = _band_expression(now)
-    qs = Credential.objects.filter(revoked_at__isnull=True).exclude(
-        identity__status=Identity.Status.DECOMMISSIONED
+    rows = (
+        live_credentials(team)
+        .with_age_band(now)
+        .order_by()
+        .values_list("age_band", "kind")
+        .annotate(n=Count("id"))
     )
-    if team:
-        qs = qs.filter(identity__team__slug=team)
-    rows = qs.annotate(since=since, band=band).order_by().values_list("band", "kind").annotate(n=Count("id"))
     by_band: dict[str, int] = {}
     federated = static = 0
     for band_label, kind, n in rows:
@@ -153,14 +149,32 @@ def credentials(team: str | None = None, now=None) -> dict:
             federated += n
         else:
             static += n
-    bands = [Figure(f"{label} days", by_band.get(label, 0)) for label, _low, _high in AGE_BANDS]
+    bands = [
+        Figure(f"{label} days", by_band.get(label, 0), credentials_url(team, state="live", age_band=label))
+        for label, _low, _high in AGE_BANDS
+    ]
     if by_band.get(NO_DATE_BAND):
-        bands.append(Figure("No issue or rotation date", by_band[NO_DATE_BAND]))
+        bands.append(
+            Figure(
+                "No issue or rotation date",
+                by_band[NO_DATE_BAND],
+                credentials_url(team, state="live", age_band=NO_DATE_BAND),
+            )
+        )
     return {
         "by_band": bands,
-        "static": Figure("Static (keys, tokens, passwords)", static),
-        "federated": Figure("Short-lived federated (OIDC, SPIFFE)", federated),
+        "static": Figure(
+            "Static (keys, tokens, passwords)",
+            static,
+            credentials_url(team, state="live", kind_class="static"),
+        ),
+        "federated": Figure(
+            "Short-lived federated (OIDC, SPIFFE)",
+            federated,
+            credentials_url(team, state="live", kind_class="federated"),
+        ),
         "total": static + federated,
+        "total_url": credentials_url(team, state="live"),
     }
 
 
@@ -258,11 +272,11 @@ def ai_vendors(team: str | None = None) -> list[dict]:
 
 def revocation_lag(team: str | None = None) -> dict:
     """Credential revocation confirm lag (revoked -> confirmed gone): mean hours and pending. One query."""
-    qs = Credential.objects.filter(revoked_at__isnull=False)
+    qs = Credential.objects.revoked()
     if team:
         qs = qs.filter(identity__team__slug=team)
     lag = ExpressionWrapper(F("revocation_confirmed_at") - F("revoked_at"), output_field=DurationField())
-    done = Q(revocation_confirmed_at__isnull=False)
+    done = REVOCATION_CONFIRMED  # the same condition the list's revocation_confirmed state uses
     agg = qs.aggregate(
         confirmed=Count("id", filter=done),
         pending=Count("id", filter=~done),
@@ -271,8 +285,12 @@ def revocation_lag(team: str | None = None) -> dict:
     confirmed, pending = agg["confirmed"], agg["pending"]
     total_seconds = _seconds(agg["total"])
     return {
-        "confirmed": confirmed,
-        "pending": pending,
+        "confirmed": Figure(
+            "Confirmed revocations", confirmed, credentials_url(team, state="revocation_confirmed")
+        ),
+        "pending": Figure(
+            "Awaiting confirmation", pending, credentials_url(team, state="revocation_pending")
+        ),
         "mean_hours": round(total_seconds / confirmed / 3600, 1) if confirmed else None,
     }
 

@@ -72,3 +72,21 @@ def test_the_team_selector_rescopes_the_posture(page, live_server, login, iam, o
     page.wait_for_url("**/?team=payments")
     _wait_for_cards(page, ["ownership"])
     assert "payments" in page.get_by_test_id("card-ownership").locator(".card-header").inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("card", "name"), [("credentials", "static"), ("revocation", "pending")])
+def test_auditor_follows_a_credential_figure_to_the_credentials_list(
+    page, live_server, login, auditor, owner, owner2, card, name
+):
+    build_estate(owner, owner2)
+    login(page, "auditor")
+    page.goto(f"{live_server.url}/")
+    _wait_for_cards(page, [card])
+    figure = page.get_by_test_id(f"card-{card}").locator(f"[data-figure='{name}']")
+    expected = int(figure.inner_text())
+    assert expected > 0
+    figure.click()
+    page.wait_for_url("**/credentials/?state=*")
+    assert page.get_by_test_id("credentials-table").locator("tbody tr").count() == expected
+    assert re.search(rf"\b{expected} in all", page.content())

@@ -127,3 +127,82 @@ def test_each_ai_vendor_and_model_figure_links_to_a_list_with_that_many_rows(
     for name, href, value in links:
         assert value > 0
         assert _rows_listed(client, href) == value, (name, href)
+
+
+CREDENTIAL_ROW = re.compile(r"<tr>\s*<td[^>]*><span class=\"mono\">")  # one per row of the credentials table
+
+
+def _expected_credential_figures(team: str | None) -> dict[str, int]:
+    """The credential figures counted row by row in Python, independently of the queries under test."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.models import Credential
+
+    now = timezone.now()
+    rows = [
+        c
+        for c in Credential.objects.select_related("identity__team")
+        if team is None or c.identity.team.slug == team
+    ]
+    live = [c for c in rows if c.revoked_at is None and c.identity.status != "decommissioned"]
+    bands = Counter()
+    for c in live:
+        since = c.last_rotated_at or c.issued_at
+        if since is None:
+            bands["No issue or rotation date"] += 1
+            continue
+        age = now - since
+        label = next(
+            (
+                name
+                for name, days in (("0-90", 91), ("91-180", 181), ("181-365", 366))
+                if age < timedelta(days=days)
+            ),
+            ">365",
+        )
+        bands[f"{label} days"] += 1
+    revoked = [c for c in rows if c.revoked_at is not None]
+    return {
+        **{f"age:{label}": n for label, n in bands.items()},
+        "static": sum(1 for c in live if not c.is_federated),
+        "federated": sum(1 for c in live if c.is_federated),
+        "credentials-live": len(live),
+        "confirmed": sum(1 for c in revoked if c.revocation_confirmed_at),
+        "pending": sum(1 for c in revoked if not c.revocation_confirmed_at),
+    }
+
+
+@pytest.mark.parametrize("slug", [None, "platform", "payments"])
+def test_each_credential_figure_links_to_a_credentials_list_with_that_many_rows(
+    client, iam, owner, owner2, slug
+):
+    build_estate(owner, owner2)
+    client.force_login(iam)
+    query = f"?team={slug}" if slug else ""
+    expected = _expected_credential_figures(slug)
+    links = [*_figure_links(client, "credentials", query), *_figure_links(client, "revocation", query)]
+    seen = {}
+    for raw_name, href, value in links:
+        name = html.unescape(raw_name)
+        assert href.startswith("/credentials/?"), (name, href)
+        if slug:
+            assert f"team={slug}" in href, (name, href)
+        assert value == expected.get(name, 0), (name, value)
+        page = client.get(href)
+        assert page.status_code == 200, href
+        body = page.content.decode()
+        assert "Some filters are not valid" not in body, href
+        assert _rows_listed(client, href) == value, (name, href)
+        assert len(CREDENTIAL_ROW.findall(body)) == value, (name, href)  # one page: every row shown
+        seen[name] = value
+    # Every band, both kinds, the unrevoked total and both revocation states are linked.
+    assert {"static", "federated", "credentials-live", "confirmed", "pending"} <= seen.keys()
+    assert {n for n in seen if n.startswith("age:")} >= {"age:0-90 days", "age:91-180 days", "age:>365 days"}
+    assert sum(seen[n] for n in seen if n.startswith("age:")) == seen["credentials-live"]
+    assert seen["static"] + seen["federated"] == seen["credentials-live"] > 0
+    if slug is None:
+        assert len([n for n in seen if n.startswith("age:")]) == 5  # the four bands and "no date"
+        assert seen["confirmed"] > 0 and seen["pending"] > 0

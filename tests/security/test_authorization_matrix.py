@@ -67,6 +67,8 @@ EXPECTED = {
     "GET audit-event-list api/v1/^audit-events/$": "L---+++",
     "GET audit-log audit/": "L---+++",
     "POST audit-log audit/": "L---++-",
+    "GET credentials credentials/": "L-+++++",
+    "POST credentials credentials/": "L-++++-",
     "GET dashboard-card dashboard/card/<slug:name>/": "L++++++",
     "POST dashboard-card dashboard/card/<slug:name>/": "L-++++-",
     "GET dashboard-trends dashboard/trends.json": "L---+++",
