@@ -73,6 +73,7 @@ clean:
 # `make bench BENCH=quick` (10,000). Needs DATABASE_URL to a throwaway PostgreSQL database.
 BENCH ?= full
 bench: install
+	@$(PY) -c "import pyinstrument" 2>/dev/null || $(PIP) install -q -c constraints.txt -e ".[test,bench]" 2>&1 | grep -v "^WARNING: Location" || true
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = "0" ] && apt-get install -y -qq wrk >/dev/null 2>&1 || \
 	  echo "wrk is missing: the HTTP figures use the bounded Python load loop instead"; }
 	$(PY) bench/run.py --size $(BENCH) $(BENCH_ARGS)

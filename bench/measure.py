@@ -100,6 +100,33 @@ def _get(ctx: dict, spec: dict):
     return ctx["client"].get(spec["path"])
 
 
+def profile(ctx: dict, path: str, requests: int = 20) -> None:
+    """Where a request's time goes: pyinstrument over `requests` warm requests of `path` (session or,
+    under /api/, token), or of one decision question (`decision`). Prints the call tree."""
+    from pyinstrument import Profiler
+
+    if path == "decision":
+        body = _decision_bodies(10)[0]
+
+        def call():
+            return ctx["token_client"].post(DECISIONS_PATH, body, content_type="application/json")
+    else:
+        spec = {"auth": "token" if path.startswith("/api/") else "session", "path": path}
+
+        def call():
+            return _get(ctx, spec)
+
+    for _ in range(3):
+        response = call()
+    print(f"{path}: {response.status_code}", flush=True)
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for _ in range(requests):
+        call()
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+
+
 # ------------------------------------------------------------------------------------- raw floor
 
 FLOOR_SELECT = (
@@ -233,6 +260,106 @@ def ingestion(ctx: dict, batches: int) -> list[dict]:
     return [row]
 
 
+# ------------------------------------------------------------------------------------ decisions
+
+DECISIONS_PATH = "/api/v1/decisions/"
+DECISION_TARGETS = {"p95": 15}
+DECISIONS_PER_S = 500
+
+
+def _decision_bodies(count: int = 1000) -> list[str]:
+    """Questions spread over `count` identities, as a gateway would ask them: seven in ten inside a
+    current grant (mostly allow), two out of scope (deny), one a prod merge (step_up without JIT)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (g.identity_id) g.identity_id, g.resource_kind, g.resource_name, "
+            "g.actions->>0, i.environments->>0 FROM inventory_grant g "
+            "JOIN inventory_identity i ON i.id = g.identity_id "
+            "WHERE g.ended_at IS NULL AND i.status = 'active' AND jsonb_array_length(g.actions) > 0 "
+            "AND jsonb_array_length(i.environments) > 0 ORDER BY g.identity_id, g.id"
+        )
+        rows = cursor.fetchall()
+    rng = random.Random(11)
+    rows = rng.sample(rows, min(count, len(rows)))
+    bodies = []
+    for n, (identity_id, kind, name, action, environment) in enumerate(rows):
+        question = {
+            "identity": identity_id,
+            "action": action,
+            "resource": {"kind": kind, "name": name.replace("*", "bench")},
+            "environment": environment,
+            "task_ref": f"bench-{n}",
+        }
+        if n % 10 in (7, 8):
+            question.update(action="write_secrets", resource={"kind": "secret_store", "name": "bench/none"})
+        elif n % 10 == 9:
+            question.update(action="merge", resource={"kind": "repository", "name": "bench/main"},
+                            environment="prod")  # fmt: skip
+        bodies.append(json.dumps(question))
+    return bodies
+
+
+def decisions(ctx: dict, reps: int) -> list[dict]:
+    """The request-time decision endpoint (issue 12): one question and a batch of 100, cached facts."""
+    from governance.decisions import service
+
+    bodies = _decision_bodies()
+    ctx["decision_bodies"] = bodies
+    singles = bodies[:200]
+    batch = "[" + ",".join(bodies[200:300]) + "]"
+    client = ctx["token_client"]
+
+    def post(body: str):
+        return client.post(DECISIONS_PATH, body, content_type="application/json")
+
+    print(f"\n-- decisions, in-process, {len(bodies):,} questions prepared", flush=True)
+    for body in singles:  # fill the caches (facts, compiled policy, the once-a-minute usage marks)
+        response = post(body)
+        assert response.status_code == 200, response.content[:500]
+    post(batch)
+    with CaptureQueriesContext(connection) as captured:
+        post(singles[0])
+    request_queries = len(captured.captured_queries)
+    ask = service.parse(json.loads(singles[1]))[0]
+    ctx["iam"].roles  # noqa: B018 - in a request, authentication has read them already
+    with CaptureQueriesContext(connection) as captured:
+        service.decide(ctx["iam"], ask, record=False)
+    decide_queries = len(captured.captured_queries)
+    samples = []
+    for n in range(reps * 10):
+        started = time.perf_counter()
+        post(singles[n % len(singles)])
+        samples.append(time.perf_counter() - started)
+    one = {
+        "name": "decision, one question (cached facts)",
+        "via": "test client",
+        **summary(samples),
+        "queries": request_queries,
+        "decide_queries": decide_queries,
+        "decisions_per_s": round(len(samples) / sum(samples)),
+        "targets": {**DECISION_TARGETS, "decide_queries": 1},
+    }
+    with CaptureQueriesContext(connection) as captured:
+        post(batch)
+    batch_queries = len(captured.captured_queries)
+    samples = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        post(batch)
+        samples.append(time.perf_counter() - started)
+    many = {
+        "name": "decisions, batch of 100 (cached facts)",
+        "via": "test client",
+        **summary(samples),
+        "queries": batch_queries,
+        "decisions_per_s": round(100 * len(samples) / sum(samples)),
+        "targets": {"decisions_per_s": DECISIONS_PER_S},
+    }
+    for row in (one, many):
+        print(_line(row), flush=True)
+    return [one, many]
+
+
 # ------------------------------------------------------------------------------------------- jobs
 
 
@@ -348,12 +475,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wrk(url: str, headers: dict, clients: int, seconds: int) -> dict:
+def _wrk(url: str, headers: dict, clients: int, seconds: int, bodies: Path | None = None) -> dict:
+    """GET `url`; with `bodies` (a file, one JSON body a line) POST them in turn."""
     command = [
         "wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
         "-s", str(WRK_LUA), *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")], url,
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    env = {**os.environ, "BENCH_WRK_BODIES": str(bodies or "")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, env=env)
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-WRK ")), None)
     if line is None:
         return {"error": done.stdout[-300:] + done.stderr[-300:]}
@@ -365,20 +494,26 @@ def _wrk(url: str, headers: dict, clients: int, seconds: int) -> dict:
         "p95_ms": round(raw["p95_us"] / 1000, 2),
         "p99_ms": round(raw["p99_us"] / 1000, 2),
         "errors": raw["errors"],
+        "status_errors": raw.get("status_errors", 0),
     }
 
 
-def _python_load(url: str, headers: dict, clients: int, seconds: int) -> dict:
+def _python_load(url: str, headers: dict, clients: int, seconds: int, bodies: Path | None = None) -> dict:
     """Fallback when wrk is missing: a bounded loop of urllib requests from `clients` threads."""
     samples: list[float] = []
     errors = [0]
     stop = time.monotonic() + seconds
+    posts = [b.encode() for b in bodies.read_text().splitlines() if b] if bodies else []
+    if posts:
+        headers = {**headers, "Content-Type": "application/json"}
 
     def worker():
         while time.monotonic() < stop and len(samples) < 100_000:
+            data = posts[len(samples) % len(posts)] if posts else None
             started = time.perf_counter()
             try:
-                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+                request = urllib.request.Request(url, data=data, headers=headers)
+                with urllib.request.urlopen(request, timeout=10) as r:
                     r.read()
             except (urllib.error.URLError, OSError):
                 errors[0] += 1
@@ -435,7 +570,9 @@ def _post_load(base: str, token: str, payloads: list[str], clients: int) -> dict
     return {**summary(samples), "events_per_s": round(1000 * accepted / took), "errors": errors[0]}
 
 
-def http(ctx: dict, env: dict, seconds: int) -> list[dict]:
+def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> list[dict]:
+    """Through gunicorn: the pages (unless `pages` is skipped), then the decision endpoint and the
+    ingestion payloads prepared by the in-process parts that ran."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     load = _wrk if shutil.which("wrk") else _python_load
@@ -459,7 +596,7 @@ def http(ctx: dict, env: dict, seconds: int) -> list[dict]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.5)
-        for spec in endpoints(ctx):
+        for spec in [] if "pages" in skip else endpoints(ctx):
             headers = (
                 {"Authorization": f"Bearer {ctx['read_token']}"}
                 if spec["auth"] == "token"
@@ -477,6 +614,7 @@ def http(ctx: dict, env: dict, seconds: int) -> list[dict]:
                     row["targets"] = {"rps": 100}
                 results.append(row)
                 print(_line(row), flush=True)
+        results += _http_decisions(ctx, base, load, tool, seconds)
         payloads = ctx.get("usage_payloads")
         if payloads:
             found = _post_load(base, ctx["write_token"], payloads, clients=2)
@@ -491,6 +629,41 @@ def http(ctx: dict, env: dict, seconds: int) -> list[dict]:
         except subprocess.TimeoutExpired:
             server.kill()
     return results
+
+
+def _http_decisions(ctx: dict, base: str, load, tool: str, seconds: int) -> list[dict]:
+    """The decision endpoint under load: one question a request (1 and 8 clients), then batches."""
+    bodies = ctx.get("decision_bodies")
+    if not bodies:
+        return []
+    var = _scratch_dir()
+    singles, batches = var / "decision-bodies.jsonl", var / "decision-batches.jsonl"
+    singles.write_text("\n".join(bodies) + "\n")
+    batches.write_text(
+        "\n".join("[" + ",".join(bodies[i : i + 100]) + "]" for i in range(0, len(bodies), 100)) + "\n"
+    )
+    headers = {"Authorization": f"Bearer {ctx['read_token']}"}
+    url = base + DECISIONS_PATH
+    load(url, headers, 8, 2, singles)  # warm both workers' caches over every identity
+    results = []
+    for label, path, per, clients in (
+        ("decision, one question (cached facts)", singles, 1, 1),
+        ("decision, one question (cached facts)", singles, 1, 8),
+        ("decisions, batch of 100 (cached facts)", batches, 100, 8),
+    ):
+        found = load(url, headers, clients, seconds, path)
+        row = {"name": label, "via": f"gunicorn, {tool}, {clients} client(s)", **found}
+        row["decisions_per_s"] = round(found.get("rps", 0) * per)
+        row["targets"] = dict(DECISION_TARGETS) if clients == 1 else {"decisions_per_s": DECISIONS_PER_S}
+        results.append(row)
+        print(_line(row), flush=True)
+    return results
+
+
+def _scratch_dir() -> Path:
+    var = ROOT / "bench" / "results" / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    return var
 
 
 # ------------------------------------------------------------------------------------- reporting
@@ -519,10 +692,14 @@ def verdict(row: dict) -> str:
     for key, limit in targets.items():
         if key == "floor_ratio":
             ok &= row.get("floor_ratio", math.inf) <= limit
-        elif key in ("rps", "events_per_s"):
+        elif key == "decide_queries":
+            ok &= row.get(key, math.inf) <= limit
+        elif key in ("rps", "events_per_s", "decisions_per_s"):
             ok &= row.get(key, 0) >= limit
         else:
             ok &= row.get(key if key != "p50" and key != "p95" else f"{key}_ms", math.inf) <= limit
+    if row.get("errors"):
+        ok = False
     if row.get("queries") is not None and row["via"] == "test client" and "events_per_s" not in row:
         ok &= row["queries"] <= MAX_QUERIES
     return "met" if ok else "MISSED"
@@ -538,6 +715,8 @@ def _target_text(row: dict) -> str:
                 "floor_ratio": f"≤{limit}×floor",
                 "rps": f"≥{limit} req/s",
                 "events_per_s": f"≥{limit:,} ev/s",
+                "decisions_per_s": f"≥{limit:,} decisions/s",
+                "decide_queries": f"≤{limit} query to decide",
                 "seconds": f"≤{limit}s",
                 "peak_mib": f"≤{limit} MiB",
             }[key]  # fmt: skip
@@ -556,10 +735,14 @@ def _figure(row: dict) -> str:
         figure += f", {row['rps']:.0f} req/s"
     if "events_per_s" in row:
         figure += f", {row['events_per_s']:,} ev/s"
+    if "decisions_per_s" in row:
+        figure += f", {row['decisions_per_s']:,} decisions/s"
     if "floor_ratio" in row:
         figure += f", {row['floor_ratio']}x floor ({row['floor']['p50_ms']:.1f} ms)"
     if row.get("queries") is not None:
         figure += f", {row['queries']} q"
+    if row.get("decide_queries") is not None:
+        figure += f" ({row['decide_queries']} to decide)"
     if row.get("errors"):
         figure += f", {row['errors']} errors"
     return figure
@@ -574,7 +757,8 @@ def table(report: dict) -> str:
     e = report["estate"]
     lines = [
         f"Machine: {m.get('cpu', '?')}, {m['cores']} cores, {m.get('ram_gib', '?')} GiB, "
-        f"PostgreSQL {m.get('postgresql', '?')}, Python {m['python']}, load {m['loadavg_at_start']}",
+        f"PostgreSQL {m.get('postgresql', '?')}, Python {m['python']}, load {m['loadavg_at_start']}, "
+        f"cache {m.get('cache', '?')}",
         f"Estate ({report['size']}): {e['identities']:,} identities, {e['grants']:,} grants, "
         f"{e['credentials']:,} credentials, {e['audit_events']:,} audit events, {e['usage_events']:,} usage "
         f"events, {e['campaign_items']:,} review items, {e['pending_requests']:,} pending requests",

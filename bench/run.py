@@ -80,7 +80,23 @@ def bench_environment(url: str) -> dict[str, str]:
         "STEWARD_API_RATE": "10000000/min",
         "LOG_LEVEL": "WARNING",
         "CONN_MAX_AGE": "60",
+        # As in production (README): one shared cache for every web process (rate limits, decision
+        # facts, once-a-minute marks). Per-process memory holds only 300 keys and is not shared.
+        **({"STEWARD_CACHE_URL": cache_url()} if cache_url() else {}),
     }
+
+
+def cache_url() -> str:
+    """BENCH_CACHE_URL, or the local Redis (database 14, emptied at the start of a run) when it
+    answers; '' when neither (the figures then use per-process memory and say so)."""
+    url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/14")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:  # noqa: BLE001 - no Redis here: fall back, reported in the machine section
+        return ""
+    return url
 
 
 def machine() -> dict:
@@ -122,7 +138,12 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the estate even when cached")
     parser.add_argument("--reps", type=int, help="repetitions per in-process endpoint")
     parser.add_argument("--http-seconds", type=int, help="seconds per load-generator run")
-    parser.add_argument("--skip", default="", help="comma-separated: pages,ingest,jobs,http")
+    parser.add_argument("--skip", default="", help="comma-separated: pages,decisions,ingest,jobs,http")
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="profile 20 requests of PATH (e.g. /inventory/, or 'decision') with pyinstrument and stop",
+    )
     parser.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one measured job in this process
     args = parser.parse_args()
     url = database_url(args.size)
@@ -149,6 +170,11 @@ def main() -> None:
     skip = {s for s in args.skip.split(",") if s}
     started = time.time()
     report: dict = {"machine": machine(), "size": args.size, "profile": profile}
+    report["machine"]["cache"] = os.environ.get("STEWARD_CACHE_URL") or "per-process memory (no Redis)"
+    if os.environ.get("STEWARD_CACHE_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["STEWARD_CACHE_URL"]).flushdb()  # the benchmark's own database
     print(f"Steward benchmark, size {args.size}, database {urlsplit(url).path.lstrip('/')}", flush=True)
     call_command("migrate", verbosity=0)
     from django.db import connection
@@ -163,14 +189,19 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE")
     results: list[dict] = []
     context = measure.prepare(report["estate"])
+    if args.profile:
+        measure.profile(context, args.profile)
+        return
     if "pages" not in skip:
         results += measure.pages(context, profile["reps"])
+    if "decisions" not in skip:
+        results += measure.decisions(context, profile["reps"])
     if "ingest" not in skip:
         results += measure.ingestion(context, profile["batches"])
     if "jobs" not in skip:
         results += measure.jobs(args.size, bench_environment(url))
     if "http" not in skip:
-        results += measure.http(context, bench_environment(url), profile["http_seconds"])
+        results += measure.http(context, bench_environment(url), profile["http_seconds"], skip)
     report["results"] = results
     report["auth_indexes"] = measure.auth_indexes()
     report["machine"]["loadavg_at_end"] = os.getloadavg()

@@ -1,6 +1,6 @@
 from rest_framework import viewsets
 
-from governance.filters import AuditEventFilter
+from governance.filters import AuditEventFilter, audit_page_source
 from governance.findings.api import FindingViewSet
 from governance.models import AuditEvent
 from governance.permissions import ReadAllRoles
@@ -15,6 +15,9 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [ReadAllRoles]
     filterset_class = AuditEventFilter
     lookup_field = "seq"
+
+    def paginate_queryset(self, queryset):
+        return super().paginate_queryset(audit_page_source(queryset, self.request.query_params))
 
 
 def register(router) -> None:

@@ -12,7 +12,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from governance.access import READERS, is_htmx, role_required
-from governance.filters import AuditEventFilter
+from governance.filters import AuditEventFilter, audit_page_source
 from governance.models import AuditEvent
 
 
@@ -22,7 +22,7 @@ def audit_log(request):
     # Unfiltered (unbound) shows everything; invalid filters show nothing plus their errors.
     valid = not filterset.is_bound or filterset.is_valid()
     queryset = filterset.qs if valid else AuditEvent.objects.none()
-    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    page = Paginator(audit_page_source(queryset, request.GET), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "query": query.urlencode()}

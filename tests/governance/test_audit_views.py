@@ -71,3 +71,29 @@ def test_audit_page_query_count_is_fixed(client, auditor, django_assert_max_num_
     client.force_login(auditor)
     with django_assert_max_num_queries(8):
         assert client.get("/audit/").status_code == 200
+
+
+def test_an_actors_events_page_newest_first_in_two_steps(auditor, api_as, client):
+    """Filtered by actor, the log is read index-first (seq numbers, then rows): same rows, same
+    order, same count as the plain query, on every page, in the page and the API."""
+    from governance import audit
+    from governance.actors import system
+    from governance.filters import NewestFirstByIndex
+    from governance.models import AuditEvent
+
+    for n in range(7):
+        audit.record(system("sweep"), "finding.opened", ("inventory.identity", n, f"x{n}"))
+        audit.record(system("bench"), "identity.updated", ("inventory.identity", n, f"y{n}"))
+        audit.record(system("bench"), "identity.suspended", ("inventory.identity", n, f"z{n}"))
+    plain = AuditEvent.objects.filter(actor="system:bench", verb__startswith="identity.").order_by("-seq")
+    two_step = NewestFirstByIndex(plain)
+    assert two_step.count() == len(two_step) == 14
+    for window in (slice(0, 5), slice(5, 10), slice(10, 15)):
+        assert [e.seq for e in two_step[window]] == [e.seq for e in plain[window]]
+    assert two_step[0].seq == plain[0].seq
+    body = api_as(auditor).get("/api/v1/audit-events/?actor=system:bench&verb=identity.&page_size=5").json()
+    assert body["count"] == 14 and body["next"]
+    assert [e["seq"] for e in body["results"]] == [e.seq for e in plain[:5]]
+    client.force_login(auditor)
+    page = client.get("/audit/?actor=system:bench&verb=identity.suspended").content.decode()
+    assert "z6" in page and "y6" not in page and "x6" not in page
