@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from governance.people.models import Team, User
@@ -98,6 +99,52 @@ class IdentitySerializer(serializers.ModelSerializer):
             "url",
         ]
         read_only_fields = fields
+
+
+def _iso(value) -> str | None:
+    """A datetime as DRF renders it: in the current time zone, ISO 8601, UTC written as Z."""
+    if not value:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class IdentityListSerializer(IdentitySerializer):
+    """The list's rows, written out by hand: the same fields and values as `IdentitySerializer`
+    (a test compares the two on every kind of row), several times faster than DRF's per-field
+    machinery, which was a third of the identities list's time at estate scale (bench/README.md)."""
+
+    def to_representation(self, obj):
+        owner, backup, team = obj.owner, obj.backup_owner, obj.team
+        return {
+            "id": obj.pk,
+            "name": obj.name,
+            "kind": obj.kind,
+            "vendor": obj.vendor,
+            "product": obj.product,
+            "model_name": obj.model_name,
+            "purpose": obj.purpose,
+            "owner": owner.username if owner is not None else None,
+            "backup_owner": backup.username if backup is not None else None,
+            "team": team.slug if team is not None else None,
+            "environments": obj.environments,
+            "data_classification": obj.data_classification,
+            "autonomous": obj.autonomous,
+            "risk_tier": obj.risk_tier,
+            "risk_reasons": obj.risk_reasons,
+            "status": obj.status,
+            "status_reason": obj.status_reason,
+            "last_used_at": _iso(obj.last_used_at),
+            "last_reviewed_at": _iso(obj.last_reviewed_at),
+            "next_review_due": obj.next_review_due.isoformat() if obj.next_review_due else None,
+            "approved_at": _iso(obj.approved_at),
+            "source": obj.source,
+            "external_id": obj.external_id,
+            "created_at": _iso(obj.created_at),
+            "updated_at": _iso(obj.updated_at),
+            "version": obj.version,
+            "url": obj.get_absolute_url(),
+        }
 
 
 class IdentityDetailSerializer(IdentitySerializer):

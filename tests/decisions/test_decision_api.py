@@ -177,6 +177,38 @@ def test_recording_a_batch_takes_a_fixed_number_of_writes(agent, owner, iam):
     assert len(small) == len(large) <= 6
 
 
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)  # as in a request: autocommit, not inside a test's transaction
+def test_a_cached_decision_is_recorded_with_one_statement(agent, iam):
+    """Cached facts, nothing to audit or aggregate: one query to decide, one to record the answer and
+    its usage (a data-modifying CTE, atomic on its own)."""
+    asks = [one(agent)]
+    iam.roles  # noqa: B018
+    service.decide(iam, asks)  # warm the caches and the once-a-minute last-used mark
+    with CaptureQueriesContext(connection) as queries:
+        service.decide(iam, asks)
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+    assert queries[1]["sql"].startswith("WITH d AS (INSERT INTO")
+    assert DecisionRecord.objects.filter(identity=agent).count() == 2
+    assert UsageEvent.objects.filter(identity=agent, reported_by__startswith="decision:").count() == 2
+
+
+def test_a_batch_over_the_rate_updates_one_row_per_question(agent, owner, settings):
+    """A batch repeating one question above the sampling rate counts into one row, set-based."""
+    settings.STEWARD_DECISION_SAMPLE_ABOVE = 2
+    now = timezone.now().replace(second=5)
+    asks = service.parse([question(agent)] * 30)[0]
+    service.decide(owner, asks, is_batch=True, now=now)
+    with CaptureQueriesContext(connection) as queries:
+        service.decide(owner, asks, is_batch=True, now=now)
+    allows = DecisionRecord.objects.filter(decision="allow")
+    assert allows.filter(window_start__isnull=True).count() == 2
+    assert allows.get(window_start__isnull=False).count == 58
+    assert sum(allows.values_list("count", flat=True)) == 60
+    assert len(queries) <= 8  # not one UPDATE per answer
+
+
 def test_allows_above_the_rate_are_aggregated_but_denies_never(agent, owner, settings):
     settings.STEWARD_DECISION_SAMPLE_ABOVE = 3
     allow = one(agent)

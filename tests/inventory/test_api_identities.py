@@ -1,6 +1,6 @@
 """identities/ API: create with validation, read, PATCH with optimistic concurrency, lifecycle, roles."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -354,3 +354,44 @@ def test_api_filters_match_the_contract(api_as, auditor, owner, owner2):
     assert names("environment=prod&ordering=-name") == ["c", "a"]
     assert names("search=b") == ["b"]
     assert client.get("/api/v1/identities/?kind=robot").status_code == 400
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_the_hand_written_list_rows_equal_the_generic_serializer(settings, owner, owner2, zone):
+    """IdentityListSerializer writes the rows by hand for speed; it must say exactly what the
+    generic ModelSerializer says, for full rows, empty ones, microseconds and other time zones."""
+    from datetime import date, datetime
+
+    from inventory.filters import base_queryset
+    from inventory.serializers import IdentityListSerializer, IdentitySerializer
+
+    settings.TIME_ZONE = zone
+    full = IdentityFactory(
+        owner=owner,
+        backup_owner=owner2,
+        kind=Identity.Kind.AI_AGENT,
+        model_name="model-x",
+        purpose="Triage <b>tickets</b> — ünïcode",
+        environments=["dev", "prod"],
+        autonomous=True,
+        risk_tier="high",
+        risk_reasons=["prod", "autonomous"],
+        last_used_at=datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+        last_reviewed_at=timezone.now() - timedelta(days=3),
+        next_review_due=date(2027, 1, 31),
+        source="github",
+        external_id="app-42",
+    )
+    empty = IdentityFactory(
+        owner=None,
+        team=None,
+        vendor="",
+        product="",
+        environments=[],
+        status=Identity.Status.DISCOVERED,
+        approved_at=None,
+    )
+    rows = list(base_queryset().filter(pk__in=[full.pk, empty.pk]).order_by("pk"))
+    assert IdentityListSerializer(rows, many=True).data == IdentitySerializer(rows, many=True).data
+    assert list(IdentityListSerializer.Meta.fields) == list(IdentitySerializer.Meta.fields)
+    assert set(IdentityListSerializer(rows[0]).data) == set(IdentitySerializer.Meta.fields)
