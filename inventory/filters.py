@@ -61,9 +61,15 @@ class IdentityFilter(django_filters.FilterSet):
         label=_("Search"),
         help_text=_("Name, vendor, product, model, purpose or external id"),
     )
-    kind = django_filters.MultipleChoiceFilter(choices=Identity.Kind.choices, label=_("Kind"))
-    status = django_filters.MultipleChoiceFilter(choices=Identity.Status.choices, label=_("Status"))
-    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label=_("Risk tier"))
+    # distinct=False: these are columns of the row itself, so no duplicates to remove; django-filter's
+    # default SELECT DISTINCT over every column doubled the filtered list's cost at 100,000 rows.
+    kind = django_filters.MultipleChoiceFilter(choices=Identity.Kind.choices, label=_("Kind"), distinct=False)
+    status = django_filters.MultipleChoiceFilter(
+        choices=Identity.Status.choices, label=_("Status"), distinct=False
+    )
+    risk_tier = django_filters.MultipleChoiceFilter(
+        choices=RiskTier.choices, label=_("Risk tier"), distinct=False
+    )
     owner = django_filters.CharFilter(
         method="filter_owner", label=_("Owner"), help_text=_("Username of the owner")
     )
@@ -185,7 +191,9 @@ class CredentialFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
         choices=CREDENTIAL_STATES, method="filter_state", label=_("Status"), empty_label=_("Any status")
     )
-    kind = django_filters.MultipleChoiceFilter(choices=Credential.Kind.choices, label=_("Kind"))
+    kind = django_filters.MultipleChoiceFilter(
+        choices=Credential.Kind.choices, label=_("Kind"), distinct=False
+    )
     kind_class = django_filters.ChoiceFilter(
         choices=KIND_CLASSES, method="filter_kind_class", label=_("Static or federated"), empty_label=_("Any")
     )

@@ -191,10 +191,18 @@ class Identity(models.Model):
         return status in self.TRANSITIONS.get(self.status, set())
 
 
+def current_grant(now) -> Q:
+    """A grant in force at `now`: not ended and not past its expiry."""
+    return Q(ended_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
 class GrantQuerySet(models.QuerySet):
     def current(self, now=None):
-        now = now or timezone.now()
-        return self.filter(ended_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        return self.filter(current_grant(now or timezone.now()))
+
+    def ended_or_expired(self, now=None):
+        """The complement of `current`: ended, or past its expiry."""
+        return self.exclude(current_grant(now or timezone.now()))
 
 
 class Grant(models.Model):
@@ -232,7 +240,10 @@ class Grant(models.Model):
 
     @property
     def is_current(self) -> bool:
-        return self.ended_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+        return self.is_current_at(timezone.now())
+
+    def is_current_at(self, now) -> bool:
+        return self.ended_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 # Credential age since last rotation (or issue), in days: (label, from, to); the last band is open.

@@ -88,10 +88,15 @@ def timeline_events(identity: Identity) -> QuerySet:
     """Every audit event of this identity's story, newest first (one query, whatever its length)."""
     from governance.models import AuditEvent
 
-    where = Q(subject_type=IDENTITY, subject_id=str(identity.pk))
+    # One branch per subject type, combined with UNION ALL (the branches are disjoint by type): each
+    # branch is an index lookup on (subject_type, subject_id). The same branches OR-ed in one WHERE
+    # made PostgreSQL walk the whole audit log backwards by seq, ~100 ms per query on 1.2M events.
+    events = AuditEvent.objects.order_by()
+    branches = [events.filter(subject_type=IDENTITY, subject_id=str(identity.pk)).values("pk")]
     for subject_type, rows in _subjects(identity):
-        where |= Q(subject_type=subject_type, subject_id__in=_pks(rows))
-    return AuditEvent.objects.filter(where).order_by("-seq")
+        branches.append(events.filter(subject_type=subject_type, subject_id__in=_pks(rows)).values("pk"))
+    story = branches[0].union(*branches[1:], all=True)
+    return AuditEvent.objects.filter(pk__in=story).order_by("-seq")
 
 
 def category_of(verb: str) -> Any:

@@ -11,10 +11,12 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
@@ -32,7 +34,7 @@ from inventory.forms import (
     ReasonForm,
     RotationForm,
 )
-from inventory.models import Credential, Grant, Identity
+from inventory.models import Credential, Grant, Identity, ResourceKind
 
 PAGE_SIZE = 50
 SORTABLE = [
@@ -128,10 +130,31 @@ def identity_list(request):
     return render(request, template, context)
 
 
+ROW_LABELS = ("kind", "status", "risk_tier")
+
+
+def _with_row_labels(identities: list[Identity]) -> list[Identity]:
+    """The labels each row shows, worked out once per page rather than once per cell: Django's
+    get_FOO_display rebuilds the choices dict and translates every label on each call, which made
+    up much of the list's rendering time (bench/README.md). Same text as the template filters."""
+    labels = {
+        name: {value: str(label) for value, label in Identity._meta.get_field(name).flatchoices}
+        for name in ROW_LABELS
+    }
+    now = timezone.now()
+    for identity in identities:
+        for name in ROW_LABELS:
+            value = getattr(identity, name)
+            setattr(identity, f"{name}_label", labels[name].get(value, value))
+        identity.last_used_ago = timesince(identity.last_used_at, now) if identity.last_used_at else ""
+    return identities
+
+
 def list_context(request, params) -> dict:
     """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too."""
     filterset, queryset = filtered(request, params)
     page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    page.object_list = _with_row_labels(list(page.object_list))
     query = params.copy()
     query.pop("page", None)
     context = {
@@ -206,36 +229,107 @@ def _identity_or_404(pk: int) -> Identity:
     return get_object_or_404(base_queryset(), pk=pk)
 
 
+GRANTS_SHOWN = 25  # current grants on the identity page before "Show all"
+GRANT_ORDER = ("resource_kind", "resource_name", "pk")
+GRANT_GROUPS = ("current", "ended")  # the htmx fragments of the grants table
+
+
+def _grant_count(grants):
+    """The identity's grants in `grants`, counted in a subquery of the identity query itself."""
+    counted = grants.filter(identity=OuterRef("pk")).order_by().values("identity").annotate(n=Count("pk"))
+    return Coalesce(Subquery(counted.values("n")), 0)
+
+
+def _labelled(grants: list[Grant]) -> list[Grant]:
+    """Each grant with its kind and origin labels, translated once per request: get_FOO_display()
+    rebuilds and translates the whole choice list on every call, most of a grant row's cost."""
+    kinds = {value: str(label) for value, label in ResourceKind.choices}
+    origins = {value: str(label) for value, label in Grant.Origin.choices}
+    for grant in grants:
+        grant.kind_label = kinds.get(grant.resource_kind, grant.resource_kind)
+        grant.origin_label = origins.get(grant.origin, grant.origin)
+    return grants
+
+
+def _latest_ended_first(grants: list[Grant]) -> list[Grant]:
+    """Ended or expired grants, the most recently ended (or expired) first."""
+    return sorted(grants, key=lambda g: g.ended_at or g.expires_at, reverse=True)
+
+
+def _grant_rows(request, pk: int, group: str, now):
+    """The htmx fragment: every current, or every ended-or-expired, grant row of the identity."""
+    identity = get_object_or_404(Identity.objects.only("pk"), pk=pk)
+    grants = identity.grants.order_by(*GRANT_ORDER)
+    if group == "current":
+        rows = list(grants.current(now))
+    else:
+        rows = _latest_ended_first(list(grants.ended_or_expired(now)))
+    context = {
+        "grant_rows": _labelled(rows),
+        "ended": group == "ended",
+        "now": now,
+        "soon": now + timedelta(days=14),
+    }
+    return render(request, "inventory/identity_detail.html#grant-rows", context)
+
+
+def _history_page(request, identity: Identity):
+    """A page of the whole story: the identity's own events plus its intake, approvals, reviews, ..."""
+    history_page = Paginator(timeline.timeline_events(identity), 20).get_page(request.GET.get("history_page"))
+    history_page.object_list = timeline.describe(history_page.object_list, identity)
+    return history_page
+
+
 @role_required(*MEMBERS)
 def identity_detail(request, pk: int):
+    now = timezone.now()
+    grants_shown = request.GET.get("grants", "")
+    if is_htmx(request) and grants_shown in GRANT_GROUPS:
+        return _grant_rows(request, pk, grants_shown, now)
+    if is_htmx(request) and request.GET.get("history_page"):
+        identity = _identity_or_404(pk)
+        context = {"identity": identity, "history": _history_page(request, identity)}
+        return render(request, "inventory/identity_detail.html#history", context)
+    # The page shows the first current grants and counts the rest; "?grants=all" (the link behind
+    # each "Show" button, for use without JavaScript) shows every grant. One query either way.
+    show_all_grants = grants_shown == "all"
+    grants = Grant.objects.order_by(*GRANT_ORDER)
+    if not show_all_grants:
+        grants = grants.current(now)[:GRANTS_SHOWN]
     identity = get_object_or_404(
-        base_queryset().prefetch_related(
-            Prefetch("grants", queryset=Grant.objects.order_by("ended_at", "resource_kind", "resource_name")),
+        base_queryset()
+        .annotate(
+            current_grants=_grant_count(Grant.objects.current(now)),
+            ended_grants=_grant_count(Grant.objects.ended_or_expired(now)),
+        )
+        .prefetch_related(
+            Prefetch("grants", queryset=grants, to_attr="shown_grants"),
             Prefetch("credentials", queryset=Credential.objects.order_by("revoked_at", "kind", "label")),
         ),
         pk=pk,
     )
-    # The whole story: this identity's own events plus its intake, approvals, reviews, exceptions, ...
-    history_page = Paginator(timeline.timeline_events(identity), 20).get_page(request.GET.get("history_page"))
-    history_page.object_list = timeline.describe(history_page.object_list, identity)
-    if is_htmx(request) and request.GET.get("history_page"):
-        return render(
-            request, "inventory/identity_detail.html#history", {"identity": identity, "history": history_page}
-        )
+    _labelled(identity.shown_grants)
+    current_grants = [g for g in identity.shown_grants if g.is_current_at(now)]
+    ended_grants = _latest_ended_first([g for g in identity.shown_grants if not g.is_current_at(now)])
     user = request.user
     can_edit = services.can_edit(user, identity)
-    now = timezone.now()
     credentials = list(identity.credentials.all())
     for credential in credentials:
         since = credential.rotated_or_issued
         credential.age_days = (now - since).days if since else None
     context = {
         "identity": identity,
-        "grants": list(identity.grants.all()),
+        "current_grants": current_grants,
+        "ended_grants": ended_grants,
+        "grant_counts": {
+            "current": identity.current_grants,
+            "ended": identity.ended_grants,
+            "hidden_current": identity.current_grants - len(current_grants),
+        },
         "credentials": credentials,
         "pending_revocations": [c for c in credentials if c.revocation_pending],
         "usage_events": list(identity.usage_events.order_by("-at")[:20]),
-        "history": history_page,
+        "history": _history_page(request, identity),
         "identity_panels": extensions.identity_panels(identity),
         "can_edit": can_edit,
         "is_governor": user.is_governor,

@@ -4,7 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
+from inventory.views import GRANTS_SHOWN
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 
@@ -40,6 +42,12 @@ def estate(owner, owner2):
 def test_iam_filters_to_stale_prod_opens_one_suspends_it_and_sees_the_history(
     page, live_server, login, role_users, estate
 ):
+    # A long history: more current grants than the page shows at once, and one ended.
+    for n in range(GRANTS_SHOWN):
+        GrantFactory(identity=estate, resource_name=f"platform/service-{n:02}")
+    GrantFactory(
+        identity=estate, resource_name="platform/retired", ended_at=timezone.now(), end_reason="replaced"
+    )
     login(page, "iam")
     page.get_by_test_id("main-nav").get_by_role("link", name="Inventory", exact=True).click()
     table = page.get_by_test_id("inventory-table")
@@ -60,8 +68,19 @@ def test_iam_filters_to_stale_prod_opens_one_suspends_it_and_sees_the_history(
     page.wait_for_url(f"**/inventory/{estate.pk}/")
     assert page.get_by_test_id("identity-status").inner_text() == "active"
     assert "High-impact actions: deploy (+3)." in page.get_by_test_id("risk-reasons").inner_text()
-    assert "platform/release" in page.get_by_test_id("grants").inner_text()
+    grants = page.get_by_test_id("grants")
+    assert "platform/release" in grants.inner_text()
     assert "500 days" in page.get_by_test_id("credentials").inner_text()
+
+    # The first current grants show; the rest, and the ended one, load into the same table.
+    expect(grants.get_by_test_id("grant")).to_have_count(GRANTS_SHOWN)
+    grants.get_by_role("link", name=f"Show all {GRANTS_SHOWN + 1} current grants").click()
+    expect(grants.get_by_test_id("current-grants").get_by_test_id("grant")).to_have_count(GRANTS_SHOWN + 1)
+    expect(grants.get_by_test_id("ended-grants")).not_to_contain_text("platform/retired")
+    grants.get_by_role("link", name="Show 1 ended or expired grant").click()
+    expect(grants.get_by_test_id("ended-grants")).to_contain_text("platform/retired")
+    expect(grants.get_by_test_id("ended-grants")).to_contain_text("replaced")
+    assert page.url.endswith(f"/inventory/{estate.pk}/")  # htmx: no navigation
 
     # Suspend with a reason in the dialog.
     page.get_by_role("link", name="Suspend").click()
