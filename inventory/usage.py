@@ -136,10 +136,31 @@ def _may_report(actor: Actor) -> bool | None:
     return False
 
 
-def _grant_matches(grant: Grant, event: dict[str, Any]) -> bool:
+@dataclass(frozen=True, slots=True)
+class _GrantScope:
+    """What matching an event needs of a current grant (plain values: a batch reads thousands)."""
+
+    pk: int
+    identity_id: int
+    resource_kind: str
+    resource_name: str
+    actions: tuple[str, ...]
+    wildcard: bool
+
+
+WILDCARDS = frozenset("*?[")
+
+
+def _name_matches(name: str, pattern: str, wildcard: bool) -> bool:
+    # Most grants name one resource: compare, rather than compile a pattern per grant (fnmatch's
+    # cache misses on an estate of distinct names, and compiling was a fifth of a batch's time).
+    return fnmatchcase(name, pattern) if wildcard else name == pattern
+
+
+def _grant_matches(grant: _GrantScope, event: dict[str, Any]) -> bool:
     if grant.resource_kind != event["resource_kind"]:
         return False
-    if not fnmatchcase(event["resource_name"], grant.resource_name):
+    if not _name_matches(event["resource_name"], grant.resource_name, grant.wildcard):
         return False
     return not event["action"] or event["action"] in grant.actions
 
@@ -219,13 +240,15 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
             )
 
     identity_ids = {e["row"]["id"] for e in cleaned}
-    grants_by_identity: dict[int, list[Grant]] = defaultdict(list)
-    for grant in (
+    grants_by_identity: dict[int, list[_GrantScope]] = defaultdict(list)
+    for pk, identity_id, kind, name, actions in (
         Grant.objects.current()
         .filter(identity_id__in=identity_ids)
-        .only("id", "identity_id", "resource_kind", "resource_name", "actions", "last_used_at")
+        .values_list("id", "identity_id", "resource_kind", "resource_name", "actions")
     ):
-        grants_by_identity[grant.identity_id].append(grant)
+        grants_by_identity[identity_id].append(
+            _GrantScope(pk, identity_id, kind, name, tuple(actions or ()), not WILDCARDS.isdisjoint(name))
+        )
 
     now = timezone.now()
     rows: list[UsageEvent] = []
@@ -260,7 +283,7 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
                 received_at=now,
             )
         )
-    UsageEvent.objects.bulk_create(rows, batch_size=500)
+    _insert_events(rows, single)
     _advance(Identity, identity_last)
     _advance(Grant, grant_last)
     flagged = sorted({r.identity_id for r in rows if r.after_revocation})
@@ -277,6 +300,26 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
         after={**result.as_dict(), "identities_used_after_revocation": flagged[:100]},
     )
     return result
+
+
+COPY_COLUMNS = (
+    "identity_id", "at", "action", "resource_kind", "resource_name", "environment", "identity_status",
+    "after_revocation", "out_of_scope", "reported_by", "received_at",
+)  # fmt: skip
+
+
+def _insert_events(rows: list[UsageEvent], single: bool) -> None:
+    """A batch goes in with COPY on PostgreSQL (several times faster than a 1,000-row INSERT, whose
+    compilation alone was a fifth of the batch); one event, or another database, with bulk_create.
+    COPY returns no ids, so batch events carry none; the single-event endpoint returns its id."""
+    if single or connection.vendor != "postgresql":
+        UsageEvent.objects.bulk_create(rows, batch_size=500)
+        return
+    table = connection.ops.quote_name(UsageEvent._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(UsageEvent._meta.get_field(c).column) for c in COPY_COLUMNS)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([getattr(row, c) for c in COPY_COLUMNS])
 
 
 def _advance(model, latest: dict[int, datetime]) -> None:

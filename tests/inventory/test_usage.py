@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from governance.people.tokens import issue_token
-from inventory import services
+from inventory import services, usage
 from inventory.models import Identity, UsageEvent
 from tests.factories import GrantFactory, IdentityFactory, UserFactory
 
@@ -245,3 +245,41 @@ def test_ingestion_is_set_based_whatever_the_batch_size(iam, owner):
     assert len(shape(large)) == len(shape(small))
     assert UsageEvent.objects.count() == 1015
     assert Identity.objects.filter(last_used_at__isnull=True, pk__in=[i.pk for i in identities]).count() == 0
+
+
+def test_the_batch_writer_copies_every_column_of_a_usage_event():
+    """COPY names its columns: a field added to UsageEvent must be added there too."""
+    from inventory.usage import COPY_COLUMNS
+
+    expected = [f.attname for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+    assert sorted(COPY_COLUMNS) == sorted(expected)
+
+
+@pytest.mark.django_db
+def test_exact_and_wildcard_grants_both_match_their_events(owner):
+    """Names without wildcards compare as text (no pattern compiled), patterns as globs."""
+    identity = IdentityFactory(owner=owner)
+    exact = GrantFactory(identity=identity, resource_name="org/api", actions=["read_code"])
+    glob = GrantFactory(identity=identity, resource_name="org/web-*", actions=["read_code"])
+    now = timezone.now().isoformat()
+    events = [
+        {
+            "identity": identity.pk,
+            "at": now,
+            "action": "read_code",
+            "resource": {"kind": "repository", "name": n},
+        }
+        for n in ("org/api", "org/web-1", "org/api-2", "org/web")
+    ]
+    result = usage.ingest_usage(owner, events)
+    assert [e.out_of_scope for e in result.events] == [False, False, True, True]
+    stored = UsageEvent.objects.filter(identity=identity).order_by("resource_name")
+    assert [(e.resource_name, e.out_of_scope) for e in stored] == [
+        ("org/api", False),
+        ("org/api-2", True),
+        ("org/web", True),
+        ("org/web-1", False),
+    ]
+    exact.refresh_from_db()
+    glob.refresh_from_db()
+    assert exact.last_used_at is not None and glob.last_used_at is not None
