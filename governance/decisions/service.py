@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -28,7 +27,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.actors import Actor, as_actor
-from governance.decisions import subjects
+from governance.decisions import marks, subjects
 from governance.decisions.models import DecisionRecord
 from governance.errors import NotAllowed
 from governance.people.models import Role
@@ -257,15 +256,28 @@ def decide(
 # ---------------------------------------------------------------- recording
 
 
-def _over_rate(identity_id: int, minute: datetime) -> bool:
-    key = f"steward:decisions:rate:{identity_id}:{int(minute.timestamp())}"
-    cache.add(key, 0, 120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, 120)
-        count = 1
-    return count > sample_above()
+def _over_rate(answers: list[Answer], minute: datetime) -> list[bool]:
+    """For each answer: is it an allow above the identity's sampling rate this minute? One counter
+    per identity, moved by the batch's allows in one cache round trip; the allows are numbered in
+    order, so a batch counts exactly as the same questions asked one by one."""
+    allows: dict[str, int] = {}
+    keys = []
+    for answer in answers:
+        key = None
+        if answer.verdict.decision == cedar.Decision.ALLOW:
+            key = f"steward:decisions:rate:{answer.identity_id}:{int(minute.timestamp())}"
+            allows[key] = allows.get(key, 0) + 1
+        keys.append(key)
+    totals = marks.incr_many(allows, 120)
+    seen = {key: totals[key] - n for key, n in allows.items()}  # the count before this batch
+    limit, over = sample_above(), []
+    for key in keys:
+        if key is None:
+            over.append(False)
+            continue
+        seen[key] += 1
+        over.append(seen[key] > limit)
+    return over
 
 
 def astuple_question(ask: Ask) -> tuple[str, ...]:
@@ -281,11 +293,11 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
     rows: list[DecisionRecord] = []
     usage: list[UsageEvent] = []
     aggregated: list[Answer] = []
-    audited: list[tuple[Answer, cedar.Subject]] = []
-    for answer, subject in zip(answers, facts, strict=True):
+    notable: list[tuple[str, Answer, cedar.Subject]] = []
+    for answer, subject, over in zip(answers, facts, _over_rate(answers, minute), strict=True):
         ask, verdict = answer.ask, answer.verdict
         after_revocation = subject.status in REVOKED
-        if verdict.decision == cedar.Decision.ALLOW and _over_rate(answer.identity_id, minute):
+        if over:
             aggregated.append(answer)
             continue
         rows.append(
@@ -325,11 +337,16 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
         if _notable(verdict):
             question = (answer.identity_id, *astuple_question(ask), verdict.decision, verdict.jit)
             key = "steward:decisions:audited:" + hashlib.sha1(repr(question).encode()).hexdigest()
-            if cache.add(key, 1, 60):
-                audited.append((answer, subject))
-    touched = [
-        pk for pk in {a.identity_id for a in answers} if cache.add(f"steward:decisions:used:{pk}", 1, 60)
-    ]
+            notable.append((key, answer, subject))
+    # Once a minute: an audit event per notable question, last_used_at per identity. One round trip.
+    used = {f"steward:decisions:used:{pk}": pk for pk in {a.identity_id for a in answers}}
+    new = marks.add_many([key for key, _a, _s in notable] + list(used), 60)
+    audited = []
+    for key, answer, subject in notable:
+        if key in new:
+            audited.append((answer, subject))
+            new.discard(key)  # the same question twice in one batch is audited once
+    touched = [pk for key, pk in used.items() if key in new]
     if not (aggregated or touched or audited) and _insert_in_one_statement(rows, usage):
         return  # the common case: the answers and their usage, one round trip
     with transaction.atomic():

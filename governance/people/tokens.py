@@ -7,7 +7,6 @@ import secrets
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -132,20 +131,60 @@ def revoke_token(actor, token: ApiToken, reason: str) -> ApiToken:
     return token
 
 
-def _token_with_roles(token_hash: str) -> ApiToken | None:
-    """The token, its user and identity, and (on PostgreSQL) the user's role names, in one query:
-    every API request starts here, and the roles would otherwise be a second round trip."""
-    tokens = ApiToken.objects.select_related("user", "identity").filter(token_hash=token_hash)
-    if connection.vendor != "postgresql":
-        return tokens.first()
-    from django.contrib.auth.models import Group
-    from django.contrib.postgres.expressions import ArraySubquery
+def _token_statement() -> str:
+    """SQL for one token: its columns, its user's, its identity's status and the user's role names.
 
-    names = Group.objects.filter(user=OuterRef("user_id")).order_by().values("name")
-    token = tokens.annotate(user_roles=ArraySubquery(names)).first()
-    if token is not None:
-        # What User.roles (a cached_property) would read; an inactive user holds none.
-        token.user.__dict__["roles"] = frozenset(token.user_roles) if token.user.is_active else frozenset()
+    Hand-written once from the models' columns: every API request starts here, and compiling the
+    equivalent select_related query cost more than running it (bench/README.md)."""
+    from django.contrib.auth.models import Group
+
+    from inventory.models import Identity
+
+    qn = connection.ops.quote_name
+    token_cols = ", ".join(f"t.{qn(f.column)}" for f in ApiToken._meta.concrete_fields)
+    user_cols = ", ".join(f"u.{qn(f.column)}" for f in User._meta.concrete_fields)
+    membership = User.groups.through._meta
+    return (
+        f"SELECT {token_cols}, {user_cols}, i.{qn('status')}, "
+        f"ARRAY(SELECT g.{qn('name')} FROM {qn(Group._meta.db_table)} g "
+        f"JOIN {qn(membership.db_table)} m ON m.{qn('group_id')} = g.{qn('id')} "
+        f"WHERE m.{qn('user_id')} = u.{qn('id')}) "
+        f"FROM {qn(ApiToken._meta.db_table)} t "
+        f"JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
+        f"LEFT JOIN {qn(Identity._meta.db_table)} i ON i.{qn('id')} = t.{qn('identity_id')} "
+        f"WHERE t.{qn('token_hash')} = %s"
+    )
+
+
+_TOKEN_SQL: list[str] = []
+
+
+def _token_with_roles(token_hash: str) -> ApiToken | None:
+    """The token with its user (and the user's roles) and its identity's status, in one query.
+
+    On PostgreSQL one prepared-once statement; elsewhere the ORM (the roles then cost a query when
+    first asked). `token.identity_status` is None for a token that governs no identity."""
+    if connection.vendor != "postgresql":
+        token = ApiToken.objects.select_related("user", "identity").filter(token_hash=token_hash).first()
+        if token is not None:
+            token.identity_status = token.identity.status if token.identity is not None else None
+        return token
+    if not _TOKEN_SQL:
+        _TOKEN_SQL.append(_token_statement())
+    with connection.cursor() as cursor:
+        cursor.execute(_TOKEN_SQL[0], [token_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token_fields = [f.attname for f in ApiToken._meta.concrete_fields]
+    user_fields = [f.attname for f in User._meta.concrete_fields]
+    n, m = len(token_fields), len(user_fields)
+    token = ApiToken.from_db(connection.alias, token_fields, row[:n])
+    user = User.from_db(connection.alias, user_fields, row[n : n + m])
+    # What User.roles (a cached_property) would read; an inactive user holds none.
+    user.__dict__["roles"] = frozenset(row[n + m + 1]) if user.is_active else frozenset()
+    token.user = user
+    token.identity_status = row[n + m]
     return token
 
 
@@ -173,9 +212,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("The token's user is inactive."))
         # The token is governed as an identity: suspending or decommissioning it stops it.
-        if token.identity is not None and token.identity.status in ("suspended", "decommissioned"):
+        if token.identity_status in ("suspended", "decommissioned"):
             raise exceptions.AuthenticationFailed(
-                _("The token's identity is %(status)s in the inventory.") % {"status": token.identity.status}
+                _("The token's identity is %(status)s in the inventory.") % {"status": token.identity_status}
             )
         # Record last use at most once a minute: a conditional update, not a write per request.
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):

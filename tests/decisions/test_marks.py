@@ -1,0 +1,72 @@
+"""The hot path's counters and marks: the same meaning on Redis (one pipeline) and on other caches."""
+
+import os
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from governance.decisions import marks, service, subjects
+from governance.decisions.models import DecisionRecord
+from governance.models import AuditEvent
+from tests.conftest import requires_services
+from tests.decisions.conftest import question
+
+REDIS_URL = os.environ.get("STEWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request, settings):
+    prefix = f"marks-{uuid.uuid4().hex}"
+    if request.param == "redis":
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            if requires_services():
+                pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc.__class__.__name__}")
+            pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": prefix,
+            }
+        }
+    else:
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
+        }
+    subjects.clear_local()
+    return request.param
+
+
+def test_counters_add_up_and_report_their_totals(backend):
+    assert marks.incr_many({"a": 2, "b": 1}, 60) == {"a": 2, "b": 1}
+    assert marks.incr_many({"a": 3}, 60) == {"a": 5}
+    assert marks.incr_many({}, 60) == {}
+
+
+def test_a_mark_is_new_once(backend):
+    assert marks.add_many(["x", "y", "x"], 60) == {"x", "y"}
+    assert marks.add_many(["x", "z"], 60) == {"z"}
+    assert marks.add_many([], 60) == set()
+
+
+@pytest.mark.django_db
+def test_a_batch_samples_and_audits_as_the_same_questions_asked_one_by_one(backend, agent, owner, settings):
+    settings.STEWARD_DECISION_SAMPLE_ABOVE = 2
+    now = timezone.now().replace(second=1)
+    allow = question(agent)
+    deny = question(agent, action="write_code")
+    asks = service.parse([allow] * 5 + [deny] * 2)[0]
+    answers = service.decide(owner, asks, is_batch=True, now=now)
+    assert [a.verdict.decision for a in answers] == ["allow"] * 5 + ["deny"] * 2
+    allows = DecisionRecord.objects.filter(decision="allow")
+    assert allows.filter(window_start__isnull=True).count() == 2  # the first two, one row each
+    assert allows.get(window_start__isnull=False).count == 3  # the rest, counted
+    assert DecisionRecord.objects.filter(decision="deny").count() == 2  # denies never aggregated
+    assert AuditEvent.objects.filter(verb="decision.deny").count() == 1  # once a minute per question
+    service.decide(owner, service.parse([allow])[0], now=now)
+    assert allows.get(window_start__isnull=False).count == 4
