@@ -175,7 +175,8 @@ class Identity(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "risk_tier"], name="identity_status_tier"),
-            models.Index(fields=["kind"], name="identity_kind"),
+            # Kind alone, or with status and tier (the inventory's usual filters): one range.
+            models.Index(fields=["kind", "status", "risk_tier"], name="identity_kind_status_tier"),
             models.Index(fields=["owner"], name="identity_owner"),
             models.Index(fields=["last_used_at"], name="identity_last_used"),
             models.Index(fields=["next_review_due"], name="identity_next_review"),

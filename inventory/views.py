@@ -23,6 +23,7 @@ from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_cell
 from governance.errors import IllegalTransition, NotAllowed
+from governance.paging import OnePassPaginator
 from governance.people.models import Role
 from inventory import extensions, services, timeline
 from inventory.filters import IdentityFilter, base_queryset
@@ -153,7 +154,9 @@ def _with_row_labels(identities: list[Identity]) -> list[Identity]:
 def list_context(request, params) -> dict:
     """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too."""
     filterset, queryset = filtered(request, params)
-    page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    # A text search reads every candidate row anyway: count them in the same pass (governance.paging).
+    paginator = OnePassPaginator if (params.get("search") or "").strip() else Paginator
+    page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     page.object_list = _with_row_labels(list(page.object_list))
     query = params.copy()
     query.pop("page", None)
