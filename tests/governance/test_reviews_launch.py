@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,7 +13,9 @@ from governance.errors import NotAllowed
 from governance.models import AuditEvent
 from governance.people.models import Role
 from governance.reviews.models import ReviewCampaign, ReviewItem
+from governance.reviews.population import canonical
 from governance.reviews.services import launch_campaign, verify_population
+from governance.reviews.services.launch import _copy_items, _create_items
 from inventory import services as inventory
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory, TeamFactory, UserFactory
 
@@ -187,3 +189,66 @@ def test_launch_runs_a_fixed_number_of_queries_whatever_the_population(iam):
     few, many = measure(5), measure(40)
     assert few == many
     assert ReviewItem.objects.count() == 2 + 6 + 41
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="COPY is the PostgreSQL path; elsewhere items go in with bulk_create",
+)
+AWKWARD = 'tab\there, new\nline, back\\slash, "quoted", \\N, ü, 🤖'
+
+
+def _stored_items(campaign) -> list[dict]:
+    fields = [f.attname for f in ReviewItem._meta.concrete_fields if not f.primary_key]
+    return list(ReviewItem.objects.filter(campaign=campaign).order_by("identity_id").values(*fields))
+
+
+def _as_insert_rows(items: list[dict]) -> list[tuple]:
+    return [
+        (
+            i["identity_id"],
+            i["risk_tier"],
+            i["team_id"],
+            canonical(i["snapshot"]),
+            i["reviewer_id"],
+            i["reviewer_source"],
+        )
+        for i in items
+    ]
+
+
+@pytest.mark.django_db
+@postgresql_only
+def test_copy_writes_the_same_items_as_bulk_create(iam, owner):
+    gone = UserFactory(username="gone", roles=[Role.OWNER], is_active=False)
+    bot = IdentityFactory(owner=owner, name="awkward-bot", purpose=AWKWARD, environments=["prod", "dev"])
+    GrantFactory(identity=bot, resource_name="org/ü\tx", actions=["deploy"])
+    CredentialFactory(identity=bot, label="key\nü")
+    IdentityFactory(owner=None, team=None, name="orphan")
+    IdentityFactory(owner=gone, name="departed")
+
+    campaign = launch(iam)  # on PostgreSQL: COPY
+    launched = _stored_items(campaign)
+    rows = _as_insert_rows(launched)
+    ReviewItem.objects.filter(campaign=campaign).delete()
+    _create_items(campaign, rows)
+    created = _stored_items(campaign)
+    ReviewItem.objects.filter(campaign=campaign).delete()
+    _copy_items(campaign, rows)
+
+    assert _stored_items(campaign) == created == launched
+    assert {i["reviewer_source"] for i in launched} == {"owner", "iam_fallback"}
+    assert next(i for i in launched if i["identity_id"] == bot.pk)["snapshot"]["purpose"] == AWKWARD
+    assert verify_population(campaign)["ok"]
+
+
+@pytest.mark.django_db
+@postgresql_only
+def test_a_copy_over_an_identity_already_under_review_raises_integrity_error(iam, owner):
+    IdentityFactory(owner=owner)
+    campaign = launch(iam)
+    rows = _as_insert_rows(_stored_items(campaign))
+    # launch_campaign turns this IntegrityError into a 409; a raw psycopg error would be a 500.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _copy_items(campaign, rows)
+    assert ReviewItem.objects.filter(campaign=campaign).count() == 1
