@@ -425,6 +425,7 @@ def run_job(name: str) -> None:
             "high_tier_identities": Identity.objects.filter(risk_tier="high").count(),
             "close_seconds": round(time.monotonic() - started, 1),
         }
+        _forget_bench_campaigns()
     elif name == "evidence":
         from governance.evidence.builder import build_pack
         from governance.evidence.models import EvidenceExport
@@ -448,6 +449,16 @@ def run_job(name: str) -> None:
     else:
         raise SystemExit(f"unknown job {name}")
     print("BENCH-JOB " + json.dumps(out, default=str), flush=True)
+
+
+def _forget_bench_campaigns() -> None:
+    """Delete the closed campaigns this job launched (benchmark data only), so that runs do not grow
+    the review tables and later figures stay comparable."""
+    from governance.reviews.models import ReviewCampaign, ReviewItem
+
+    done = ReviewCampaign.objects.filter(name="bench launch", closed_at__isnull=False)
+    ReviewItem.objects.filter(campaign__in=done).delete()
+    done.delete()
 
 
 JOBS = [

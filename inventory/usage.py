@@ -317,7 +317,9 @@ def _insert_events(rows: list[UsageEvent], single: bool) -> None:
         return
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(UsageEvent._meta.get_field(c).column) for c in COPY_COLUMNS)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    # COPY goes to psycopg directly: wrap it so a database error is Django's (as for any query).
+    statement = f"COPY {table} ({columns}) FROM STDIN"
+    with connection.wrap_database_errors, connection.cursor() as cur, cur.cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([getattr(row, c) for c in COPY_COLUMNS])
 
