@@ -295,7 +295,7 @@ if os.environ.get("STEWARD_CSP_REPORT_URI"):
 if os.environ.get("STEWARD_CACHE_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "governance.cache.StewardRedisCache",  # Django's, reusing its client
             "LOCATION": os.environ["STEWARD_CACHE_URL"],
         }
     }

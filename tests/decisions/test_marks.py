@@ -29,7 +29,7 @@ def backend(request, settings):
             pytest.skip(f"Redis is not reachable at {REDIS_URL}")
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "governance.cache.StewardRedisCache",
                 "LOCATION": REDIS_URL,
                 "KEY_PREFIX": prefix,
             }
@@ -70,3 +70,18 @@ def test_a_batch_samples_and_audits_as_the_same_questions_asked_one_by_one(backe
     assert AuditEvent.objects.filter(verb="decision.deny").count() == 1  # once a minute per question
     service.decide(owner, service.parse([allow])[0], now=now)
     assert allows.get(window_start__isnull=False).count == 4
+
+
+def test_the_redis_backend_reuses_one_client_and_still_behaves_as_a_cache(backend):
+    from django.core.cache import cache
+
+    cache.set("k", {"a": 1}, 30)
+    assert cache.get("k") == {"a": 1}
+    assert cache.add("n", 1, 30) and not cache.add("n", 5, 30)
+    assert cache.incr("n", 2) == 3
+    cache.delete("k")
+    assert cache.get("k") is None
+    if backend == "redis":
+        client = cache._cache
+        assert client.get_client(write=True) is client.get_client(write=True)
+        assert client.get_client(write=False) is client.get_client(write=False)
