@@ -26,8 +26,9 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from governance import audit
+from governance import cache as marks
 from governance.actors import Actor, as_actor
-from governance.decisions import marks, subjects
+from governance.decisions import subjects
 from governance.decisions.models import DecisionRecord
 from governance.errors import NotAllowed
 from governance.people.models import Role

@@ -6,7 +6,8 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from governance.decisions import marks, service, subjects
+from governance import cache as marks
+from governance.decisions import service, subjects
 from governance.decisions.models import DecisionRecord
 from governance.models import AuditEvent
 from tests.conftest import requires_services
@@ -85,3 +86,12 @@ def test_the_redis_backend_reuses_one_client_and_still_behaves_as_a_cache(backen
         client = cache._cache
         assert client.get_client(write=True) is client.get_client(write=True)
         assert client.get_client(write=False) is client.get_client(write=False)
+
+
+def test_counters_read_back_through_the_cache_api(backend):
+    """The throttle increments with incr_many and reads with get_many: both must agree."""
+    from django.core.cache import cache
+
+    marks.incr_many({"t:1": 1}, 60)
+    marks.incr_many({"t:1": 1}, 60)
+    assert cache.get_many(["t:1", "t:0"]) == {"t:1": 2}

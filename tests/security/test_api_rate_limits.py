@@ -62,3 +62,26 @@ def test_the_default_rate_is_generous(settings, iam):
     _, value = issue_token(system("test"), iam, scope="read", days=1)
     client = bearer(value)
     assert all(client.get("/api/v1/audit-events/").status_code == 200 for _ in range(30))
+
+
+@pytest.mark.django_db
+def test_the_last_minute_still_counts_in_proportion(low_rate, iam, time_machine):
+    """A sliding window: half-way through the next minute, half of the last minute's requests still
+    count, so a token that used its 3 may make 2 more, not 3 (a fixed window would allow the burst)."""
+    _, value = issue_token(system("test"), iam, scope="read", days=1)
+    client = bearer(value)
+    time_machine.move_to("2026-12-01 10:00:05Z", tick=False)
+    assert [client.get("/api/v1/audit-events/").status_code for _ in range(4)] == [200, 200, 200, 429]
+    time_machine.move_to("2026-12-01 10:01:30Z", tick=False)  # 3 x 0.5 = 1.5 still count
+    assert [client.get("/api/v1/audit-events/").status_code for _ in range(3)] == [200, 200, 429]
+    time_machine.move_to("2026-12-01 10:02:59Z", tick=False)  # the 10:01 request is almost gone
+    assert client.get("/api/v1/audit-events/").status_code == 200
+
+
+def test_rates_parse_as_drf_writes_them():
+    from governance.throttling import parse_rate
+
+    assert parse_rate("3000/min") == (3000, 60)
+    assert parse_rate("10/s") == (10, 1)
+    assert parse_rate("5/hour") == (5, 3600)
+    assert parse_rate("100/day") == (100, 86400)
