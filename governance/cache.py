@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -39,10 +39,11 @@ class StewardRedisCache(RedisCache):
 
 
 def _redis_client():
-    from django.core.cache.backends.redis import RedisCache
-
-    if isinstance(cache, RedisCache):
-        return cache._cache.get_client(write=True)
+    """The default cache's Redis client, or None for another backend. (Asked of the backend itself:
+    `django.core.cache.cache` is a proxy, and isinstance() sees the proxy's class.)"""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(write=True)
     return None
 
 

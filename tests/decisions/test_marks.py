@@ -82,6 +82,9 @@ def test_the_redis_backend_reuses_one_client_and_still_behaves_as_a_cache(backen
     assert cache.incr("n", 2) == 3
     cache.delete("k")
     assert cache.get("k") is None
+    from governance.cache import _redis_client
+
+    assert (_redis_client() is not None) == (backend == "redis")  # the pipeline path is the one taken
     if backend == "redis":
         client = cache._cache
         assert client.get_client(write=True) is client.get_client(write=True)
