@@ -553,6 +553,28 @@ def _wrk(url: str, headers: dict, clients: int, seconds: int, bodies: Path | Non
     }
 
 
+def _timed(request: urllib.request.Request, timeout: int, samples: list[float], errors: list[int]) -> None:
+    """Send one request; add its time to `samples` and count a failure in `errors[0]`."""
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            r.read()
+    except (urllib.error.URLError, OSError):
+        errors[0] += 1
+    samples.append(time.perf_counter() - started)
+
+
+def _in_threads(worker, clients: int) -> float:
+    """Run `worker` in `clients` threads; the seconds until all are done."""
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - began
+
+
 def _python_load(url: str, headers: dict, clients: int, seconds: int, bodies: Path | None = None) -> dict:
     """Fallback when wrk is missing: a bounded loop of urllib requests from `clients` threads."""
     samples: list[float] = []
@@ -565,24 +587,12 @@ def _python_load(url: str, headers: dict, clients: int, seconds: int, bodies: Pa
     def worker():
         while time.monotonic() < stop and len(samples) < 100_000:
             data = posts[len(samples) % len(posts)] if posts else None
-            started = time.perf_counter()
-            try:
-                request = urllib.request.Request(url, data=data, headers=headers)
-                with urllib.request.urlopen(request, timeout=10) as r:
-                    r.read()
-            except (urllib.error.URLError, OSError):
-                errors[0] += 1
-            samples.append(time.perf_counter() - started)
+            _timed(urllib.request.Request(url, data=data, headers=headers), 10, samples, errors)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    took = _in_threads(worker, clients)
     return {
         "requests": len(samples),
-        "rps": round(len(samples) / (time.monotonic() - began), 1),
+        "rps": round(len(samples) / took, 1),
         **{k: v for k, v in summary(samples).items() if k != "n"},
         "errors": errors[0],
     }
@@ -594,6 +604,7 @@ def _post_load(base: str, token: str, payloads: list[str], clients: int) -> dict
     lock = threading.Lock()
     samples: list[float] = []
     errors = [0]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def worker():
         while True:
@@ -601,26 +612,10 @@ def _post_load(base: str, token: str, payloads: list[str], clients: int) -> dict
                 if not queue:
                     return
                 body = queue.pop()
-            request = urllib.request.Request(
-                base + "/api/v1/usage-events/",
-                data=body.encode(),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )
-            started = time.perf_counter()
-            try:
-                with urllib.request.urlopen(request, timeout=60) as r:
-                    r.read()
-            except (urllib.error.URLError, OSError):
-                errors[0] += 1
-            samples.append(time.perf_counter() - started)
+            url = base + "/api/v1/usage-events/"
+            _timed(urllib.request.Request(url, data=body.encode(), headers=headers), 60, samples, errors)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    took = time.monotonic() - began
+    took = _in_threads(worker, clients)
     accepted = len(samples) - errors[0]
     return {**summary(samples), "events_per_s": round(1000 * accepted / took), "errors": errors[0]}
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.actors import Actor, as_actor
+from governance.bulk import copy_rows
 from governance.errors import NotAllowed
 from governance.people.models import ApiToken, Role
 from inventory.models import Action, Environment, Grant, Identity, ResourceKind, UsageEvent
@@ -315,13 +316,8 @@ def _insert_events(rows: list[UsageEvent], single: bool) -> None:
     if single or connection.vendor != "postgresql":
         UsageEvent.objects.bulk_create(rows, batch_size=500)
         return
-    table = connection.ops.quote_name(UsageEvent._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(UsageEvent._meta.get_field(c).column) for c in COPY_COLUMNS)
-    # COPY goes to psycopg directly: wrap it so a database error is Django's (as for any query).
-    statement = f"COPY {table} ({columns}) FROM STDIN"
-    with connection.wrap_database_errors, connection.cursor() as cur, cur.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([getattr(row, c) for c in COPY_COLUMNS])
+    columns = [UsageEvent._meta.get_field(c).column for c in COPY_COLUMNS]
+    copy_rows(UsageEvent, columns, ([getattr(row, c) for c in COPY_COLUMNS] for row in rows))
 
 
 def _advance(model, latest: dict[int, datetime]) -> None:

@@ -26,8 +26,8 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from governance import audit
-from governance import cache as marks
 from governance.actors import Actor, as_actor
+from governance.cache import add_many, incr_many
 from governance.decisions import subjects
 from governance.decisions.models import DecisionRecord
 from governance.errors import NotAllowed
@@ -269,7 +269,7 @@ def _over_rate(answers: list[Answer], minute: datetime) -> list[bool]:
             key = f"steward:decisions:rate:{answer.identity_id}:{int(minute.timestamp())}"
             allows[key] = allows.get(key, 0) + 1
         keys.append(key)
-    totals = marks.incr_many(allows, 120)
+    totals = incr_many(allows, 120)
     seen = {key: totals[key] - n for key, n in allows.items()}  # the count before this batch
     limit, over = sample_above(), []
     for key in keys:
@@ -341,7 +341,7 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             notable.append((key, answer, subject))
     # Once a minute: an audit event per notable question, last_used_at per identity. One round trip.
     used = {f"steward:decisions:used:{pk}": pk for pk in {a.identity_id for a in answers}}
-    new = marks.add_many([key for key, _a, _s in notable] + list(used), 60)
+    new = add_many([key for key, _a, _s in notable] + list(used), 60)
     audited = []
     for key, answer, subject in notable:
         if key in new:
@@ -385,7 +385,7 @@ def _insert_sql(model, objs: list) -> tuple[str, list]:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     query = InsertQuery(model)
     query.insert_values(fields, objs)
-    [(sql, params)] = query.get_compiler(using=DecisionRecord.objects.db).as_sql()
+    [(sql, params)] = query.get_compiler(using=model.objects.db).as_sql()
     return sql, list(params)
 
 
@@ -403,15 +403,7 @@ def _insert_in_one_statement(rows: list[DecisionRecord], usage: list[UsageEvent]
 
 
 def _bucket(answer: Answer) -> tuple:
-    ask = answer.ask
-    return (
-        answer.identity_id,
-        ask.action,
-        ask.resource_kind,
-        ask.resource_name,
-        ask.environment,
-        answer.verdict.decision,
-    )
+    return (answer.identity_id, *astuple_question(answer.ask), answer.verdict.decision)
 
 
 def _aggregate_all(actor: Actor, aggregated: list[Answer], minute: datetime, now: datetime) -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.actors import as_actor
+from governance.bulk import copy_rows
 from governance.errors import IllegalTransition
 from governance.people.models import Role, User
 from governance.reviews.models import ReviewCampaign, ReviewItem
@@ -106,18 +107,19 @@ def _create_items(campaign: ReviewCampaign, rows: list[tuple]) -> None:
 
 
 def _copy_items(campaign: ReviewCampaign, rows: list[tuple]) -> None:
-    """PostgreSQL only. COPY bypasses Django's cursor wrapper, so its errors are wrapped by hand: a
-    race on the one-open-review constraint must stay an IntegrityError (409 in `launch_campaign`)."""
+    """PostgreSQL only. `copy_rows` keeps database errors Django's: a race on the one-open-review
+    constraint must stay an IntegrityError (409 in `launch_campaign`)."""
     defaults = _item_defaults()
-    table = connection.ops.quote_name(ReviewItem._meta.db_table)
     names = [ReviewItem._meta.get_field(c).column for c in ITEM_COLUMNS] + list(defaults)
-    columns = ", ".join(connection.ops.quote_name(c) for c in names)
     constant = list(defaults.values())
-    copy_sql = f"COPY {table} ({columns}) FROM STDIN"
-    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
-        for identity_id, risk_tier, team_id, raw, reviewer_id, source in rows:
-            item = [campaign.pk, identity_id, risk_tier, team_id, raw.decode(), reviewer_id, source]
-            copy.write_row(item + constant)
+    copy_rows(
+        ReviewItem,
+        names,
+        (
+            [campaign.pk, identity_id, risk_tier, team_id, raw.decode(), reviewer_id, source, *constant]
+            for identity_id, risk_tier, team_id, raw, reviewer_id, source in rows
+        ),
+    )
 
 
 def _item_defaults() -> dict[str, Any]:
