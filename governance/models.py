@@ -6,6 +6,14 @@ from governance.evidence.models import Control, EvidenceExport  # noqa: F401, E4
 from governance.exceptions.models import PolicyException  # noqa: F401, E402
 from governance.findings.models import Finding  # noqa: F401, E402
 from governance.jobs.models import JobLock, JobRun, PostureSnapshot, Reminder, ReminderOptOut  # noqa: F401, E402
-from governance.people.models import ApiToken, Role, Team, User  # noqa: F401
+from governance.people.models import (  # noqa: F401
+    ApiToken,
+    Role,
+    ScimGroup,
+    SignedInSession,
+    SsoBinding,
+    Team,
+    User,
+)
 from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion  # noqa: F401
 from governance.reviews.models import ReviewCampaign, ReviewItem, ReviewReminder  # noqa: F401

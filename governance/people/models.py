@@ -32,6 +32,16 @@ class User(AbstractUser):
     manager = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
+    # Set when the identity provider's SCIM client created or adopted this person: their roles then
+    # come from SCIM Groups alone, and their first SSO login binds by this value (not by name).
+    scim_external_id = models.CharField(
+        _("SCIM externalId"), max_length=255, null=True, blank=True, unique=True
+    )
+    scim_managed = models.BooleanField(
+        _("managed by SCIM"),
+        default=False,
+        help_text=_("Provisioned by the identity provider's SCIM client; SCIM Groups set the roles."),
+    )
 
     class Meta:
         ordering = ["username"]
@@ -83,6 +93,7 @@ class ApiToken(models.Model):
     class Scope(models.TextChoices):
         READ = "read", _("read")
         WRITE = "write", _("write")
+        SCIM = "scim", _("SCIM provisioning")
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
     identity = models.OneToOneField(
@@ -102,3 +113,62 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_prefix}… ({self.user.username}, {self.scope})"
+
+
+class SsoBinding(models.Model):
+    """A person signed in by single sign-on, bound to the identity provider's `(issuer, sub)`.
+
+    Sign-in finds the person by this pair only, never by username or e-mail: an IdP account that
+    happens to share a local account's name must not become it (issue 17's takeover)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="sso_binding")
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(_("subject (sub)"), max_length=255)
+    bound_by = models.CharField(max_length=200, help_text=_("Who made the binding (a person or system:sso)."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["issuer", "subject"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_binding_issuer_subject_unique")
+        ]
+        verbose_name = _("SSO binding")
+
+    def __str__(self) -> str:
+        return f"{self.user.username} = {self.subject} @ {self.issuer}"
+
+
+class SignedInSession(models.Model):
+    """One signed-in browser session, so that Steward can end a person's sessions at once
+    (deactivation, SCIM, back-channel logout). The session data itself stays in the session store."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    sso_issuer = models.CharField(max_length=500, blank=True)
+    sso_sid = models.CharField(max_length=255, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user.username} session since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ScimGroup(models.Model):
+    """A group the identity provider pushes by SCIM. Its members' roles come from STEWARD_OIDC_ROLE_MAP,
+    matched by the group's displayName or externalId (e.g. an Entra group object id)."""
+
+    display_name = models.CharField(max_length=255, unique=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(User, related_name="scim_groups", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        verbose_name = _("SCIM group")
+
+    def __str__(self) -> str:
+        return self.display_name

@@ -41,8 +41,10 @@ def save_user_from_admin(actor, user, form, change: bool) -> None:
     audit.record(as_actor(actor), verb, user, before=before, after=after)
     if verb == "user.deactivated":
         from governance.people import signals
+        from governance.people.sessions import end_sessions
 
         signals.user_deactivated.send(sender=user.__class__, user=user, actor=as_actor(actor))
+        end_sessions(user)
 
 
 @transaction.atomic
@@ -68,6 +70,7 @@ def deactivate_user(actor, user, *, reason: str) -> bool:
     """
     from governance.people import signals
     from governance.people.models import User
+    from governance.people.sessions import end_sessions
 
     actor = as_actor(actor)
     perm = f"{User._meta.app_label}.change_user"
@@ -81,5 +84,35 @@ def deactivate_user(actor, user, *, reason: str) -> bool:
     locked.save(update_fields=["is_active"])
     audit.record(actor, "user.deactivated", locked, before=before, after=_user_state(locked), reason=reason)
     signals.user_deactivated.send(sender=User, user=locked, actor=actor)
+    end_sessions(locked)
     user.is_active = False
+    return True
+
+
+@transaction.atomic
+def set_roles(actor, user, wanted: set[str], *, reason: str = "") -> bool:
+    """Make `user` hold exactly the role groups in `wanted` (other groups are left alone), audited
+    once when anything changed. SSO and SCIM both call this. Returns whether anything changed."""
+    from django.contrib.auth.models import Group
+
+    from governance.people.models import Role
+
+    wanted = set(wanted)
+    current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+    if current == wanted:
+        return False
+    if current - wanted:
+        user.groups.remove(*Group.objects.filter(name__in=current - wanted))
+    if wanted - current:
+        # The role groups come with a migration; get_or_create keeps this working if one was removed.
+        user.groups.add(*(Group.objects.get_or_create(name=name)[0] for name in sorted(wanted - current)))
+    user.__dict__.pop("roles", None)
+    audit.record(
+        as_actor(actor),
+        "user.roles_changed",
+        user,
+        before={"roles": sorted(current)},
+        after={"roles": sorted(wanted)},
+        reason=reason,
+    )
     return True
