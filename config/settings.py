@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "governance.middleware.RequestIdMiddleware",
+    "governance.middleware.SsoSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "governance.middleware.ReadOnlyRolesMiddleware",
     "governance.middleware.IllegalTransitionMiddleware",
@@ -332,6 +333,10 @@ OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
 OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
 OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
 OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")  # when set, the ID token's `iss` must match
+# The provider's end_session_endpoint (RP-initiated logout); empty: read from discovery, if offered.
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_OP_LOGOUT_ENDPOINT", "")
+# "1" for providers that accept only client_secret_basic at the token endpoint.
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_USE_BASIC_AUTH", False)
 OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
 OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
@@ -347,6 +352,15 @@ STEWARD_OIDC_ROLE_MAP = os.environ.get("STEWARD_OIDC_ROLE_MAP", "")
 # A claim by which the IdP says an account is disabled (false/0/"disabled"): the user is deprovisioned
 # in Steward (deactivated, their identities re-homed). Empty turns this off.
 STEWARD_OIDC_ACTIVE_CLAIM = os.environ.get("STEWARD_OIDC_ACTIVE_CLAIM", "active")
+# The ID token claim that equals a SCIM-provisioned person's externalId at their first login
+# ("sub"; "oid" for Entra ID, whose SCIM client sends the object id as externalId).
+STEWARD_OIDC_SCIM_MATCH_CLAIM = os.environ.get("STEWARD_OIDC_SCIM_MATCH_CLAIM", "sub")
+# Without SCIM, an SSO session asks the provider again (refresh token, userinfo) at most this often;
+# a refusal (disabled, removed, groups claim gone) ends the session. Ask for `offline_access` so the
+# provider issues a refresh token: without one the session ends at its first re-check.
+STEWARD_SSO_RECHECK_SECONDS = int(os.environ.get("STEWARD_SSO_RECHECK_SECONDS", "900"))
+# Where the provider sends the browser after RP-initiated logout (register it at the provider).
+STEWARD_SSO_POST_LOGOUT_PATH = os.environ.get("STEWARD_SSO_POST_LOGOUT_PATH", "/accounts/login/?signed_out=1")
 
 # API rate limits per token (or per signed-in user): generous defaults, lower them in production.
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["governance.throttling.ApiRateThrottle"]

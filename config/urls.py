@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config.api import router
 from governance.people.auth import StewardLoginView
+from governance.people.views import StewardLogoutView, backchannel_logout
 from governance.policy.api import PolicyView
 from inventory.views_credentials import credential_list
 
@@ -18,7 +19,9 @@ urlpatterns = [
     path("credentials/", credential_list, name="credentials"),
     path("", include("approvals.urls")),
     path("accounts/login/", StewardLoginView.as_view(), name="login"),
+    path("accounts/logout/", StewardLogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("oidc/backchannel-logout/", backchannel_logout, name="oidc_backchannel_logout"),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/policy/", PolicyView.as_view(), name="api-policy"),

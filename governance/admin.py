@@ -1,7 +1,17 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from governance.models import ApiToken, AuditEvent, PolicyVersion, Team, User
+from governance.models import (
+    ApiToken,
+    AuditEvent,
+    PolicyVersion,
+    ScimGroup,
+    SignedInSession,
+    SsoBinding,
+    Team,
+    User,
+)
 from governance.people import services as people_services
 
 
@@ -10,7 +20,11 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "display_name", "email", "team", "is_active", "is_staff")
     list_filter = ("is_active", "is_staff", "groups", "team")
     list_select_related = ("team",)
-    fieldsets = BaseUserAdmin.fieldsets + (("Steward", {"fields": ("display_name", "team", "manager")}),)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        ("Steward", {"fields": ("display_name", "team", "manager")}),
+        ("Identity provider", {"fields": ("scim_managed", "scim_external_id")}),
+    )
+    readonly_fields = ("scim_managed", "scim_external_id")
     add_fieldsets = BaseUserAdmin.add_fieldsets + (
         ("Steward", {"fields": ("email", "display_name", "team")}),
     )
@@ -63,3 +77,65 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 
 from governance.findings import admin as _findings_admin  # noqa: E402, F401
 from governance.jobs import admin as _jobs_admin  # noqa: E402, F401
+
+
+class SsoBindingForm(forms.ModelForm):
+    class Meta:
+        model = SsoBinding
+        fields = ("user", "issuer", "subject")
+
+    def clean(self):
+        from governance.people.sso import link_problem
+
+        cleaned = super().clean()
+        user = cleaned.get("user")
+        if user is not None:
+            problem = link_problem(
+                user, cleaned.get("issuer", "").strip(), cleaned.get("subject", "").strip()
+            )
+            if problem:
+                raise forms.ValidationError(problem)
+        return cleaned
+
+
+@admin.register(SsoBinding)
+class SsoBindingAdmin(admin.ModelAdmin):
+    """Who each SSO subject is. Adding one links a local account to an IdP subject (the same audited
+    service as `manage.py link_sso_account`); deleting one unlinks it."""
+
+    list_display = ("user", "issuer", "subject", "bound_by", "created_at", "last_login_at")
+    search_fields = ("user__username", "subject", "issuer")
+    list_select_related = ("user",)
+    form = SsoBindingForm
+    raw_id_fields = ("user",)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a binding is replaced by unlinking and linking again, each audited
+
+    def save_model(self, request, obj, form, change):
+        from governance.people.sso import link_account
+
+        obj.pk = link_account(
+            request.user, obj.user, issuer=obj.issuer.strip(), subject=obj.subject.strip()
+        ).pk
+
+    def delete_model(self, request, obj):
+        from governance.people.sso import unlink_account
+
+        unlink_account(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        for binding in queryset.select_related("user"):
+            self.delete_model(request, binding)
+
+
+@admin.register(ScimGroup)
+class ScimGroupAdmin(ReadOnlyAdmin):
+    list_display = ("display_name", "external_id", "updated_at")
+    search_fields = ("display_name", "external_id")
+
+
+@admin.register(SignedInSession)
+class SignedInSessionAdmin(ReadOnlyAdmin):
+    list_display = ("user", "created_at", "sso_issuer", "sso_sid")
+    list_select_related = ("user",)

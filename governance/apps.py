@@ -16,5 +16,7 @@ class GovernanceConfig(AppConfig):
 
         finding_panels.register()
         from governance.jobs import checks as job_checks  # noqa: F401  (every job hook resolves)
-        from governance.people import checks  # noqa: F401  (registers the SSO checks)
-        from governance.people import sessions  # noqa: F401  (records sessions at login)
+        from governance.people import (
+            checks,  # noqa: F401  (registers the SSO checks)
+            sessions,  # noqa: F401  (records sessions at login)
+        )

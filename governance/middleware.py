@@ -91,3 +91,34 @@ class IllegalTransitionMiddleware:
 
             return render(request, "409.html", {"message": exception.message}, status=409)
         return None
+
+
+class SsoSessionMiddleware:
+    """Sessions follow the identity provider: a due SSO session is re-checked (roles, active) and
+    ended on a refusal; and every page's CSP lets the sign-out form continue to the provider's
+    end_session_endpoint (form-action covers the redirect after a form POST)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from governance.people import sso_session
+        from governance.people.oidc import sso_enabled
+
+        if not sso_enabled():
+            return self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and sso_session.of(request):
+            reason = sso_session.recheck(request)
+            if reason:
+                from django.contrib import messages
+
+                messages.warning(request, f"Your session ended: {reason}")
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            origin = sso_session.provider_origin()
+            if origin:
+                update = dict(getattr(response, "_csp_update", None) or {})
+                update["form-action"] = [*update.get("form-action", []), origin]
+                response._csp_update = update
+        return response

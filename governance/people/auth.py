@@ -58,6 +58,7 @@ class StewardLoginView(LoginView):
                 "local_login": local,
                 "show_password_form": local or not sso_enabled() or "local" in self.request.GET,
                 "sso_failed": self.request.GET.get("sso") == "failed",
+                "signed_out": "signed_out" in self.request.GET,
             }
         )
         return context

@@ -9,7 +9,8 @@ ENDPOINTS = ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_O
 
 @register("security")
 def check_sso_settings(app_configs=None, **kwargs):
-    from governance.people.oidc import role_map, sso_enabled
+    from governance.people.oidc import sso_enabled
+    from governance.people.sso import role_map
 
     errors = []
     try:

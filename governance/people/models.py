@@ -42,6 +42,9 @@ class User(AbstractUser):
         default=False,
         help_text=_("Provisioned by the identity provider's SCIM client; SCIM Groups set the roles."),
     )
+    # The e-mail addresses as SCIM sent them (value, type, primary, display), so that what the
+    # identity provider wrote is what it reads back; `email` holds the primary one.
+    scim_emails = models.JSONField(_("SCIM emails"), default=list, blank=True)
 
     class Meta:
         ordering = ["username"]

@@ -1,12 +1,10 @@
 """Single sign-on with OpenID Connect (mozilla-django-oidc), configured only by the environment.
 
-SSO is on when `OIDC_RP_CLIENT_ID` is set. At each login the user is created or updated from the
-claims (username from `preferred_username`, email, display name) and their role groups are set from
-the identity provider's group claim through `STEWARD_OIDC_ROLE_MAP`. A user deactivated in Steward is
-refused whatever the provider says. When the provider says the account is disabled (the
-`STEWARD_OIDC_ACTIVE_CLAIM` claim, default `active`, is false), the user is deprovisioned: deactivated
-as `system:sso` through the same service as the admin and the HR import, so what they owned is
-re-homed at once. The provider's tokens are never stored.
+SSO is on when `OIDC_RP_CLIENT_ID` is set. Who a login is, and with which roles, is decided in
+`governance.people.sso` (bound to the provider's `(issuer, sub)`, never matched by name). This module
+is the plumbing: endpoint discovery, ID token checks, the callback that shows a refusal's reason, and
+the SSO session kept server-side (the ID token and `sid` for logout, the refresh token for re-checks,
+encrypted) — never in a cookie or a log.
 """
 
 from __future__ import annotations
@@ -18,61 +16,32 @@ import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
-from django.db import transaction
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
+from django.shortcuts import render
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from governance import audit
-from governance.actors import system
-from governance.people.models import Role, User
-from governance.people.services import deactivate_user
+from governance.people import sso, sso_session
+from governance.people.models import User
 
 logger = logging.getLogger(__name__)
 
-SSO_ACTOR = system("sso")
 DISCOVERED = {
     "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
     "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
     "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
     "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
     "OIDC_OP_ISSUER": "issuer",
+    "OIDC_OP_LOGOUT_ENDPOINT": "end_session_endpoint",
 }
 DISCOVERY_CACHE_SECONDS = 3600
 
 
 def sso_enabled() -> bool:
     return bool(getattr(settings, "OIDC_RP_CLIENT_ID", ""))
-
-
-def role_map() -> dict[str, str]:
-    """Parse STEWARD_OIDC_ROLE_MAP ("idp-group=Role name,...") into {idp group: Steward role}."""
-    raw = getattr(settings, "STEWARD_OIDC_ROLE_MAP", "") or ""
-    mapping: dict[str, str] = {}
-    for item in raw.split(","):
-        if not item.strip():
-            continue
-        group, sep, role = item.partition("=")
-        group, role = group.strip(), role.strip()
-        if not sep or not group or role not in Role.values:
-            raise ImproperlyConfigured(
-                f"STEWARD_OIDC_ROLE_MAP entry '{item.strip()}' must be 'idp-group=Role' with Role one of: "
-                f"{', '.join(Role.values)}."
-            )
-        mapping[group] = role
-    return mapping
-
-
-def roles_from_claims(claims: dict[str, Any]) -> set[str]:
-    groups = claims.get(settings.STEWARD_OIDC_GROUPS_CLAIM) or []
-    if isinstance(groups, str):
-        groups = [groups]
-    mapping = role_map()
-    return {mapping[g] for g in groups if isinstance(g, str) and g in mapping}
 
 
 def discovery_document() -> dict[str, Any]:
@@ -154,108 +123,37 @@ class StewardOIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation("The ID token names no key id and the provider has several keys.")
         return jwt.PyJWK(keys[0])
 
-    @staticmethod
-    def username_from(claims: dict[str, Any]) -> str:
-        return str(claims.get("preferred_username") or claims.get("email") or "").strip()[:150]
-
     def verify_claims(self, claims):
-        return bool(self.username_from(claims))
+        return bool(claims.get("sub"))
 
-    def filter_users_by_claims(self, claims):
-        return User.objects.filter(username=self.username_from(claims))
+    def get_token(self, payload):
+        # Kept for the session: the refresh token (for re-checks).
+        self.token_info = super().get_token(payload)
+        return self.token_info
+
+    def store_tokens(self, access_token, id_token):
+        """Nothing here: the SSO session is written once the login is accepted (`sso_session`)."""
 
     def get_or_create_user(self, access_token, id_token, payload):
-        user_info = self.get_userinfo(access_token, id_token, payload)
-        # Claims in the ID token (e.g. groups) count too; the userinfo answer wins on conflict.
-        claims = {**(payload or {}), **(user_info or {})}
-        if not self.verify_claims(claims):
-            raise SuspiciousOperation("The identity provider sent no preferred_username or email.")
-        return sync_user(claims, create=self.get_settings("OIDC_CREATE_USER", True))
-
-
-DEPROVISIONED = "The identity provider reports the account disabled (SSO deprovisioning)."
-FALSE_WORDS = {"false", "0", "no", "disabled", "inactive", "suspended", "deprovisioned"}
-
-
-def disabled_by_provider(claims: dict[str, Any]) -> bool:
-    """True when the provider's active claim says no. A missing claim says nothing."""
-    name = getattr(settings, "STEWARD_OIDC_ACTIVE_CLAIM", "")
-    if not name or name not in claims:
-        return False
-    value = claims[name]
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, int | float):
-        return value == 0
-    return str(value).strip().lower() in FALSE_WORDS
-
-
-def _profile(claims: dict[str, Any]) -> dict[str, str]:
-    name = claims.get("name") or " ".join(
-        part for part in (claims.get("given_name"), claims.get("family_name")) if part
-    )
-    return {"email": str(claims.get("email") or "")[:254], "display_name": str(name or "")[:200]}
-
-
-@transaction.atomic
-def sync_user(claims: dict[str, Any], *, create: bool = True) -> User | None:
-    """Create or update the user named by the claims and set their roles; None when refused."""
-    username = StewardOIDCBackend.username_from(claims)
-    user = User.objects.select_for_update().filter(username=username).first()
-    profile = _profile(claims)
-    if disabled_by_provider(claims):
-        if user is not None and user.is_active:
-            deactivate_user(SSO_ACTOR, user, reason=DEPROVISIONED)
-        else:
-            logger.info("SSO login refused: the identity provider reports %s disabled", username)
-        return None
-    if user is None:
-        if not create:
-            logger.info("SSO login refused: no Steward user %s and user creation is off", username)
-            return None
-        user = User(username=username, **profile)
-        user.set_unusable_password()
-        user.save()
-        audit.record(SSO_ACTOR, "user.created", user, after={"username": username, **profile})
-    elif not user.is_active:
-        audit.record(
-            SSO_ACTOR,
-            "user.sso_login_refused",
-            user,
-            reason="The user is deactivated in Steward; the identity provider's answer does not override it.",
+        user_info = self.get_userinfo(access_token, id_token, payload) or {}
+        if user_info.get("sub") not in (None, payload.get("sub")):
+            # OpenID Connect Core 5.3.2: a userinfo answer for another subject is not to be used.
+            raise SuspiciousOperation("The userinfo answer names another subject than the ID token.")
+        # Claims in the ID token (groups, sid) count too; the userinfo answer wins, but never for
+        # the subject and issuer, which only the signed ID token may say.
+        claims = {**payload, **user_info, "iss": payload.get("iss"), "sub": payload.get("sub")}
+        if not claims.get("iss"):
+            claims["iss"] = self.get_settings("OIDC_OP_ISSUER", "")
+        login = sso.sign_in(claims, create=self.get_settings("OIDC_CREATE_USER", True))
+        sso_session.start(
+            self.request,
+            issuer=login.issuer,
+            subject=login.subject,
+            sid=str(payload.get("sid") or ""),
+            id_token=id_token,
+            refresh_token=(getattr(self, "token_info", None) or {}).get("refresh_token", ""),
         )
-        return None
-    else:
-        changes = {k: v for k, v in profile.items() if v and getattr(user, k) != v}
-        if changes:
-            before = {k: getattr(user, k) for k in changes}
-            for key, value in changes.items():
-                setattr(user, key, value)
-            user.save(update_fields=list(changes))
-            audit.record(SSO_ACTOR, "user.updated", user, before=before, after=changes)
-    _set_roles(user, roles_from_claims(claims))
-    return user
-
-
-def _set_roles(user: User, wanted: set[str]) -> None:
-    """The IdP is authoritative for the four role groups; other groups are left alone."""
-    current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
-    if current == wanted:
-        return
-    if current - wanted:
-        user.groups.remove(*Group.objects.filter(name__in=current - wanted))
-    if wanted - current:
-        # The role groups come with a migration; get_or_create keeps SSO working if one was removed.
-        user.groups.add(*(Group.objects.get_or_create(name=name)[0] for name in sorted(wanted - current)))
-    user.__dict__.pop("roles", None)
-    audit.record(
-        SSO_ACTOR,
-        "user.roles_changed",
-        user,
-        before={"roles": sorted(current)},
-        after={"roles": sorted(wanted)},
-        reason=f"Mapped from the identity provider's '{settings.STEWARD_OIDC_GROUPS_CLAIM}' claim.",
-    )
+        return login.user
 
 
 class _OnlyWhenEnabled:
@@ -284,6 +182,11 @@ class StewardOIDCCallbackView(_OnlyWhenEnabled, OIDCAuthenticationCallbackView):
     def get(self, request):
         try:
             return super().get(request)
+        except sso.SsoRefused as refusal:
+            # Steward refuses this person: say why, and what an administrator does about it.
+            return render(
+                request, "registration/sso_refused.html", {"refusal": refusal}, status=refusal.status
+            )
         except (SuspiciousOperation, requests.RequestException, jwt.PyJWTError) as exc:
             # A forged or replayed callback, or an unreachable provider: a failed login, not a 500.
             logger.warning("SSO callback refused: %s", exc.__class__.__name__)

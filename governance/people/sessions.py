@@ -33,13 +33,17 @@ def remember(request, user, *, issuer: str = "", sid: str = "") -> None:
     )
 
 
-def _end(records) -> int:
-    keys = list(records.values_list("session_key", flat=True))
+def end_session_keys(keys: list[str]) -> int:
+    """End these sessions in the session store and forget them."""
     store = _store()
     for key in keys:
         store(session_key=key).delete()
-    records.delete()
+    SignedInSession.objects.filter(session_key__in=keys).delete()
     return len(keys)
+
+
+def _end(records) -> int:
+    return end_session_keys(list(records.values_list("session_key", flat=True)))
 
 
 def end_sessions(user) -> int:
@@ -51,14 +55,11 @@ def end_sessions(user) -> int:
     return count
 
 
-def end_sessions_by_sid(issuer: str, sid: str) -> int:
-    """End the sessions the provider knows by `sid` (back-channel logout)."""
-    return _end(SignedInSession.objects.filter(sso_issuer=issuer, sso_sid=sid))
-
-
 @receiver(user_logged_in, dispatch_uid="steward.remember_session")
 def _on_login(sender, request, user, **kwargs) -> None:
-    remember(request, user)
+    session = getattr(request, "session", None)
+    state = (session.get("steward_sso") if session is not None else None) or {}
+    remember(request, user, issuer=state.get("issuer", ""), sid=state.get("sid", ""))
 
 
 @receiver(user_logged_out, dispatch_uid="steward.forget_session")

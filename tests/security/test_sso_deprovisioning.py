@@ -7,14 +7,16 @@ from governance.models import AuditEvent
 from governance.people.models import Role, User
 from inventory.models import Identity, OwnershipTransfer
 from tests.factories import IdentityFactory, UserFactory
-from tests.security.test_sso import signed_in_username, sso_login
+from tests.security.test_sso import bind, signed_in_username, sso_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def leaver(db, team):
-    return UserFactory(username="leaver", email="leaver@example.com", roles=[Role.OWNER], team=team)
+def leaver(db, team, sso):
+    user = UserFactory(username="leaver", email="leaver@example.com", roles=[Role.OWNER], team=team)
+    bind(user, sso, "leaver-sub")
+    return user
 
 
 def test_a_user_the_provider_reports_disabled_is_deprovisioned_and_their_identities_rehomed(
@@ -26,7 +28,7 @@ def test_a_user_the_provider_reports_disabled_is_deprovisioned_and_their_identit
 
     response = sso_login(client, sso, "leaver-sub")
 
-    assert response["Location"] == "/accounts/login/?sso=failed"
+    assert response.status_code == 403 and b"reports this account disabled" in response.content
     assert signed_in_username(client) is None
     assert User.objects.get(pk=leaver.pk).is_active is False
     event = AuditEvent.objects.get(verb="user.deactivated", subject_id=str(leaver.pk))
@@ -41,7 +43,9 @@ def test_a_user_the_provider_reports_disabled_is_deprovisioned_and_their_identit
 @pytest.mark.parametrize("claim", [{"active": True}, {}])
 def test_an_active_or_silent_claim_changes_nothing(client, sso, leaver, claim):
     identity = IdentityFactory(owner=leaver)
-    sso.set_user("leaver-sub", preferred_username="leaver", email="leaver@example.com", **claim)
+    sso.set_user(
+        "leaver-sub", preferred_username="leaver", email="leaver@example.com", groups=["engineering"], **claim
+    )
     sso_login(client, sso, "leaver-sub")
     assert signed_in_username(client) == "leaver"
     assert Identity.objects.get(pk=identity.pk).owner == leaver
