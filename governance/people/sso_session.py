@@ -98,10 +98,14 @@ def ask_provider(state: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     try:
         answer = backend.get_token(payload)
     except requests.HTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else 0
-        if 400 <= status < 500:
+        error = _oauth_error(exc.response)
+        if error == "invalid_grant":  # the grant is gone: account disabled, removed or signed out
             return None, ""
-        raise Unreachable(str(status))
+        # invalid_client and the like are Steward's configuration, not the person's standing.
+        logger.error(
+            "SSO re-check: the token endpoint answered %s (%s)", _status(exc.response), error or "no code"
+        )
+        raise Unreachable(error or str(_status(exc.response)))
     except requests.RequestException as exc:
         raise Unreachable(exc.__class__.__name__)
     claims: dict[str, Any] = {}
@@ -120,6 +124,17 @@ def ask_provider(state: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         return None, ""
     claims["sub"], claims["iss"] = state["sub"], state["issuer"]
     return claims, answer.get("refresh_token") or refresh_token
+
+
+def _status(response) -> int:
+    return response.status_code if response is not None else 0
+
+
+def _oauth_error(response) -> str:
+    try:
+        return str(response.json().get("error", "")) if response is not None else ""
+    except ValueError:
+        return ""
 
 
 def recheck(request) -> str | None:
