@@ -116,3 +116,26 @@ def set_roles(actor, user, wanted: set[str], *, reason: str = "") -> bool:
         reason=reason,
     )
     return True
+
+
+@transaction.atomic
+def reactivate_user(actor, user, *, reason: str) -> bool:
+    """Let a deactivated person work again (SCIM `active: true`, or a system job). Returns False,
+    changing nothing, when they were already active. What was re-homed at their deactivation stays
+    with its new owners: giving it back is a decision for people, not for this call."""
+    from governance.people.models import User
+
+    actor = as_actor(actor)
+    perm = f"{User._meta.app_label}.change_user"
+    if not actor.is_system and not (actor.user is not None and actor.user.has_perm(perm)):
+        raise NotAllowed("Only user administrators or a system job may reactivate people.")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_active:
+        return False
+    before = _user_state(locked)
+    locked.is_active = True
+    locked.save(update_fields=["is_active"])
+    audit.record(actor, "user.reactivated", locked, before=before, after=_user_state(locked), reason=reason)
+    user.is_active = True
+    user.__dict__.pop("roles", None)
+    return True
