@@ -65,7 +65,9 @@ def test_an_administrator_links_an_existing_account_then_sso_signs_in_as_it(clie
     sso.set_user("carol-sub", preferred_username="carol", email="carol@example.com", groups=["steward-iam"])
     assert sso_login(client, sso, "carol-sub").status_code == 403
 
-    call_command("link_sso_account", "carol", "--issuer", sso.url, "--sub", "carol-sub", "--reason", "ticket 42")
+    call_command(
+        "link_sso_account", "carol", "--issuer", sso.url, "--sub", "carol-sub", "--reason", "ticket 42"
+    )
 
     linked = AuditEvent.objects.get(verb="user.sso_linked")
     assert linked.actor == "system:link_sso_account" and linked.reason == "ticket 42"
@@ -155,9 +157,8 @@ def test_a_first_login_without_the_groups_claim_creates_nobody(client, sso):
 def test_entra_app_roles_and_object_ids_map_to_roles(client, sso, settings):
     settings.STEWARD_OIDC_GROUPS_CLAIM = "roles"
     settings.STEWARD_OIDC_ROLE_MAP = "Steward.Security=Security admin,5f1c-8a2e-0b9d=Auditor"
-    sso.set_user(
-        "kim-sub", preferred_username="kim", email="kim@example.com", roles=["Steward.Security", "5f1c-8a2e-0b9d"]
-    )
+    roles = ["Steward.Security", "5f1c-8a2e-0b9d"]
+    sso.set_user("kim-sub", preferred_username="kim", email="kim@example.com", roles=roles)
     sso_login(client, sso, "kim-sub")
     assert User.objects.get(username="kim").roles == {Role.SECURITY, Role.AUDITOR}
 
