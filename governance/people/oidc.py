@@ -123,6 +123,16 @@ class StewardOIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation("The ID token names no key id and the provider has several keys.")
         return jwt.PyJWK(keys[0])
 
+    def verify_refreshed_id_token(self, token: str) -> dict[str, Any]:
+        """An ID token from a refresh grant: signature, audience and issuer as at login. Its nonce, if
+        the provider repeats it, is not checked: the token came straight from the token endpoint,
+        not through the browser, so there is no authorisation response to replay."""
+        if self.OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")):
+            key = self.OIDC_RP_IDP_SIGN_KEY or self.retrieve_matching_jwk(token)
+        else:
+            key = self.OIDC_RP_CLIENT_SECRET
+        return self.get_payload_data(token, key)
+
     def verify_claims(self, claims):
         return bool(claims.get("sub"))
 

@@ -18,10 +18,12 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import jwt
 import requests
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 
 from governance import audit
@@ -109,8 +111,13 @@ def ask_provider(state: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     except requests.RequestException as exc:
         raise Unreachable(exc.__class__.__name__)
     claims: dict[str, Any] = {}
+    # A forged or mismatched ID token in the answer is a refusal (SuspiciousOperation, PyJWTError).
     if answer.get("id_token"):
-        claims.update(backend.verify_token(answer["id_token"]))
+        try:
+            claims.update(backend.verify_refreshed_id_token(answer["id_token"]))
+        except (SuspiciousOperation, jwt.PyJWTError):
+            logger.warning("SSO re-check: the refreshed ID token does not verify")
+            return None, ""
         state["id_token"] = answer["id_token"]
     try:
         claims.update(backend.get_userinfo(answer.get("access_token", ""), None, None) or {})
@@ -145,8 +152,9 @@ def recheck(request) -> str | None:
     if not state or not due(state):
         return None
     user = request.user
+    fresh = dict(state)
     try:
-        claims, refresh_token = ask_provider(dict(state))
+        claims, refresh_token = ask_provider(fresh)
     except Unreachable as exc:
         logger.warning("SSO re-check could not reach the identity provider (%s); will retry", exc)
         state["checked_at"] = time.time() - settings.STEWARD_SSO_RECHECK_SECONDS + 60
@@ -165,8 +173,8 @@ def recheck(request) -> str | None:
     if reason:
         end_current(request, reason)
         return reason
-    state.update(refresh_token=_seal(refresh_token), checked_at=time.time())
-    request.session[KEY] = state
+    fresh.update(refresh_token=_seal(refresh_token), checked_at=time.time())
+    request.session[KEY] = fresh
     return None
 
 
