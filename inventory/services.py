@@ -87,20 +87,26 @@ def require_editor(actor: Actor, identity: Identity, what: str) -> None:
 
 
 def snapshot(identity: Identity) -> dict[str, Any]:
+    """Every editable field (IDENTITY_FIELDS) plus status: an edit's audit diff is taken from this,
+    so a field missing here would be changed with an empty before/after."""
     return {
         "name": identity.name,
         "kind": identity.kind,
         "vendor": identity.vendor,
         "product": identity.product,
         "model_name": identity.model_name,
+        "purpose": identity.purpose,
         "owner": identity.owner.username if identity.owner_id else None,
         "backup_owner": identity.backup_owner.username if identity.backup_owner_id else None,
         "team": identity.team.slug if identity.team_id else None,
         "environments": list(identity.environments),
         "risk_tier": identity.risk_tier,
+        "risk_reasons": list(identity.risk_reasons),
         "status": identity.status,
         "data_classification": identity.data_classification,
         "autonomous": identity.autonomous,
+        "source": identity.source,
+        "external_id": identity.external_id,
     }
 
 
