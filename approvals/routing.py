@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from governance.policy.service import Policy, current_policy
+from governance.policy.service import MAX_AUTO_APPROVE_TIER, Policy, current_policy
 from inventory.models import READ_ONLY_ACTIONS, TIER_ORDER
 
 ROLE_LABELS = {"iam": "IAM", "security": "Security"}
@@ -39,14 +39,24 @@ def auto_approval_rule(
     vendor: str,
     policy: Policy | None = None,
 ) -> tuple[str | None, list[str]]:
-    """(rule text, []) when policy marks this safe to approve without a person; else (None, why not)."""
+    """(rule text, []) when policy marks this safe to approve without a person; else (None, why not).
+
+    Never above MAX_AUTO_APPROVE_TIER (medium), whatever the document says: a document stored before
+    the cap, or written around the validation, still cannot approve a high or critical request.
+    """
     policy = policy or current_policy()
     config = policy.get("auto_approve") or {}
     if not config.get("enabled"):
         return None, ["Automatic approval is switched off in the policy."]
     why_not = []
     max_tier = config.get("max_tier", "low")
-    if TIER_ORDER.get(tier, 99) > TIER_ORDER.get(max_tier, -1):
+    if TIER_ORDER.get(max_tier, -1) > TIER_ORDER[MAX_AUTO_APPROVE_TIER]:
+        max_tier = MAX_AUTO_APPROVE_TIER
+    if TIER_ORDER.get(tier, 99) > TIER_ORDER[MAX_AUTO_APPROVE_TIER]:
+        why_not.append(
+            f"Tier {tier} always needs people: automatic approval stops at {MAX_AUTO_APPROVE_TIER}."
+        )
+    elif TIER_ORDER.get(tier, 99) > TIER_ORDER.get(max_tier, -1):
         why_not.append(f"Tier {tier} is above the automatic-approval maximum ({max_tier}).")
     allowed_envs = set(config.get("environments") or [])
     if not environments or not set(environments) <= allowed_envs:

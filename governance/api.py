@@ -24,6 +24,7 @@ def register(router) -> None:
     from governance.decisions import api as decisions_api
     from governance.evidence import api as evidence_api
     from governance.exceptions import api as exceptions_api
+    from governance.policy import api as policy_api
     from governance.reviews import api as reviews_api
 
     router.register("audit-events", AuditEventViewSet, basename="audit-event")
@@ -32,3 +33,4 @@ def register(router) -> None:
     exceptions_api.register(router)
     evidence_api.register(router)
     reviews_api.register(router)
+    policy_api.register(router)

@@ -4,6 +4,10 @@ Security edits policies in the browser. A saved version is never changed; it is 
 schema and tried against every saved test case when it is saved, and again when someone activates it.
 A version that is invalid or fails a test case cannot be activated. Activating an older version is a
 rollback: a new, audited activation.
+
+Activation takes two people: Security proposes activating a version (`propose_activation`), and it
+answers decisions only once someone else (Security or IAM, never the proposer) approves it
+(`approve_activation`). Only system actors activate directly (`activate`), for setup.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from governance.actors import Actor, as_actor, system
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
 from governance.policy import cedar
-from governance.policy.models import CedarPolicySet, PolicyTestCase, content_digest
+from governance.policy.models import CedarActivation, CedarPolicySet, PolicyTestCase, content_digest
+from governance.policy.service import require_second_person_role
 
 MAX_TEXT = 200_000
 
@@ -164,16 +169,8 @@ def save_version(
     return policy_set
 
 
-@transaction.atomic
-def activate(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarPolicySet:
-    """Make `policy_set` the one decisions use. Refused (400, with the list) when it is invalid or a
-    saved test case fails. Activating an older version is a rollback, audited the same way."""
-    actor = as_actor(actor)
-    require_security(actor, "activate request-time policies")
-    policy_set = CedarPolicySet.objects.select_for_update().get(pk=policy_set.pk)
-    previous = CedarPolicySet.objects.select_for_update().filter(is_active=True).first()
-    if previous is not None and previous.pk == policy_set.pk:
-        raise IllegalTransition(f"Version {policy_set.version} is already active.")
+def _activation_problems(policy_set: CedarPolicySet) -> tuple[list[str], dict[str, Any]]:
+    """Validate and test again now (test cases may have changed since it was saved); keep the results."""
     errors, results = _check(policy_set.text, policy_set.schema)
     CedarPolicySet.objects.filter(pk=policy_set.pk).update(validation_errors=errors, test_results=results)
     problems = [f"Invalid: {e}" for e in errors] + [
@@ -183,12 +180,34 @@ def activate(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarPol
     ]
     if problems:
         raise ValidationError({"activation": problems})
+    return problems, results
+
+
+def _switch(actor: Actor, policy_set: CedarPolicySet) -> CedarPolicySet:
     now = timezone.now()
     CedarPolicySet.objects.filter(is_active=True).update(is_active=False)
     CedarPolicySet.objects.filter(pk=policy_set.pk).update(
         is_active=True, activated_at=now, activated_by=actor.label
     )
     policy_set.refresh_from_db()
+    return policy_set
+
+
+@transaction.atomic
+def activate(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarPolicySet:
+    """Make `policy_set` the one decisions use at once: for system actors only (setup, fixtures).
+
+    People propose an activation and a second person approves it (`propose_activation`,
+    `approve_activation`). Refused (400, with the list) when it is invalid or a saved test case fails."""
+    actor = as_actor(actor)
+    if not actor.is_system:
+        raise NotAllowed("Activating policies takes two people: propose it, and a second person approves.")
+    policy_set = CedarPolicySet.objects.select_for_update().get(pk=policy_set.pk)
+    previous = CedarPolicySet.objects.select_for_update().filter(is_active=True).first()
+    if previous is not None and previous.pk == policy_set.pk:
+        raise IllegalTransition(f"Version {policy_set.version} is already active.")
+    _problems, results = _activation_problems(policy_set)
+    policy_set = _switch(actor, policy_set)
     rollback = previous is not None and policy_set.version < previous.version
     audit.record(
         actor,
@@ -199,6 +218,143 @@ def activate(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarPol
         reason=reason or policy_set.note,
     )
     return policy_set
+
+
+def _person(actor: Actor) -> str:
+    return actor.user.get_username() if actor.user is not None else actor.label
+
+
+def _label(version: int | None) -> str:
+    return f"v{version}" if version else "the built-in defaults"
+
+
+def pending_activation(policy_set: CedarPolicySet) -> CedarActivation | None:
+    return policy_set.activations.filter(state=CedarActivation.State.PROPOSED).first()
+
+
+@transaction.atomic
+def propose_activation(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarActivation:
+    """Security proposes making `policy_set` active (a rollback when it is older than the active one).
+
+    Refused (400, with the list) when it is invalid or a saved test case fails; a conflict (409) when it
+    is already active or already waiting for a second person. Decisions do not change yet."""
+    actor = as_actor(actor)
+    require_security(actor, "propose activating request-time policies")
+    policy_set = CedarPolicySet.objects.select_for_update().get(pk=policy_set.pk)
+    active = CedarPolicySet.objects.select_for_update().filter(is_active=True).first()
+    if active is not None and active.pk == policy_set.pk:
+        raise IllegalTransition(f"Version {policy_set.version} is already active.")
+    if pending_activation(policy_set) is not None:
+        raise IllegalTransition(
+            f"Activating version {policy_set.version} is already waiting for a second person."
+        )
+    _problems, results = _activation_problems(policy_set)
+    proposal = CedarActivation.objects.create(
+        policy_set=policy_set,
+        proposed_by=_person(actor),
+        reason=reason,
+        from_version=active.version if active else None,
+    )
+    audit.record(
+        actor,
+        "cedar_policy.activation_proposed",
+        proposal,
+        before={"active_version": proposal.from_version},
+        after={
+            "version": policy_set.version,
+            "rollback": proposal.is_rollback,
+            "tests_passed": results.get("passed", 0),
+        },
+        reason=reason or policy_set.note,
+    )
+    return proposal
+
+
+def _locked_activation(actor: Actor, policy_set: CedarPolicySet, verb: str) -> CedarActivation:
+    proposal = (
+        CedarActivation.objects.select_for_update()
+        .select_related("policy_set")
+        .filter(policy_set=policy_set, state=CedarActivation.State.PROPOSED)
+        .first()
+    )
+    if proposal is None:
+        raise IllegalTransition(f"No activation of version {policy_set.version} is waiting for a decision.")
+    if proposal.proposed_by == _person(actor):
+        raise NotAllowed(
+            f"You proposed activating version {policy_set.version}, so you cannot {verb} it: a second "
+            "person (Security or IAM) must."
+        )
+    return proposal
+
+
+@transaction.atomic
+def approve_activation(actor, policy_set: CedarPolicySet, *, comment: str = "") -> CedarPolicySet:
+    """The second person confirms a proposed activation: from now on the version answers decisions.
+
+    403 for the proposer and anyone but Security or IAM; 409 when nothing is waiting or the proposal is
+    stale (another version was activated after it was proposed); 400 when it no longer passes its checks."""
+    actor = as_actor(actor)
+    require_second_person_role(actor, "approve activating request-time policies")
+    proposal = _locked_activation(actor, policy_set, "approve")
+    policy_set = CedarPolicySet.objects.select_for_update().get(pk=proposal.policy_set_id)
+    previous = CedarPolicySet.objects.select_for_update().filter(is_active=True).first()
+    in_force = previous.version if previous else None
+    if in_force != proposal.from_version:
+        raise IllegalTransition(
+            f"This proposal is stale: it was made while {_label(proposal.from_version)} was active, but "
+            f"{_label(in_force)} is active now. Reject it and propose again."
+        )
+    _problems, results = _activation_problems(policy_set)
+    now = timezone.now()
+    changed = CedarActivation.objects.filter(pk=proposal.pk, state=CedarActivation.State.PROPOSED).update(
+        state=CedarActivation.State.APPROVED,
+        decided_by=_person(actor),
+        decided_at=now,
+        decision_comment=comment,
+    )
+    if changed != 1:
+        raise IllegalTransition("Someone else decided this activation just now.")
+    policy_set = _switch(actor, policy_set)
+    audit.record(
+        actor,
+        "cedar_policy.rolled_back" if proposal.is_rollback else "cedar_policy.activated",
+        policy_set,
+        before={"active_version": in_force},
+        after={
+            "active_version": policy_set.version,
+            "tests_passed": results.get("passed", 0),
+            "proposed_by": proposal.proposed_by,
+            "activation": proposal.pk,
+        },
+        reason=comment or proposal.reason or policy_set.note,
+    )
+    return policy_set
+
+
+@transaction.atomic
+def reject_activation(actor, policy_set: CedarPolicySet, *, comment: str = "") -> CedarActivation:
+    """A second person turns a proposed activation down; the active version stays."""
+    actor = as_actor(actor)
+    require_second_person_role(actor, "reject activating request-time policies")
+    proposal = _locked_activation(actor, policy_set, "reject")
+    changed = CedarActivation.objects.filter(pk=proposal.pk, state=CedarActivation.State.PROPOSED).update(
+        state=CedarActivation.State.REJECTED,
+        decided_by=_person(actor),
+        decided_at=timezone.now(),
+        decision_comment=comment,
+    )
+    if changed != 1:
+        raise IllegalTransition("Someone else decided this activation just now.")
+    proposal.refresh_from_db()
+    audit.record(
+        actor,
+        "cedar_policy.activation_rejected",
+        proposal,
+        before={"state": CedarActivation.State.PROPOSED},
+        after={"state": proposal.state, "version": policy_set.version, "proposed_by": proposal.proposed_by},
+        reason=comment,
+    )
+    return proposal
 
 
 def _clean_case(name: str, request: Any, expected: str) -> tuple[str, dict, str]:

@@ -6,25 +6,63 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PolicyVersion(models.Model):
-    """A version of the governance policy document. Exactly one is active; older ones are kept."""
+    """A version of the governance policy document, proposed by one person and put in force by another.
+
+    A version is `proposed` by Security and becomes `active` only when a second person (Security or IAM,
+    never the proposer) approves it; the version it replaces becomes `superseded`. Exactly one is active.
+    A proposal records the version in force when it was made (`based_on`): once another version has
+    become active it is stale and can no longer be approved, only rejected.
+    """
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("proposed")
+        ACTIVE = "active", _("active")
+        SUPERSEDED = "superseded", _("superseded")
+        REJECTED = "rejected", _("rejected")
+
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PROPOSED: {State.ACTIVE, State.REJECTED},
+        State.ACTIVE: {State.SUPERSEDED},
+        State.SUPERSEDED: set(),
+        State.REJECTED: set(),
+    }
 
     version = models.PositiveIntegerField(unique=True)
     document = models.JSONField()
-    is_active = models.BooleanField(default=False)
-    created_by = models.CharField(max_length=150)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PROPOSED)
+    created_by = models.CharField(max_length=150, help_text=_("Who proposed this version."))
     created_at = models.DateTimeField(auto_now_add=True)
     note = models.TextField(blank=True, help_text=_("Why this version was made."))
+    based_on = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("The version in force when this one was proposed.")
+    )
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_policy"
+                fields=["state"], condition=models.Q(state="active"), name="one_active_policy_version"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"policy v{self.version}{' (active)' if self.is_active else ''}"
+        return f"policy v{self.version} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return f"/policy/document/{self.version}/"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+    @property
+    def proposed_by(self) -> str:
+        return self.created_by
 
 
 def content_digest(text: str, schema: str) -> str:
@@ -85,6 +123,55 @@ class CedarPolicySet(models.Model):
     @property
     def failing_tests(self) -> list[dict]:
         return [r for r in self.test_results.get("results", []) if not r.get("passed")]
+
+
+class CedarActivation(models.Model):
+    """A proposal to make one Cedar policy set version the one decisions use (a rollback too).
+
+    Security proposes; a second person (Security or IAM, never the proposer) approves before the
+    version answers decisions. `from_version` is the version active when it was proposed: once another
+    activation has happened the proposal is stale and can only be rejected.
+    """
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("proposed")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PROPOSED: {State.APPROVED, State.REJECTED},
+        State.APPROVED: set(),
+        State.REJECTED: set(),
+    }
+
+    policy_set = models.ForeignKey(CedarPolicySet, on_delete=models.PROTECT, related_name="activations")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
+    proposed_by = models.CharField(max_length=150)
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField(blank=True)
+    from_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("The version active when the activation was proposed.")
+    )
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy_set"],
+                condition=models.Q(state="proposed"),
+                name="one_pending_activation_per_policy_set",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"activation of policies v{self.policy_set.version} ({self.state})"
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.from_version is not None and self.policy_set.version < self.from_version
 
 
 class PolicyTestCase(models.Model):

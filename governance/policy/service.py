@@ -1,6 +1,11 @@
 """The governance policy: defaults from public practice, versioned changes, and read helpers.
 
 Defaults follow the design's table (CIS v8 5.3/5.5, PCI DSS 7.2.5.1 and 8.2.6, CIS AWS key rotation).
+
+A change takes two people: Security proposes a version, and it is in force only once someone else
+(Security or IAM, never the proposer) approves it. Automatic approval never goes above
+`MAX_AUTO_APPROVE_TIER`, whatever a document says: documents asking for more are refused here, and
+approvals.routing caps whatever is stored.
 """
 
 from __future__ import annotations
@@ -10,15 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from governance import audit
-from governance.actors import as_actor
-from governance.errors import NotAllowed
+from governance.actors import Actor, as_actor
+from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
 from governance.policy.models import PolicyVersion
 
 TIERS = ("low", "medium", "high", "critical")
+# Above this tier a person always decides: no policy document can make high or critical automatic.
+MAX_AUTO_APPROVE_TIER = "medium"
 APPROVER_ROLES = {"iam": Role.IAM, "security": Role.SECURITY}
 
 DEFAULT_POLICY: dict[str, Any] = {
@@ -161,10 +169,33 @@ class Policy:
 
 
 def current_policy() -> Policy:
-    row = PolicyVersion.objects.filter(is_active=True).only("version", "document").first()
+    row = PolicyVersion.objects.filter(state=PolicyVersion.State.ACTIVE).only("version", "document").first()
     if row is None:
         return Policy(copy.deepcopy(DEFAULT_POLICY), 0)
     return Policy(row.document, row.version)
+
+
+def _auto_approve_errors(config: Any) -> dict[str, list[str]]:
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        return {"auto_approve": ["Must be an object."]}
+    problems = []
+    max_tier = config.get("max_tier", "low")
+    if max_tier not in TIERS:
+        problems.append(f"max_tier: one of {', '.join(TIERS)}.")
+    elif TIERS.index(max_tier) > TIERS.index(MAX_AUTO_APPROVE_TIER):
+        problems.append(
+            f"max_tier: automatic approval stops at {MAX_AUTO_APPROVE_TIER}; {max_tier} requests always "
+            "need people. Use low or medium."
+        )
+    for key in ("enabled", "read_only", "allowed_vendor_only"):
+        if key in config and not isinstance(config[key], bool):
+            problems.append(f"{key}: true or false.")
+    environments = config.get("environments", [])
+    if not isinstance(environments, list) or not all(isinstance(e, str) for e in environments):
+        problems.append("environments: a list of environment names.")
+    return {"auto_approve": problems} if problems else {}
 
 
 def validate_document(document: Any) -> dict[str, Any]:
@@ -200,6 +231,7 @@ def validate_document(document: Any) -> dict[str, Any]:
                 steps = jit.get(key, ["iam"])
                 if not isinstance(steps, list) or not steps or any(s not in APPROVER_ROLES for s in steps):
                     errors.setdefault("jit", []).append(f"{key}: a non-empty list of 'iam' / 'security'.")
+    errors.update(_auto_approve_errors(document.get("auto_approve")))
     for key in ("allowed_vendors", "allowed_models", "deny_rules"):
         if key in document and not isinstance(document[key], list):
             errors.setdefault(key, []).append("Must be a list.")
@@ -213,25 +245,234 @@ def validate_document(document: Any) -> dict[str, Any]:
     return merged
 
 
+# ---------------------------------------------------------------- two people
+
+
+def _person(actor: Actor) -> str:
+    """Who is behind the actor: a token acts for its person, and the two-person rule counts people."""
+    return actor.user.get_username() if actor.user is not None else actor.label
+
+
+def _require_proposer(actor: Actor) -> None:
+    user = actor.user
+    if user is None or user.is_auditor or not user.has_role(Role.SECURITY):
+        raise NotAllowed("Only Security admins propose changes to the governance policy.")
+
+
+def require_second_person_role(actor: Actor, what: str) -> None:
+    """Security or IAM (not auditors, not owners) may be the second person."""
+    user = actor.user
+    if user is None or user.is_auditor or not user.has_role(Role.SECURITY, Role.IAM):
+        raise NotAllowed(f"Only Security or IAM may {what}.")
+
+
+def _next_version() -> int:
+    last = PolicyVersion.objects.order_by("-version").values_list("version", flat=True).first()
+    return (last or 0) + 1
+
+
+def _active_for_update() -> PolicyVersion | None:
+    return PolicyVersion.objects.select_for_update().filter(state=PolicyVersion.State.ACTIVE).first()
+
+
+def _create(**fields) -> PolicyVersion:
+    try:
+        with transaction.atomic():
+            return PolicyVersion.objects.create(version=_next_version(), **fields)
+    except IntegrityError as exc:  # two saves at the same moment took the same number
+        raise IllegalTransition("Another policy version was saved at the same moment; try again.") from exc
+
+
 @transaction.atomic
-def update_policy(actor, document: dict[str, Any], note: str = "") -> PolicyVersion:
-    """Security only: validate, store as a new active version, audit the change."""
+def propose_policy(actor, document: Any, note: str = "") -> PolicyVersion:
+    """Security: validate (400 per field, nothing written) and store a `proposed` version.
+
+    Nothing changes until a second person approves it (`approve_policy`)."""
     actor = as_actor(actor)
-    if actor.user is None or not actor.user.has_role(Role.SECURITY):
-        raise NotAllowed("Only Security admins change the policy.")
+    _require_proposer(actor)
     document = validate_document(document)
-    previous = PolicyVersion.objects.select_for_update().filter(is_active=True).first()
-    last = PolicyVersion.objects.order_by("-version").values_list("version", flat=True).first() or 0
-    PolicyVersion.objects.filter(is_active=True).update(is_active=False)
-    version = PolicyVersion.objects.create(
-        version=last + 1, document=document, is_active=True, created_by=actor.label, note=note
+    active = _active_for_update()
+    proposal = _create(
+        document=document,
+        state=PolicyVersion.State.PROPOSED,
+        created_by=_person(actor),
+        note=note,
+        based_on=active.version if active else None,
     )
     audit.record(
         actor,
-        "policy.updated",
-        version,
-        before=previous.document if previous else None,
-        after=document,
+        "policy.proposed",
+        proposal,
+        before={"version": active.version, "document": active.document} if active else None,
+        after={"version": proposal.version, "state": proposal.state, "document": document},
         reason=note,
     )
-    return version
+    return proposal
+
+
+def _locked_proposal(actor: Actor, version: int | PolicyVersion, verb: str) -> PolicyVersion:
+    number = version.version if isinstance(version, PolicyVersion) else version
+    row = PolicyVersion.objects.select_for_update().filter(version=number).first()
+    if row is None:
+        raise PolicyVersion.DoesNotExist(f"There is no policy version {number}.")
+    if row.created_by == _person(actor):
+        raise NotAllowed(
+            f"You proposed version {row.version}, so you cannot {verb} it: a second person "
+            "(Security or IAM) must."
+        )
+    if row.state != PolicyVersion.State.PROPOSED:
+        raise IllegalTransition(
+            f"Version {row.version} is {row.state}; only a proposed version can be {verb}d."
+        )
+    return row
+
+
+@transaction.atomic
+def approve_policy(actor, version: int | PolicyVersion, comment: str = "") -> PolicyVersion:
+    """The second person puts a proposed version in force; the one it replaces is superseded.
+
+    Refused (403) for the proposer and for anyone but Security or IAM; a conflict (409) when the version
+    is not proposed any more, or is stale (another version came into force after it was proposed)."""
+    actor = as_actor(actor)
+    require_second_person_role(actor, "approve governance policy changes")
+    proposal = _locked_proposal(actor, version, "approve")
+    active = _active_for_update()
+    in_force = active.version if active else None
+    if in_force != proposal.based_on:
+        raise IllegalTransition(
+            f"Version {proposal.version} is stale: it was proposed as a change to "
+            f"{_label(proposal.based_on)}, but {_label(in_force)} is in force now. Reject it and propose "
+            "again from the policy in force."
+        )
+    now = timezone.now()
+    if active is not None:
+        PolicyVersion.objects.filter(pk=active.pk, state=PolicyVersion.State.ACTIVE).update(
+            state=PolicyVersion.State.SUPERSEDED, superseded_at=now
+        )
+    changed = PolicyVersion.objects.filter(pk=proposal.pk, state=PolicyVersion.State.PROPOSED).update(
+        state=PolicyVersion.State.ACTIVE,
+        decided_by=_person(actor),
+        decided_at=now,
+        decision_comment=comment,
+        activated_at=now,
+    )
+    if changed != 1:  # decided by someone else between our read and our write
+        raise IllegalTransition(f"Version {proposal.version} was decided by someone else just now.")
+    proposal.refresh_from_db()
+    audit.record(
+        actor,
+        "policy.approved",
+        proposal,
+        before={"version": in_force, "document": active.document if active else None},
+        after={
+            "version": proposal.version,
+            "state": proposal.state,
+            "proposed_by": proposal.created_by,
+            "document": proposal.document,
+        },
+        reason=comment,
+    )
+    return proposal
+
+
+@transaction.atomic
+def reject_policy(actor, version: int | PolicyVersion, comment: str = "") -> PolicyVersion:
+    """A second person turns a proposal down; the policy in force stays."""
+    actor = as_actor(actor)
+    require_second_person_role(actor, "reject governance policy changes")
+    proposal = _locked_proposal(actor, version, "reject")
+    now = timezone.now()
+    changed = PolicyVersion.objects.filter(pk=proposal.pk, state=PolicyVersion.State.PROPOSED).update(
+        state=PolicyVersion.State.REJECTED,
+        decided_by=_person(actor),
+        decided_at=now,
+        decision_comment=comment,
+    )
+    if changed != 1:
+        raise IllegalTransition(f"Version {proposal.version} was decided by someone else just now.")
+    proposal.refresh_from_db()
+    audit.record(
+        actor,
+        "policy.rejected",
+        proposal,
+        before={"version": proposal.version, "state": PolicyVersion.State.PROPOSED},
+        after={"state": proposal.state, "proposed_by": proposal.created_by},
+        reason=comment,
+    )
+    return proposal
+
+
+@transaction.atomic
+def install_policy(actor, document: Any, note: str = "") -> PolicyVersion:
+    """Put a version in force at once, without a second person: for system actors only.
+
+    Setup paths use it (`system:migration`, `system:seed_demo`, test fixtures): there is no person to
+    be the second one, and nobody can reach it from a request. People always go through
+    `propose_policy` and `approve_policy`. The document is validated like any proposal, so the
+    automatic-approval cap holds here too."""
+    actor = as_actor(actor)
+    if not actor.is_system:
+        raise NotAllowed("People change the governance policy by proposing a version for a second person.")
+    document = validate_document(document)
+    active = _active_for_update()
+    now = timezone.now()
+    if active is not None:
+        PolicyVersion.objects.filter(pk=active.pk).update(
+            state=PolicyVersion.State.SUPERSEDED, superseded_at=now
+        )
+    installed = _create(
+        document=document,
+        state=PolicyVersion.State.ACTIVE,
+        created_by=actor.label,
+        note=note,
+        based_on=active.version if active else None,
+        decided_by=actor.label,
+        decided_at=now,
+        activated_at=now,
+    )
+    audit.record(
+        actor,
+        "policy.installed",
+        installed,
+        before={"version": active.version, "document": active.document} if active else None,
+        after={"version": installed.version, "state": installed.state, "document": document},
+        reason=note,
+    )
+    return installed
+
+
+def _label(version: int | None) -> str:
+    return f"v{version}" if version else "the built-in defaults"
+
+
+# ---------------------------------------------------------------- what a proposal changes
+
+
+def _flatten(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        flat: dict[str, Any] = {}
+        for key in sorted(value):
+            flat.update(_flatten(value[key], f"{path}.{key}" if path else str(key)))
+        return flat
+    return {path: value}
+
+
+def _scalars(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)
+
+
+def document_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changes from `old` to `new`, one entry per setting (`tiers.high.steps`,
+    `auto_approve.max_tier`, ...): `before` and `after`, plus `added`/`removed` for plain lists."""
+    before, after = _flatten(old), _flatten(new)
+    changes = []
+    for path in sorted(before.keys() | after.keys()):
+        old_value, new_value = before.get(path), after.get(path)
+        if old_value == new_value:
+            continue
+        change: dict[str, Any] = {"path": path, "before": old_value, "after": new_value}
+        if _scalars(old_value or []) and _scalars(new_value or []):
+            change["added"] = [v for v in new_value or [] if v not in (old_value or [])]
+            change["removed"] = [v for v in old_value or [] if v not in (new_value or [])]
+        changes.append(change)
+    return changes

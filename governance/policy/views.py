@@ -1,6 +1,8 @@
 """The policy page: Cedar versions, diffs, test cases, "try a request", and the governance document.
 
-Readable by IAM, Security and auditors; only Security changes anything (the services check again).
+Readable by IAM, Security and auditors. Security proposes changes (a governance policy version, or
+activating a Cedar version — a rollback too); a second person, Security or IAM but never the proposer,
+approves or rejects them. The services check all of it again.
 """
 
 from __future__ import annotations
@@ -9,18 +11,20 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from governance.access import READERS, is_htmx, role_required
+from governance.access import GOVERNORS, READERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.decisions import service as decisions
 from governance.errors import IllegalTransition
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
-from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion
-from governance.policy.service import current_policy, update_policy
+from governance.policy import service as policy_service
+from governance.policy.models import CedarActivation, CedarPolicySet, PolicyTestCase, PolicyVersion
+from governance.policy.service import current_policy
 from inventory.models import Action, Environment, Identity, ResourceKind
 
 TRY_IDENTITY_LIMIT = 500
@@ -34,6 +38,28 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
 
 def _is_security(user) -> bool:
     return user.has_role(Role.SECURITY) and not user.is_auditor
+
+
+def _may_decide(user, proposed_by: str) -> bool:
+    """A second person: Security or IAM, not an auditor, and not the one who proposed it."""
+    second_role = user.has_role(Role.SECURITY, Role.IAM) and not user.is_auditor
+    return second_role and user.get_username() != proposed_by
+
+
+def _version_or_404(model, version: int):
+    if version > 2**31 - 1:  # larger than any stored number; the database would not take it
+        raise Http404("No such version.")
+    return get_object_or_404(model, version=version)
+
+
+def _proposal_context(user, proposal: PolicyVersion, in_force) -> dict:
+    return {
+        "proposal": proposal,
+        "changes": policy_service.document_changes(in_force.document, proposal.document),
+        "stale": proposal.based_on != (in_force.version or None),
+        "can_decide": _may_decide(user, proposal.created_by),
+        "is_proposer": user.get_username() == proposal.created_by,
+    }
 
 
 def _try_context(request, **extra) -> dict:
@@ -67,8 +93,18 @@ def overview(request):
     cases = list(PolicyTestCase.objects.order_by("name"))
     compiled = cedar_sets.active_compiled()
     results = {r["case"]: r for r in cedar_sets.run_test_cases(compiled, cases)["results"]}
-    document = PolicyVersion.objects.filter(is_active=True).first()
+    document = PolicyVersion.objects.filter(state=PolicyVersion.State.ACTIVE).first()
     policy = current_policy()
+    proposals = [
+        _proposal_context(request.user, p, policy)
+        for p in PolicyVersion.objects.filter(state=PolicyVersion.State.PROPOSED).order_by("-version")
+    ]
+    activations = [
+        {"activation": a, "can_decide": _may_decide(request.user, a.proposed_by)}
+        for a in CedarActivation.objects.filter(state=CedarActivation.State.PROPOSED)
+        .select_related("policy_set")
+        .order_by("-proposed_at")
+    ]
     context = _try_context(
         request,
         active=active,
@@ -76,6 +112,8 @@ def overview(request):
         cases=[(c, results.get(c.pk)) for c in cases],
         can_edit=_is_security(request.user),
         document=document,
+        proposals=proposals,
+        activations=activations,
         document_json=json.dumps(policy.document, indent=2, sort_keys=True),
         document_version=policy.version,
         case_example=json.dumps(cedar.default_test_cases()[0]["request"], indent=1),
@@ -93,11 +131,16 @@ def version_detail(request, version: int):
 
 def _version_context(request, policy_set, **extra) -> dict:
     active = cedar_sets.active_row()
+    pending = cedar_sets.pending_activation(policy_set)
     return {
         "policy_set": policy_set,
         "active": active,
         "can_edit": _is_security(request.user),
         "is_rollback": active is not None and policy_set.version < active.version,
+        "pending": pending,
+        "pending_stale": pending is not None and pending.from_version != (active.version if active else None),
+        "can_decide": pending is not None and _may_decide(request.user, pending.proposed_by),
+        "is_proposer": pending is not None and request.user.get_username() == pending.proposed_by,
         "previous": CedarPolicySet.objects.filter(version__lt=policy_set.version)
         .order_by("-version")
         .first(),
@@ -162,18 +205,49 @@ def version_new(request):
 @require_POST
 @role_required(Role.SECURITY)
 def version_activate(request, version: int):
-    policy_set = get_object_or_404(CedarPolicySet, version=version)
+    """Propose activating this version (a rollback when it is older); a second person confirms it."""
+    policy_set = _version_or_404(CedarPolicySet, version)
     try:
-        cedar_sets.activate(as_actor(request.user), policy_set, reason=request.POST.get("reason", ""))
+        cedar_sets.propose_activation(
+            as_actor(request.user), policy_set, reason=request.POST.get("reason", "")
+        )
     except ValidationError as exc:
         problems = _errors(exc).get("activation") or [m for v in _errors(exc).values() for m in v]
         policy_set.refresh_from_db()
         context = _version_context(request, policy_set, problems=problems)
         return render(request, "governance/policy/version.html", context, status=400)
-    except IllegalTransition as exc:  # already active, or superseded while the page was open
+    except IllegalTransition as exc:  # already active, or already waiting for a second person
         return render(request, "409.html", {"message": exc.message}, status=409)
-    messages.success(request, f"Version {version} is now active; decisions use it from now on.")
-    return redirect("policy")
+    messages.success(
+        request,
+        f"Activating version {version} is proposed. Decisions keep using the active version until a "
+        "second person (Security or IAM) approves it.",
+    )
+    return redirect(policy_set.get_absolute_url())
+
+
+@require_POST
+@role_required(*GOVERNORS)
+def version_activation_decide(request, version: int, decision: str):
+    policy_set = _version_or_404(CedarPolicySet, version)
+    comment = request.POST.get("comment", "")
+    try:
+        if decision == "approve":
+            cedar_sets.approve_activation(as_actor(request.user), policy_set, comment=comment)
+        else:
+            cedar_sets.reject_activation(as_actor(request.user), policy_set, comment=comment)
+    except ValidationError as exc:  # it no longer passes its checks (a test case changed since)
+        problems = _errors(exc).get("activation") or [m for v in _errors(exc).values() for m in v]
+        policy_set.refresh_from_db()
+        context = _version_context(request, policy_set, problems=problems)
+        return render(request, "governance/policy/version.html", context, status=400)
+    except IllegalTransition as exc:
+        return render(request, "409.html", {"message": exc.message}, status=409)
+    if decision == "approve":
+        messages.success(request, f"Version {version} is now active; decisions use it from now on.")
+        return redirect("policy")
+    messages.success(request, f"Activating version {version} was rejected; the active version stays.")
+    return redirect(policy_set.get_absolute_url())
 
 
 @require_GET
@@ -274,6 +348,7 @@ def try_request(request):
 @require_POST
 @role_required(Role.SECURITY)
 def document_update(request):
+    """Propose a new governance policy version; it takes effect once a second person approves it."""
     raw = request.POST.get("document", "")
     try:
         document = json.loads(raw)
@@ -281,11 +356,47 @@ def document_update(request):
         messages.error(request, f"The governance policy is not valid JSON: {exc}")
         return redirect("/policy/#document")
     try:
-        saved = update_policy(as_actor(request.user), document, note=request.POST.get("note", ""))
+        proposal = policy_service.propose_policy(
+            as_actor(request.user), document, note=request.POST.get("note", "")
+        )
     except ValidationError as exc:
         for field, msgs in _errors(exc).items():
             for message in msgs:
                 messages.error(request, f"{field}: {message}")
         return redirect("/policy/#document")
-    messages.success(request, f"Governance policy version {saved.version} is now active.")
+    messages.success(
+        request,
+        f"Proposed governance policy version {proposal.version}. It takes effect once a second person "
+        "(Security or IAM) approves it.",
+    )
+    return redirect(proposal.get_absolute_url())
+
+
+@require_GET
+@role_required(*READERS)
+def document_version(request, version: int):
+    row = _version_or_404(PolicyVersion, version)
+    policy = current_policy()
+    context = {
+        **_proposal_context(request.user, row, policy),
+        "in_force_version": policy.version,
+        "document_json": json.dumps(row.document, indent=2, sort_keys=True),
+    }
+    return render(request, "governance/policy/document_version.html", context)
+
+
+@require_POST
+@role_required(*GOVERNORS)
+def document_decide(request, version: int, decision: str):
+    row = _version_or_404(PolicyVersion, version)
+    comment = request.POST.get("comment", "")
+    decide = policy_service.approve_policy if decision == "approve" else policy_service.reject_policy
+    try:
+        decided = decide(as_actor(request.user), row, comment)
+    except IllegalTransition as exc:
+        return render(request, "409.html", {"message": exc.message}, status=409)
+    if decided.state == PolicyVersion.State.ACTIVE:
+        messages.success(request, f"Governance policy version {decided.version} is now in force.")
+    else:
+        messages.success(request, f"Governance policy version {decided.version} was rejected.")
     return redirect("/policy/#document")

@@ -3,7 +3,7 @@ import pytest
 from governance.errors import NotAllowed
 from governance.models import AuditEvent
 from governance.people.models import Role
-from governance.policy.service import DEFAULT_POLICY, current_policy, update_policy
+from governance.policy.service import DEFAULT_POLICY, approve_policy, current_policy, propose_policy
 
 
 @pytest.mark.django_db
@@ -29,15 +29,24 @@ def test_role_groups_exist_with_permissions():
 
 
 @pytest.mark.django_db
-def test_only_security_changes_policy_and_it_is_versioned_and_audited(security, iam):
+def test_only_security_proposes_policy_and_every_change_is_versioned_and_audited(security, iam):
     document = {**DEFAULT_POLICY, "allowed_vendors": ["Anthropic"]}
     with pytest.raises(NotAllowed):
-        update_policy(iam, document)
-    version = update_policy(security, document, note="narrow vendors")
-    assert version.version == 1 and current_policy().allowed_vendors == ["Anthropic"]
-    update_policy(security, DEFAULT_POLICY, note="back")
-    assert current_policy().version == 2
-    assert AuditEvent.objects.filter(verb="policy.updated").count() == 2
+        propose_policy(iam, document)
+    in_force = current_policy().version
+    proposal = propose_policy(security, document, note="narrow vendors")
+    assert proposal.version == in_force + 1 and current_policy().version == in_force
+    approve_policy(iam, proposal)
+    assert current_policy().version == proposal.version
+    assert current_policy().allowed_vendors == ["Anthropic"]
+    approve_policy(iam, propose_policy(security, DEFAULT_POLICY, note="back"))
+    assert current_policy().version == proposal.version + 1
+    assert [e.verb for e in AuditEvent.objects.order_by("seq")] == [
+        "policy.proposed",
+        "policy.approved",
+        "policy.proposed",
+        "policy.approved",
+    ]
 
 
 @pytest.mark.django_db
@@ -45,6 +54,6 @@ def test_invalid_policy_is_refused_with_field_messages(security):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as excinfo:
-        update_policy(security, {"tiers": {"low": {}}})
+        propose_policy(security, {"tiers": {"low": {}}})
     assert "tiers" in excinfo.value.message_dict
     assert not AuditEvent.objects.exists()
