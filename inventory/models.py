@@ -400,6 +400,12 @@ class OwnershipTransfer(models.Model):
         DECLINED = "declined", _("declined")
         CANCELLED = "cancelled", _("cancelled")
 
+    class Role(models.TextChoices):
+        """Which seat changes hands: the owner's, or the backup owner's (a nomination)."""
+
+        OWNER = "owner", _("owner")
+        BACKUP_OWNER = "backup_owner", _("backup owner")
+
     TRANSITIONS: dict[str, set[str]] = {
         State.PROPOSED: {State.ACCEPTED, State.DECLINED, State.CANCELLED},
         State.ACCEPTED: set(),
@@ -414,6 +420,20 @@ class OwnershipTransfer(models.Model):
     )
     to_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incoming_transfers"
+    )
+    role = models.CharField(
+        _("role"),
+        max_length=20,
+        choices=Role.choices,
+        default=Role.OWNER,
+        help_text=_("owner: a transfer; backup_owner: the person is asked to become the backup owner."),
+    )
+    keep_as_backup = models.BooleanField(
+        _("previous owner stays as backup"),
+        default=False,
+        help_text=_(
+            "On acceptance the previous owner becomes the backup owner (e.g. an intake's requester)."
+        ),
     )
     proposed_by = models.CharField(_("proposed by"), max_length=150)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PROPOSED)
@@ -432,9 +452,9 @@ class OwnershipTransfer(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["identity"],
+                fields=["identity", "role"],
                 condition=Q(state="proposed"),
-                name="transfer_one_open_per_identity",
+                name="transfer_one_open_per_identity_role",
             )
         ]
         indexes = [
@@ -446,7 +466,8 @@ class OwnershipTransfer(models.Model):
 
 
 class ScopeChange(models.Model):
-    """An owner's request to add or remove grants (or change environments) of an existing identity.
+    """An owner's request to add or remove grants, change environments, or change what the identity is
+    (vendor, model, kind, data classification, autonomy: the fields the tier and policy checks read).
 
     Additions are re-tiered on the resulting scope and decided through the approval engine (kind
     `scope_change`); a pure removal needs no approval and is `applied` at once.
@@ -464,6 +485,14 @@ class ScopeChange(models.Model):
     remove_grants = models.JSONField(_("grant ids to end"), default=list, blank=True)
     environments = models.JSONField(
         _("environments afterwards"), null=True, blank=True, help_text=_("Null: unchanged.")
+    )
+    changes = models.JSONField(
+        _("what the identity becomes"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Fields that feed the tier or a policy check (vendor, model, kind, ...): {field: new value}."
+        ),
     )
     reason = models.TextField(_("reason"))
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
@@ -516,3 +545,47 @@ class ReactivationRequest(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/inventory/reactivations/{self.pk}/"
+
+
+class ActivationRequest(models.Model):
+    """An imported, registered or triaged identity waiting for its tier's approval route before it runs.
+
+    Whoever imports or triages an identity is one person; a tier whose route needs more than one step
+    (high: IAM then Security) is decided through the approval engine (kind `activation`) while the
+    identity stays `proposed`. On approval it becomes `active`; rejected or withdrawn, it stays proposed
+    (back in triage) until someone routes it again or decommissions it.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending approval")
+        APPLIED = "applied", _("activated")
+        REJECTED = "rejected", _("rejected")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    class Origin(models.TextChoices):
+        IMPORT = "import", _("import")
+        TRIAGE = "triage", _("triage")
+        REGISTER = "register", _("registered directly")
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="activation_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    origin = models.CharField(_("origin"), max_length=20, choices=Origin.choices)
+    reason = models.TextField(_("reason"))
+    risk_tier = models.CharField(_("risk tier"), max_length=10, choices=RiskTier.choices)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity"], condition=Q(state="pending"), name="activation_one_open_per_identity"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Activation of {self.identity}"
+
+    def get_absolute_url(self) -> str:
+        return f"/inventory/activations/{self.pk}/"
