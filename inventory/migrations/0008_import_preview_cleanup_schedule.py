@@ -31,7 +31,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0006_vacuum_hot_tables_sooner"),
+        ("inventory", "0007_activation_backup_nomination_scope_fields"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
