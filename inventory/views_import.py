@@ -2,6 +2,7 @@
 
 Between preview and confirm the uploaded file waits in storage under a random name that only this
 session knows; confirming re-plans against the database as it is then, inside one transaction.
+A preview nobody confirms is deleted after a day by the `import_previews` job (inventory.previews).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from governance.access import GOVERNORS, role_required
 from governance.actors import as_actor
 from inventory import importers
 from inventory.forms import ImportForm
+from inventory.previews import preview_path
 
 SESSION_KEY = "inventory_imports"
 
 
 def _stash(request, content: bytes, filename: str, source: str) -> str:
     token = secrets.token_urlsafe(16)
-    default_storage.save(f"imports/{token}", ContentFile(content))
+    default_storage.save(preview_path(token), ContentFile(content))
     pending = request.session.get(SESSION_KEY, {})
     pending[token] = {"filename": filename, "source": source}
     request.session[SESSION_KEY] = pending
@@ -34,7 +36,7 @@ def _unstash(request, token: str) -> tuple[bytes, dict] | None:
     pending = request.session.get(SESSION_KEY, {})
     meta = pending.pop(token, None)
     request.session[SESSION_KEY] = pending
-    path = f"imports/{token}"
+    path = preview_path(token)
     if meta is None or not default_storage.exists(path):
         return None
     with default_storage.open(path, "rb") as handle:
