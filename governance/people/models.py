@@ -97,6 +97,7 @@ class ApiToken(models.Model):
         READ = "read", _("read")
         WRITE = "write", _("write")
         SCIM = "scim", _("SCIM provisioning")
+        REPORT = "report", _("usage reports for any identity")
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
     identity = models.OneToOneField(
