@@ -168,6 +168,14 @@ EMAIL_BACKEND = os.environ.get(
 )
 STEWARD_BASE_URL = os.environ.get("STEWARD_BASE_URL", "http://127.0.0.1:8000")
 
+# Signing keys (evidence packs, audit checkpoints, attestations): files, one per purpose, never in
+# the database. A missing key is generated on first use when this folder is writable; production
+# provisions them and may mount the folder read-only (README, "Signing keys").
+STEWARD_SIGNING_KEY_DIR = Path(os.environ.get("STEWARD_SIGNING_KEY_DIR", VAR_DIR / "signing-keys"))
+# The audit chain's head is signed this often (and at every evidence export); verify_audit_chain
+# fails when the newest signed checkpoint is older than two of these.
+STEWARD_AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("STEWARD_AUDIT_CHECKPOINT_MINUTES", "60"))
+
 # Celery: embedded default is kombu's filesystem transport (no broker server).
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

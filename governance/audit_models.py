@@ -90,3 +90,22 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain's head (seq, hash) signed with the `audit-checkpoint` key, which is not in the
+    database. The row may be read by anyone; only the compact JWS in `jws` is trusted: the other
+    columns are copies for listing and are checked against it (governance.checkpoints)."""
+
+    seq = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField(db_index=True)
+    reason = models.CharField(max_length=100, blank=True)
+    kid = models.CharField(max_length=120)
+    jws = models.TextField()
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} at {self.signed_at:%Y-%m-%d %H:%M}"

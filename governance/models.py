@@ -1,6 +1,6 @@
 """Governance models live in sub-packages by topic; Django finds them through this module."""
 
-from governance.audit_models import AppendOnlyError, AuditChainHead, AuditEvent  # noqa: F401
+from governance.audit_models import AppendOnlyError, AuditChainHead, AuditCheckpoint, AuditEvent  # noqa: F401
 from governance.decisions.models import AccessRequest, DecisionRecord, SigningKey  # noqa: F401
 from governance.evidence.models import Control, EvidenceExport  # noqa: F401, E402
 from governance.exceptions.models import PolicyException  # noqa: F401, E402

@@ -20,6 +20,15 @@ def _fast_hashing(settings, tmp_path):
     settings.AXES_ENABLED = False
 
 
+@pytest.fixture(autouse=True)
+def _signing_keys(settings, tmp_path):
+    """Each test signs with its own keys (generated on first use), never the developer's var/ ones."""
+    from governance import signing
+
+    settings.STEWARD_SIGNING_KEY_DIR = tmp_path / "signing-keys"
+    signing.clear_cache()
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(slug="platform", name="Platform")

@@ -142,14 +142,13 @@ class AccessRequest(models.Model):
 
 
 class SigningKey(models.Model):
-    """An ES256 key pair that signs attestations. The newest signs; older keys stay published until
-    every attestation they signed has expired. The private key is stored encrypted (AES-GCM, key
-    derived from SECRET_KEY)."""
+    """The public half of an attestation key from before signing keys moved to files
+    (governance.signing). Kept only so `/.well-known/jwks.json` publishes it until `published_until`;
+    migration 0015 erased the private halves, and nothing signs with these rows any more."""
 
     kid = models.CharField(max_length=64, unique=True)
     algorithm = models.CharField(max_length=10, default="ES256")
     public_jwk = models.JSONField()
-    private_key_encrypted = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
     signs_until = models.DateTimeField(help_text=_("After this a newer key signs."))
     published_until = models.DateTimeField(help_text=_("Removed from the JWKS after this."))

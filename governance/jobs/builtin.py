@@ -38,6 +38,12 @@ registry.register_job(
     "Rebuild evidence packs whose worker died mid-build; fail those interrupted too often (every 15 min).",
 )
 
+registry.register_job(
+    "audit_checkpoint",
+    "governance.checkpoints.sign_scheduled_checkpoint",
+    "Sign the audit chain's head with the checkpoint key (hourly; STEWARD_AUDIT_CHECKPOINT_MINUTES).",
+)
+
 registry.register_expirer("grants", "governance.jobs.expiry.expire_grants")
 registry.register_expirer("exceptions", "governance.exceptions.services.expire_due")
 

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from governance.actors import system
-from governance.decisions import attestation, subjects
+from governance.decisions import subjects
 from governance.people.tokens import issue_token
 from inventory.models import Identity
 from tests.factories import GrantFactory, IdentityFactory
@@ -15,7 +15,6 @@ from tests.factories import GrantFactory, IdentityFactory
 def _fresh_caches():
     cache.clear()
     subjects.clear_local()
-    attestation._current.clear()
     yield
     cache.clear()
     subjects.clear_local()
