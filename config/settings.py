@@ -209,6 +209,13 @@ REST_FRAMEWORK = {
         "governance.permissions.TokenScopePermission",
         "governance.permissions.AuditorReadOnly",
     ],
+    # JSON with a nesting limit and finite numbers only (governance/safe_json.py): a deep document
+    # was a RecursionError, a 500 on every endpoint.
+    "DEFAULT_PARSER_CLASSES": [
+        "governance.safe_json.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "governance.api_common.StewardPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

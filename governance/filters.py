@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import F, Q
 
+from governance.ids import MAX_ID
 from governance.models import AuditEvent
 
 
@@ -26,11 +27,8 @@ class AuditEventFilter(django_filters.FilterSet):
         return queryset.filter(Q(subject_label__icontains=value) | Q(subject_id=value))
 
 
-# A database id is a positive 64-bit integer: bounding id filters turns a value out of range into a
-# 400 with a field message instead of an overflow in the database driver (found by the API fuzzer).
-MAX_ID = 2**63 - 1
-
-
+# Bounding id filters turns a value out of range into a 400 with a field message instead of an
+# overflow in the database driver (found by the API fuzzer); the bound lives in governance.ids.
 def id_filter(field_name: str, **kwargs) -> django_filters.NumberFilter:
     return django_filters.NumberFilter(field_name=field_name, min_value=1, max_value=MAX_ID, **kwargs)
 

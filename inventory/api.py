@@ -11,13 +11,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from governance.access import MEMBERS
 from governance.actors import from_request
 from governance.errors import NotAllowed
 from governance.permissions import AuditorReadOnly, TokenScopePermission
+from governance.safe_json import DepthLimitedJSONParser
 from inventory import importers, services, usage
 from inventory.filters import IdentityFilter, base_queryset
 from inventory.models import Credential, Grant, Identity, UsageEvent
@@ -220,7 +221,7 @@ class IdentityViewSet(
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[MultiPartParser, FormParser, RawBodyParser, JSONParser],
+        parser_classes=[MultiPartParser, FormParser, RawBodyParser, DepthLimitedJSONParser],
     )
     def import_file(self, request):
         """CSV or JSON (multipart field `file`, or the raw body). `?dry_run=1` returns the diff only."""

@@ -18,6 +18,7 @@ from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.access import MEMBERS
 from governance.actors import from_request
+from governance.ids import IdField
 from governance.people.models import User
 from governance.permissions import AuditorReadOnly, TokenScopePermission
 from governance.serializers import AuditEventSerializer
@@ -60,9 +61,7 @@ class OwnershipTransferSerializer(serializers.ModelSerializer):
 
 
 class TransferProposalSerializer(serializers.Serializer):
-    identities = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=ownership.MAX_BATCH
-    )
+    identities = serializers.ListField(child=IdField(), min_length=1, max_length=ownership.MAX_BATCH)
     to_owner = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_active=True)
     )
@@ -80,9 +79,7 @@ class DecisionSerializer(serializers.Serializer):
 
 
 class ReassignSerializer(serializers.Serializer):
-    identities = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=ownership.MAX_BATCH
-    )
+    identities = serializers.ListField(child=IdField(), min_length=1, max_length=ownership.MAX_BATCH)
     owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
     reason = serializers.CharField(max_length=2000)
 
@@ -200,9 +197,7 @@ class ScopeChangeSerializer(serializers.ModelSerializer):
 class ScopeChangeRequestSerializer(serializers.Serializer):
     identity = serializers.PrimaryKeyRelatedField(queryset=Identity.objects.all())
     add_grants = GrantRequestSerializer(many=True, required=False, default=list)
-    remove_grants = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list
-    )
+    remove_grants = serializers.ListField(child=IdField(), required=False, default=list)
     environments = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, default=None
     )

@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, safe_json
 from governance.actors import as_actor
 from governance.people.models import Team, User
 from inventory.models import Credential, Grant, Identity
@@ -188,9 +188,11 @@ def read_rows(content: bytes, filename: str = "") -> list[tuple[int, dict[str, A
 
 def _read_json(text: str) -> list[tuple[int, dict[str, Any]]]:
     try:
-        document = json.loads(text)
+        document = safe_json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportRejected([_err(exc.lineno, "file", f"Not valid JSON: {exc.msg} (line {exc.lineno}).")])
+    except ValueError as exc:  # nested too deep, or a number out of range
+        raise ImportRejected([_err(0, "file", f"Not accepted: {exc}")])
     if isinstance(document, dict):
         document = document.get("identities")
     if not isinstance(document, list):

@@ -23,6 +23,7 @@ from governance import audit
 from governance.actors import Actor, as_actor
 from governance.bulk import copy_rows
 from governance.errors import NotAllowed
+from governance.ids import not_an_id, parse_id
 from governance.people.models import ApiToken, Role
 from inventory.models import Action, Environment, Grant, Identity, ResourceKind, UsageEvent
 from inventory.validation import parse_time
@@ -57,10 +58,10 @@ def _clean_event(raw: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     event: dict[str, Any] = {}
     identity = raw.get("identity")
     if identity not in (None, ""):
-        try:
-            event["identity"] = int(identity)
-        except (TypeError, ValueError):
-            errors.append(("identity", f"'{identity}' is not an id"))
+        if (identity_id := parse_id(identity)) is None:
+            errors.append(("identity", not_an_id(identity)))
+        else:
+            event["identity"] = identity_id
     elif raw.get("external_id"):
         event["source"] = str(raw.get("source") or "")
         event["external_id"] = str(raw["external_id"])

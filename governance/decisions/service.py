@@ -31,6 +31,7 @@ from governance.cache import add_many, incr_many
 from governance.decisions import subjects
 from governance.decisions.models import DecisionRecord
 from governance.errors import NotAllowed
+from governance.ids import not_an_id, parse_id
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.cedar_sets import compiled_version
@@ -95,10 +96,9 @@ def _entry_errors(entry: Any) -> tuple[dict[str, str], Ask | None]:
     source, external_id = entry.get("source"), entry.get("external_id")
     identity_id = None
     if identity not in (None, ""):
-        if isinstance(identity, bool) or not str(identity).isdigit():
-            errors["identity"] = "Give the identity's id (a whole number)."
-        else:
-            identity_id = int(identity)
+        identity_id = parse_id(identity)
+        if identity_id is None:
+            errors["identity"] = not_an_id(identity)
     elif not (isinstance(source, str) and source and isinstance(external_id, str) and external_id):
         errors["identity"] = "Give 'identity' (an id), or 'source' and 'external_id'."
     action = entry.get("action")

@@ -13,14 +13,13 @@ answers decisions only once someone else (Security or IAM, never the proposer) a
 from __future__ import annotations
 
 import difflib
-import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, safe_json
 from governance.actors import Actor, as_actor, system
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
@@ -366,7 +365,7 @@ def _clean_case(name: str, request: Any, expected: str) -> tuple[str, dict, str]
         errors["name"] = ["Keep the name under 200 characters."]
     if isinstance(request, str):
         try:
-            request = json.loads(request)
+            request = safe_json.loads(request)
         except ValueError as exc:
             errors["request"] = [f"Not valid JSON: {exc}"]
             request = None

@@ -16,10 +16,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from governance import safe_json
 from governance.access import GOVERNORS, READERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.decisions import service as decisions
 from governance.errors import IllegalTransition
+from governance.ids import parse_id
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
 from governance.policy import service as policy_service
@@ -153,8 +155,8 @@ def version_new(request):
     """The editor: a new version based on the active one (or ?from=N)."""
     base_version = request.GET.get("from") or request.POST.get("based_on")
     base = (
-        CedarPolicySet.objects.filter(version=base_version).first()
-        if base_version and str(base_version).isdigit()
+        CedarPolicySet.objects.filter(version=parse_id(base_version)).first()
+        if parse_id(base_version)
         else cedar_sets.active_row()
     )
     form = {
@@ -166,7 +168,7 @@ def version_new(request):
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in ("text", "schema", "note", "based_on")}
-        based_on = int(form["based_on"]) if str(form["based_on"]).isdigit() else None
+        based_on = parse_id(form["based_on"])
         try:
             saved = cedar_sets.save_version(
                 as_actor(request.user),
@@ -255,8 +257,8 @@ def version_activation_decide(request, version: int, decision: str):
 def version_diff(request, version: int):
     new = get_object_or_404(CedarPolicySet, version=version)
     against = request.GET.get("against")
-    if against and against.isdigit():
-        old = get_object_or_404(CedarPolicySet, version=int(against))
+    if parse_id(against):
+        old = get_object_or_404(CedarPolicySet, version=parse_id(against))
     else:
         old = (
             CedarPolicySet.objects.filter(version=new.based_on).first()
@@ -324,8 +326,8 @@ def try_request(request):
             raise ValidationError({"identity": ["Choose an identity."]})
         identity = rows[0]
         subject = decisions.subjects.subjects_for(rows)[identity.pk]
-        if version.isdigit():
-            row = get_object_or_404(CedarPolicySet, version=int(version))
+        if parse_id(version):
+            row = get_object_or_404(CedarPolicySet, version=parse_id(version))
             compiled = cedar.compile_policy_set(row.version, row.text, row.schema)
         else:
             compiled = cedar_sets.compiled_version(identity.policy_version, identity.policy_digest)
@@ -351,7 +353,7 @@ def document_update(request):
     """Propose a new governance policy version; it takes effect once a second person approves it."""
     raw = request.POST.get("document", "")
     try:
-        document = json.loads(raw)
+        document = safe_json.loads(raw)
     except ValueError as exc:
         messages.error(request, f"The governance policy is not valid JSON: {exc}")
         return redirect("/policy/#document")

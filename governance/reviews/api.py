@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from governance.actors import from_request
 from governance.errors import NotAllowed
+from governance.ids import IdField
 from governance.people.models import Role
 from governance.permissions import AuditorReadOnly, TokenScopePermission
 from governance.reviews import services
@@ -29,6 +30,7 @@ from governance.reviews.filters import ReviewCampaignFilter, ReviewItemFilter
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from governance.reviews.queries import progress_of, visible_items, with_progress
 from governance.reviews.services.common import can_decide, require_iam
+from governance.reviews.services.decisions import MAX_SHOWN_SECONDS
 
 
 class ReadersOrWriteThroughServices(permissions.BasePermission):
@@ -135,8 +137,10 @@ class ReviewItemDetailSerializer(ReviewItemSerializer):
 class DecideSerializer(serializers.Serializer):
     decision = serializers.CharField()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
-    grants = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    shown_seconds = serializers.IntegerField(required=False, allow_null=True, min_value=0, default=None)
+    grants = serializers.ListField(child=IdField(), required=False, default=list)
+    shown_seconds = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_SHOWN_SECONDS, default=None
+    )
 
 
 class NoteSerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ from governance.exceptions.models import PolicyException
 from governance.findings.api import severity_rank
 from governance.findings.identity import covering_exceptions
 from governance.findings.models import Finding
+from governance.ids import not_an_id, parse_id
 from governance.reviews import services
 from governance.reviews.forms import DecisionForm, NoteForm, apply_service_errors
 from governance.reviews.models import ReviewItem
@@ -52,8 +53,13 @@ def my_reviews(request):
     )
     campaign_id = request.GET.get("campaign", "")
     tier = request.GET.get("risk_tier", "")
-    if campaign_id.isdigit():
-        pending = pending.filter(campaign_id=campaign_id)
+    status = 200
+    if campaign_id:
+        wanted = parse_id(campaign_id)
+        if wanted is None:  # a bad filter shows no rows and says why, never every campaign
+            messages.error(request, f"Campaign: {not_an_id(campaign_id)}")
+            status = 400
+        pending = pending.filter(campaign_id=wanted)
     if tier in ("low", "medium", "high", "critical"):
         pending = pending.filter(risk_tier=tier)
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
@@ -72,7 +78,7 @@ def my_reviews(request):
         "remediations": _my_remediations(user),
     }
     template = "governance/reviews/my_reviews.html"
-    return render(request, f"{template}#pending" if is_htmx(request) else template, context)
+    return render(request, f"{template}#pending" if is_htmx(request) else template, context, status=status)
 
 
 def _signoff_queue(user):
@@ -276,7 +282,7 @@ def decide(request, pk: int):
             item,
             data["decision"],
             data["reason"],
-            grants=[int(g) for g in data["grants"]],
+            grants=data["grants"],
             shown_seconds=data.get("shown_seconds"),
         )
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.ids import parse_ids
 from governance.people.models import User
 from governance.policy.service import current_policy
 from governance.reviews.models import ReviewItem
@@ -29,6 +30,8 @@ from inventory.models import Grant, Identity
 D = ReviewItem.Decision
 SIGNOFF_TIERS = {Identity.RiskTier.HIGH, Identity.RiskTier.CRITICAL}
 BULK_CERTIFY_MAX = 100
+# display_seconds is a PositiveIntegerField: a page claiming longer is not believed.
+MAX_SHOWN_SECONDS = 2**31 - 1
 
 
 # ---------------------------------------------------------------- display (rubber-stamp guard)
@@ -53,9 +56,9 @@ def display_seconds(item: ReviewItem, now: datetime, claimed: Any) -> int | None
     measured = int((now - item.last_shown_at).total_seconds()) if item.last_shown_at else None
     try:
         claimed = int(float(claimed)) if claimed not in (None, "") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("1e400"))
         claimed = None
-    if claimed is not None and claimed < 0:
+    if claimed is not None and not 0 <= claimed <= MAX_SHOWN_SECONDS:
         claimed = None
     values = [v for v in (measured, claimed) if v is not None]
     # Trust the shorter of what the server measured and what the page reports.
@@ -105,6 +108,7 @@ def decide(
     )
 
     if decision == D.MODIFY:
+        grants = parse_ids(grants, "grants")
         if not grants:
             raise ValidationError({"grants": "Choose the grants to remove."})
         item.removed_grants = inventory.end_grants(actor, identity, grants, reason=label)
@@ -162,10 +166,7 @@ def bulk_certify(actor, item_ids: list, reason: str | None = "") -> list[ReviewI
     actor = as_actor(actor)
     if actor.is_system or actor.user is None or actor.user.is_auditor:
         raise NotAllowed("Only reviewers certify items.")
-    try:
-        ids = sorted({int(i) for i in item_ids})
-    except (TypeError, ValueError):
-        raise ValidationError({"items": "Give item ids."})
+    ids = sorted(set(parse_ids(item_ids, "items")))
     if not ids:
         raise ValidationError({"items": "Choose the items to certify."})
     if len(ids) > BULK_CERTIFY_MAX:
