@@ -385,6 +385,8 @@ def _plan_row(
     check = {k: v for k, v in values.items() if v is not None or k in PERSON_COLUMNS}
     check.setdefault("owner", owner)
     check.setdefault("backup_owner", existing.backup_owner if existing else None)
+    # The match keys are written too: hold them to the model's lengths like every other text column.
+    check.update(source=source, external_id=external_id)
     try:
         validate_identity_fields(check, status=status)
     except ValidationError as exc:

@@ -32,6 +32,10 @@ TEXT_LIMITS = {
     "source": 60,
     "external_id": 200,
 }
+RESOURCE_NAME_LIMIT = 300  # Grant.resource_name
+# Times outside these years are typing mistakes (9999, 1800), not credentials or grants; refusing
+# them also keeps every time far from datetime's limits, where a zone offset would overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
 
 
 def _choices_error(value: Any, choices: Iterable[str], label: str) -> str | None:
@@ -58,6 +62,8 @@ def validate_grants(grants: list[dict[str, Any]], field: str = "grants") -> list
             errors.append(f"Grant {index}: {err}")
         if not name:
             errors.append(f"Grant {index}: resource_name is required.")
+        elif len(name) > RESOURCE_NAME_LIMIT:
+            errors.append(f"Grant {index}: resource_name has at most {RESOURCE_NAME_LIMIT} characters.")
         if not isinstance(actions, list) or not actions:
             errors.append(f"Grant {index}: give at least one action.")
             actions = []
@@ -89,7 +95,8 @@ CREDENTIAL_TIME_FIELDS = ("issued_at", "expires_at", "last_rotated_at")
 def parse_time(value: Any) -> tuple[datetime | None, str | None]:
     """An ISO 8601 time (string or datetime) -> aware datetime; (None, message) when malformed.
 
-    A bare date (YYYY-MM-DD) means midnight UTC; a time without a zone is taken as UTC.
+    A bare date (YYYY-MM-DD) means midnight UTC; a time without a zone is taken as UTC. Years outside
+    EARLIEST_YEAR..LATEST_YEAR are refused.
     """
     if value in (None, ""):
         return None, None
@@ -109,6 +116,8 @@ def parse_time(value: Any) -> tuple[datetime | None, str | None]:
             return None, f"'{value}' is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z)."
     else:
         return None, f"'{value}' is not an ISO 8601 time (e.g. 2026-05-01T09:00:00Z)."
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        return None, f"'{value}' is out of range: give a time between {EARLIEST_YEAR} and {LATEST_YEAR}."
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, UTC)
     return parsed, None
