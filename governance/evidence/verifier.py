@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import zipfile
-import zlib
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from governance import safe_json
 from governance.audit import GENESIS_HASH, compute_hash
+from governance.ids import MAX_ID
 from governance.models import AuditEvent
+from governance.zips import GiB, LimitedZip, MiB, ZipLimits, ZipRefused, open_zip
+
+# Steward's packs hold a dozen files; at estate scale (100,000 identities, a million audit events a
+# year) a 90-day pack unpacks to a few hundred MB, so 2 GiB leaves room and stops a bomb's growth.
+PACK_LIMITS = ZipLimits(max_total_bytes=2 * GiB, max_member_bytes=2 * GiB, max_members=100)
+# The manifest lists files, digests and counts: kilobytes. It is parsed in memory, so it is capped.
+MANIFEST_MAX_BYTES = 16 * MiB
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -30,12 +39,39 @@ class VerifyResult:
         return "; ".join(self.problems)
 
 
-def _file_digest(zf: zipfile.ZipFile, name: str) -> str:
+def _file_digest(pack: LimitedZip, name: str) -> str:
     digest = hashlib.sha256()
-    with zf.open(name) as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    for chunk in pack.chunks(name):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def _shown(name: Any) -> str:
+    text = repr(name)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """Why the manifest's shape cannot be used, or None. Checked before anything in it is used."""
+    if not isinstance(manifest, dict):
+        return "manifest.json is not a JSON object"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "manifest.json: 'files' must be an object mapping each file name to its sha256"
+    for name, meta in files.items():
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+            return f"manifest.json: the entry for {_shown(name)} must be an object with its sha256"
+        if not SHA256.fullmatch(meta["sha256"]):
+            return f"manifest.json: the sha256 of {_shown(name)} is not 64 hexadecimal digits"
+    chain = manifest.get("audit_chain")
+    if not isinstance(chain, dict):
+        return "manifest.json: 'audit_chain' must be an object with head_seq and head_hash"
+    head_seq = chain.get("head_seq")
+    if isinstance(head_seq, bool) or not isinstance(head_seq, int) or not 0 <= head_seq <= MAX_ID:
+        return f"manifest.json: audit_chain.head_seq must be a whole number from 0 to {MAX_ID}"
+    if not isinstance(chain.get("head_hash"), str) or not SHA256.fullmatch(chain["head_hash"]):
+        return "manifest.json: audit_chain.head_hash must be 64 hexadecimal digits"
+    return None
 
 
 def check_chain(head_seq: int, head_hash: str) -> tuple[int | None, str]:
@@ -60,41 +96,39 @@ def check_chain(head_seq: int, head_hash: str) -> tuple[int | None, str]:
 
 
 def verify_pack(source) -> VerifyResult:
-    """`source` is a path or a file-like object holding the zip."""
+    """`source` is a path or a file-like object holding the zip. Never raises for a bad pack: every
+    reason it does not verify is in the result's problems."""
     try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        return VerifyResult(False, [f"not a readable zip: {exc}"])
-    with zf:
+        pack = open_zip(source, PACK_LIMITS)
+    except ZipRefused as exc:
+        return VerifyResult(False, [f"not a pack Steward reads: {exc}"])
+    with pack:
         try:
-            manifest = json.loads(zf.read("manifest.json"))
-            files = manifest["files"]
-            chain = manifest["audit_chain"]
-        except (KeyError, ValueError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            return VerifyResult(False, [f"manifest.json is missing or unreadable: {exc}"])
-        result = VerifyResult(True, head_seq=chain.get("head_seq") if isinstance(chain, dict) else None)
-        names = set(zf.namelist()) - {"manifest.json"}
+            manifest = safe_json.loads(pack.read("manifest.json", max_bytes=MANIFEST_MAX_BYTES))
+        except KeyError:
+            return VerifyResult(False, ["manifest.json is missing from the pack"])
+        except ValueError as exc:  # ZipRefused, JSON too deep or out of range, not JSON, not UTF-8
+            return VerifyResult(False, [f"manifest.json is unreadable: {exc}"])
+        if problem := manifest_problem(manifest):
+            return VerifyResult(False, [problem])
+        files, chain = manifest["files"], manifest["audit_chain"]
+        result = VerifyResult(True, head_seq=chain["head_seq"])
+        names = set(pack.namelist()) - {"manifest.json"}
         for name in sorted(names - set(files)):
             result.problems.append(f"{name} is not listed in the manifest")
         for name, meta in sorted(files.items()):
             if name not in names:
-                result.problems.append(f"{name} is listed in the manifest but missing from the pack")
+                result.problems.append(f"{_shown(name)} is listed in the manifest but missing from the pack")
                 continue
             try:
-                actual = _file_digest(zf, name)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
-                result.problems.append(f"{name} is corrupt in the zip")
+                actual = _file_digest(pack, name)
+            except ZipRefused as exc:
+                result.problems.append(str(exc))
                 continue
-            if actual != meta.get("sha256"):
+            if actual != meta["sha256"]:
                 result.problems.append(f"{name} does not match its SHA-256 in the manifest")
             result.files_checked += 1
-    try:
-        head_seq, head_hash = int(chain.get("head_seq") or 0), str(chain.get("head_hash") or GENESIS_HASH)
-    except (AttributeError, TypeError, ValueError):
-        result.problems.append("manifest.json has no readable audit chain head")
-        result.ok = False
-        return result
-    broken, why = check_chain(head_seq, head_hash)
+    broken, why = check_chain(chain["head_seq"], chain["head_hash"])
     if broken is not None:
         result.broken_seq = broken
         result.problems.append(why)
