@@ -167,6 +167,10 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.console.EmailBackend",
 )
 STEWARD_BASE_URL = os.environ.get("STEWARD_BASE_URL", "http://127.0.0.1:8000")
+# Password reset (governance/people/password_reset.py) is offered only when EMAIL_HOST is set; its
+# links are built from STEWARD_BASE_URL. Requests per client address and per e-mail address:
+STEWARD_PASSWORD_RESET_RATE_PER_ADDRESS = os.environ.get("STEWARD_PASSWORD_RESET_RATE_PER_ADDRESS", "10/hour")
+STEWARD_PASSWORD_RESET_RATE_PER_EMAIL = os.environ.get("STEWARD_PASSWORD_RESET_RATE_PER_EMAIL", "3/hour")
 
 # Signing keys (evidence packs, audit checkpoints, attestations): files, one per purpose, never in
 # the database. A missing key is generated on first use when this folder is writable; production

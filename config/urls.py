@@ -20,6 +20,9 @@ urlpatterns = [
     path("", include("approvals.urls")),
     path("accounts/login/", StewardLoginView.as_view(), name="login"),
     path("accounts/logout/", StewardLogoutView.as_view(), name="logout"),
+    # Password reset: only with a mail server, throttled, links from STEWARD_BASE_URL (before
+    # django.contrib.auth.urls, whose reset routes these replace).
+    path("accounts/", include("governance.people.password_reset")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oidc/backchannel-logout/", backchannel_logout, name="oidc_backchannel_logout"),
     path("oidc/", include("mozilla_django_oidc.urls")),
