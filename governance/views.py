@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
-from governance.access import READERS, is_htmx, role_required
+from governance.access import GOVERNORS, READERS, is_htmx, role_required
 from governance.filters import AuditEventFilter, audit_page_source
 from governance.models import AuditEvent
 
@@ -42,6 +42,12 @@ def _broker_status() -> dict:
         return {"ok": False, "error": exc.__class__.__name__}
 
 
+def _sees_health_details(user) -> bool:
+    """IAM, Security and superusers see each check; everyone else (load balancers, anonymous
+    callers, other roles) only the status, so the answer tells an outsider nothing about the stack."""
+    return user.is_authenticated and user.has_role(*GOVERNORS)
+
+
 @login_not_required
 @never_cache
 def healthz(request):
@@ -61,10 +67,10 @@ def healthz(request):
     for name, check in _extra_health_checks():
         checks[name] = check
     ok = all(c.get("ok") for c in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ok else "degraded", "checks": checks, "debug": settings.DEBUG},
-        status=200 if ok else 503,
-    )
+    body: dict = {"status": "ok" if ok else "degraded"}
+    if _sees_health_details(request.user):
+        body.update(checks=checks, debug=settings.DEBUG)
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 def _extra_health_checks():

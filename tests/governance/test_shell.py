@@ -9,11 +9,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
-def test_healthz_reports_database_and_broker_without_login(client):
+@pytest.mark.parametrize("who", ["anonymous", "owner", "auditor"])
+def test_healthz_tells_everyone_but_iam_and_security_only_the_status(client, role_users, who):
+    if who != "anonymous":
+        client.force_login(role_users[who])
+    response = client.get("/healthz")
+    # No `debug`, no database vendor, no check names: the status (and the HTTP code) only.
+    assert response.json() == {"status": "ok" if response.status_code == 200 else "degraded"}
+    assert response.status_code in (200, 503)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["iam", "security"])
+def test_healthz_shows_iam_and_security_the_database_and_broker(client, role_users, who):
+    client.force_login(role_users[who])
     response = client.get("/healthz")
     body = response.json()
-    assert body["checks"]["database"]["ok"] is True
-    assert "broker" in body["checks"]
+    assert body["checks"]["database"]["ok"] is True and body["checks"]["database"]["vendor"]
+    assert "broker" in body["checks"] and "debug" in body
     assert response.status_code in (200, 503)
 
 
@@ -117,7 +130,8 @@ def test_logout_ends_the_session(client, owner):
 
 
 @pytest.mark.django_db
-def test_healthz_sees_the_embedded_broker_and_reports_an_unreachable_one(client, monkeypatch):
+def test_healthz_sees_the_embedded_broker_and_reports_an_unreachable_one(client, iam, monkeypatch):
+    client.force_login(iam)
     body = client.get("/healthz").json()
     assert body["checks"]["database"]["ok"] is True and body["checks"]["broker"]["ok"] is True
 
@@ -129,3 +143,7 @@ def test_healthz_sees_the_embedded_broker_and_reports_an_unreachable_one(client,
     assert response.status_code == 503 and response.json()["status"] == "degraded"
     assert response.json()["checks"]["broker"]["ok"] is False
     assert response.json()["checks"]["database"]["ok"] is True
+    # A load balancer (anonymous) still sees the 503, without the reason.
+    client.logout()
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 503 and anonymous.json() == {"status": "degraded"}
