@@ -55,10 +55,16 @@ def _version_or_404(model, version: int):
 
 
 def _proposal_context(user, proposal: PolicyVersion, in_force) -> dict:
+    """A version, what it changes against the policy in force, and whether this user may decide it."""
+    changes = [
+        {**c, "before_json": json.dumps(c["before"]), "after_json": json.dumps(c["after"])}
+        for c in policy_service.document_changes(in_force.document, proposal.document)
+    ]
     return {
         "proposal": proposal,
-        "changes": policy_service.document_changes(in_force.document, proposal.document),
-        "stale": proposal.based_on != (in_force.version or None),
+        "changes": changes,
+        "stale": proposal.state == PolicyVersion.State.PROPOSED
+        and proposal.based_on != (in_force.version or None),
         "can_decide": _may_decide(user, proposal.created_by),
         "is_proposer": user.get_username() == proposal.created_by,
     }
@@ -380,7 +386,8 @@ def document_version(request, version: int):
     row = _version_or_404(PolicyVersion, version)
     policy = current_policy()
     context = {
-        **_proposal_context(request.user, row, policy),
+        "proposal": row,
+        "proposal_ctx": _proposal_context(request.user, row, policy),
         "in_force_version": policy.version,
         "document_json": json.dumps(row.document, indent=2, sort_keys=True),
     }

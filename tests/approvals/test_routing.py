@@ -75,10 +75,11 @@ def test_requests_outside_the_auto_approval_rule_go_to_people(owner, make_intake
 
 
 @pytest.mark.django_db
-def test_auto_approval_can_be_switched_off_by_policy(owner, security, make_intake):
-    from governance.policy.service import DEFAULT_POLICY, update_policy
+def test_auto_approval_can_be_switched_off_by_policy(owner, security, iam, make_intake):
+    from governance.policy.service import DEFAULT_POLICY, approve_policy, propose_policy
 
-    update_policy(security, {**DEFAULT_POLICY, "auto_approve": {"enabled": False}}, note="people decide")
+    proposal = propose_policy(security, {**DEFAULT_POLICY, "auto_approve": {"enabled": False}}, note="people")
+    approve_policy(iam, proposal)
     intake = make_intake(owner, "auto")
     assert intake.state == IntakeRequest.State.SUBMITTED
 

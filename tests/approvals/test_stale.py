@@ -88,9 +88,10 @@ def test_closed_requests_are_left_alone(owner, iam, make_intake, start):
 
 @pytest.mark.django_db
 def test_policy_sets_the_windows(owner, security, make_intake, start):
-    from governance.policy.service import DEFAULT_POLICY, update_policy
+    from governance.actors import system
+    from governance.policy.service import DEFAULT_POLICY, install_policy
 
-    update_policy(security, {**DEFAULT_POLICY, "request_reminder_days": 1, "request_expiry_days": 2})
+    install_policy(system("test"), {**DEFAULT_POLICY, "request_reminder_days": 1, "request_expiry_days": 2})
     make_intake(owner, "high")
     assert remind_and_expire_stale_requests(start + timedelta(days=1, hours=1))["reminded"] == 1
     assert remind_and_expire_stale_requests(start + timedelta(days=2, hours=1))["expired"] == 1

@@ -6,6 +6,7 @@ from django.test import Client
 from governance.decisions import jit, service
 from governance.policy import cedar
 from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion
+from governance.policy.service import current_policy
 from tests.decisions.conftest import question
 from tests.factories import GrantFactory, IdentityFactory
 
@@ -69,8 +70,10 @@ def test_only_security_sees_the_editors(security, auditor):
     [
         ("/policy/versions/new/", {"text": "x", "schema": "y", "note": "z"}),
         ("/policy/versions/1/activate/", {}),
+        ("/policy/versions/1/activation/approve/", {}),
         ("/policy/test-cases/", {"name": "n", "request": "{}", "expected": "allow"}),
         ("/policy/document/", {"document": "{}", "note": "n"}),
+        ("/policy/document/1/approve/", {"comment": "n"}),
     ],
 )
 def test_an_auditor_cannot_change_policies(auditor, path, data):
@@ -135,7 +138,7 @@ def test_the_editor_refuses_a_version_without_a_note(security):
     assert response.status_code == 400 and CedarPolicySet.objects.count() == 1
 
 
-def test_security_updates_the_governance_document(security):
+def test_security_proposes_the_governance_document_and_iam_puts_it_in_force(security, iam):
     doc = {
         "tiers": {
             t: {
@@ -151,8 +154,14 @@ def test_security_updates_the_governance_document(security):
     import json
 
     response = browser(security).post("/policy/document/", {"document": json.dumps(doc), "note": "tighter"})
-    assert response.status_code == 302
-    assert PolicyVersion.objects.get(is_active=True).document["tiers"]["low"]["review_days"] == 90
+    proposal = PolicyVersion.objects.get(state="proposed")
+    assert response.status_code == 302 and response["Location"] == f"/policy/document/{proposal.version}/"
+    assert current_policy().document["tiers"]["low"]["review_days"] == 365  # not yet
+    page = browser(iam).get("/policy/").content.decode()
+    assert 'data-testid="policy-proposals"' in page and "tiers.low.review_days" in page
+    approved = browser(iam).post(f"/policy/document/{proposal.version}/approve/", {"comment": "ok"})
+    assert approved.status_code == 302
+    assert PolicyVersion.objects.get(state="active").document["tiers"]["low"]["review_days"] == 90
 
 
 def test_an_approver_decides_a_jit_request_on_its_page(agent, owner, iam):
@@ -191,7 +200,7 @@ def test_jwks_is_public():
     assert key["kty"] == "EC" and key["alg"] == "ES256" and "d" not in key
 
 
-@pytest.mark.parametrize("who, status", [("security", 200), ("iam", 403), ("auditor", 403)])
+@pytest.mark.parametrize("who, status", [("security", 202), ("iam", 403), ("auditor", 403)])
 def test_the_policy_api_is_read_by_governors_and_auditors_and_changed_by_security(
     role_users, api_as, who, status
 ):
@@ -203,8 +212,11 @@ def test_the_policy_api_is_read_by_governors_and_auditors_and_changed_by_securit
         "/api/v1/policy/", {"document": document, "note": "shorter JIT deadline"}, format="json"
     )
     assert response.status_code == status
-    if status == 200:
-        assert response.json()["document"]["jit"]["deadline_minutes"] == 30
+    if status == 202:
+        version = response.json()["version"]
+        assert response.json()["state"] == "proposed" and jit.jit_settings()["deadline_minutes"] == 60
+        approved = api_as(role_users["iam"]).post(f"/api/v1/policy/versions/{version}/approve/")
+        assert approved.status_code == 200 and approved.json()["state"] == "active"
         assert jit.jit_settings()["deadline_minutes"] == 30
 
 

@@ -1,4 +1,7 @@
-"""Versioned Cedar policy sets: save, validate, test, activate, roll back — and who may."""
+"""Versioned Cedar policy sets: save, validate, test, activate, roll back — and who may.
+
+Activation takes two people (Security proposes, another person approves); the two-person rule's own
+tests are in tests/governance/test_policy_two_person.py."""
 
 import pytest
 
@@ -42,7 +45,7 @@ def test_a_version_that_fails_a_test_case_cannot_be_activated(security):
         security, text=NO_DEPLOY_JIT, schema=cedar.default_schema_text(), note="x"
     )
     with pytest.raises(Exception) as refused:
-        cedar_sets.activate(security, saved)
+        cedar_sets.propose_activation(security, saved)
     problems = refused.value.message_dict["activation"]
     assert problems == [
         "Test case 'prod_privileged_needs_jit: deploy in prod with a standing grant steps up' "
@@ -56,7 +59,7 @@ def test_an_invalid_version_is_kept_with_its_errors_and_cannot_be_activated(secu
     saved = cedar_sets.save_version(security, text=broken, schema=cedar.default_schema_text(), note="typo")
     assert saved.validation_errors and "orphaned_no_privileged" in saved.validation_errors[0]
     with pytest.raises(Exception) as refused:
-        cedar_sets.activate(security, saved)
+        cedar_sets.propose_activation(security, saved)
     assert refused.value.message_dict["activation"][0].startswith("Invalid: orphaned_no_privileged")
 
 
@@ -65,7 +68,7 @@ def test_policies_without_an_id_are_refused_by_validation(security):
     assert any("@id" in e for e in cedar.validate(text, cedar.default_schema_text()))
 
 
-def test_activation_changes_decisions_and_rollback_is_an_audited_activation(security, agent, owner):
+def test_activation_changes_decisions_and_rollback_is_an_audited_activation(security, iam, agent, owner):
     ask = service.parse(question(agent, action="deploy", name="platform/api", environment="prod"))[0]
     cedar_sets.add_test_case(
         security,
@@ -80,29 +83,39 @@ def test_activation_changes_decisions_and_rollback_is_an_audited_activation(secu
     agent.grants.create(resource_kind="repository", resource_name="platform/api", actions=["deploy"])
     assert service.decide(owner, ask)[0].verdict.decision == "step_up"
 
-    cedar_sets.activate(security, saved)
+    cedar_sets.propose_activation(security, saved)
+    assert service.decide(owner, ask)[0].verdict.decision == "step_up"  # not until a second person
+    cedar_sets.approve_activation(iam, saved)
     answer = service.decide(owner, ask)[0].verdict
     assert (answer.decision, answer.policy_version) == ("allow", 2)
 
     with pytest.raises(
         Exception, match="deploy without JIT is now fine"
     ):  # the saved cases guard rollbacks too
-        cedar_sets.activate(security, CedarPolicySet.objects.get(version=1))
+        cedar_sets.propose_activation(security, CedarPolicySet.objects.get(version=1))
     cedar_sets.delete_test_case(security, PolicyTestCase.objects.get(name="deploy without JIT is now fine"))
-    cedar_sets.activate(security, CedarPolicySet.objects.get(version=1), reason="deploys need JIT again")
+    v1 = CedarPolicySet.objects.get(version=1)
+    cedar_sets.propose_activation(security, v1, reason="deploys need JIT again")
+    cedar_sets.approve_activation(iam, v1, comment="agreed")
     answer = service.decide(owner, ask)[0].verdict
     assert (answer.decision, answer.policy_version) == ("step_up", 1)
-    verbs = list(
+    events = list(
         AuditEvent.objects.filter(verb__startswith="cedar_policy.")
         .order_by("seq")
-        .values_list("verb", flat=True)
+        .values_list("verb", "actor")
     )
-    assert verbs[-3:] == ["cedar_policy.activated", "cedar_policy.test_removed", "cedar_policy.rolled_back"]
+    assert events[-5:] == [
+        ("cedar_policy.activation_proposed", "security"),
+        ("cedar_policy.activated", "iam"),
+        ("cedar_policy.test_removed", "security"),
+        ("cedar_policy.activation_proposed", "security"),
+        ("cedar_policy.rolled_back", "iam"),
+    ]
 
 
 def test_activating_the_active_version_is_a_conflict(security):
     with pytest.raises(IllegalTransition):
-        cedar_sets.activate(security, CedarPolicySet.objects.get(version=1))
+        cedar_sets.propose_activation(security, CedarPolicySet.objects.get(version=1))
 
 
 @pytest.mark.parametrize("who", ["auditor", "iam", "owner"])
@@ -111,7 +124,7 @@ def test_only_security_changes_policies_and_test_cases(role_users, who):
     with pytest.raises(NotAllowed):
         cedar_sets.save_version(user, text=NO_DEPLOY_JIT, schema=cedar.default_schema_text(), note="x")
     with pytest.raises(NotAllowed):
-        cedar_sets.activate(user, CedarPolicySet.objects.get(version=1))
+        cedar_sets.propose_activation(user, CedarPolicySet.objects.get(version=1))
     with pytest.raises(NotAllowed):
         cedar_sets.add_test_case(user, name="n", request={}, expected="allow")
 
