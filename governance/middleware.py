@@ -122,3 +122,34 @@ class SsoSessionMiddleware:
                 update["form-action"] = [*update.get("form-action", []), origin]
                 response._csp_update = update
         return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every answer to a signed-in person or an API token, and on every
+    download: inventories, audit events and evidence packs must not stay in a shared computer's
+    browser cache or a proxy. Static files (WhiteNoise answers them before this runs) and anonymous
+    answers such as /healthz keep their own headers; so does a view that declares its answer
+    `public` (the JWKS: public keys, the same for everyone).
+
+    Read after the view: DRF authenticates a bearer token inside the view and sets `request.user`.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self._private(request, response) and "public" not in response.get("Cache-Control", ""):
+            from django.utils.cache import patch_cache_control
+
+            patch_cache_control(response, no_store=True)
+        return response
+
+    @staticmethod
+    def _private(request, response) -> bool:
+        user = getattr(request, "user", None)
+        return bool(
+            (user is not None and user.is_authenticated)
+            or request.headers.get("Authorization")
+            or response.get("Content-Disposition", "").lower().startswith("attachment")
+        )
