@@ -45,3 +45,59 @@ def test_a_written_csv_keeps_the_text_visible_and_inert():
     csv.writer(buffer).writerow(safe_row(["=cmd|' /C calc'!A0", "plain"]))
     assert buffer.getvalue() == "'=cmd|' /C calc'!A0,plain\r\n"
     assert next(csv.reader(io.StringIO(buffer.getvalue())))[0] == "'=cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '＝HYPERLINK("http://evil.example")',  # fullwidth equals
+        "＋1+cmd|' /C calc'!A0",  # fullwidth plus
+        "－2+3",  # fullwidth hyphen-minus
+        "＠SUM(A1:A2)",  # fullwidth commercial at
+        "﹦1+1",  # small equals sign
+        "﹢1",  # small plus sign
+        "﹣1",  # small hyphen-minus
+        "﹫SUM(A1)",  # small commercial at
+        "⁼1+1",  # superscript equals sign
+        "₊1",  # subscript plus sign
+        "\u22122+3",  # minus sign
+        "\u200b=1+1",  # zero-width space before the formula
+        "\ufeff@SUM(A1)",  # byte-order mark before the formula
+    ],
+    ids=[
+        "fullwidth-equals",
+        "fullwidth-plus",
+        "fullwidth-minus",
+        "fullwidth-at",
+        "small-equals",
+        "small-plus",
+        "small-minus",
+        "small-at",
+        "superscript-equals",
+        "subscript-plus",
+        "minus-sign",
+        "zero-width-space",
+        "byte-order-mark",
+    ],
+)
+def test_confusable_formula_starts_are_neutralised_after_nfkc(value):
+    assert safe_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["ｃｌａｕｄｅ", "名前=値", "Ａ＝Ｂ", "é=1", "\u3000=1"])
+def test_other_unicode_text_is_unchanged(value):
+    # Fullwidth letters, an equals sign not at the start, and a leading (ideographic) space, which
+    # spreadsheets read as text, as they do " =1".
+    assert safe_cell(value) == value
+
+
+@pytest.mark.django_db
+def test_the_inventory_export_neutralises_a_fullwidth_formula(client, iam, owner):
+    from tests.factories import IdentityFactory
+
+    IdentityFactory(owner=owner, name='＝HYPERLINK("http://evil.example","x")')
+    client.force_login(iam)
+    response = client.get("/inventory/export.csv")
+    text = b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+    names = [row[1] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))]
+    assert '\'＝HYPERLINK("http://evil.example","x")' in names, names
