@@ -1,5 +1,6 @@
 """Security edits the request-time policies in the browser: a failing test case blocks activation,
-the fix is saved and activated, and "try a request" shows the new answer."""
+the fix is saved and proposed for activation, a second person (IAM) approves it, and "try a request"
+shows the new answer."""
 
 import re
 
@@ -14,7 +15,7 @@ DEPLOY_LIST = 'Steward::Action::"merge", Steward::Action::"deploy", Steward::Act
 
 
 @pytest.mark.django_db(transaction=True)
-def test_security_edits_a_policy_a_failing_case_blocks_activation_then_the_fix_goes_live(
+def test_security_edits_a_policy_a_failing_case_blocks_activation_then_a_second_person_puts_the_fix_live(
     page, live_server, login, role_users
 ):
     agent = IdentityFactory(
@@ -37,7 +38,7 @@ def test_security_edits_a_policy_a_failing_case_blocks_activation_then_the_fix_g
     expect(page).to_have_url(re.compile(r"/policy/versions/2/$"))
     expect(page.get_by_role("alert").first).to_contain_text("1 test case(s) fail")
 
-    page.get_by_role("button", name="Activate v2").click()
+    page.get_by_role("button", name="Propose activating v2").click()
     problems = page.get_by_test_id("activation-problems")
     expect(problems).to_contain_text("Version 2 was not activated")
     expect(problems).to_contain_text(
@@ -58,7 +59,18 @@ def test_security_edits_a_policy_a_failing_case_blocks_activation_then_the_fix_g
     page.get_by_role("link", name=re.compile("Diff against v2")).click()
     expect(page.get_by_test_id("diff")).to_contain_text("Production merges, deploys")
     page.go_back()
-    page.get_by_role("button", name="Activate v3").click()
+    page.get_by_role("button", name="Propose activating v3").click()
+    expect(page).to_have_url(re.compile(r"/policy/versions/3/$"))
+    expect(page.get_by_test_id("waiting-second-person")).to_contain_text("you cannot approve it")
+    expect(page.get_by_role("button", name="Approve activating v3")).to_have_count(0)
+
+    # A second person confirms it; only then do decisions use it.
+    login(page, "iam")
+    page.goto(f"{live_server.url}/policy/")
+    expect(page.get_by_test_id("active-version")).to_have_text("v1")
+    page.get_by_test_id("pending-activations").get_by_role("link", name="Activate v3").click()
+    page.get_by_label("Comment").fill("Same rules, clearer words")
+    page.get_by_role("button", name="Approve activating v3").click()
     expect(page).to_have_url(re.compile(r"/policy/$"))
     expect(page.get_by_test_id("active-version")).to_have_text("v3")
 
