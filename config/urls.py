@@ -26,6 +26,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("oidc/backchannel-logout/", backchannel_logout, name="oidc_backchannel_logout"),
     path("oidc/", include("mozilla_django_oidc.urls")),
+    path("scim/", include("governance.people.scim.urls")),  # SCIM 2.0 provisioning at /scim/v2/
     path("admin/", admin.site.urls),
     path("api/v1/policy/", PolicyView.as_view(), name="api-policy"),
     path("api/v1/", include(router.urls)),

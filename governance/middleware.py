@@ -40,7 +40,7 @@ class ReadOnlyRolesMiddleware:
     # Reading that happens to be a POST: asking for an evidence pack, checking an uploaded one,
     # trying a request against the policy, and leaving.
     READING_POSTS = ("/evidence/", "/evidence/verify/", "/policy/try/")
-    EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/oidc/")
+    EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/oidc/", "/scim/")  # /scim/: bearer tokens only
 
     def __init__(self, get_response):
         self.get_response = get_response

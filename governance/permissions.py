@@ -1,16 +1,22 @@
 from rest_framework import permissions
 
 from governance.people.models import ApiToken
+from governance.people.tokens import SCIM_ONLY
 
 
 class TokenScopePermission(permissions.BasePermission):
-    """A read-scoped token may only use safe methods."""
+    """A read-scoped token may only use safe methods; a SCIM token may not use the API at all."""
 
     message = "This token has read scope; it cannot change anything."
 
     def has_permission(self, request, view):
         token = request.auth
-        if isinstance(token, ApiToken) and request.method not in permissions.SAFE_METHODS:
+        if not isinstance(token, ApiToken):
+            return True
+        if token.scope == ApiToken.Scope.SCIM:
+            self.message = SCIM_ONLY
+            return False
+        if request.method not in permissions.SAFE_METHODS:
             return token.scope == ApiToken.Scope.WRITE
         return True
 

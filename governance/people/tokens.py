@@ -188,8 +188,15 @@ def _token_with_roles(token_hash: str) -> ApiToken | None:
     return token
 
 
+SCIM_ONLY = "This token has scope 'scim': it works only for SCIM provisioning (/scim/v2/), not here."
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
+    # A SCIM token provisions people at /scim/v2/ and does nothing else: refused here, for every API
+    # view whatever its permission classes (TokenScopePermission refuses it too). The SCIM view
+    # authenticates with a subclass that accepts it.
+    refused_scopes: tuple[str, ...] = (ApiToken.Scope.SCIM,)
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
@@ -216,6 +223,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("The token's identity is %(status)s in the inventory.") % {"status": token.identity_status}
             )
+        if token.scope in self.refused_scopes:
+            raise exceptions.PermissionDenied(SCIM_ONLY)
         # Record last use at most once a minute: a conditional update, not a write per request.
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -127,7 +127,9 @@ def provider() -> ScimProvider:
             schema_=GROUP_SCHEMA,
         ),
     ]
-    return ScimProvider.from_discovery(schemas, resource_types, config=service_provider_config(), policy=POLICY)
+    return ScimProvider.from_discovery(
+        schemas, resource_types, config=service_provider_config(), policy=POLICY
+    )
 
 
 @cache
