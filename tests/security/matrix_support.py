@@ -213,6 +213,8 @@ def url_for(route: Route, estate: dict) -> str:
             return str(estate["seq"])
         if param in ("uidb64", "token"):
             return "x"
+        if param == "scim_path":
+            return "Users"
         if param == "name":
             return "mine"
         if param in PARAMS_BY_NAME:
