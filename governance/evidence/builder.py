@@ -26,19 +26,22 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, signing
 from governance.actors import system
+from governance.checkpoints import sign_checkpoint
 from governance.csv_safety import safe_row
 from governance.evidence.catalogue import ensure_loaded, references_for_file
 from governance.evidence.models import EvidenceExport
 from governance.evidence.sections import CHUNK, build_sections, period_bounds
 from governance.evidence.status import control_statuses
 from governance.evidence.summary import render_summary
+from governance.evidence.verify_doc import render_verify_doc
 from governance.models import AuditChainHead, AuditEvent
 
 log = logging.getLogger(__name__)
 
 GENERATOR = "steward-evidence/1"
+SIGNATURE_FILE = "manifest.sig"
 EVIDENCE_DIR = "evidence"
 # A claim older than this belongs to a worker that died; generous, as a large estate builds in minutes.
 BUILD_LEASE = timedelta(minutes=getattr(settings, "STEWARD_EVIDENCE_BUILD_LEASE_MINUTES", 30))
@@ -133,6 +136,16 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
     start, end = period_bounds(export.period_start, export.period_end)
     head = AuditChainHead.objects.filter(pk=1).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, audit.GENESIS_HASH)
+    # The head at export is signed with the checkpoint key, and the head at the period's end stated:
+    # a pack whose period has no events still binds to the chain (issue 19 item 3).
+    checkpoint = sign_checkpoint(f"evidence export #{export.pk}", seq=head_seq, head_hash=head_hash)
+    chain = {
+        "head_seq": head_seq,
+        "head_hash": head_hash,
+        "checkpoint": checkpoint.jws,
+        "at_period_end": _head_at(end, head_seq),
+    }
+    evidence_key = signing.signing_key("evidence")  # fail before the build if it cannot be signed
     statuses = control_statuses()
     sections = build_sections(start, end)
     population = {}
@@ -171,6 +184,7 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
             "summary.html",
             render_summary(export, start, end, counts, controls, statuses, _summary_figures(start, end)),
         )
+        pack.text("VERIFY.md", render_verify_doc(evidence_key, chain))
         manifest = {
             "generator": GENERATOR,
             "steward_version": getattr(settings, "STEWARD_VERSION", ""),
@@ -185,13 +199,44 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
                 "time_zone": str(timezone.get_current_timezone()),
             },
             "population": population,
-            "row_counts": {name: meta["rows"] for name, meta in pack.files.items() if name != "summary.html"},
+            "row_counts": {name: meta["rows"] for name, meta in pack.files.items() if name not in UNCOUNTED},
             "files": pack.files,
-            "audit_chain": {"head_seq": head_seq, "head_hash": head_hash},
+            "audit_chain": chain,
+            "signature": {
+                "file": SIGNATURE_FILE,
+                "kid": evidence_key.kid,
+                "alg": evidence_key.algorithm,
+                "typ": signing.PURPOSES["evidence"].typ,
+                "jwks_uri": settings.STEWARD_BASE_URL.rstrip("/") + "/.well-known/jwks.json",
+            },
         }
+        manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8")
         with zf.open("manifest.json", "w") as raw:
-            raw.write(json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8"))
+            raw.write(manifest_bytes)
+        # A JWS with a detached payload over the exact bytes of manifest.json (CONTRACT).
+        with zf.open(SIGNATURE_FILE, "w") as raw:
+            raw.write(signing.sign_detached("evidence", manifest_bytes).encode("ascii"))
     return manifest
+
+
+# Files with no rows to count: prose, not populations.
+UNCOUNTED = {"summary.html", "VERIFY.md"}
+
+
+def _head_at(moment: datetime, head_seq: int) -> dict:
+    """The chain's last event before `moment` (the period's end), and the newest checkpoint signed
+    before it, if any: what the chain looked like when the period closed."""
+    from governance.models import AuditCheckpoint
+
+    last = (
+        AuditEvent.objects.filter(at__lt=moment, seq__lte=head_seq)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    seq, head_hash = last or (0, audit.GENESIS_HASH)
+    signed = AuditCheckpoint.objects.filter(signed_at__lt=moment).order_by("-signed_at", "-id").first()
+    return {"seq": seq, "hash": head_hash, "checkpoint": signed.jws if signed else None}
 
 
 def _summary_figures(start, end) -> dict:

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from governance import audit
-from governance.actors import as_actor
+from governance.actors import as_actor, system
 from governance.errors import NotAllowed
 from governance.evidence.models import EvidenceExport
 from governance.people.models import Role
@@ -85,3 +85,17 @@ def _enqueue(export_id: int) -> None:
         build_evidence_pack.apply_async((export_id,), retry=False)
     except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
         log.warning("broker unreachable: evidence export %s waits for the recovery job", export_id)
+
+
+def refuse_changed_pack(export: EvidenceExport, actual_sha256: str, actual_size: int) -> None:
+    """A pack's file no longer matches what was built: record it (the download is refused)."""
+    log.error("evidence pack %s changed on disk: sha256 %s, %s bytes", export.pk, actual_sha256, actual_size)
+    with transaction.atomic():
+        audit.record(
+            system("evidence"),
+            "evidence.download_refused",
+            export,
+            before={"sha256": export.sha256, "size": export.size},
+            after={"sha256": actual_sha256, "size": actual_size},
+            reason="the pack file changed on disk after it was built",
+        )

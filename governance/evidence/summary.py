@@ -63,9 +63,10 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
             export.requested_by.username,
             export.pk,
         ),
-        "<p class='muted'>Every file's SHA-256 and the audit chain head are in manifest.json. Check the pack "
-        "with <code>python manage.py verify_evidence PACK.zip</code> or Steward's /evidence/verify/ "
-        "page.</p>",
+        "<p class='muted'>Every file's SHA-256 and the audit chain head are in manifest.json, which Steward "
+        "signed (manifest.sig, a JWS with a detached payload; the public key is in Steward's "
+        "/.well-known/jwks.json). VERIFY.md says how to check it with standard tools; with Steward, "
+        "<code>python manage.py verify_evidence PACK.zip --jwks jwks.json</code> needs no database.</p>",
         "<h2>Population</h2>",
         _table(["File", "Rows"], sorted(counts.items())),
         _table(["Identity status", "Count"], sorted(figures["by_status"].items())),

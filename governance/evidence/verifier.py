@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from governance import safe_json
+from governance import safe_json, signing
 from governance.audit import GENESIS_HASH, compute_hash
+from governance.evidence import authenticity
 from governance.ids import MAX_ID
 from governance.models import AuditEvent
 from governance.zips import GiB, LimitedZip, MiB, ZipLimits, ZipRefused, open_zip
@@ -28,14 +29,24 @@ class VerifyResult:
     files_checked: int = 0
     head_seq: int | None = None
     broken_seq: int | None = None
+    signed: bool = False
+    kid: str = ""
+    live_chain_checked: bool = True
 
     @property
     def message(self) -> str:
         if self.ok:
-            return (
-                f"Pack verified: {self.files_checked} files match the manifest; "
-                f"audit chain intact to #{self.head_seq}."
+            signature = (
+                f"signed by {self.kid}"
+                if self.signed
+                else "UNSIGNED (no manifest.sig: nothing proves who made it)"
             )
+            chain = (
+                f"audit chain intact to #{self.head_seq}"
+                if self.live_chain_checked
+                else f"audit events consistent with the signed head #{self.head_seq} (live chain not checked)"
+            )
+            return f"Pack verified, {signature}: {self.files_checked} files match the manifest; {chain}."
         return "; ".join(self.problems)
 
 
@@ -95,16 +106,23 @@ def check_chain(head_seq: int, head_hash: str) -> tuple[int | None, str]:
     return None, ""
 
 
-def verify_pack(source) -> VerifyResult:
+def verify_pack(source, *, jwks: dict | None = None, allow_unsigned: bool = False) -> VerifyResult:
     """`source` is a path or a file-like object holding the zip. Never raises for a bad pack: every
-    reason it does not verify is in the result's problems."""
+    reason it does not verify is in the result's problems.
+
+    With `jwks` (a key set) nothing touches the database: the signature, files, row counts and the
+    pack's own audit events are checked. Without it the keys are Steward's key files and the pack's
+    audit events are also compared with the live chain. An unsigned pack fails unless
+    `allow_unsigned` (packs made before signing), and is then reported as unsigned."""
+    database = jwks is None
     try:
         pack = open_zip(source, PACK_LIMITS)
     except ZipRefused as exc:
         return VerifyResult(False, [f"not a pack Steward reads: {exc}"])
     with pack:
         try:
-            manifest = safe_json.loads(pack.read("manifest.json", max_bytes=MANIFEST_MAX_BYTES))
+            manifest_bytes = pack.read("manifest.json", max_bytes=MANIFEST_MAX_BYTES)
+            manifest = safe_json.loads(manifest_bytes)
         except KeyError:
             return VerifyResult(False, ["manifest.json is missing from the pack"])
         except ValueError as exc:  # ZipRefused, JSON too deep or out of range, not JSON, not UTF-8
@@ -112,8 +130,8 @@ def verify_pack(source) -> VerifyResult:
         if problem := manifest_problem(manifest):
             return VerifyResult(False, [problem])
         files, chain = manifest["files"], manifest["audit_chain"]
-        result = VerifyResult(True, head_seq=chain["head_seq"])
-        names = set(pack.namelist()) - {"manifest.json"}
+        result = VerifyResult(True, head_seq=chain["head_seq"], live_chain_checked=database)
+        names = set(pack.namelist()) - {"manifest.json", authenticity.SIGNATURE_FILE}
         for name in sorted(names - set(files)):
             result.problems.append(f"{name} is not listed in the manifest")
         for name, meta in sorted(files.items()):
@@ -128,9 +146,32 @@ def verify_pack(source) -> VerifyResult:
             if actual != meta["sha256"]:
                 result.problems.append(f"{name} does not match its SHA-256 in the manifest")
             result.files_checked += 1
-    broken, why = check_chain(chain["head_seq"], chain["head_hash"])
-    if broken is not None:
-        result.broken_seq = broken
-        result.problems.append(why)
+        _check_authenticity(pack, manifest_bytes, manifest, result, jwks, allow_unsigned)
+    if database:
+        broken, why = check_chain(chain["head_seq"], chain["head_hash"])
+        if broken is not None:
+            result.broken_seq = broken
+            result.problems.append(why)
     result.ok = not result.problems
     return result
+
+
+def _check_authenticity(pack, manifest_bytes, manifest, result, jwks, allow_unsigned) -> None:
+    """The signature, row counts and the pack's audit events (governance.evidence.authenticity)."""
+    keys = jwks if jwks is not None else signing.local_jwks()
+    try:
+        signature = (
+            pack.read(authenticity.SIGNATURE_FILE, max_bytes=authenticity.SIGNATURE_MAX_BYTES)
+            if authenticity.SIGNATURE_FILE in pack.namelist()
+            else None
+        )
+    except ZipRefused as exc:
+        result.problems.append(str(exc))
+        return
+    signed = authenticity.check_signature(manifest_bytes, signature, keys, allow_unsigned=allow_unsigned)
+    result.signed, result.kid = signed.signed, signed.kid
+    result.problems += signed.problems
+    result.problems += authenticity.row_count_problems(pack, manifest)
+    result.problems += authenticity.audit_file_problems(pack, manifest, keys)
+    if jwks is None:
+        result.problems += authenticity.live_audit_problems(pack, manifest)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -15,20 +16,34 @@ from governance.actors import as_actor
 from governance.evidence.catalogue import ensure_loaded
 from governance.evidence.models import EvidenceExport
 from governance.evidence.sampling import SAMPLE_KINDS, draw_sample
-from governance.evidence.services import clean_period, default_period, request_export
+from governance.evidence.services import clean_period, default_period, refuse_changed_pack, request_export
 from governance.evidence.status import control_statuses
 from governance.evidence.verifier import verify_pack
 
 MAX_UPLOAD = 512 * 1024 * 1024
 
 
-def open_pack(export: EvidenceExport) -> FileResponse:
+def open_pack(export: EvidenceExport) -> HttpResponse:
+    """Serve the pack only if it is still the file that was built: the handle that was hashed is the
+    one served, so a file swapped on disk is refused, not sent (issue 19 item 4)."""
     path = Path(settings.MEDIA_ROOT) / export.file_path
     if not export.file_path or not path.is_file():
         raise Http404("The pack file is no longer on disk.")
-    return FileResponse(
-        open(path, "rb"), as_attachment=True, filename=export.filename, content_type="application/zip"
-    )
+    handle = open(path, "rb")  # noqa: SIM115 - FileResponse closes it
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
+    if digest.hexdigest() != export.sha256 or handle.tell() != export.size:
+        handle.close()
+        refuse_changed_pack(export, digest.hexdigest(), path.stat().st_size)
+        return HttpResponse(
+            "This pack's file changed on disk since it was built: its SHA-256 no longer matches the one "
+            "recorded, so it is not served. Request a new pack; Security has the details in the audit log.",
+            status=409,
+            content_type="text/plain; charset=utf-8",
+        )
+    handle.seek(0)
+    return FileResponse(handle, as_attachment=True, filename=export.filename, content_type="application/zip")
 
 
 def _exports_page(request):

@@ -1,0 +1,163 @@
+"""VERIFY.md inside every pack: how to check it with standard tools alone (issue 19 item 2).
+
+Everything the instructions name is what the builder and the verifier do; the snippets are run by
+tests/governance/test_evidence_signing.py, so they cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from governance import signing
+
+PYTHON_SNIPPET = r"""
+import base64, hashlib, json, sys, zipfile
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+def b64d(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+def b64e(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+pack, jwks = zipfile.ZipFile(sys.argv[1]), json.load(open(sys.argv[2]))
+manifest_bytes = pack.read("manifest.json")
+header_b64, empty, signature_b64 = pack.read("manifest.sig").decode().strip().split(".")
+header = json.loads(b64d(header_b64))
+assert empty == "" and header["typ"] == "steward-evidence-manifest+jose"
+assert header["kid"].startswith("evidence-"), "not an evidence key"
+jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+signing_input = (header_b64 + "." + b64e(manifest_bytes)).encode()
+signature = b64d(signature_b64)
+if header["alg"] == "EdDSA" and jwk["kty"] == "OKP":
+    ed25519.Ed25519PublicKey.from_public_bytes(b64d(jwk["x"])).verify(signature, signing_input)
+elif header["alg"] == "ES256" and jwk["kty"] == "EC":
+    key = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(b64d(jwk["x"]), "big"), int.from_bytes(b64d(jwk["y"]), "big"), ec.SECP256R1()
+    ).public_key()
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
+else:
+    raise SystemExit("unexpected algorithm")
+manifest = json.loads(manifest_bytes)
+names = [info.filename for info in pack.infolist()]
+assert len(names) == len(set(names)), "duplicate entries in the zip"
+for name, meta in manifest["files"].items():
+    assert hashlib.sha256(pack.read(name)).hexdigest() == meta["sha256"], name
+assert set(names) == set(manifest["files"]) | {"manifest.json", "manifest.sig"}, "unlisted files"
+prev = None
+for line in pack.read("audit_events.jsonl").decode().splitlines():
+    event = json.loads(line)
+    stated = event.pop("hash")
+    body = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(body.encode()).hexdigest() == stated, event["seq"]
+    assert prev is None or event["prev_hash"] == prev, event["seq"]
+    prev = stated
+print("signature, files and audit chain check out")
+""".strip()
+
+OPENSSL_SNIPPET = r"""
+unzip -o -q PACK.zip -d pack && cd pack
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+unb64url() {
+  s=$(tr -- '-_' '+/'); while [ $(( ${#s} % 4 )) -ne 0 ]; do s="$s="; done; printf %s "$s" | base64 -d
+}
+H=$(cut -d. -f1 manifest.sig); S=$(cut -d. -f3 manifest.sig | tr -d '\n')
+printf %s "$H" | unb64url; echo        # the header: alg, kid, typ
+printf '%s.%s' "$H" "$(b64url < manifest.json)" > signing-input.bin
+printf %s "$S" | unb64url > signature.bin
+X='<the "x" of the key with that kid in jwks.json>'
+{ printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; printf %s "$X" | unb64url; } > evidence-pub.der
+openssl pkeyutl -verify -pubin -keyform DER -inkey evidence-pub.der -rawin \
+  -in signing-input.bin -sigfile signature.bin
+sha256sum inventory.csv grants.csv audit_events.jsonl   # ...and compare with manifest.json's "files"
+""".strip()
+
+
+def render_verify_doc(key: signing.SigningKey, chain: dict) -> str:
+    jwks_uri = settings.STEWARD_BASE_URL.rstrip("/") + "/.well-known/jwks.json"
+    typ = signing.PURPOSES["evidence"].typ
+    checkpoint_typ = signing.PURPOSES["audit-checkpoint"].typ
+    openssl = (
+        OPENSSL_SNIPPET
+        if key.algorithm == signing.EDDSA
+        else "(This pack is signed with ES256: use the Python check below; openssl needs the signature "
+        "converted from the JWS's raw r||s to DER first.)"
+    )
+    return f"""# Verifying this evidence pack
+
+Steward signed this pack. The checks below need no Steward and no database: only this zip and
+Steward's public keys (`{jwks_uri}`, a JSON Web Key Set; save it as `jwks.json`).
+
+## 1. What is signed
+
+`manifest.sig` is a JWS in compact serialization with a **detached payload** (RFC 7515, appendix F):
+`BASE64URL(header) . (empty) . BASE64URL(signature)`. The payload is the **exact bytes of
+`manifest.json`** as stored in the zip. The signature is over the ASCII string
+`BASE64URL(header) + "." + BASE64URL(manifest.json bytes)` (base64url without padding).
+
+The header of this pack's signature:
+
+```json
+{{"alg": "{key.algorithm}", "kid": "{key.kid}", "typ": "{typ}"}}
+```
+
+Accept it only with a key whose `kid` starts with `evidence-` (Steward's keys are one per purpose:
+`attestation-…` and `audit-checkpoint-…` keys never sign packs) and only with `typ` `{typ}`.
+Keys retired by rotation stay in the key set, so old packs keep verifying.
+
+## 2. Then every file
+
+`manifest.json` lists every other file with its SHA-256 and byte size (`files`) and how many rows it
+holds (`row_counts`: CSV rows after the header line; JSON lines in `.jsonl`). The zip holds exactly
+those files plus `manifest.json` and `manifest.sig`, each once (a duplicate entry name is an error).
+
+## 3. With Steward's command
+
+```sh
+python manage.py verify_evidence PACK.zip --jwks {jwks_uri}   # no database needed
+python manage.py verify_evidence PACK.zip                       # on Steward: also against the live chain
+```
+
+## 4. With openssl 3 and GNU coreutils (EdDSA / Ed25519 packs)
+
+```bash
+{openssl}
+```
+
+`openssl pkeyutl` prints `Signature Verified Successfully`. The 12 bytes written before the key are
+the fixed DER prefix of an Ed25519 public key (RFC 8410).
+
+## 5. With Python (the `cryptography` package)
+
+Save as `check_pack.py` and run `python check_pack.py PACK.zip jwks.json`:
+
+```python
+{PYTHON_SNIPPET}
+```
+
+## 6. How the audit-chain hashes are computed
+
+Each line of `audit_events.jsonl` is one audit event. Its `hash` is the lowercase hex SHA-256 of the
+UTF-8 bytes of the event **without its `hash` member**, serialized as JSON with keys sorted, no
+whitespace (`","` and `":"` as separators) and non-ASCII characters kept as they are (not `\\u`
+escaped). The members are `seq`, `at` (ISO 8601), `actor`, `actor_kind`, `on_behalf_of`, `verb`,
+`subject_type`, `subject_id`, `subject_label`, `before`, `after`, `reason`, `request_id` and
+`prev_hash`: the `hash` of the event with the previous `seq` (64 zeros for event 1). So each event
+commits to every event before it.
+
+`manifest.json`'s `audit_chain` states:
+
+- `head_seq`, `head_hash`: the chain's head when the pack was made; `checkpoint` is that head signed
+  with Steward's **audit-checkpoint** key (a JWT, header `typ` `{checkpoint_typ}`, claims `seq`,
+  `hash`, `iat`), verifiable with the same key set;
+- `at_period_end`: the last event before the period ended (`seq`, `hash`) and the newest checkpoint
+  Steward had signed before then (`checkpoint`, or null), so a period with no events still binds to
+  the chain.
+
+The events in the file are those of the period; an event whose `seq` equals `head_seq` (or
+`at_period_end.seq`) must carry that hash. Steward's `verify_evidence` without `--jwks` also compares
+every line with the live chain and checks the live chain up to `head_seq`.
+"""
