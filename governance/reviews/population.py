@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from governance.people.models import Team
+from governance.people.models import Role, Team, User
 from inventory.models import Credential, Grant, Identity
 
 CHUNK = 2000
@@ -174,6 +174,9 @@ class PopulationRow(NamedTuple):
     risk_tier: str
     owner_id: int | None
     owner_active: bool
+    # The owner may decide the item: active and not an auditor (auditors decide nothing, not even on
+    # their own API tokens' identities). Otherwise the item goes to IAM, as an orphan's does.
+    owner_can_review: bool
     raw: bytes  # the canonical JSON the population hash covers and the item stores
 
 
@@ -183,7 +186,7 @@ _IDENTITY_COLUMNS = (
     "pk", "name", "kind", "vendor", "product", "model_name", "purpose", "status", "owner_id",
     "owner__username", "owner__is_active", "backup_owner__username", "team_id", "team__slug",
     "risk_tier", "risk_reasons", "environments", "data_classification", "autonomous", "approved_at",
-    "last_used_at", "last_reviewed_at",
+    "last_used_at", "last_reviewed_at", "owner__is_superuser", "owner_is_auditor",
 )  # fmt: skip
 _GRANT_COLUMNS = (
     "identity_id", "pk", "resource_kind", "resource_name", "actions", "expires_at", "last_used_at", "origin"
@@ -191,6 +194,11 @@ _GRANT_COLUMNS = (
 _CREDENTIAL_COLUMNS = (
     "identity_id", "pk", "kind", "label", "storage", "issued_at", "expires_at", "last_rotated_at"
 )  # fmt: skip
+
+
+def _owner_is_auditor() -> Exists:
+    """True when the identity's owner holds the auditor role (a column of the identities query)."""
+    return Exists(User.groups.through.objects.filter(user_id=OuterRef("owner_id"), group__name=Role.AUDITOR))
 
 
 def _grants_by_identity(identity_ids: list[int], now: datetime) -> dict[int, list[dict[str, Any]]]:
@@ -248,7 +256,12 @@ def snapshot_chunks(identity_ids: list[int], now: datetime) -> Iterator[list[Pop
     """
     for start in range(0, len(identity_ids), CHUNK):
         chunk = identity_ids[start : start + CHUNK]
-        identities = Identity.objects.filter(pk__in=chunk).order_by("pk").values_list(*_IDENTITY_COLUMNS)
+        identities = (
+            Identity.objects.filter(pk__in=chunk)
+            .annotate(owner_is_auditor=_owner_is_auditor())
+            .order_by("pk")
+            .values_list(*_IDENTITY_COLUMNS)
+        )
         grants = _grants_by_identity(chunk, now)
         credentials = _credentials_by_identity(chunk, now)
         findings = open_findings_by_identity(chunk)
@@ -258,8 +271,11 @@ def snapshot_chunks(identity_ids: list[int], now: datetime) -> Iterator[list[Pop
             pk, name, kind, vendor, product, model_name, purpose, status, owner_id, owner_username,
             owner_is_active, backup_owner_username, team_id, team_slug, risk_tier, risk_reasons,
             environments, data_classification, autonomous, approved_at, last_used_at, last_reviewed_at,
+            owner_is_superuser, owner_is_auditor,
         ) in identities:  # fmt: skip
             owner_active = bool(owner_id and owner_is_active)
+            # As User.is_auditor: the role, unless a superuser.
+            owner_can_review = owner_active and not (owner_is_auditor and not owner_is_superuser)
             snapshot = {
                 "id": pk,
                 "name": name,
@@ -286,7 +302,11 @@ def snapshot_chunks(identity_ids: list[int], now: datetime) -> Iterator[list[Pop
                 "findings": findings.get(pk, []),
                 "taken_at": taken_at,
             }
-            rows.append(PopulationRow(pk, team_id, risk_tier, owner_id, owner_active, canonical(snapshot)))
+            rows.append(
+                PopulationRow(
+                    pk, team_id, risk_tier, owner_id, owner_active, owner_can_review, canonical(snapshot)
+                )
+            )
         yield rows
 
 

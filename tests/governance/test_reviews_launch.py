@@ -14,7 +14,8 @@ from governance.models import AuditEvent
 from governance.people.models import Role
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from governance.reviews.population import canonical
-from governance.reviews.services import launch_campaign, verify_population
+from governance.reviews.services import decide, launch_campaign, verify_population
+from governance.reviews.services.common import can_decide
 from governance.reviews.services.launch import _copy_items, _create_items
 from inventory import services as inventory
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory, TeamFactory, UserFactory
@@ -137,6 +138,31 @@ def test_orphaned_identities_go_to_the_least_loaded_iam_approver(iam, iam2, owne
     assert set(campaign.items.filter(identity=departed).values_list("reviewer_source", flat=True)) == {
         "iam_fallback"
     }
+
+
+@pytest.mark.django_db
+def test_an_auditors_own_token_identity_is_reviewed_by_iam_who_can_decide_it(iam, auditor, owner):
+    # issue_api_token registers the auditor's token as an api_key identity the auditor owns; an
+    # auditor decides nothing, so the item goes to IAM's queue as an orphan's does.
+    token_identity = IdentityFactory(owner=auditor, name="api-token-auditor", kind="api_key")
+    owned = IdentityFactory(owner=owner, name="owned")
+    campaign = launch(iam)
+    item = campaign.items.get(identity=token_identity)
+    assert (item.reviewer, item.reviewer_source) == (iam, "iam_fallback")
+    assert campaign.items.get(identity=owned).reviewer == owner
+    assert not can_decide(auditor, item) and can_decide(iam, item)
+    decided = decide(iam, item, "certify")
+    assert decided.decision == "certify"
+    assert verify_population(campaign)["ok"]
+
+
+@pytest.mark.django_db
+def test_an_iam_approver_who_is_also_an_auditor_gets_no_items(iam, owner):
+    both = UserFactory(username="aaa-iam-auditor", roles=[Role.IAM, Role.AUDITOR])
+    orphans = [IdentityFactory(owner=None, name=f"orphan-{n}") for n in range(3)]
+    campaign = launch(iam)
+    assert set(campaign.items.filter(identity__in=orphans).values_list("reviewer", flat=True)) == {iam.pk}
+    assert not campaign.items.filter(reviewer=both).exists()
 
 
 @pytest.mark.django_db

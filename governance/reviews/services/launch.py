@@ -1,9 +1,11 @@
 """Launching a campaign: a frozen population built set-based, with its count and hash.
 
-Who reviews: the identity's owner when the owner is an active user; otherwise an IAM approver,
-chosen deterministically: the active IAM user with the fewest pending items in open campaigns
-(ties broken by username), counting the items handed out by this launch as they are handed out.
-When no IAM approver exists the item has no reviewer until IAM reassigns it.
+Who reviews: the identity's owner when the owner can decide (an active user who is not an auditor:
+auditors decide nothing, not even on their own API tokens' identities); otherwise an IAM approver,
+as for an orphan, chosen deterministically: the active IAM user who is no auditor with the fewest
+pending items in open campaigns (ties broken by username), counting the items handed out by this
+launch as they are handed out. When no IAM approver exists the item has no reviewer until IAM
+reassigns it. Both ways of writing items (COPY, bulk_create) take the reviewer chosen here.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def _iam_pool() -> list[list]:
     """[open_items, username, user] for each active IAM approver, least loaded first."""
     users = (
         User.objects.filter(is_active=True, groups__name=Role.IAM)
+        # Someone holding the auditor role too cannot decide (reviews.services.common.can_decide).
+        .exclude(Q(groups__name=Role.AUDITOR) & Q(is_superuser=False))
         .annotate(
             open_items=Count(
                 "review_items",
@@ -58,8 +62,9 @@ def _iam_pool() -> list[list]:
 
 
 def _pick_reviewer(row: PopulationRow, pool: list[list]) -> tuple[int | None, str]:
-    """The reviewer's id and why they review: the active owner, else the least-loaded IAM approver."""
-    if row.owner_active:
+    """The reviewer's id and why they review: the owner when they can decide, else the least-loaded
+    IAM approver."""
+    if row.owner_can_review:
         return row.owner_id, ReviewItem.ReviewerSource.OWNER
     if not pool:
         return None, ReviewItem.ReviewerSource.IAM_FALLBACK
