@@ -325,11 +325,14 @@ if os.environ.get("STEWARD_CACHE_URL"):
     }
 
 # Failed-login throttling (django-axes): N failures for one username from one address lock that
-# pair out for M minutes. Successful logins reset the count.
+# pair out for M minutes. Successful logins reset the count. And L failures from one address, across
+# all usernames (one password sprayed over many users), lock that address out (0 turns it off).
 AXES_ENABLED = env_bool("STEWARD_LOGIN_THROTTLE", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("STEWARD_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("STEWARD_LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+STEWARD_LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("STEWARD_LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
+AXES_HANDLER = "governance.people.lockout.StewardAxesHandler"  # the per-address limit
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "governance.people.auth.lockout_response"

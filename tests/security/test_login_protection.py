@@ -86,6 +86,43 @@ def test_the_client_address_behind_a_trusted_proxy_is_the_forwarded_one(client, 
     assert AccessAttempt.objects.get(username="owner").ip_address == "198.51.100.7"
 
 
+# ------------------------------------------------------------ one address, many usernames
+
+
+@pytest.mark.django_db
+def test_one_password_sprayed_across_many_users_locks_the_address(client, throttled, owner):
+    throttled.STEWARD_LOGIN_ADDRESS_FAILURE_LIMIT = 20
+    victims = [UserFactory(username=f"victim-{n}").username for n in range(12)]
+    names = [*victims, *(f"nobody-{n}" for n in range(8))]  # unknown usernames count too
+    answers = [attempt(client, name, "Winter2026!", ip="203.0.113.5").status_code for name in names]
+    # One failure per username: never the per-user limit; the address's 20th failure locks it.
+    assert answers == [200] * 19 + [429]
+    locked = attempt(client, "owner", PASSWORD, ip="203.0.113.5")
+    assert locked.status_code == 429 and b"Too many failed sign-in attempts" in locked.content
+    assert "_auth_user_id" not in client.session
+    # Another address is not affected.
+    assert attempt(client, "owner", PASSWORD, ip="203.0.113.6").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_address_limit_is_configurable_and_ends_after_the_cool_off(
+    client, throttled, owner, time_machine
+):
+    time_machine.move_to("2026-03-02 09:00:00+00:00", tick=False)
+    throttled.STEWARD_LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    assert [attempt(client, f"user-{n}", "guess").status_code for n in range(3)] == [200, 200, 429]
+    assert attempt(client, "owner", PASSWORD).status_code == 429
+    time_machine.move_to("2026-03-02 09:16:00+00:00", tick=False)
+    assert attempt(client, "owner", PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_address_limit_can_be_switched_off(client, throttled, owner):
+    throttled.STEWARD_LOGIN_ADDRESS_FAILURE_LIMIT = 0
+    assert all(attempt(client, f"user-{n}", "guess").status_code == 200 for n in range(25))
+    assert attempt(client, "owner", PASSWORD).status_code == 302
+
+
 # ------------------------------------------------------------ local login switched off
 
 
