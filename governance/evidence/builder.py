@@ -32,6 +32,11 @@ from governance.checkpoints import sign_checkpoint
 from governance.csv_safety import safe_row
 from governance.evidence.catalogue import ensure_loaded, references_for_file
 from governance.evidence.models import EvidenceExport
+from governance.evidence.people_policy import (
+    POLICY_VERSIONS_POPULATION,
+    people_section,
+    policy_version_records,
+)
 from governance.evidence.sections import CHUNK, build_sections, period_bounds
 from governance.evidence.status import control_statuses
 from governance.evidence.summary import render_summary
@@ -151,9 +156,11 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
     population = {}
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         pack = PackWriter(zf)
-        for section in sections:
+        for section in [*sections, people_section(start, end)]:
             pack.csv(section.filename, section.header, section.rows())
             population[section.filename] = section.selection
+        pack.jsonl("policy_versions.jsonl", policy_version_records(start, end))
+        population["policy_versions.jsonl"] = POLICY_VERSIONS_POPULATION
         events = AuditEvent.objects.filter(at__gte=start, at__lt=end, seq__lte=head_seq).order_by("seq")
         pack.jsonl("audit_events.jsonl", (audit_record(e) for e in events.iterator(chunk_size=CHUNK)))
         population["audit_events.jsonl"] = (

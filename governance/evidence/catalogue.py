@@ -139,7 +139,7 @@ CONTROLS: list[ControlInfo] = [
             ISO: ("A.5.3", "A.5.15"),
         },
         (),
-        ("approvals.csv",),
+        ("approvals.csv", "people.csv", "policy_versions.jsonl"),
     ),
     ControlInfo(
         "STW-08",
