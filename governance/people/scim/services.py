@@ -19,16 +19,9 @@ from governance.actors import system
 from governance.people.models import ScimGroup, User
 from governance.people.scim.serialisation import GroupData, UserData, as_pk
 from governance.people.services import deactivate_user, reactivate_user, set_roles
+from governance.people.sso import role_map
 
 SCIM = system("scim")
-
-
-def role_map() -> dict[str, str]:
-    try:
-        from governance.people.sso import role_map as parse
-    except ImportError:  # before the SSO module split
-        from governance.people.oidc import role_map as parse
-    return parse()
 
 
 def managed_users():
