@@ -29,6 +29,23 @@ def _signing_keys(settings, tmp_path):
     signing.clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    """Each test writes uploads and evidence packs in its own folder, never the checkout's var/media.
+
+    Files there are named by database ids and dates, which every xdist worker (each with its own
+    database) shares: two workers building "evidence export 1" into one folder raced on the same
+    partial file, and the loser's pack failed (the matrix's evidence row, 404 for every role).
+    """
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    # The default storage has its own location (STORAGES), which MEDIA_ROOT does not move.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": media}},
+    }
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(slug="platform", name="Platform")

@@ -110,7 +110,11 @@ def build_estate(users) -> dict[str, int | str]:
     item = campaign.items.get(identity=identity)
     start, end = default_period()
     export = request_export(users["auditor"], start.isoformat(), end.isoformat())
-    build_pack(export.pk)  # ready, so its download is reachable (the worker does this after commit)
+    # Built here, synchronously (the worker does it after commit, which a test transaction never
+    # reaches), so its download is reachable. A pack that failed would turn both download rows into
+    # 404 for every role: say why here instead.
+    built = build_pack(export.pk)
+    assert built.state == built.State.READY, f"the estate's evidence pack did not build: {built.error}"
     access = jit.request_access(
         owner,
         {

@@ -426,3 +426,18 @@ def test_each_role_gets_what_the_matrix_says(area, role_users):
             if got != EXPECTED[key]:
                 wrong.append(f"{key}: expected {EXPECTED[key]} got {got} ({outcomes})")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.django_db
+def test_the_estates_evidence_pack_is_ready_and_private_to_this_test(role_users, settings, tmp_path):
+    """The evidence row once failed under load: every xdist worker built "export 1" of the same period
+    into the checkout's var/media, and a worker whose partial file another had just moved failed its
+    build (download 404 for every role). Each test now has its own media folder (tests/conftest.py)."""
+    from pathlib import Path
+
+    from governance.evidence.models import EvidenceExport
+
+    export = EvidenceExport.objects.get(pk=build_estate(role_users)["export"])
+    assert export.state == EvidenceExport.State.READY
+    pack = Path(settings.MEDIA_ROOT) / export.file_path
+    assert pack.is_file() and pack.is_relative_to(tmp_path)
