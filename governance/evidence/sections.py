@@ -128,6 +128,68 @@ def exceptions_queryset(start, end) -> QuerySet | None:
     return exceptions_in_period(start, end)
 
 
+def request_identities(keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The identity each approval request is about, by (content type, object id): the identity
+    itself, or the subject's `identity` (an intake once approved, an exception, ...). One query per
+    kind of subject, never one per row."""
+    from django.contrib.contenttypes.models import ContentType
+
+    by_type: dict[int, set[int]] = {}
+    for content_type_id, object_id in keys:
+        by_type.setdefault(content_type_id, set()).add(object_id)
+    found: dict[tuple[int, int], int] = {}
+    for content_type_id, object_ids in by_type.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None:
+            continue
+        if model is Identity:
+            pairs = [(pk, pk) for pk in model.objects.filter(pk__in=object_ids).values_list("pk", flat=True)]
+        elif any(f.name == "identity" and f.is_relation for f in model._meta.get_fields()):
+            pairs = model.objects.filter(pk__in=object_ids, identity__isnull=False).values_list(
+                "pk", "identity_id"
+            )
+        else:
+            continue
+        found.update(((content_type_id, pk), identity_id) for pk, identity_id in pairs)
+    return found
+
+
+def _approval_rows(queryset: QuerySet) -> Callable[[], Iterable[list[Any]]]:
+    def rows():
+        batch: list[ApprovalStep] = []
+        for step in queryset.iterator(chunk_size=CHUNK):
+            batch.append(step)
+            if len(batch) == CHUNK:
+                yield from _approval_batch(batch)
+                batch = []
+        yield from _approval_batch(batch)
+
+    return rows
+
+
+def _approval_batch(steps: list[ApprovalStep]) -> Iterable[list[Any]]:
+    identities = request_identities({(s.request.content_type_id, s.request.object_id) for s in steps})
+    for s in steps:
+        yield [
+            s.request_id,
+            s.request.kind,
+            s.request.title,
+            identities.get((s.request.content_type_id, s.request.object_id), ""),
+            _user(s.request.requester),
+            s.request.tier,
+            s.request.state,
+            _iso(s.request.submitted_at),
+            _iso(s.request.decided_at),
+            s.round,
+            s.order,
+            s.role,
+            s.state,
+            s.decider_label,
+            _iso(s.decided_at),
+            s.comment,
+        ]  # fmt: skip
+
+
 def _lag_hours(cred: Credential) -> str:
     if cred.revoked_at and cred.revocation_confirmed_at:
         return f"{(cred.revocation_confirmed_at - cred.revoked_at).total_seconds() / 3600:.1f}"
@@ -273,6 +335,7 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
                 "request",
                 "kind",
                 "title",
+                "identity",
                 "requester",
                 "tier",
                 "request_state",
@@ -287,27 +350,9 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
                 "comment",
             ],  # fmt: skip
             "One row per approval step of every request submitted before the period's end and open or "
-            "decided during it.",
-            _stream(
-                approvals_queryset(start, end),
-                lambda s: [
-                    s.request_id,
-                    s.request.kind,
-                    s.request.title,
-                    _user(s.request.requester),
-                    s.request.tier,
-                    s.request.state,
-                    _iso(s.request.submitted_at),
-                    _iso(s.request.decided_at),
-                    s.round,
-                    s.order,
-                    s.role,
-                    s.state,
-                    s.decider_label,
-                    _iso(s.decided_at),
-                    s.comment,
-                ],  # fmt: skip
-            ),
+            "decided during it; `identity` is the id of the identity the request is about (empty while "
+            "an intake is not yet approved).",
+            _approval_rows(approvals_queryset(start, end)),
             approvals_queryset(start, end),
         ),
         Section(
