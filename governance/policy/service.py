@@ -4,8 +4,9 @@ Defaults follow the design's table (CIS v8 5.3/5.5, PCI DSS 7.2.5.1 and 8.2.6, C
 
 A change takes two people: Security proposes a version, and it is in force only once someone else
 (Security or IAM, never the proposer) approves it. Automatic approval never goes above
-`MAX_AUTO_APPROVE_TIER`, whatever a document says: documents asking for more are refused here, and
-approvals.routing caps whatever is stored.
+`MAX_AUTO_APPROVE_TIER`, whatever a document says: approvals.routing caps it in code, so a document
+asking for more may be proposed (the contract's 202) but never makes a high or critical request
+automatic, in force or not.
 """
 
 from __future__ import annotations
@@ -184,11 +185,6 @@ def _auto_approve_errors(config: Any) -> dict[str, list[str]]:
     max_tier = config.get("max_tier", "low")
     if max_tier not in TIERS:
         problems.append(f"max_tier: one of {', '.join(TIERS)}.")
-    elif TIERS.index(max_tier) > TIERS.index(MAX_AUTO_APPROVE_TIER):
-        problems.append(
-            f"max_tier: automatic approval stops at {MAX_AUTO_APPROVE_TIER}; {max_tier} requests always "
-            "need people. Use low or medium."
-        )
     for key in ("enabled", "read_only", "allowed_vendor_only"):
         if key in config and not isinstance(config[key], bool):
             problems.append(f"{key}: true or false.")
