@@ -61,10 +61,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The API fuzzer (schemathesis against /api/schema/ on a live server), deeper than in `make test`.
+# The fuzzers, deeper than in `make test`: schemathesis against /api/schema/ on a live server, and
+# hostile input (deep nesting, huge integers, confusable Unicode, long strings) to every JSON
+# endpoint and every form.
 FUZZ_EXAMPLES ?= 100
 fuzz: install
-	STEWARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -n auto tests/security/test_api_fuzz.py $(PYTEST_ARGS)
+	STEWARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -n auto tests/security/test_api_fuzz.py \
+	  tests/security/test_hostile_input_fuzz.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/steward.sqlite3* var/broker var/staticfiles

@@ -11,7 +11,6 @@ the server never answers 5xx, and each response matches the schema's status code
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -26,18 +25,10 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 from governance.actors import system  # noqa: E402
 from governance.people.tokens import issue_token  # noqa: E402
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory  # noqa: E402
+from tests.security.fuzz_support import EXAMPLES, openapi  # noqa: E402
 
-EXAMPLES = int(os.environ.get("STEWARD_FUZZ_EXAMPLES", "5"))
 # Operations whose success is a file or a long-running side effect rather than JSON.
 SKIP_PATHS = ("/api/v1/evidence-exports/{id}/download/",)
-
-
-def _openapi() -> dict:
-    """The schema exactly as /api/schema/ serves it, built in-process at collection time."""
-    from drf_spectacular.generators import SchemaGenerator
-    from drf_spectacular.renderers import OpenApiJsonRenderer
-
-    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
 
 
 @pytest.fixture
@@ -54,10 +45,10 @@ def test_the_served_schema_is_the_one_fuzzed(client, iam):
     client.force_login(iam)
     served = client.get("/api/schema/?format=json")
     assert served.status_code == 200
-    assert json.loads(served.content)["paths"].keys() == _openapi()["paths"].keys()
+    assert json.loads(served.content)["paths"].keys() == openapi()["paths"].keys()
 
 
-schema = schemathesis.openapi.from_dict(_openapi()).exclude(path=list(SKIP_PATHS))
+schema = schemathesis.openapi.from_dict(openapi()).exclude(path=list(SKIP_PATHS))
 
 
 @pytest.mark.django_db(transaction=True)
