@@ -360,8 +360,12 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
             [
                 "id",
                 "identity",
+                "identity_name",
+                "tier",
                 "rule",
+                "linked_finding",
                 "requester",
+                "requested_at",
                 "state",
                 "justification",
                 "compensating_controls",
@@ -369,9 +373,13 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
                 "approved_at",
                 "expires_at",
                 "ended_at",
+                "ended_by",
+                "end_reason",
             ],  # fmt: skip
-            "Exceptions requested before the period's end and not ended before its start.",
-            _stream(exceptions, lambda row: list(row)),
+            "Exceptions requested before the period's end and not ended before its start; `tier` is the "
+            "identity's risk tier now, `linked_finding` the latest finding of the exception's rule on "
+            "its identity, `ended_by` who revoked or superseded it.",
+            _stream(exceptions, lambda row: [_iso(value) for value in row]),
             exceptions,
         ),
         Section(

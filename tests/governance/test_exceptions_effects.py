@@ -209,9 +209,12 @@ def test_evidence_pack_lists_exceptions_in_the_period_with_their_approver(owner,
     now = timezone.now()
     rows = list(exceptions_queryset(now - timedelta(days=1), now + timedelta(days=1)))
     assert len(rows) == 1
-    row = rows[0]
-    assert row[0] == exc.pk and row[2] == exc.rule and row[3] == "owner" and row[4] == "active"
-    assert row[7] == "security"
+    from governance.exceptions.evidence import COLUMNS
+
+    row = dict(zip(COLUMNS, rows[0], strict=True))
+    assert row["pk"] == exc.pk and row["rule"] == exc.rule and row["state"] == "active"
+    assert row["requested_by__username"] == "owner" and row["identity_id"] == exc.identity_id
+    assert row["approved_by"] == "security"
     assert list(exceptions_queryset(now + timedelta(days=2), now + timedelta(days=3))) == rows  # still active
     assert (
         list(exceptions_queryset(now - timedelta(days=9), now - timedelta(days=8))) == []
