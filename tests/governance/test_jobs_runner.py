@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 JOBS = {"sweep", "review_cadence", "reminders", "expiry", "posture_snapshot"}
 # Jobs other features register, scheduled through the generic governance.run_job task.
 FEATURE_JOBS = {
-    "stale_requests", "access_requests", "signing_keys", "notifications", "evidence_recovery", "audit_checkpoint",
+    "stale_requests", "access_requests", "signing_keys", "notifications", "evidence_recovery",
+    "audit_checkpoint",
 }  # fmt: skip
 FEATURE_JOBS |= {"import_previews"}  # inventory.jobs: abandoned import previews
 ALL_JOBS = JOBS | FEATURE_JOBS
