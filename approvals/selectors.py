@@ -12,6 +12,7 @@ from approvals.models import ApprovalRequest, ApprovalStep, Comment, IntakeReque
 from approvals.routing import ROLE_LABELS
 from approvals.services import engine
 from approvals.services.intake_checks import answers_of, preview
+from governance.ids import parse_id
 from governance.people.models import Role
 from inventory.models import TIER_ORDER, Identity
 
@@ -44,8 +45,9 @@ def inbox(user, *, scope: str = "mine", filters: dict[str, str] | None = None):
         qs = qs.filter(kind=filters["kind"])
     if filters.get("team"):
         qs = qs.filter(team__slug=filters["team"])
-    if (age := filters.get("age")) and age.isdigit():
-        qs = qs.filter(submitted_at__lte=timezone.now() - timedelta(days=int(age)))
+    if (days := parse_id(filters.get("age"))) is not None:
+        # Capped at a century: a date before the year 1 is an OverflowError.
+        qs = qs.filter(submitted_at__lte=timezone.now() - timedelta(days=min(days, 36_500)))
     return qs.select_related("requester", "team").order_by("submitted_at", "pk")
 
 

@@ -10,6 +10,7 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.ids import parse_id
 from governance.people.models import Team
 from inventory.models import CREDENTIAL_AGE_BANDS, NO_DATE_BAND, Credential, Environment, Identity, RiskTier
 
@@ -119,8 +120,8 @@ class IdentityFilter(django_filters.FilterSet):
         query = Q()
         for field in SEARCH_FIELDS:
             query |= Q(**{f"{field}__icontains": value})
-        if value.isdigit():
-            query |= Q(pk=int(value))
+        if (pk := parse_id(value)) is not None:
+            query |= Q(pk=pk)
         return queryset.filter(query)
 
     def filter_owner(self, queryset, name, value):

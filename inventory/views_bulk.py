@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from governance.access import GOVERNORS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
+from governance.ids import parse_id
 from governance.people.models import User
 from inventory import ownership
 from inventory.models import Identity
@@ -27,7 +28,7 @@ def _targets(request, params, scope: str) -> list[int]:
         # the estate moved under the filters since: ask again rather than reassign something unseen.
         _, queryset = filtered(request, params)
         expected = request.POST.get("expected", "")
-        if not expected.isdigit() or queryset.count() != int(expected):
+        if not (expected.isascii() and expected.isdigit()) or queryset.count() != int(expected):
             raise ValidationError(
                 {
                     "scope": "The filters now match a different set of identities; "
@@ -36,7 +37,7 @@ def _targets(request, params, scope: str) -> list[int]:
             )
         ids = list(queryset.exclude(status=Identity.Status.DECOMMISSIONED).values_list("pk", flat=True))
     else:
-        ids = [int(v) for v in request.POST.getlist("identities") if v.isdigit()]
+        ids = [pk for pk in map(parse_id, request.POST.getlist("identities")) if pk is not None]
     if not ids:
         raise ValidationError({"identities": "Tick the identities to reassign, or choose all matching."})
     if len(ids) > MAX_BULK:

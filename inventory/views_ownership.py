@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from governance.access import GOVERNORS, MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.ids import parse_id
 from governance.people.models import User
 from inventory import extensions, ownership, services
 from inventory.models import Identity, OwnershipTransfer, UsageEvent
@@ -149,7 +150,7 @@ def orphans(request):
     status = 200
     if request.method == "POST":
         values = {"owner": request.POST.get("owner", ""), "reason": request.POST.get("reason", "")}
-        ids = [int(v) for v in request.POST.getlist("identities") if v.isdigit()]
+        ids = [pk for pk in map(parse_id, request.POST.getlist("identities")) if pk is not None]
         new_owner = _user_or_none(values["owner"])
         try:
             if new_owner is None:

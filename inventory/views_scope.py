@@ -16,6 +16,7 @@ from approvals.services import engine
 from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.ids import parse_id
 from inventory import scope, services
 from inventory.models import Action, Environment, Identity, ResourceKind, ScopeChange
 
@@ -47,7 +48,7 @@ def scope_change_new(request, pk: int):
             "resource_kind": post.get("resource_kind", ""),
             "resource_name": post.get("resource_name", "").strip(),
             "actions": post.getlist("actions"),
-            "remove": [int(v) for v in post.getlist("remove") if v.isdigit()],
+            "remove": [pk for pk in map(parse_id, post.getlist("remove")) if pk is not None],
             "environments": post.getlist("environments"),
             "reason": post.get("reason", ""),
         }

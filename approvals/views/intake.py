@@ -18,6 +18,7 @@ from approvals.services.intake_checks import preview
 from governance.access import is_htmx
 from governance.actors import from_request
 from governance.errors import IllegalTransition, NotAllowed
+from governance.ids import parse_id
 
 
 def _require_requester_role(request) -> None:
@@ -117,7 +118,7 @@ def grant_row(request):
     """htmx: one more empty resource row, and the formset's new total (out of band)."""
     _require_requester_role(request)
     total = request.GET.get(f"{intake_forms.GRANTS_PREFIX}-TOTAL_FORMS", "0")
-    index = int(total) if total.isdigit() else 0
+    index = int(total) if total.isascii() and total.isdigit() else 0
     if index >= 50:
         return HttpResponse(status=204)
     formset = intake_forms.GrantFormSet(prefix=intake_forms.GRANTS_PREFIX)
@@ -184,7 +185,7 @@ def intake_decide(request, pk: int):
     intake = _page_intake(request, pk)
     decision = request.POST.get("decision", "")
     step = request.POST.get("step")
-    step_id = int(step) if step and step.isdigit() else None
+    step_id = parse_id(step)
     try:
         intake_services.decide(
             from_request(request), intake, decision, comment=request.POST.get("comment", ""), step_id=step_id

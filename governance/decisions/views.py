@@ -21,6 +21,7 @@ from governance.decisions import attestation, jit
 from governance.decisions.api import DecisionRecordFilter
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
 from governance.errors import IllegalTransition
+from governance.ids import parse_id
 from inventory.models import Action, Environment, Identity
 
 PAGE_SIZE = 50
@@ -43,8 +44,8 @@ def decisions_log(request):
         "query": query.urlencode(),
         "filters": {k: request.GET.get(k, "") for k in ("identity", "action", "decision", "environment")},
         "errors": filterset.errors if filterset.is_bound and not valid else {},
-        "identity": Identity.objects.filter(pk=identity_id).only("pk", "name").first()
-        if identity_id.isdigit()
+        "identity": Identity.objects.filter(pk=parse_id(identity_id)).only("pk", "name").first()
+        if parse_id(identity_id)
         else None,
         "actions": Action.choices,
         "outcomes": DecisionOutcome.choices,

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from hypothesis import strategies as st
 
@@ -90,6 +90,9 @@ texts = st.one_of(
     st.sampled_from(RAW_JSON[:4]),
     st.text(max_size=12),  # hypothesis leaves out surrogates, which no browser can send
 )
+# Each of these in every field at once, before the random draws: the shapes of the report, sent
+# to every target whatever the number of examples.
+SWEEP = [10**30, 2**63, -1, "²", "１２", "\x00", LONG[-3], "[" * 5000 + "]" * 5000]
 hostile_ids = st.sampled_from([str(n) for n in (10**30, 2**63, -1, 0)] + ["²", "１２", "x" * 300])
 
 
@@ -157,6 +160,7 @@ class _FormParser(HTMLParser):
         self.page_url = page_url
         self.forms: list[Form] = []
         self.fragments: set[str] = set()
+        self.links: dict[str, Form] = {}  # links with a query string are forms too (?campaign=3)
         self._form: Form | None = None
         self._select: str | None = None
 
@@ -165,6 +169,11 @@ class _FormParser(HTMLParser):
         for attribute in ("hx-get",):
             if a.get(attribute, "").startswith("/"):
                 self.fragments.add(a[attribute])
+        if tag == "a" and a.get("href", "").startswith("/") and "?" in a["href"]:
+            url = urlsplit(a["href"])
+            link = self.links.setdefault(url.path, Form("get", url.path))
+            for name, value in parse_qsl(url.query, keep_blank_values=True):
+                link.fields.setdefault(name, []).append(value)
         if tag == "form":
             method = (a.get("method") or ("post" if "hx-post" in a else "get")).lower()
             action = a.get("hx-post") or a.get("action") or self.page_url
@@ -187,10 +196,11 @@ class _FormParser(HTMLParser):
 
 
 def forms_on(page_url: str, html: str) -> tuple[list[Form], set[str]]:
-    """The forms on a page (own-site actions only), and the htmx fragments it loads."""
+    """The forms on a page (own-site actions only; links with a query string count as forms),
+    and the htmx fragments it loads."""
     parser = _FormParser(page_url)
     parser.feed(html)
-    forms = [f for f in parser.forms if not urlsplit(f.action).netloc and f.fields]
+    forms = [f for f in [*parser.forms, *parser.links.values()] if not urlsplit(f.action).netloc and f.fields]
     return forms, parser.fragments
 
 
@@ -219,6 +229,9 @@ def build_estate():
         username="fuzzer", roles=[Role.IAM, Role.SECURITY, Role.OWNER], team=users["iam"].team
     )
     mine = Identity.objects.filter(owner=users["owner"], status=Identity.Status.ACTIVE).first()
+    # The fuzzer owns a few identities too, so its pages show an owner's and a reviewer's forms.
+    theirs = Identity.objects.filter(owner=users["owner2"], status=Identity.Status.ACTIVE)[:3]
+    Identity.objects.filter(pk__in=[i.pk for i in theirs]).update(owner=fuzzer)
     launch_campaign(users["iam"], "Fuzz review", {}, (timezone.now() + timedelta(days=30)).date().isoformat())
     request_exception(
         users["owner"],

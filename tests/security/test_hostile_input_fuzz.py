@@ -27,6 +27,7 @@ from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 from tests.security.fuzz_support import (
     EXAMPLES,
     RAW_JSON,
+    SWEEP,
     build_estate,
     forms_on,
     hostile_ids,
@@ -76,6 +77,19 @@ def _fill_path(path: str, value: str) -> str:
 def test_no_hostile_json_makes_an_endpoint_fail(operation, api_client):
     client, real_id = api_client
     send = getattr(client, operation.method)
+    for value in SWEEP:  # each shape of the report in every field, the path and the query at once
+        url = _fill_path(operation.path, str(value) if "{" in operation.path else "")
+        query = {name: str(value) for name in operation.query}
+        if operation.method == "get":
+            _no_server_error(send(url, query), f"{operation} {query!r:.200}")
+            continue
+        fields = {name: value for name in operation.body}
+        _no_server_error(
+            send(url, [fields] if operation.body_is_list else fields, format="json"), f"{operation}"
+        )
+        _no_server_error(
+            send(_fill_path(operation.path, str(real_id)), fields, format="json"), f"{operation}"
+        )
 
     @FUZZ
     @given(
@@ -140,6 +154,9 @@ def _fill_route(route: str, number: str) -> str:
 
 def _fuzz_form(client, form) -> None:
     names = sorted(form.fields)
+    send = client.post if form.method == "post" else client.get
+    for value in SWEEP:  # each shape of the report in every field at once
+        _no_server_error(send(form.action, dict.fromkeys(names, str(value))), f"{form} {value!r:.100}")
 
     @FUZZ
     @given(
@@ -155,7 +172,6 @@ def _fuzz_form(client, form) -> None:
     )
     def run(values, htmx):
         headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-        send = client.post if form.method == "post" else client.get
         _no_server_error(send(form.action, values, **headers), f"{form} {values!r:.300}")
 
     run()
