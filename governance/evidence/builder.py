@@ -139,6 +139,7 @@ def pack_path(export: EvidenceExport) -> Path:
 def write_pack(export: EvidenceExport, target: Path) -> dict:
     """Write the whole pack to `target`; return the manifest."""
     start, end = period_bounds(export.period_start, export.period_end)
+    _sweep_if_never_run()
     head = AuditChainHead.objects.filter(pk=1).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, audit.GENESIS_HASH)
     # The head at export is signed with the checkpoint key, and the head at the period's end stated:
@@ -151,6 +152,7 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
         "at_period_end": _head_at(end, head_seq),
     }
     evidence_key = signing.signing_key("evidence")  # fail before the build if it cannot be signed
+    generated_at = timezone.now()
     statuses = control_statuses()
     sections = build_sections(start, end)
     population = {}
@@ -189,15 +191,27 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
         counts = {name: meta["rows"] for name, meta in pack.files.items()}
         pack.text(
             "summary.html",
-            render_summary(export, start, end, counts, controls, statuses, _summary_figures(start, end)),
+            render_summary(
+                export,
+                start,
+                end,
+                counts,
+                controls,
+                statuses,
+                {
+                    **_summary_figures(start, end),
+                    **_summary_context(export, start, end, population, generated_at, evidence_key),
+                },
+            ),
         )
         pack.text("VERIFY.md", render_verify_doc(evidence_key, chain))
         manifest = {
             "generator": GENERATOR,
-            "steward_version": getattr(settings, "STEWARD_VERSION", ""),
+            "steward_version": steward_version(),
+            "instance": settings.STEWARD_BASE_URL,
             "export_id": export.pk,
             "requested_by": export.requested_by.username,
-            "generated_at": timezone.now().isoformat(),
+            "generated_at": generated_at.isoformat(),
             "period": {
                 "start": export.period_start.isoformat(),
                 "end": export.period_end.isoformat(),
@@ -244,6 +258,53 @@ def _head_at(moment: datetime, head_seq: int) -> dict:
     seq, head_hash = last or (0, audit.GENESIS_HASH)
     signed = AuditCheckpoint.objects.filter(signed_at__lt=moment).order_by("-signed_at", "-id").first()
     return {"seq": seq, "hash": head_hash, "checkpoint": signed.jws if signed else None}
+
+
+def _sweep_if_never_run() -> None:
+    """A fresh install sweeps before its first pack, so the findings in it were looked for at least
+    once (a pack whose period saw no sweep says so in summary.html)."""
+    from governance.jobs.models import JobRun
+    from governance.jobs.runner import run_job
+
+    if not JobRun.objects.filter(name="sweep", ok=True).exists():
+        run_job("sweep", trigger="evidence")
+
+
+def steward_version() -> str:
+    """The release that made the pack: STEWARD_VERSION when the deployment sets it, else the installed
+    package's version; never empty (an auditor asked which software produced the files)."""
+    configured = getattr(settings, "STEWARD_VERSION", "")
+    if configured:
+        return configured
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("steward")
+    except PackageNotFoundError:
+        return "unknown (not installed as a package)"
+
+
+def _summary_context(export, start, end, population, generated_at, evidence_key) -> dict:
+    """What summary.html states besides the figures: who and what made it, the definitions, the
+    policy in force, the exceptions, and whether the sweep ran at all in the period."""
+    from governance.evidence.people_policy import policy_version_records
+    from governance.evidence.sections import exceptions_queryset
+    from governance.jobs.models import JobRun
+
+    exceptions = exceptions_queryset(start, end)
+    return {
+        "instance": settings.STEWARD_BASE_URL,
+        "steward_version": steward_version(),
+        "generated_at": generated_at,
+        "preparer": export.requested_by,
+        "population": dict(population),
+        "policies": list(policy_version_records(start, end)),
+        "exception_rows": list(exceptions[:200]) if exceptions is not None else None,
+        "sweeps_in_period": JobRun.objects.filter(
+            name="sweep", ok=True, started_at__gte=start, started_at__lt=end
+        ).count(),
+        "evidence_kid": evidence_key.kid,
+    }
 
 
 def _summary_figures(start, end) -> dict:

@@ -6,6 +6,8 @@ stylesheet is not subject to Steward's Content-Security-Policy, and it links to 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.utils.html import escape, format_html, format_html_join
 
 from governance.findings.catalogue import RULES
@@ -63,12 +65,15 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
             export.requested_by.username,
             export.pk,
         ),
+        _about(export, figures),
         "<p class='muted'>Every file's SHA-256 and the audit chain head are in manifest.json, which Steward "
         "signed (manifest.sig, a JWS with a detached payload; the public key is in Steward's "
         "/.well-known/jwks.json). VERIFY.md says how to check it with standard tools; with Steward, "
         "<code>python manage.py verify_evidence PACK.zip --jwks jwks.json</code> needs no database.</p>",
+        _sweep_note(figures),
         "<h2>Population</h2>",
         _table(["File", "Rows"], sorted(counts.items())),
+        _definitions(figures),
         _table(["Identity status", "Count"], sorted(figures["by_status"].items())),
         "<h2>Reviews</h2>",
         format_html(
@@ -90,6 +95,9 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         "<h2>Exceptions</h2>",
         format_html("<p>{} exception rows in exceptions.csv.</p>", counts.get("exceptions.csv", 0)),
         _exceptions_table(figures.get("exceptions")),
+        _exception_list(figures),
+        "<h2>Policy in force during the period</h2>",
+        _policies(figures),
         "<h2>Findings opened in the period, by rule</h2>",
         _table(
             ["Rule", "Opened"],
@@ -114,3 +122,89 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         "</body></html>\n",
     ]
     return "".join(str(p) for p in parts)
+
+
+def _about(export, figures) -> str:
+    """System and instance, version, when and by whom: what an auditor records about the source."""
+    if "steward_version" not in figures:
+        return ""
+    preparer = figures["preparer"]
+    generated = figures["generated_at"]
+    return _table(
+        ["About this pack", ""],
+        [
+            ("System", "Steward — governance of non-human identities"),
+            ("Instance", urlsplit(figures["instance"]).netloc or figures["instance"]),
+            ("Steward version", figures["steward_version"]),
+            ("Generated at", generated.isoformat() if hasattr(generated, "isoformat") else generated),
+            (
+                "Prepared by",
+                f"{preparer.username} ({getattr(preparer, 'display_name', '') or preparer.email or '–'})",
+            ),
+            ("Signed with", f"{figures['evidence_kid']} (manifest.sig; see VERIFY.md)"),
+        ],
+    )
+
+
+def _sweep_note(figures) -> str:
+    if figures.get("sweeps_in_period", 1):
+        return ""
+    return (
+        "<p class='warn'><strong>No sweep ran in this period.</strong> Findings (stale, orphaned, "
+        "overdue, out of scope) were not evaluated during it: a zero below means <em>not checked</em>, "
+        "not <em>none found</em>.</p>"
+    )
+
+
+def _definitions(figures) -> str:
+    population = figures.get("population")
+    if not population:
+        return ""
+    return "<h3>What each file holds</h3>" + _table(["File", "Population"], sorted(population.items()))
+
+
+def _exception_list(figures) -> str:
+    rows = figures.get("exception_rows")
+    if rows is None:
+        return ""
+    from governance.exceptions.evidence import COLUMNS
+
+    shown = ("pk", "identity_id", "identity__name", "rule", "state", "approved_by", "expires_at", "ended_at")
+    index = [COLUMNS.index(name) for name in shown]
+    body = [[_cell(row[i]) for i in index] for row in rows]
+    more = (
+        "<p class='muted'>The first 200 are listed; exceptions.csv holds all.</p>" if len(rows) >= 200 else ""
+    )
+    return (
+        _table(["Exception", "Identity", "Name", "Rule", "State", "Approved by", "Expires", "Ended"], body)
+        + more
+    )
+
+
+def _policies(figures) -> str:
+    records = figures.get("policies")
+    if records is None:
+        return ""
+    return (
+        _table(
+            ["Policy", "Version", "In force from", "Until", "Proposed by", "Approved by"],
+            [
+                (
+                    "governance policy" if r["kind"] == "governance_policy" else "Cedar policies",
+                    r["version"],
+                    r["in_force_from"],
+                    r["in_force_until"] or "end of period",
+                    r["proposed_by"],
+                    r["approved_by"] or "(before two-person approval)",
+                )
+                for r in records
+            ],
+        )
+        + "<p class='muted'>Full documents, digests and comments: policy_versions.jsonl.</p>"
+    )
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

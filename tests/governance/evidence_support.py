@@ -11,6 +11,7 @@ from governance.actors import system
 from governance.evidence.models import EvidenceExport
 from governance.evidence.services import default_period, request_export
 from governance.findings.models import Finding
+from governance.jobs.models import JobRun
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 
@@ -28,6 +29,8 @@ def small_estate(owner):
         revocation_confirmed_by="iam",
     )
     Finding.objects.create(rule="stale_unused", identity=identities[1], severity="medium")
+    # Not a fresh install: a sweep has run (a first export would sweep first; test_evidence_summary).
+    JobRun.objects.create(name="sweep", ok=True, trigger="test", finished_at=now)
     from django.db import transaction
 
     with transaction.atomic():
