@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from pathlib import Path
 
 from django.conf import settings
@@ -13,9 +15,10 @@ from django.views.decorators.http import require_http_methods
 
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import as_actor
+from governance.csv_safety import safe_row
 from governance.evidence.catalogue import ensure_loaded
 from governance.evidence.models import EvidenceExport
-from governance.evidence.sampling import SAMPLE_KINDS, draw_sample
+from governance.evidence.sampling import SAMPLE_COLUMNS, SAMPLE_KINDS, draw_sample, sample_csv_rows
 from governance.evidence.services import clean_period, default_period, refuse_changed_pack, request_export
 from governance.evidence.status import control_statuses
 from governance.evidence.verifier import verify_pack
@@ -79,11 +82,19 @@ def evidence_home(request):
         try:
             s_start, s_end = clean_period(sample_args["period_start"], sample_args["period_end"])
             sample = draw_sample(
-                sample_args["kind"], s_start, s_end, sample_args["size"], sample_args["seed"]
+                sample_args["kind"],
+                s_start,
+                s_end,
+                sample_args["size"],
+                sample_args["seed"],
+                actor=as_actor(request.user),
             )
             sample_args["seed"] = sample.seed
         except ValidationError as exc:
             sample_errors = exc.message_dict
+        else:
+            if request.GET.get("format") == "csv":
+                return _sample_csv(sample, sample_args)
     context = {
         "page": _exports_page(request),
         "form": form,
@@ -94,6 +105,19 @@ def evidence_home(request):
         "sample_kinds": SAMPLE_KINDS,
     }
     return render(request, "governance/evidence/evidence_home.html", context, status=400 if errors else 200)
+
+
+def _sample_csv(sample, args) -> HttpResponse:
+    """The drawn sample as CSV: kind, id, rank, key (the SHA-256 it was ordered by), label, link."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(SAMPLE_COLUMNS)
+    for row in sample_csv_rows(sample):
+        writer.writerow(safe_row(row))
+    name = f"sample-{sample.kind}-{args['period_start']}-{args['period_end']}-{sample.seed}.csv"
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @role_required(*READERS)
