@@ -51,6 +51,14 @@ def check_depth(text: str | bytes, limit: int = MAX_DEPTH) -> None:
         raise JSONTooDeep(f"The JSON nests deeper than {limit} levels of arrays and objects.")
 
 
+def check_no_nul(text: str | bytes) -> None:
+    """Refuse NUL in strings (the escape \\u0000): PostgreSQL text cannot hold it, so it was a
+    DataError, a 500, wherever a string reached the database."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if b"\\u0000" in data.replace(b"\\\\", b""):
+        raise ValueError("A NUL character (\\u0000) is not accepted in text.")
+
+
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e400 parses as inf, which no database column or JSON encoder takes
@@ -63,10 +71,12 @@ def _no_constants(name: str) -> Any:
 
 
 def loads(document: str | bytes | bytearray, limit: int = MAX_DEPTH) -> Any:
-    """json.loads with a nesting limit, and without NaN, Infinity or numbers that overflow a float.
+    """json.loads with a nesting limit, no NUL in strings, and without NaN, Infinity or numbers that
+    overflow a float.
 
     Raises ValueError (JSONTooDeep, json.JSONDecodeError, UnicodeDecodeError) for anything refused."""
     check_depth(document, limit)
+    check_no_nul(document)
     if isinstance(document, (bytes, bytearray)):
         document = document.decode("utf-8-sig")
     return json.loads(document, parse_float=_finite, parse_constant=_no_constants)

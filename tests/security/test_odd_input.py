@@ -246,3 +246,15 @@ def test_confusable_digits_are_not_ids(client, api_as, iam, owner, estate, text)
     assert client.get(f"/reviews/?campaign={text}").status_code == 400
     follow = client.post("/reviews/bulk-certify/", {"items": [text]}, follow=True)
     assert follow.status_code == 200 and _says(follow, "is not an id")
+
+
+@pytest.mark.django_db
+def test_a_nul_in_json_text_is_a_400_not_a_database_error(api_as, iam):
+    """PostgreSQL text cannot hold NUL: it was a DataError (a 500) wherever a string was stored."""
+    response = api_as(iam).post(
+        "/api/v1/identities/", '{"name": "bot\\u0000", "kind": "bot"}', content_type="application/json"
+    )
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert loads('["a\\\\u0000"]') == ["a\\u0000"]  # an escaped backslash, then the text u0000
+    with pytest.raises(ValueError, match="NUL"):
+        loads('["a\\\\\\u0000"]')
