@@ -30,7 +30,7 @@ from governance import audit, signing
 from governance.actors import system
 from governance.checkpoints import sign_checkpoint
 from governance.csv_safety import safe_row
-from governance.evidence.catalogue import ensure_loaded, references_for_file
+from governance.evidence.catalogue import CONTROLS_BY_CODE, ensure_loaded, references_for_file
 from governance.evidence.models import EvidenceExport
 from governance.evidence.people_policy import (
     POLICY_VERSIONS_POPULATION,
@@ -53,7 +53,10 @@ BUILD_LEASE = timedelta(minutes=getattr(settings, "STEWARD_EVIDENCE_BUILD_LEASE_
 MAX_BUILD_ATTEMPTS = 3
 # A pack no worker ever claimed (its message was lost, or the broker was down) waits this long.
 QUEUE_GRACE = timedelta(minutes=5)
-CONTROL_HEADER = ["code", "name", "description", "framework_references", "finding_rules", "live_status"]
+CONTROL_HEADER = [
+    "code", "name", "description", "framework_references", "finding_rules", "live_status",
+    "mapping_rationale",
+]  # fmt: skip
 
 
 class HashingWriter(io.RawIOBase):
@@ -181,6 +184,9 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
                     "; ".join(c.reference_list()),
                     ";".join(c.rules),
                     statuses[c.code].text if c.code in statuses else "",
+                    " | ".join(CONTROLS_BY_CODE[c.code].rationale_list())
+                    if c.code in CONTROLS_BY_CODE
+                    else "",
                 ]  # fmt: skip
                 for c in controls
             ),

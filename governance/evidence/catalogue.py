@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from governance.findings.catalogue import ASI, CIS, CSF, ISO, NHI, RULES, SOC2
 
-AI_RMF = "NIST AI RMF"
+AI_RMF = "NIST AI RMF 1.0"
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class ControlInfo:
     references: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules: tuple[str, ...] = ()
     evidence_files: tuple[str, ...] = ()
+    # One line per framework: why this control meets the references named (rules' ones included).
+    rationale: dict[str, str] = field(default_factory=dict)
+
+    def rationale_list(self) -> list[str]:
+        return [f"{framework}: {why}" for framework, why in self.rationale.items()]
 
     def merged_references(self) -> dict[str, list[str]]:
         merged: dict[str, list[str]] = {}
@@ -42,14 +47,27 @@ CONTROLS: list[ControlInfo] = [
         {
             NHI: ("NHI5 Overprivileged NHI", "NHI9 NHI Reuse", "NHI10 Human Use of NHI"),
             ASI: ("ASI03 Identity and Privilege Abuse",),
-            CSF: ("GV.OV", "ID.AM-02", "PR.AA-01"),
+            CSF: ("ID.AM-02", "PR.AA-01", "PR.AA-05"),
             AI_RMF: ("GOVERN 1.6", "MANAGE 2.4"),
             SOC2: ("CC6.1", "CC6.2"),
             ISO: ("A.5.9", "A.5.15", "A.5.18"),
-            CIS: ("5.3", "6.8"),
+            CIS: ("5.1", "5.5", "6.1"),
         },
         ("unapproved_vendor", "denied_grant"),
         ("approvals.csv", "inventory.csv"),
+        {
+            NHI: "Each identity gets a stated purpose, owner and least-privilege grants before use.",
+            ASI: "An agent's identity and privileges are decided before it acts, not assumed by it.",
+            CSF: "Identities are inventoried (ID.AM-02), issued and managed (PR.AA-01) and authorised "
+            "by policy (PR.AA-05) at intake.",
+            AI_RMF: "AI identities enter an inventory (GOVERN 1.6) through a risk-tiered decision to deploy "
+            "(MANAGE 2.4).",
+            SOC2: "Access is registered and authorised before credentials are issued (CC6.1, CC6.2).",
+            ISO: "Assets are inventoried (A.5.9); access is granted under the access control policy "
+            "(A.5.15, A.5.18).",
+            CIS: "Accounts and service accounts are inventoried (5.1, 5.5) through an access granting "
+            "process (6.1); deny rules bound what a role may hold (6.8).",
+        },
     ),
     ControlInfo(
         "STW-02",
@@ -57,13 +75,21 @@ CONTROLS: list[ControlInfo] = [
         "Every identity has a named, active owner (and a backup) who answers for it.",
         {
             NHI: ("NHI1 Improper Offboarding",),
-            CSF: ("GV.RR", "ID.AM-02"),
+            CSF: ("GV.RR-02", "ID.AM-02"),
             AI_RMF: ("GOVERN 2.1",),
             SOC2: ("CC6.2",),
             ISO: ("A.5.9",),
         },
         ("orphaned_owner",),
         ("inventory.csv",),
+        {
+            NHI: "An identity whose owner left is found and re-homed instead of lingering.",
+            CSF: "A named person is responsible for each identity (GV.RR-02) in the inventory (ID.AM-02).",
+            AI_RMF: "Responsibility for each AI system is assigned to a named person (GOVERN 2.1).",
+            SOC2: "Someone answers for each registered identity, and departures remove it (CC6.2).",
+            ISO: "Each asset in the inventory has an owner (A.5.9); ownership follows people (A.5.16).",
+            CIS: "The service-account inventory records each account's owner (5.5).",
+        },
     ),
     ControlInfo(
         "STW-03",
@@ -71,14 +97,23 @@ CONTROLS: list[ControlInfo] = [
         "Owners re-certify each identity's access on a cadence set by its risk tier.",
         {
             NHI: ("NHI5 Overprivileged NHI",),
-            CSF: ("PR.AA-05", "ID.RA-07"),
+            CSF: ("PR.AA-05",),
             AI_RMF: ("MANAGE 2.4",),
             SOC2: ("CC6.2", "CC6.3"),
             ISO: ("A.5.18",),
-            CIS: ("6.8",),
+            CIS: ("5.5", "6.2"),
         },
         ("review_overdue",),
         ("reviews.csv", "inventory.csv"),
+        {
+            NHI: "Owners re-certify grants, so privileges no longer needed are removed.",
+            CSF: "Access permissions are reviewed on a cadence (PR.AA-05).",
+            AI_RMF: "Each AI system's continued deployment is decided again at each review (MANAGE 2.4).",
+            SOC2: "Access is reviewed and removed when no longer needed (CC6.2, CC6.3).",
+            ISO: "Access rights are reviewed at planned intervals (A.5.18).",
+            CIS: "Service accounts are reviewed on a recurring schedule (5.5); a revoke runs the revoking "
+            "process (6.2).",
+        },
     ),
     ControlInfo(
         "STW-04",
@@ -93,11 +128,16 @@ CONTROLS: list[ControlInfo] = [
             ),
             CSF: ("PR.AA-01",),
             SOC2: ("CC6.1",),
-            ISO: ("A.5.17", "A.8.2"),
-            CIS: ("5.5",),
+            ISO: ("A.5.17", "A.8.5"),
         },
         ("credential_rotation_overdue", "credential_no_expiry"),
         ("credentials.csv",),
+        {
+            NHI: "Secrets are short-lived or rotated, so a leaked one stops working.",
+            CSF: "Credentials are managed over their life (PR.AA-01).",
+            SOC2: "Authentication credentials are protected and renewed (CC6.1).",
+            ISO: "Authentication information is managed (A.5.17) and authentication kept secure (A.8.5).",
+        },
     ),
     ControlInfo(
         "STW-05",
@@ -107,25 +147,38 @@ CONTROLS: list[ControlInfo] = [
             NHI: ("NHI1 Improper Offboarding", "NHI5 Overprivileged NHI"),
             ASI: ("ASI10 Rogue Agents",),
             CSF: ("DE.CM-03", "PR.AA-05"),
-            SOC2: ("CC6.2", "CC6.3"),
+            SOC2: ("CC6.2", "CC6.3", "CC7.2"),
             ISO: ("A.8.2", "A.8.15"),
             CIS: ("5.3",),
         },
         ("stale_unused", "used_after_revocation", "out_of_scope_use", "environment_crossing"),
         ("findings.csv", "grants.csv", "inventory.csv"),
+        {
+            NHI: "Unused, over-broad and cross-environment access is found from real usage.",
+            ASI: "An agent acting after revocation or outside its grants is flagged.",
+            CSF: "Technology usage is monitored (DE.CM-03) against the permissions granted (PR.AA-05).",
+            SOC2: "Anomalous use is detected (CC7.2) and unneeded access removed (CC6.2, CC6.3).",
+            ISO: "Privileged and logged use is monitored (A.8.2, A.8.15, A.8.16).",
+            CIS: "Dormant accounts are found and disabled (5.3).",
+        },
     ),
     ControlInfo(
         "STW-06",
         "Time-bound exceptions",
         "Deviations from policy are approved, carry compensating controls and expire.",
         {
-            CSF: ("GV.OV", "ID.RA-07"),
-            AI_RMF: ("GOVERN 1.6",),
+            CSF: ("ID.RA-07",),
             SOC2: ("CC6.1",),
-            ISO: ("A.5.3",),
+            ISO: ("6.1.3 Information security risk treatment",),
         },
         ("exception_expired",),
         ("exceptions.csv", "findings.csv"),
+        {
+            CSF: "Exceptions are recorded, assessed for risk and tracked to their end (ID.RA-07).",
+            SOC2: "Departures from the access policy are approved and time-bound (CC6.1).",
+            ISO: "A departure is a risk accepted by its owner with compensating controls (6.1.3); "
+            "access control still applies (A.5.15).",
+        },
     ),
     ControlInfo(
         "STW-07",
@@ -134,26 +187,39 @@ CONTROLS: list[ControlInfo] = [
         {
             NHI: ("NHI10 Human Use of NHI",),
             ASI: ("ASI03 Identity and Privilege Abuse",),
-            CSF: ("GV.RR", "PR.AA-05"),
+            CSF: ("GV.RR-02", "PR.AA-05"),
             SOC2: ("CC6.1", "CC6.3"),
             ISO: ("A.5.3", "A.5.15"),
         },
         (),
         ("approvals.csv", "people.csv", "policy_versions.jsonl"),
+        {
+            NHI: "Nobody grants themselves an identity to use.",
+            ASI: "No one person can raise an agent's privileges alone.",
+            CSF: "Roles and authorities are set (GV.RR-02) and enforced at each approval (PR.AA-05).",
+            SOC2: "Approvals and policy changes need a second person (CC6.1, CC6.3).",
+            ISO: "Duties are segregated (A.5.3) within access control (A.5.15).",
+        },
     ),
     ControlInfo(
         "STW-08",
         "Tamper-evident audit log",
         "Every change is an append-only, hash-chained audit event that can be verified at any time.",
         {
-            CSF: ("DE.CM-03",),
-            AI_RMF: ("GOVERN 1.6",),
-            SOC2: ("CC6.1",),
+            CSF: ("PR.PS-04",),
+            SOC2: ("CC7.2",),
             ISO: ("A.8.15",),
-            CIS: ("6.8",),
+            CIS: ("8.2", "8.3"),
         },
         (),
         ("audit_events.jsonl",),
+        {
+            CSF: "Log records are generated and kept available for monitoring (PR.PS-04).",
+            SOC2: "Changes are logged for monitoring and investigation (CC7.2).",
+            ISO: "Logs are produced and protected against tampering: hash chain and signed checkpoints "
+            "(A.8.15).",
+            CIS: "Audit logs are collected (8.2) and kept in adequate, append-only storage (8.3).",
+        },
     ),
 ]
 

@@ -3,8 +3,9 @@
 Kept in code (not the database) because the sweep, the findings page, the API and the evidence pack
 must all agree on it; the evidence helper's control catalogue can import `RULES` as its source.
 
-Framework keys: OWASP NHI Top 10 (2025), OWASP Top 10 for Agentic Applications, NIST CSF 2.0,
-SOC 2 (2017 TSC), ISO/IEC 27001:2022 Annex A, CIS Controls v8.
+Framework keys carry their version, as an auditor cites them: OWASP NHI Top 10 (2025), OWASP Top 10
+for Agentic Applications (2026), NIST CSF 2.0 (subcategories, never bare categories), SOC 2 TSC
+(2017), ISO/IEC 27001:2022 (Annex A unless a clause is named), CIS Controls v8 (safeguards).
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ class RuleInfo:
         return out
 
 
-NHI = "OWASP NHI Top 10"
-ASI = "OWASP Agentic Top 10"
+NHI = "OWASP NHI Top 10 2025"
+ASI = "OWASP Agentic Top 10 2026"
 CSF = "NIST CSF 2.0"
-SOC2 = "SOC 2"
+SOC2 = "SOC 2 TSC 2017"
 ISO = "ISO/IEC 27001:2022"
 CIS = "CIS Controls v8"
 
@@ -63,8 +64,7 @@ _RULES = [
             NHI: ("NHI7 Long-Lived Secrets",),
             CSF: ("PR.AA-01",),
             SOC2: ("CC6.1",),
-            ISO: ("A.5.17",),
-            CIS: ("5.5",),
+            ISO: ("A.5.17", "A.8.5"),
         },
     ),
     RuleInfo(
@@ -75,8 +75,7 @@ _RULES = [
             NHI: ("NHI7 Long-Lived Secrets", "NHI4 Insecure Authentication"),
             CSF: ("PR.AA-01",),
             SOC2: ("CC6.1",),
-            ISO: ("A.5.17",),
-            CIS: ("5.5",),
+            ISO: ("A.5.17", "A.8.5"),
         },
     ),
     RuleInfo(
@@ -85,8 +84,7 @@ _RULES = [
         _("The owner is missing or no longer active (high); only the backup owner is inactive (low)."),
         {
             NHI: ("NHI1 Improper Offboarding",),
-            ASI: ("ASI10 Rogue Agents",),
-            CSF: ("GV.RR", "ID.AM-02"),
+            CSF: ("GV.RR-02", "ID.AM-02"),
             SOC2: ("CC6.2",),
             ISO: ("A.5.9", "A.5.16"),
             CIS: ("5.5",),
@@ -98,10 +96,10 @@ _RULES = [
         _("The identity's next access review date has passed."),
         {
             NHI: ("NHI5 Overprivileged NHI",),
-            CSF: ("GV.OV", "PR.AA-05"),
+            CSF: ("PR.AA-05",),
             SOC2: ("CC6.2", "CC6.3"),
             ISO: ("A.5.18",),
-            CIS: ("5.5", "6.8"),
+            CIS: ("5.5",),
         },
     ),
     RuleInfo(
@@ -109,7 +107,7 @@ _RULES = [
         _("Exception expired"),
         _("An approved exception has expired while the departure from policy remains."),
         {
-            CSF: ("GV.OV", "ID.RA-07"),
+            CSF: ("ID.RA-07",),
             SOC2: ("CC6.1",),
             ISO: ("A.5.15",),
         },
@@ -158,7 +156,7 @@ _RULES = [
             NHI: ("NHI1 Improper Offboarding",),
             ASI: ("ASI10 Rogue Agents",),
             CSF: ("DE.CM-03",),
-            SOC2: ("CC6.1", "CC6.2"),
+            SOC2: ("CC6.1", "CC6.2", "CC7.2"),
             ISO: ("A.8.15", "A.8.16"),
             CIS: ("5.3",),
         },
@@ -171,7 +169,7 @@ _RULES = [
             NHI: ("NHI5 Overprivileged NHI",),
             ASI: ("ASI03 Identity and Privilege Abuse",),
             CSF: ("DE.CM-03", "PR.AA-05"),
-            SOC2: ("CC6.3",),
+            SOC2: ("CC6.3", "CC7.2"),
             ISO: ("A.8.15",),
             CIS: ("6.8",),
         },

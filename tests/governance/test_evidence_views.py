@@ -35,16 +35,18 @@ def test_the_catalogue_is_loaded_and_reuses_finding_rule_references(db):
         assert set(refs) <= set(rotation.references[framework])
     every_ref = {ref for c in Control.objects.all() for ref in c.reference_list()}
     for expected in (
-        "NIST CSF 2.0: GV.OV",
-        "NIST AI RMF: GOVERN 1.6",
-        "SOC 2: CC6.1",
+        "NIST CSF 2.0: PR.AA-05",
+        "NIST AI RMF 1.0: GOVERN 1.6",
+        "SOC 2 TSC 2017: CC6.1",
         "CIS Controls v8: 6.8",
     ):
         assert expected in every_ref
     assert {f"NHI{n}" for n in range(1, 11)} <= {
-        r.split(" ")[4] for r in every_ref if r.startswith("OWASP NHI")
+        r.split(": ")[1].split(" ")[0] for r in every_ref if r.startswith("OWASP NHI Top 10 2025: ")
     }
-    assert {"ASI03", "ASI10"} <= {r.split(" ")[4] for r in every_ref if r.startswith("OWASP Agentic")}
+    assert {"ASI03", "ASI10"} <= {
+        r.split(": ")[1].split(" ")[0] for r in every_ref if r.startswith("OWASP Agentic Top 10 2026: ")
+    }
 
 
 def test_controls_page_shows_live_status_from_the_estate(client, auditor, owner):

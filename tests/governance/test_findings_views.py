@@ -107,7 +107,7 @@ def test_findings_page_shows_open_findings_by_default_with_links(client, iam, es
     identity_id = estate["mine_stale"].identity_id
     assert f'href="/inventory/{identity_id}/"' in html
     assert f'href="/exceptions/new/?identity={identity_id}&amp;rule=stale_unused"' in html
-    assert "OWASP NHI Top 10: NHI1 Improper Offboarding" in html
+    assert "OWASP NHI Top 10 2025: NHI1 Improper Offboarding" in html
 
 
 def test_findings_page_filters_by_rule_status_severity_identity_and_team(client, iam, owner2, estate):
