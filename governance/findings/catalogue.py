@@ -27,7 +27,7 @@ class RuleInfo:
         return [f"{framework}: {ref}" for framework, refs in self.references.items() for ref in refs]
 
     def short_references(self) -> list[tuple[str, str]]:
-        """(short code, full reference) pairs for compact badges: ('NHI1', 'OWASP NHI Top 10 2025: NHI1 …')."""
+        """(short code, full reference) pairs for badges: ('NHI1', 'OWASP NHI Top 10 2025: NHI1 …')."""
         out = []
         for framework, refs in self.references.items():
             for ref in refs:
