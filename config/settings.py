@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "governance.findings.models.Finding.Status",
         "ReviewDecisionEnum": "governance.reviews.models.ReviewItem.Decision",
         "DecisionOutcomeEnum": "governance.decisions.models.DecisionOutcome",
+        "PolicyVersionStateEnum": "governance.policy.models.PolicyVersion.State",
+        "OwnershipTransferRoleEnum": "inventory.models.OwnershipTransfer.Role",
     },
 }
 
