@@ -96,6 +96,13 @@ def test_a_real_worker_runs_the_scheduled_sweep_from_redis(owner, tmp_path):
     try:
         from celery import Celery
 
+        # Send once the worker consumes its queue: a message published to a Redis queue nobody has
+        # bound yet can be dropped by kombu's fanout-free routing, which under load lost the sweep.
+        started = time.monotonic() + 90
+        while b" ready." not in log_path.read_bytes():
+            if worker.poll() is not None or time.monotonic() > started:
+                pytest.fail(f"the worker did not start:\n{log_path.read_text()[-4000:]}")
+            time.sleep(0.2)
         producer = Celery("steward-test-producer", broker=REDIS_URL)
         # The task beat sends for the "governance sweep" entry (see the schedule migration).
         producer.send_task("governance.sweep", queue=queue)
