@@ -3,7 +3,7 @@ from rest_framework import viewsets
 from governance.filters import AuditEventFilter, audit_page_source
 from governance.findings.api import FindingViewSet
 from governance.models import AuditEvent
-from governance.permissions import ReadAllRoles
+from governance.permissions import ReadAllRoles, TokenScopePermission
 from governance.serializers import AuditEventSerializer
 
 
@@ -12,7 +12,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = AuditEvent.objects.all().order_by("-seq")
     serializer_class = AuditEventSerializer
-    permission_classes = [ReadAllRoles]
+    permission_classes = [ReadAllRoles, TokenScopePermission]
     filterset_class = AuditEventFilter
     lookup_field = "seq"
 

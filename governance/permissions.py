@@ -4,8 +4,26 @@ from governance.people.models import ApiToken
 from governance.people.tokens import SCIM_ONLY
 
 
+def is_usage_report(request, view) -> bool:
+    """A `report`-scoped token calling one of the view's usage-reporting actions
+    (`token_report_actions`: POST usage-events/ and identities/{id}/usage/)."""
+    token = getattr(request, "auth", None)
+    return (
+        isinstance(token, ApiToken)
+        and token.scope == ApiToken.Scope.REPORT
+        and getattr(view, "action", None) in getattr(view, "token_report_actions", ())
+    )
+
+
+REPORT_ONLY = (
+    "This token has scope 'report': it only reports usage (POST usage-events/ and "
+    "identities/{id}/usage/), nothing else."
+)
+
+
 class TokenScopePermission(permissions.BasePermission):
-    """A read-scoped token may only use safe methods; a SCIM token may not use the API at all."""
+    """A read-scoped token may only use safe methods; a SCIM token may not use the API at all; a
+    report-scoped token only reports usage (the view's `token_report_actions`), nothing else."""
 
     message = "This token has read scope; it cannot change anything."
 
@@ -15,6 +33,11 @@ class TokenScopePermission(permissions.BasePermission):
             return True
         if token.scope == ApiToken.Scope.SCIM:
             self.message = SCIM_ONLY
+            return False
+        if token.scope == ApiToken.Scope.REPORT:
+            if is_usage_report(request, view):
+                return True
+            self.message = REPORT_ONLY
             return False
         if request.method not in permissions.SAFE_METHODS:
             return token.scope == ApiToken.Scope.WRITE
@@ -55,3 +78,14 @@ class AuditorReadOnly(permissions.BasePermission):
             return True
         self.message = "Your account holds no Steward role, so it cannot change anything."
         return False
+
+
+class QueryTokenPermission(TokenScopePermission):
+    """For a POST that only asks a question (decisions/): a read-scoped token may ask too. SCIM and
+    report-scoped tokens are still refused (they do one thing each)."""
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if isinstance(token, ApiToken) and token.scope == ApiToken.Scope.READ:
+            return True
+        return super().has_permission(request, view)

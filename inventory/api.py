@@ -17,9 +17,9 @@ from rest_framework.response import Response
 from governance.access import MEMBERS
 from governance.actors import from_request
 from governance.errors import NotAllowed
-from governance.permissions import AuditorReadOnly, TokenScopePermission
+from governance.permissions import AuditorReadOnly, TokenScopePermission, is_usage_report
 from governance.safe_json import DepthLimitedJSONParser
-from inventory import importers, services, usage
+from inventory import edits, importers, services, usage
 from inventory.filters import IdentityFilter, base_queryset
 from inventory.models import Credential, Grant, Identity, UsageEvent
 from inventory.serializers import (
@@ -36,11 +36,16 @@ from inventory.serializers import (
 
 
 class InventoryMember(permissions.BasePermission):
-    """Tool owners, IAM, Security and Auditors read the whole inventory; writes are checked by services."""
+    """Tool owners, IAM, Security and Auditors read the whole inventory; writes are checked by services.
+
+    A `report`-scoped token reports usage for any identity whatever its holder's roles (a discovery
+    job's service user may hold none); TokenScopePermission keeps it to the usage endpoints."""
 
     message = "Your role does not give access to the inventory."
 
     def has_permission(self, request, view):
+        if is_usage_report(request, view):
+            return True
         return request.user.is_authenticated and request.user.has_role(*MEMBERS)
 
 
@@ -89,6 +94,8 @@ class IdentityViewSet(
     permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
     filterset_class = IdentityFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
+    # The only action a `report`-scoped token may call here (TokenScopePermission).
+    token_report_actions = frozenset({"usage"})
 
     def get_queryset(self):
         queryset = base_queryset()
@@ -137,6 +144,28 @@ class IdentityViewSet(
         )
         return self._detail(identity, status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=IdentityWriteSerializer,
+        responses={200: IdentityDetailSerializer, 202: IdentityDetailSerializer},
+        description=(
+            "Edit an identity. Descriptive fields (`purpose`; for IAM/Security also `name`, `team`, "
+            "`owner`, `source`, `external_id`, `risk_tier`) change at once: **200**.\n\n"
+            "Fields that change what the identity is — `kind`, `vendor`, `product`, `model_name`, "
+            "`environments`, `data_classification`, `autonomous` — never change directly on an active "
+            "or suspended identity: they open a scope change (re-tiered, routed through the approval "
+            "engine; a `reason` is required), and naming a `backup_owner` other than yourself opens a "
+            "nomination that person accepts or declines (`ownership-transfers/`). The answer is then "
+            "**202**: the identity as it still is, with the open requests in `pending_changes`. "
+            "Nothing else is needed: the same request body works for both, and everything in it is "
+            "applied or opened together, or nothing (400).\n\n"
+            "`risk_tier` may be raised above the tier computed from the grants and answers, never set "
+            "below it: **400** naming `risk_tier`. Lowering it (down to the computed tier) needs a "
+            "`reason`."
+        ),
+    )
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
     def update(self, request, *args, **kwargs):
         if not kwargs.get("partial"):
             return Response({"detail": "Use PATCH."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
@@ -148,10 +177,12 @@ class IdentityViewSet(
         changes = dict(serializer.validated_data)
         version = changes.pop("version", None)
         reason = changes.pop("reason", "")
-        identity = services.update_identity(
+        outcome = edits.edit_identity(
             from_request(request), identity, changes, expected_version=version, reason=reason
         )
-        return self._detail(identity)
+        return self._detail(
+            outcome.identity, status.HTTP_202_ACCEPTED if outcome.pending else status.HTTP_200_OK
+        )
 
     def _transition(self, request, service, *, governor_only: bool = False):
         identity = self.get_object()
@@ -258,6 +289,8 @@ class UsageEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
     permission_classes = [permissions.IsAuthenticated, TokenScopePermission, AuditorReadOnly]
     serializer_class = UsageEventSerializer
     filterset_fields = ["identity", "after_revocation", "out_of_scope", "environment"]
+    # A `report`-scoped token may POST batches here, and nothing else (TokenScopePermission).
+    token_report_actions = frozenset({"create"})
 
     def get_queryset(self):
         return UsageEvent.objects.order_by("-at", "-pk")
@@ -275,8 +308,9 @@ class UsageEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
 
 
 def register(router) -> None:
-    from inventory import api_ownership
+    from inventory import api_activation, api_ownership
 
     api_ownership.register(router)  # first: `identities/reassign/` must win over `identities/{pk}/`
+    api_activation.register(router)
     router.register("identities", IdentityViewSet, basename="identity")
     router.register("usage-events", UsageEventViewSet, basename="usage-event")

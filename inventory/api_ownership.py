@@ -48,6 +48,8 @@ class OwnershipTransferSerializer(serializers.ModelSerializer):
             "batch",
             "from_owner",
             "to_owner",
+            "role",
+            "keep_as_backup",
             "proposed_by",
             "state",
             "reason",
@@ -66,6 +68,11 @@ class TransferProposalSerializer(serializers.Serializer):
         slug_field="username", queryset=User.objects.filter(is_active=True)
     )
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(
+        choices=OwnershipTransfer.Role.choices,
+        default=OwnershipTransfer.Role.OWNER,
+        help_text="`owner` (a transfer) or `backup_owner` (a nomination); either takes effect on acceptance.",
+    )
 
     def to_internal_value(self, data):
         # Accept a single `identity` as a shorthand for a one-item `identities` list.
@@ -104,12 +111,13 @@ class OwnershipTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=TransferProposalSerializer, responses=OwnershipTransferSerializer(many=True))
     def create(self, request, *args, **kwargs):
-        """Propose a new owner for one or many identities: `identities` (ids), `to_owner`, `reason`."""
+        """Propose a new owner (or, with `role` `backup_owner`, a backup owner) for one or many
+        identities: `identities` (ids), `to_owner`, `reason`, `role`. The person accepts or declines."""
         serializer = TransferProposalSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         transfers = ownership.propose_transfer(
-            from_request(request), data["identities"], data["to_owner"], data["reason"]
+            from_request(request), data["identities"], data["to_owner"], data["reason"], role=data["role"]
         )
         rows = (
             OwnershipTransfer.objects.select_related("identity", "from_owner", "to_owner")
@@ -184,6 +192,7 @@ class ScopeChangeSerializer(serializers.ModelSerializer):
             "add_grants",
             "remove_grants",
             "environments",
+            "changes",
             "reason",
             "state",
             "risk_tier",
@@ -200,6 +209,14 @@ class ScopeChangeRequestSerializer(serializers.Serializer):
     remove_grants = serializers.ListField(child=IdField(), required=False, default=list)
     environments = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, default=None
+    )
+    changes = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=(
+            "What the identity becomes: any of `kind`, `vendor`, `product`, `model_name`, "
+            "`data_classification`, `autonomous` with the new value; re-tiered and approved."
+        ),
     )
     reason = serializers.CharField(max_length=2000)
 
@@ -256,7 +273,8 @@ class ApprovalDecisionsMixin:
 class ScopeChangeViewSet(
     ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Scope changes. POST: `identity`, `add_grants`, `remove_grants` (grant ids), `environments`, `reason`.
+    """Scope changes. POST: `identity`, `add_grants`, `remove_grants` (grant ids), `environments`,
+    `changes` (what the identity becomes: `vendor`, `model_name`, `kind`, ...), `reason`.
 
     Additions are re-tiered and decided through `approvals/` like an intake; a pure removal is
     applied at once (`state` = `applied`)."""
@@ -280,6 +298,7 @@ class ScopeChangeViewSet(
             add=[dict(g) for g in data["add_grants"]],
             remove=data["remove_grants"],
             environments=data["environments"],
+            changes=dict(data["changes"]),
             reason=data["reason"],
         )
         return Response(ScopeChangeSerializer(change).data, status=status.HTTP_201_CREATED)

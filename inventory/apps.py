@@ -17,6 +17,7 @@ class InventoryConfig(AppConfig):
         user_deactivated.connect(ownership.on_user_deactivated, dispatch_uid="inventory.owner_departure")
         views_ownership.register_identity_panel()
         from inventory import (
+            activation,  # noqa: F401  (registers the "activation" approval kind)
             reactivation,  # noqa: F401  (registers the "reactivation" approval kind)
             scope,  # noqa: F401  (registers the "scope_change" approval kind)
         )

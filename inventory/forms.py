@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from governance.people.models import Team, User
-from inventory.models import Credential, DataClassification, Environment, Identity
-from inventory.services import OWNER_EDITABLE_FIELDS
+from inventory.models import TIER_ORDER, Credential, DataClassification, Environment, Identity
+from inventory.risk import assess_identity, below_floor_message
+from inventory.services import LIVE_STATUSES, OWNER_EDITABLE_FIELDS, RISK_FIELDS
 
 
 def people():
@@ -59,7 +60,7 @@ class IdentityEditForm(forms.Form):
     risk_tier = forms.ChoiceField(
         label=_("Risk tier"),
         choices=Identity.RiskTier.choices,
-        help_text=_("May be raised at any time; lowering it needs a reason."),
+        help_text=_("May be raised above the computed tier (say why); never set below it."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(
@@ -67,7 +68,11 @@ class IdentityEditForm(forms.Form):
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Kept in the audit log. Required when lowering the risk tier."),
+        help_text=_(
+            "Kept in the audit log. Required when lowering the risk tier, and when changing what the "
+            "identity is (kind, vendor, product, model, environments, data, autonomy): that is asked "
+            "for as a scope change and approved before it applies."
+        ),
     )
 
     def __init__(self, *args, identity: Identity, governor: bool, **kwargs):
@@ -93,6 +98,30 @@ class IdentityEditForm(forms.Form):
             for name in list(self.fields):
                 if name not in OWNER_EDITABLE_FIELDS | {"version", "reason"}:
                     del self.fields[name]
+        else:
+            computed = assess_identity(identity)
+            self.fields["risk_tier"].help_text = _(
+                "Computed from its grants and answers: %(tier)s. May be raised above it (say why); "
+                "never set below it."
+            ) % {"tier": computed.tier}
+        self.fields["backup_owner"].help_text = _(
+            "Must be a different person from the owner. Someone new is asked first: they become "
+            "backup owner once they accept."
+        )
+
+    def clean(self):
+        data = super().clean()
+        tier = data.get("risk_tier")
+        if tier:
+            # The floor is computed from the identity as it will be after this edit: on a live one,
+            # risk answers become a scope change (re-tiered when approved), so today's answers count.
+            answers = {}
+            if self.identity.status not in LIVE_STATUSES:
+                answers = {k: data[k] for k in RISK_FIELDS if k in data and k in self.fields}
+            computed = assess_identity(self.identity, **answers)
+            if TIER_ORDER[tier] < TIER_ORDER[computed.tier]:
+                self.add_error("risk_tier", below_floor_message(tier, computed))
+        return data
 
     def changes(self) -> dict:
         """Only what differs from the identity now (so the audit shows real changes)."""

@@ -4,6 +4,11 @@ Rows are matched on `source` + `external_id`, so importing the same file again u
 duplicating. Every problem is reported with its row and column before anything is written. An
 imported identity without an owner is `discovered` and waits in the triage view.
 
+Importing is done by one person. A new identity whose tier's approval route needs more than one step
+(high: IAM then Security) is not made active by the import: it lands `proposed` with an activation
+request (inventory.activation) routed through the approval engine. A backup owner named in the file
+(other than the importer) is asked to accept: the seat changes once they do (inventory.ownership).
+
 Row numbers: in a CSV file the header is row 1, so the first identity is row 2 (as a spreadsheet
 shows it); in a JSON file the first identity is row 1.
 """
@@ -26,7 +31,8 @@ from django.utils import timezone
 from governance import audit, safe_json
 from governance.actors import as_actor
 from governance.people.models import Team, User
-from inventory.models import Credential, Grant, Identity
+from inventory.activation import routed_tiers
+from inventory.models import ActivationRequest, Credential, Grant, Identity, OwnershipTransfer
 from inventory.risk import assess, max_tier
 from inventory.services import require_governor, snapshot
 from inventory.validation import (
@@ -102,6 +108,10 @@ class PlannedRow:
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: str = ""
     last_used_at: Any = None
+    # A new identity whose tier needs more than one approval step: created proposed, routed.
+    awaits_approval: bool = False
+    # A backup owner named in the file: asked to accept (an ownership transfer of role backup_owner).
+    nominee: User | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +121,7 @@ class PlannedRow:
             "external_id": self.external_id,
             "name": self.name,
             "changes": self.changes,
+            "awaits_approval": self.awaits_approval,
         }
 
 
@@ -127,6 +138,10 @@ class ImportPlan:
     def counts(self) -> dict[str, int]:
         return {a: len(self.of(a)) for a in ("create", "update", "unchanged")}
 
+    @property
+    def awaiting_approval(self) -> list[PlannedRow]:
+        return [r for r in self.rows if r.awaits_approval]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
@@ -136,6 +151,9 @@ class ImportPlan:
                 "updated": self.counts["update"],
                 "unchanged": self.counts["unchanged"],
             },
+            # New identities whose tier's route needs more than one step: created proposed, and
+            # active only once that route approves their activation request.
+            "awaiting_approval": [r.as_dict() for r in self.awaiting_approval],
             "created": [r.as_dict() for r in self.of("create")],
             "updated": [r.as_dict() for r in self.of("update")],
             "unchanged": [r.as_dict() for r in self.of("unchanged")],
@@ -285,7 +303,11 @@ def _messages(exc: ValidationError) -> dict[str, list[str]]:
 class _Lookups:
     """Everything the plan needs from the database, fetched with a handful of set-based queries."""
 
-    def __init__(self, raw_rows: list[tuple[int, dict[str, Any]]], default_source: str, lock: bool):
+    def __init__(
+        self, raw_rows: list[tuple[int, dict[str, Any]]], default_source: str, lock: bool, agreed: int | None
+    ):
+        self.agreed = agreed  # the importer: naming themselves backup owner needs no acceptance
+        self.routed_tiers = routed_tiers()
         usernames = {str(r.get(c)) for _, r in raw_rows for c in PERSON_COLUMNS if r.get(c)}
         slugs = {str(r["team"]) for _, r in raw_rows if r.get("team")}
         self.users = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
@@ -308,6 +330,13 @@ class _Lookups:
             identity_id__in=ids, revoked_at__isnull=True
         ).values_list("identity_id", "kind", "label"):
             self.credentials[identity_id].add((kind, label))
+        self.nominated: dict[int, int] = dict(
+            OwnershipTransfer.objects.filter(
+                identity_id__in=ids,
+                state=OwnershipTransfer.State.PROPOSED,
+                role=OwnershipTransfer.Role.BACKUP_OWNER,
+            ).values_list("identity_id", "to_owner_id")
+        )
         names = {str(r["name"]) for _, r in raw_rows if r.get("name")}
         self.names = dict(Identity.objects.filter(name__in=names).values_list("name", "pk"))
 
@@ -419,6 +448,14 @@ def _plan_row(
         errors.extend(problems)
         return None
 
+    nominee = values.get("backup_owner")
+    if nominee is not None and nominee.pk != ctx.agreed:
+        current = existing.backup_owner_id if existing else None
+        values.pop("backup_owner")
+        if nominee.pk == current or (existing and ctx.nominated.get(existing.pk) == nominee.pk):
+            nominee = None  # already the backup owner, or already asked
+    else:
+        nominee = None
     planned = PlannedRow(
         row=number,
         action="create",
@@ -431,6 +468,7 @@ def _plan_row(
         credentials=credentials,
         status=status,
         last_used_at=last_used_at,
+        nominee=nominee,
     )
     merged = {f: values.get(f, getattr(existing, f, None)) for f in COMPARED_FIELDS}
     current_actions = [a for g in ctx.grants.get(existing.pk, []) for a in g.actions] if existing else []
@@ -449,10 +487,26 @@ def _plan_row(
         }
         if grants:
             planned.changes["grants"] = {"from": [], "to": [_grant_text(g) for g in grants]}
+        if nominee is not None:
+            planned.changes["backup_owner"] = {
+                "from": None,
+                "to": nominee.username,
+                "awaits_acceptance": True,
+            }
+        if status == Identity.Status.ACTIVE and risk.tier in ctx.routed_tiers:
+            # One person imports: a tier whose route has more steps waits for it, proposed.
+            planned.status = Identity.Status.PROPOSED
+            planned.awaits_approval = True
         return planned
     for column, value in values.items():
         if getattr(existing, column) != value:
             planned.changes[column] = {"from": _shown(getattr(existing, column)), "to": _shown(value)}
+    if nominee is not None:
+        planned.changes["backup_owner"] = {
+            "from": _shown(existing.backup_owner),
+            "to": nominee.username,
+            "awaits_acceptance": True,
+        }
     tier = max_tier(existing.risk_tier, risk.tier)
     if tier != existing.risk_tier:
         planned.changes["risk_tier"] = {"from": existing.risk_tier, "to": tier}
@@ -489,8 +543,10 @@ def _grant_text(grant: dict[str, Any]) -> str:
     return f"{text} (until {grant['expires_at'].isoformat()})" if grant.get("expires_at") else text
 
 
-def plan_import(raw_rows, *, default_source: str = DEFAULT_SOURCE, lock: bool = False) -> ImportPlan:
-    ctx = _Lookups(raw_rows, default_source, lock)
+def plan_import(
+    raw_rows, *, default_source: str = DEFAULT_SOURCE, lock: bool = False, agreed: int | None = None
+) -> ImportPlan:
+    ctx = _Lookups(raw_rows, default_source, lock, agreed)
     errors: list[dict[str, Any]] = []
     planned: list[PlannedRow] = []
     seen_keys: dict[tuple[str, str], int] = {}
@@ -526,11 +582,14 @@ def import_identities(
     require_governor(actor, "import identities")
     source = (source or DEFAULT_SOURCE).strip()[:60]
     raw_rows = read_rows(content, filename)
-    plan = plan_import(raw_rows, default_source=source, lock=not dry_run)
+    plan = plan_import(
+        raw_rows, default_source=source, lock=not dry_run, agreed=getattr(actor.user, "pk", None)
+    )
     plan.digest = hashlib.sha256(content).hexdigest()
     plan.dry_run = dry_run
     if not dry_run:
         _apply(actor, plan, filename)
+        _route_and_nominate(actor, plan, filename)
     return plan
 
 
@@ -609,3 +668,26 @@ def _apply(actor, plan: ImportPlan, filename: str) -> None:
         after={**plan.as_dict()["counts"], "sha256": plan.digest},
         reason=reason,
     )
+
+
+def _route_and_nominate(actor, plan: ImportPlan, filename: str) -> None:
+    """After the rows are written: open the activation requests and ask the named backup owners."""
+    from inventory.activation import request_activation
+    from inventory.ownership import create_transfers
+
+    reason = f"Imported from {filename or 'a file'} by {actor.label}."
+    waiting = plan.awaiting_approval
+    if waiting and actor.user is None:
+        # No person imported it (a job): nobody can be its requester, so it waits in triage instead.
+        Identity.objects.filter(pk__in=[r.identity.pk for r in waiting]).update(
+            status=Identity.Status.DISCOVERED
+        )
+    else:
+        for row in waiting:
+            request_activation(actor, row.identity, origin=ActivationRequest.Origin.IMPORT, reason=reason)
+    by_nominee: dict[int, tuple[User, list[Identity]]] = {}
+    for row in plan.rows:
+        if row.nominee is not None:
+            by_nominee.setdefault(row.nominee.pk, (row.nominee, []))[1].append(row.identity)
+    for nominee, identities in by_nominee.values():
+        create_transfers(actor, identities, nominee, reason, role=OwnershipTransfer.Role.BACKUP_OWNER)

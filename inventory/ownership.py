@@ -28,6 +28,7 @@ from inventory.models import Credential, Identity, OwnershipTransfer
 from inventory.services import is_owner, require_governor, snapshot
 
 State = OwnershipTransfer.State
+Role = OwnershipTransfer.Role
 MAX_BATCH = 500
 TRANSFERS_PAGE = "/inventory/transfers/"
 ORPHANS_PAGE = "/inventory/orphans/"
@@ -83,8 +84,19 @@ def _reason(reason: str, required: bool) -> str:
     return reason[:2000]
 
 
-def _apply_owner(actor: Actor, identity: Identity, new_owner: User | None, verb: str, reason: str) -> None:
-    """Set the owner (and team = the new owner's team); keep the owner/backup check constraint."""
+def _apply_owner(
+    actor: Actor,
+    identity: Identity,
+    new_owner: User | None,
+    verb: str,
+    reason: str,
+    *,
+    previous_as_backup: bool = False,
+) -> None:
+    """Set the owner (and team = the new owner's team); keep the owner/backup check constraint.
+
+    `previous_as_backup`: the previous owner asked to stay on as backup (an intake's requester who
+    named someone else owner and themselves backup); done when the seat is free."""
     before = snapshot(identity)
     old_owner = identity.owner
     identity.owner = new_owner
@@ -94,6 +106,14 @@ def _apply_owner(actor: Actor, identity: Identity, new_owner: User | None, verb:
         if identity.backup_owner_id == new_owner.pk:
             # The backup became owner: the previous owner backs up, if still active.
             identity.backup_owner = old_owner if old_owner is not None and old_owner.is_active else None
+        elif (
+            previous_as_backup
+            and identity.backup_owner_id is None
+            and old_owner is not None
+            and old_owner.is_active
+            and old_owner.pk != new_owner.pk
+        ):
+            identity.backup_owner = old_owner
     Identity.objects.filter(pk=identity.pk).update(
         owner=identity.owner,
         backup_owner=identity.backup_owner,
@@ -119,35 +139,66 @@ def _apply_owner(actor: Actor, identity: Identity, new_owner: User | None, verb:
 
 @transaction.atomic
 def propose_transfer(
-    actor, identities: Iterable[Identity | int], to_owner: User | None, reason: str = ""
+    actor,
+    identities: Iterable[Identity | int],
+    to_owner: User | None,
+    reason: str = "",
+    *,
+    role: str = Role.OWNER,
 ) -> list[OwnershipTransfer]:
-    """The owner (or IAM/Security) proposes a new owner for one or many identities."""
+    """The owner (or IAM/Security) proposes a new owner, or nominates a backup owner (`role`
+    "backup_owner"), for one or many identities; nothing changes until that person accepts."""
     actor = as_actor(actor)
     to_owner = _check_new_owner(to_owner)
     reason = _reason(reason, required=False)
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
     rows = _lock_identities(_ids(identities))
     user = actor.user
     governor = actor.is_system or (user is not None and user.is_governor)
     if user is not None and user.is_auditor and not governor:
         raise NotAllowed("Auditors change nothing.")
-    errors: list[str] = []
     for identity in rows:
         if not governor and not is_owner(user, identity):
             raise NotAllowed(f"Only the owners of '{identity.name}', IAM or Security may transfer it.")
         if identity.status == Identity.Status.DECOMMISSIONED:
             raise IllegalTransition(f"'{identity.name}' is decommissioned; its owner can no longer change.")
-        if identity.owner_id == to_owner.pk:
+    return create_transfers(actor, rows, to_owner, reason, role=role)
+
+
+def create_transfers(
+    actor: Actor,
+    rows: list[Identity],
+    to_owner: User,
+    reason: str,
+    *,
+    role: str = Role.OWNER,
+    keep_as_backup: bool = False,
+    proposed_by: str = "",
+) -> list[OwnershipTransfer]:
+    """Write the proposals (the caller checked who may ask), audited per identity, and tell the person.
+
+    Also used where a flow names someone who has not agreed yet: an intake's owner or backup owner,
+    a backup owner named at triage, registration or import."""
+    errors: list[str] = []
+    for identity in rows:
+        if role == Role.OWNER and identity.owner_id == to_owner.pk:
             errors.append(f"{to_owner.username} already owns '{identity.name}'.")
+        if role == Role.BACKUP_OWNER and identity.owner_id == to_owner.pk:
+            errors.append(f"{to_owner.username} owns '{identity.name}'; the backup owner is someone else.")
+        if role == Role.BACKUP_OWNER and identity.backup_owner_id == to_owner.pk:
+            errors.append(f"{to_owner.username} is already the backup owner of '{identity.name}'.")
     if errors:
         raise ValidationError({"to_owner": errors})
     open_names = list(
-        OwnershipTransfer.objects.filter(identity__in=rows, state=State.PROPOSED).values_list(
+        OwnershipTransfer.objects.filter(identity__in=rows, state=State.PROPOSED, role=role).values_list(
             "identity__name", flat=True
         )
     )
     if open_names:
+        waiting = "A transfer" if role == Role.OWNER else "A backup-owner nomination"
         raise IllegalTransition(
-            "A transfer is already waiting for an answer for: " + ", ".join(sorted(open_names)) + "."
+            f"{waiting} is already waiting for an answer for: " + ", ".join(sorted(open_names)) + "."
         )
     batch = uuid.uuid4()
     transfers = OwnershipTransfer.objects.bulk_create(
@@ -155,34 +206,44 @@ def propose_transfer(
             OwnershipTransfer(
                 identity=identity,
                 batch=batch,
-                from_owner_id=identity.owner_id,
+                role=role,
+                from_owner_id=identity.owner_id if role == Role.OWNER else identity.backup_owner_id,
                 to_owner=to_owner,
-                proposed_by=actor.label,
+                proposed_by=proposed_by or actor.label,
                 reason=reason,
+                keep_as_backup=keep_as_backup,
             )
             for identity in rows
         ]
     )
     for identity in rows:
+        if role == Role.OWNER:
+            verb = "identity.transfer_proposed"
+            after = {"from_owner": identity.owner.username if identity.owner_id else None}
+        else:
+            verb = "identity.backup_owner_nominated"
+            after = {
+                "from_backup_owner": identity.backup_owner.username if identity.backup_owner_id else None
+            }
         audit.record(
             actor,
-            "identity.transfer_proposed",
+            verb,
             identity,
-            after={
-                "from_owner": identity.owner.username if identity.owner_id else None,
-                "to_owner": to_owner.username,
-                "batch": str(batch),
-            },
+            after={**after, "to_owner": to_owner.username, "batch": str(batch)},
             reason=reason,
         )
     names = ", ".join(i.name for i in rows[:20]) + (" …" if len(rows) > 20 else "")
-    _tell(
-        "ownership.transfer_proposed",
-        [to_owner],
-        f"Steward: you are asked to take over {_identities(len(rows))}",
-        f"{actor.label} proposes you as the new owner of: {names}. Accept or decline in Steward.",
-        TRANSFERS_PAGE,
-    )
+    by = proposed_by or actor.label
+    if role == Role.OWNER:
+        subject = f"Steward: you are asked to take over {_identities(len(rows))}"
+        body = f"{by} proposes you as the new owner of: {names}. Accept or decline in Steward."
+    else:
+        subject = f"Steward: you are asked to be backup owner of {_identities(len(rows))}"
+        body = (
+            f"{by} names you backup owner of: {names}. "
+            "Nothing changes until you accept or decline in Steward."
+        )
+    _tell("ownership.transfer_proposed", [to_owner], subject, body, TRANSFERS_PAGE)
     return transfers
 
 
@@ -223,6 +284,8 @@ def accept_transfer(actor, transfer: OwnershipTransfer | int, comment: str = "")
     (identity,) = _lock_identities([transfer.identity_id])
     if identity.status == Identity.Status.DECOMMISSIONED:
         raise IllegalTransition(f"'{identity.name}' was decommissioned; cancel this transfer instead.")
+    if transfer.role == Role.BACKUP_OWNER:
+        return _accept_backup(actor, transfer, identity, comment)
     if transfer.auto_promoted:
         if identity.owner_id != transfer.to_owner_id:
             raise IllegalTransition(f"'{identity.name}' has changed owner since; this confirmation is void.")
@@ -241,7 +304,42 @@ def accept_transfer(actor, transfer: OwnershipTransfer | int, comment: str = "")
         )
     _check_new_owner(transfer.to_owner)
     _decide(actor, transfer, State.ACCEPTED, comment)
-    _apply_owner(actor, identity, transfer.to_owner, "identity.owner_transferred", transfer.reason or comment)
+    _apply_owner(
+        actor,
+        identity,
+        transfer.to_owner,
+        "identity.owner_transferred",
+        transfer.reason or comment,
+        previous_as_backup=transfer.keep_as_backup,
+    )
+    return transfer
+
+
+def _accept_backup(
+    actor: Actor, transfer: OwnershipTransfer, identity: Identity, comment: str
+) -> OwnershipTransfer:
+    """The nominee agreed: they become the backup owner now (the seat must be as it was)."""
+    if identity.backup_owner_id != transfer.from_owner_id:
+        raise IllegalTransition(
+            f"'{identity.name}' has had its backup owner changed since this nomination; ask for a new one."
+        )
+    if identity.owner_id == transfer.to_owner_id:
+        raise IllegalTransition(f"You own '{identity.name}' now; its backup owner must be someone else.")
+    _check_new_owner(transfer.to_owner)
+    _decide(actor, transfer, State.ACCEPTED, comment)
+    before = snapshot(identity)
+    Identity.objects.filter(pk=identity.pk).update(
+        backup_owner=transfer.to_owner, version=F("version") + 1, updated_at=timezone.now()
+    )
+    identity.refresh_from_db()
+    audit.record(
+        actor,
+        "identity.backup_owner_accepted",
+        identity,
+        before={"backup_owner": before["backup_owner"]},
+        after={"backup_owner": transfer.to_owner.username, "transfer": transfer.pk},
+        reason=transfer.reason or comment,
+    )
     return transfer
 
 
@@ -318,7 +416,9 @@ def reassign_owner(actor, identities: Iterable[Identity | int], new_owner: User 
             "Decommissioned identities keep their owner: " + ", ".join(decommissioned) + "."
         )
     _cancel_open(
-        actor, OwnershipTransfer.objects.filter(identity__in=rows), "superseded by a direct reassignment"
+        actor,
+        OwnershipTransfer.objects.filter(identity__in=rows, role=Role.OWNER),
+        "superseded by a direct reassignment",
     )
     changed = 0
     for identity in rows:

@@ -84,3 +84,30 @@ def assess(
     if not reasons:
         reasons.append("No production reach, no write or privileged actions.")
     return RiskAssessment(tier=str(tier), score=score, reasons=reasons)
+
+
+def assess_identity(identity: Identity, **overrides) -> RiskAssessment:
+    """The computed tier of an identity as it is now (its current grants), or as it would be with
+    `overrides` (kind, environments, actions, data_classification, autonomous). This is the floor:
+    IAM may raise a tier above it, never set one below it."""
+    if "actions" in overrides:
+        actions = overrides.pop("actions")
+    elif identity.pk is None:
+        actions = set()
+    else:
+        actions = {a for acts in identity.grants.current().values_list("actions", flat=True) for a in acts}
+    return assess(
+        kind=overrides.get("kind", identity.kind),
+        environments=overrides.get("environments", identity.environments),
+        actions=actions,
+        data_classification=overrides.get("data_classification", identity.data_classification),
+        autonomous=overrides.get("autonomous", identity.autonomous),
+    )
+
+
+def below_floor_message(tier: str, result: RiskAssessment) -> str:
+    """What the API and the form say when someone sets a tier below the computed one."""
+    return (
+        f"The risk tier cannot be {tier}: its grants and answers compute {result.tier} "
+        f"({' '.join(result.reasons)}). A tier may be raised above the computed one, never set below it."
+    )

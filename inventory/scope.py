@@ -1,9 +1,11 @@
-"""Scope changes: an owner asks for more (or less) access for an existing identity.
+"""Scope changes: an owner asks for more (or less) access for an existing identity, or to change
+what it is (vendor, product, model, kind, data classification, autonomy: the fields its tier and the
+policy checks read, inventory.services.SCOPE_FIELDS).
 
-Anything that adds reach (grants, environments) is re-tiered on the resulting scope and routed
-through the approval engine exactly like an intake (steps by tier, separation of duties, automatic
-approval where policy allows); on approval the grants change exactly as requested. A pure removal
-needs nobody's approval: it is applied at once and audited.
+Anything that adds reach (grants, environments) or changes what the identity is, is re-tiered on the
+resulting scope and routed through the approval engine exactly like an intake (steps by tier,
+separation of duties, automatic approval where policy allows); on approval the identity changes
+exactly as requested. A pure removal needs nobody's approval: it is applied at once and audited.
 """
 
 from __future__ import annotations
@@ -21,24 +23,48 @@ from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from inventory.models import Grant, Identity, ScopeChange
 from inventory.risk import assess, max_tier
-from inventory.services import can_edit, close_pending_request, grant_snapshot
+from inventory.services import SCOPE_FIELDS, can_edit, close_pending_request, grant_snapshot
 from inventory.validation import parse_time, validate_grants, validate_identity_fields
 
 KIND = "scope_change"
+# What `changes` may hold; environments have their own argument (they are compared as a set).
+CHANGE_FIELDS = tuple(sorted(SCOPE_FIELDS - {"environments"}))
 
 
 def _stored(grant: dict[str, Any]) -> dict[str, Any]:
     return {**grant, "expires_at": grant["expires_at"].isoformat() if grant["expires_at"] else None}
 
 
-def _deny_rules_excepted(identity: Identity, environments, actions) -> list[dict[str, Any]]:
+def _clean_changes(identity: Identity, changes: dict[str, Any] | None) -> dict[str, Any]:
+    """The requested new values that differ from today's, validated like an edit."""
+    if not changes:
+        return {}
+    if not isinstance(changes, dict):
+        raise ValidationError({"changes": "Give an object: {field: new value}."})
+    unknown = sorted(set(changes) - set(CHANGE_FIELDS))
+    if unknown:
+        raise ValidationError(
+            {
+                "changes": f"Not changed through a scope change: {', '.join(unknown)}. "
+                f"Use: {', '.join(CHANGE_FIELDS)} (and environments)."
+            }
+        )
+    wanted = {k: v for k, v in changes.items() if getattr(identity, k) != v}
+    if wanted:
+        validate_identity_fields({**wanted, "owner": identity.owner_id}, status=identity.status)
+    return wanted
+
+
+def _deny_rules_excepted(
+    identity: Identity, environments, actions, kind: str | None = None
+) -> list[dict[str, Any]]:
     """Deny rules the resulting scope would break. Each must be covered by an active exception for this
     identity and rule (returned, so approvers and the audit log see it beside the request); otherwise
     the change is refused with the rule's message."""
     from governance.exceptions.models import PolicyException
     from governance.policy.service import current_policy
 
-    hits = current_policy().denied(identity.kind, list(environments), sorted(actions))
+    hits = current_policy().denied(kind or identity.kind, list(environments), sorted(actions))
     if not hits:
         return []
     active = {
@@ -71,9 +97,12 @@ def request_scope_change(
     add: list[dict[str, Any]] | None = None,
     remove: list[int] | None = None,
     environments: list[str] | None = None,
+    changes: dict[str, Any] | None = None,
     reason: str = "",
 ) -> ScopeChange:
-    """Open a scope change. Returns it `applied` (pure removal) or `pending` (in the approval inbox)."""
+    """Open a scope change. Returns it `applied` (pure removal) or `pending` (in the approval inbox).
+
+    `changes`: new values for what the identity is ({"vendor": ..., "model_name": ..., "kind": ...})."""
     from approvals.routing import auto_approval_rule
     from approvals.services import engine
 
@@ -100,26 +129,34 @@ def request_scope_change(
         )
         environments = sorted(set(environments))
     new_envs = set(environments or []) - set(identity.environments) if environments is not None else set()
+    wanted = _clean_changes(identity, changes)
     if (
         not added
         and not remove_ids
+        and not wanted
         and (environments is None or environments == sorted(identity.environments))
     ):
         raise ValidationError(
-            {"add_grants": "Nothing to change: add or remove a grant, or change environments."}
+            {
+                "add_grants": "Nothing to change: add or remove a grant, change environments, or "
+                "change what the identity is."
+            }
         )
     kept = [g for g in current if g.pk not in remove_ids]
+    resulting_actions = {a for g in kept for a in g.actions} | {a for g in added for a in g["actions"]}
+    kind = wanted.get("kind", identity.kind)
     excepted = _deny_rules_excepted(
         identity,
         environments if environments is not None else list(identity.environments),
-        {a for g in kept for a in g.actions} | {a for g in added for a in g["actions"]},
+        resulting_actions,
+        kind=kind,
     )
     result = assess(
-        kind=identity.kind,
+        kind=kind,
         environments=environments if environments is not None else identity.environments,
-        actions={a for g in kept for a in g.actions} | {a for g in added for a in g["actions"]},
-        data_classification=identity.data_classification,
-        autonomous=identity.autonomous,
+        actions=resulting_actions,
+        data_classification=wanted.get("data_classification", identity.data_classification),
+        autonomous=wanted.get("autonomous", identity.autonomous),
     )
     change = ScopeChange.objects.create(
         identity=identity,
@@ -127,6 +164,7 @@ def request_scope_change(
         add_grants=[_stored(g) for g in added],
         remove_grants=remove_ids,
         environments=environments,
+        changes=wanted,
         reason=reason.strip(),
         # Re-tiered on the resulting scope; never silently lower than today.
         risk_tier=max_tier(identity.risk_tier, result.tier),
@@ -141,26 +179,31 @@ def request_scope_change(
             "add_grants": change.add_grants,
             "remove_grants": remove_ids,
             "environments": environments,
+            "changes": wanted,
             "risk_tier": change.risk_tier,
             "deny_rules_excepted": excepted,
         },
         reason=change.reason,
     )
-    if not added and not new_envs:
+    if not added and not new_envs and not wanted:
         _apply(actor, change)
         change.refresh_from_db()
         return change
     rule, _why_not = auto_approval_rule(
         tier=change.risk_tier,
         environments=environments if environments is not None else list(identity.environments),
-        actions=sorted({a for g in added for a in g["actions"]}),
-        vendor=identity.vendor,
+        # A change of what the identity is is judged on everything it may then do.
+        actions=sorted({a for g in added for a in g["actions"]} if not wanted else resulting_actions),
+        vendor=wanted.get("vendor", identity.vendor),
     )
+    title = f"Scope change for {identity.name}: +{len(added)} grant(s), -{len(remove_ids)}"
+    if wanted:
+        title += "; " + ", ".join(f"{k} → {v}" for k, v in sorted(wanted.items()))
     engine.open_request(
         actor,
         kind=KIND,
         subject=change,
-        title=f"Scope change for {identity.name}: +{len(added)} grant(s), -{len(remove_ids)}",
+        title=title,
         requester=user,
         tier=change.risk_tier,
         parties=[identity.owner, identity.backup_owner],
@@ -196,13 +239,19 @@ def _apply(actor: Actor, change: ScopeChange) -> None:
             for g in change.add_grants
         ]
     )
-    before = {"environments": list(identity.environments), "risk_tier": identity.risk_tier}
+    fields = sorted(change.changes or {})
+    before = {
+        "environments": list(identity.environments),
+        "risk_tier": identity.risk_tier,
+        **{k: getattr(identity, k) for k in fields},
+    }
     updates: dict[str, Any] = {"version": F("version") + 1, "updated_at": now}
-    if change.add_grants or change.environments is not None:
+    if change.add_grants or change.environments is not None or fields:
         updates["risk_tier"] = change.risk_tier
         updates["risk_reasons"] = change.risk_reasons
     if change.environments is not None:
         updates["environments"] = change.environments
+    updates.update({k: change.changes[k] for k in fields})
     Identity.objects.filter(pk=identity.pk).update(**updates)
     identity.refresh_from_db()
     ScopeChange.objects.filter(pk=change.pk).update(state=ScopeChange.State.APPLIED, decided_at=now)
@@ -214,6 +263,7 @@ def _apply(actor: Actor, change: ScopeChange) -> None:
         after={
             "environments": list(identity.environments),
             "risk_tier": identity.risk_tier,
+            **{k: getattr(identity, k) for k in fields},
             "grants_added": [grant_snapshot(g) for g in new],
             "scope_change": change.pk,
         },

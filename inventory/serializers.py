@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from governance.people.models import Team, User
@@ -147,14 +148,98 @@ class IdentityListSerializer(IdentitySerializer):
         }
 
 
+class PendingScopeChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    add_grants = serializers.ListField(child=serializers.DictField())
+    remove_grants = serializers.ListField(child=serializers.IntegerField())
+    environments = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    changes = serializers.DictField(help_text="What the identity becomes once approved: {field: value}.")
+    risk_tier = serializers.CharField(help_text="The tier it is routed by (re-tiered on the result).")
+    url = serializers.CharField()
+
+
+class PendingNominationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The ownership transfer (`ownership-transfers/{id}/`).")
+    role = serializers.ChoiceField(choices=["owner", "backup_owner"])
+    to_owner = serializers.CharField(help_text="Who is asked; the seat changes once they accept.")
+
+
+class PendingActivationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The activation request (`activation-requests/{id}/`).")
+    origin = serializers.CharField()
+    risk_tier = serializers.CharField()
+    url = serializers.CharField()
+
+
+class PendingChangesSerializer(serializers.Serializer):
+    """What is asked for this identity and not yet in force (approvals, nominees' answers)."""
+
+    scope_changes = PendingScopeChangeSerializer(many=True)
+    ownership_transfers = PendingNominationSerializer(many=True)
+    activation = PendingActivationSerializer(allow_null=True)
+
+
+def pending_changes(identity: Identity) -> dict:
+    from inventory.models import ActivationRequest, OwnershipTransfer, ScopeChange
+
+    scope_changes = ScopeChange.objects.filter(identity=identity, state=ScopeChange.State.PENDING).order_by(
+        "pk"
+    )
+    transfers = (
+        OwnershipTransfer.objects.filter(identity=identity, state=OwnershipTransfer.State.PROPOSED)
+        .select_related("to_owner")
+        .order_by("pk")
+    )
+    activation = ActivationRequest.objects.filter(
+        identity=identity, state=ActivationRequest.State.PENDING
+    ).first()
+    return {
+        "scope_changes": [
+            {
+                "id": c.pk,
+                "state": c.state,
+                "add_grants": c.add_grants,
+                "remove_grants": c.remove_grants,
+                "environments": c.environments,
+                "changes": c.changes,
+                "risk_tier": c.risk_tier,
+                "url": f"/inventory/scope-changes/{c.pk}/",
+            }
+            for c in scope_changes
+        ],
+        "ownership_transfers": [
+            {"id": t.pk, "role": t.role, "to_owner": t.to_owner.username} for t in transfers
+        ],
+        "activation": (
+            {
+                "id": activation.pk,
+                "origin": activation.origin,
+                "risk_tier": activation.risk_tier,
+                "url": activation.get_absolute_url(),
+            }
+            if activation is not None
+            else None
+        ),
+    }
+
+
 class IdentityDetailSerializer(IdentitySerializer):
     grants = GrantSerializer(many=True, read_only=True)
     credentials = CredentialSerializer(many=True, read_only=True)
     findings = serializers.SerializerMethodField()
     exceptions = serializers.SerializerMethodField()
+    pending_changes = serializers.SerializerMethodField()
 
     class Meta(IdentitySerializer.Meta):
-        fields = [*IdentitySerializer.Meta.fields, "grants", "credentials", "findings", "exceptions"]
+        fields = [
+            *IdentitySerializer.Meta.fields,
+            "grants",
+            "credentials",
+            "findings",
+            "exceptions",
+            "pending_changes",
+        ]
         read_only_fields = fields
 
     def get_findings(self, obj) -> list[dict]:
@@ -162,6 +247,10 @@ class IdentityDetailSerializer(IdentitySerializer):
 
     def get_exceptions(self, obj) -> list[dict]:
         return extensions.related(obj, "exceptions")
+
+    @extend_schema_field(PendingChangesSerializer)
+    def get_pending_changes(self, obj) -> dict:
+        return pending_changes(obj)
 
 
 # ---------------------------------------------------------------- input
@@ -239,7 +328,11 @@ class IdentityWriteSerializer(serializers.Serializer):
     )
     data_classification = serializers.ChoiceField(choices=DataClassification.choices, required=False)
     autonomous = serializers.BooleanField(required=False)
-    risk_tier = serializers.ChoiceField(choices=Identity.RiskTier.choices, required=False)
+    risk_tier = serializers.ChoiceField(
+        choices=Identity.RiskTier.choices,
+        required=False,
+        help_text="May be raised above the computed tier (give a `reason`); never set below it (400).",
+    )
     source = serializers.CharField(max_length=60, required=False, allow_blank=True)
     external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
     # Create only.

@@ -18,8 +18,8 @@ from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
-from inventory.models import Credential, DataClassification, Grant, Identity
-from inventory.risk import assess, max_tier
+from inventory.models import TIER_ORDER, Credential, DataClassification, Grant, Identity, OwnershipTransfer
+from inventory.risk import assess, assess_identity, below_floor_message, max_tier
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 from inventory.validation import (  # noqa: F401  (re-exported: other apps validate through here)
     CREDENTIAL_FIELDS,
@@ -48,9 +48,15 @@ IDENTITY_FIELDS = (
     "source",
     "external_id",
 )
+# What an owner may change (or, for the fields below, ask for) on an identity they own.
 OWNER_EDITABLE_FIELDS = {"purpose", "backup_owner", "vendor", "product", "model_name"}
 # Fields that feed the risk assessment: changing one re-assesses the tier (which may rise, never fall).
 RISK_FIELDS = {"kind", "environments", "data_classification", "autonomous"}
+# Fields that change what the identity is: the tier or a policy check (allowed vendors and models,
+# deny rules by kind and environment) reads them. On a live identity they change only through a scope
+# change (inventory.scope), re-tiered and routed for approval; never by a direct edit.
+SCOPE_FIELDS = RISK_FIELDS | {"vendor", "product", "model_name"}
+LIVE_STATUSES = (Identity.Status.ACTIVE, Identity.Status.SUSPENDED)
 
 
 # ---------------------------------------------------------------- authorisation helpers
@@ -148,15 +154,32 @@ def create_identity(
     validate_identity_fields(data, status=status)
     grants = validate_grants(grants or [])
     credentials = validate_credentials(credentials or [])
+    result = assess(
+        kind=data["kind"],
+        environments=data.get("environments", []),
+        actions=[a for g in grants for a in g["actions"]],
+        data_classification=data.get("data_classification", DataClassification.INTERNAL),
+        autonomous=data.get("autonomous", False),
+    )
     if "risk_tier" not in data:
-        result = assess(
-            kind=data["kind"],
-            environments=data.get("environments", []),
-            actions=[a for g in grants for a in g["actions"]],
-            data_classification=data.get("data_classification", DataClassification.INTERNAL),
-            autonomous=data.get("autonomous", False),
-        )
         data["risk_tier"], data["risk_reasons"] = result.tier, result.reasons
+    elif TIER_ORDER[data["risk_tier"]] < TIER_ORDER[result.tier]:
+        raise ValidationError({"risk_tier": below_floor_message(data["risk_tier"], result)})
+    else:
+        data.setdefault("risk_reasons", result.reasons)
+    nominee = None
+    activation_reason = ""
+    if check_role:
+        # Registered directly by one person: a backup owner other than them accepts first, and a tier
+        # whose route needs more than one step waits for it (inventory.activation).
+        from inventory.activation import needs_route
+
+        backup = data.get("backup_owner")
+        if backup is not None and backup.pk != getattr(actor.user, "pk", None):
+            nominee = data.pop("backup_owner")
+        if status == Identity.Status.ACTIVE and needs_route(data["risk_tier"]):
+            status = Identity.Status.PROPOSED
+            activation_reason = reason or f"Registered by {actor.label}"
     if Identity.objects.filter(name=data.get("name")).exists():
         raise ValidationError({"name": f"An identity named '{data.get('name')}' already exists."})
     if (
@@ -183,6 +206,14 @@ def create_identity(
         after={**snapshot(identity), "grants": grants, "credentials": credentials},
         reason=reason,
     )
+    if activation_reason:
+        from inventory.activation import Origin, request_activation
+
+        request_activation(actor, identity, origin=Origin.REGISTER, reason=activation_reason)
+    if nominee is not None:
+        from inventory.ownership import create_transfers
+
+        create_transfers(actor, [identity], nominee, reason, role=OwnershipTransfer.Role.BACKUP_OWNER)
     return identity
 
 
@@ -195,9 +226,11 @@ def update_identity(
     expected_version: int | None = None,
     reason: str = "",
 ) -> Identity:
-    """Edit descriptive fields. Owners edit a few; IAM/Security edit all. Tier is never silently lowered."""
-    from inventory.models import TIER_ORDER
+    """Edit descriptive fields directly. Owners edit a few; IAM/Security edit all.
 
+    Not here (inventory.edits routes them): on a live identity, the SCOPE_FIELDS (a scope change,
+    approved) and naming a backup owner other than oneself (the person accepts first). The risk tier
+    is never set below the computed one."""
     actor = as_actor(actor)
     identity = (
         # Lock only the identity row: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
@@ -207,7 +240,8 @@ def update_identity(
     )
     require_editor(actor, identity, "edit this identity")
     changes = {k: v for k, v in changes.items() if k in IDENTITY_FIELDS}
-    if not actor.is_system and actor.user and not actor.user.is_governor:
+    governor = actor.is_system or (actor.user is not None and actor.user.is_governor)
+    if not governor:
         forbidden = set(changes) - OWNER_EDITABLE_FIELDS
         if forbidden:
             raise NotAllowed(
@@ -221,6 +255,7 @@ def update_identity(
         )
     if identity.status == Identity.Status.DECOMMISSIONED:
         raise IllegalTransition("A decommissioned identity cannot be edited.")
+    _refuse_unapproved_edits(actor, identity, changes, governor)
     merged = {
         "owner": identity.owner,
         "backup_owner": identity.backup_owner,
@@ -239,13 +274,25 @@ def update_identity(
             .exists()
         ):
             raise ValidationError({"external_id": "Another identity has this source and external_id."})
-    lowered = "risk_tier" in changes and TIER_ORDER[changes["risk_tier"]] < TIER_ORDER[identity.risk_tier]
-    if lowered and not reason:
-        raise ValidationError({"reason": "Lowering the risk tier needs a recorded reason."})
+    tier_reasons = None
+    if "risk_tier" in changes:
+        tier = changes["risk_tier"]
+        # The floor is the tier computed from what the identity will be after this edit.
+        computed = assess_identity(identity, **{k: changes[k] for k in RISK_FIELDS if k in changes})
+        if TIER_ORDER[tier] < TIER_ORDER[computed.tier]:
+            raise ValidationError({"risk_tier": below_floor_message(tier, computed)})
+        if TIER_ORDER[tier] < TIER_ORDER[identity.risk_tier] and not (reason or "").strip():
+            raise ValidationError({"reason": "Lowering the risk tier needs a recorded reason."})
+        tier_reasons = list(computed.reasons)
+        if TIER_ORDER[tier] > TIER_ORDER[computed.tier]:
+            why = f": {reason.strip()}" if (reason or "").strip() else ""
+            tier_reasons.append(f"Raised to {tier} above the computed {computed.tier} by {actor.label}{why}.")
     before = snapshot(identity)
     for key, value in changes.items():
         setattr(identity, key, value)
-    if RISK_FIELDS & set(changes) and "risk_tier" not in changes:
+    if tier_reasons is not None:
+        identity.risk_reasons = tier_reasons
+    elif RISK_FIELDS & set(changes):
         _reassess(identity)
     identity.version = F("version") + 1
     identity.save()
@@ -259,16 +306,61 @@ def update_identity(
     return identity
 
 
+def _refuse_unapproved_edits(
+    actor: Actor, identity: Identity, changes: dict[str, Any], governor: bool
+) -> None:
+    """What a direct edit may not do: change what a live identity is, or name someone else its backup."""
+    from inventory.models import ActivationRequest
+
+    scope_fields = sorted(
+        k for k in SCOPE_FIELDS & set(changes) if _differs(getattr(identity, k), changes[k])
+    )
+    if scope_fields and identity.status in LIVE_STATUSES:
+        raise ValidationError(
+            {
+                field: "This changes what the identity is (its tier or a policy check reads it): "
+                "request it through a scope change (POST /api/v1/scope-changes/ with "
+                '"changes", or the edit form), which is re-tiered and approved.'
+                for field in scope_fields
+            }
+        )
+    if scope_fields and not governor:
+        raise NotAllowed(
+            f"Only IAM or Security change {', '.join(scope_fields)} of a {identity.status} identity."
+        )
+    if (
+        scope_fields
+        and ActivationRequest.objects.filter(
+            identity=identity, state=ActivationRequest.State.PENDING
+        ).exists()
+    ):
+        raise IllegalTransition(
+            f"'{identity.name}' is waiting for its activation to be approved as it is; withdraw that "
+            "request before changing what it is."
+        )
+    backup = changes.get("backup_owner", identity.backup_owner)
+    if (
+        backup is not None
+        and backup.pk != identity.backup_owner_id
+        and backup.pk != getattr(actor.user, "pk", None)
+    ):
+        raise ValidationError(
+            {
+                "backup_owner": f"{backup.username} becomes backup owner only once they accept: nominate "
+                'them (POST /api/v1/ownership-transfers/ with "role": "backup_owner", or the edit form).'
+            }
+        )
+
+
+def _differs(current: Any, value: Any) -> bool:
+    if isinstance(current, list) and isinstance(value, list):
+        return sorted(current) != sorted(value)
+    return current != value
+
+
 def _reassess(identity: Identity) -> None:
     """Re-run the risk assessment after a risk-relevant edit: the tier may rise, never silently fall."""
-    actions = {a for acts in identity.grants.current().values_list("actions", flat=True) for a in acts}
-    result = assess(
-        kind=identity.kind,
-        environments=identity.environments,
-        actions=actions,
-        data_classification=identity.data_classification,
-        autonomous=identity.autonomous,
-    )
+    result = assess_identity(identity)
     identity.risk_tier = max_tier(identity.risk_tier, result.tier)
     identity.risk_reasons = result.reasons
 
@@ -324,7 +416,14 @@ def reactivate(actor, identity: Identity, reason: str) -> Identity:
 def activate(
     actor, identity: Identity, reason: str, *, owner: User | None = None, backup_owner=None
 ) -> Identity:
-    """Triage: adopt a discovered (or proposed) identity, giving it an owner, and make it active."""
+    """Triage: adopt a discovered (or proposed) identity, giving it an owner.
+
+    Active at once when its tier's route is a single step (the IAM/Security person triaging is that
+    step); otherwise it becomes `proposed` and waits for the route (inventory.activation). A backup
+    owner other than the person triaging is nominated and takes the seat once they accept."""
+    from inventory.activation import Origin, activate_now, needs_route, request_activation
+    from inventory.models import ActivationRequest, OwnershipTransfer
+
     actor = as_actor(actor)
     require_governor(actor, "activate a discovered identity")
     identity = _locked(identity)
@@ -333,12 +432,24 @@ def activate(
             f"Only a discovered or proposed identity can be activated; '{identity.name}' is "
             f"{identity.status}."
         )
-    if owner is not None or backup_owner is not None:
-        changes = {"owner": owner or identity.owner}
-        if backup_owner is not None:
-            changes["backup_owner"] = backup_owner
+    if ActivationRequest.objects.filter(identity=identity, state=ActivationRequest.State.PENDING).exists():
+        raise IllegalTransition(f"The activation of '{identity.name}' is already waiting for approval.")
+    nominee = None
+    if backup_owner is not None and backup_owner.pk != getattr(actor.user, "pk", None):
+        nominee, backup_owner = backup_owner, None
+    changes: dict[str, Any] = {}
+    if owner is not None:
+        changes["owner"] = owner
+    if backup_owner is not None:
+        changes["backup_owner"] = backup_owner
+    computed = assess_identity(identity)
+    if TIER_ORDER[computed.tier] > TIER_ORDER[identity.risk_tier]:
+        # Its grants say more than the tier recorded at import: the route follows the computed tier.
+        changes.update(risk_tier=computed.tier, risk_reasons=computed.reasons)
+    if changes:
         validate_identity_fields(
-            {"backup_owner": identity.backup_owner, **changes}, status=Identity.Status.ACTIVE
+            {"owner": identity.owner, "backup_owner": identity.backup_owner, **changes},
+            status=Identity.Status.ACTIVE,
         )
         before = snapshot(identity)
         Identity.objects.filter(pk=identity.pk).update(**changes)
@@ -356,8 +467,18 @@ def activate(
             )
     if identity.owner_id is None:
         raise ValidationError({"owner": "Give the identity an owner before activating it."})
-    identity = _move(actor, identity.pk, Identity.Status.ACTIVE, reason, "identity.activated")
-    Identity.objects.filter(pk=identity.pk, approved_at__isnull=True).update(approved_at=timezone.now())
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Give a reason; it is kept in the audit log."})
+    if needs_route(identity.risk_tier):
+        if identity.status == Identity.Status.DISCOVERED:
+            identity = _move(actor, identity.pk, Identity.Status.PROPOSED, reason, "identity.proposed")
+        request_activation(actor, identity, origin=Origin.TRIAGE, reason=reason)
+    else:
+        identity = activate_now(actor, identity.pk, reason)
+    if nominee is not None:
+        from inventory.ownership import create_transfers
+
+        create_transfers(actor, [identity], nominee, reason, role=OwnershipTransfer.Role.BACKUP_OWNER)
     identity.refresh_from_db()
     return identity
 

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from inventory import views, views_bulk, views_import, views_ownership, views_reactivation, views_scope
+from inventory import (
+    views,
+    views_activation,
+    views_bulk,
+    views_import,
+    views_ownership,
+    views_reactivation,
+    views_scope,
+)
 
 app_name = "inventory"
 
@@ -29,6 +37,8 @@ urlpatterns = [
         "reactivations/<int:pk>/decide/", views_reactivation.reactivation_decide, name="reactivation-decide"
     ),
     path("<int:pk>/reactivation/", views_reactivation.reactivation_new, name="reactivation-new"),
+    path("activations/<int:pk>/", views_activation.activation_detail, name="activation"),
+    path("activations/<int:pk>/decide/", views_activation.activation_decide, name="activation-decide"),
     path("<int:pk>/transfer/", views_ownership.transfer_propose, name="transfer"),
     path("<int:pk>/", views.identity_detail, name="detail"),
     path("<int:pk>/edit/", views.identity_edit, name="edit"),

@@ -120,19 +120,23 @@ def _resolve(events: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
 
 
 def _may_report(actor: Actor) -> bool | None:
-    """True: any identity. None: only identities the person owns. Auditors never change anything."""
+    """True: any identity. None: only identities the person owns. False: none.
+
+    A token acts for its holder: an owner's write token reports for what that owner owns, as the
+    owner does in the browser. Only a `report`-scoped token (issued to IAM/Security or by IAM: a
+    discovery job, an agent gateway) reports for any identity. Auditors never change anything."""
     if actor.is_system:
         return True
     user = actor.user
     if user is None or not user.is_active or user.is_auditor:
         return False
-    if user.is_governor:
-        return True
     if (
         actor.kind == "token"
-        and ApiToken.objects.filter(pk=actor.token_id, scope=ApiToken.Scope.WRITE).exists()
+        and ApiToken.objects.filter(pk=actor.token_id, scope=ApiToken.Scope.REPORT).exists()
     ):
-        return True  # a machine (CI, agent gateway) with a write-scoped token
+        return True
+    if user.is_governor:
+        return True
     if user.has_role(Role.OWNER):
         return None
     return False
@@ -192,7 +196,10 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
         raise ValidationError({"events": f"At most {MAX_BATCH:,} events per batch; got {len(raw_events):,}."})
     scope = _may_report(actor)
     if scope is False:
-        raise NotAllowed("Auditors and people without a role cannot report usage.")
+        raise NotAllowed(
+            "Auditors and people without a role cannot report usage; a machine reporting for any "
+            "identity uses a token of scope 'report'."
+        )
 
     cleaned: list[dict[str, Any]] = []
     errors: dict[int, list[tuple[str, str]]] = {}
@@ -216,6 +223,23 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
             errors[index] = [("identity", where)]
         else:
             event["row"] = row
+    if scope is None:
+        # Who may comes before what is wrong with the batch: the refusal names the identities.
+        user_pk = actor.user.pk
+        foreign = sorted(
+            {
+                e["row"]["id"]
+                for e in cleaned
+                if "row" in e and user_pk not in (e["row"]["owner_id"], e["row"]["backup_owner_id"])
+            }
+        )
+        if foreign:
+            shown = ", ".join(map(str, foreign[:20])) + (" …" if len(foreign) > 20 else "")
+            raise NotAllowed(
+                f"You may report usage only for identities you own; not for identit"
+                f"{'y' if len(foreign) == 1 else 'ies'} {shown}. A machine reporting for any identity "
+                "uses a token of scope 'report' (issue_api_token USER --scope report)."
+            )
     if errors:
         if single:
             raise ValidationError({f: [m for f2, m in errors[0] if f2 == f] for f, _ in errors[0]})
@@ -227,19 +251,6 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
                 ]
             }
         )
-    if scope is None:
-        user_pk = actor.user.pk
-        foreign = [
-            str(i)
-            for i, e in enumerate(cleaned)
-            if user_pk not in (e["row"]["owner_id"], e["row"]["backup_owner_id"])
-        ]
-        if foreign:
-            raise NotAllowed(
-                "Owners may report usage only for identities they own; not allowed for event(s) "
-                + ", ".join(foreign[:20])
-                + "."
-            )
 
     identity_ids = {e["row"]["id"] for e in cleaned}
     grants_by_identity: dict[int, list[_GrantScope]] = defaultdict(list)

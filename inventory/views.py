@@ -19,13 +19,14 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
+from approvals.routing import describe_steps, steps_for
 from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_cell
 from governance.errors import IllegalTransition, NotAllowed
 from governance.paging import OnePassPaginator
 from governance.people.models import Role
-from inventory import extensions, services, timeline
+from inventory import edits, extensions, services, timeline
 from inventory.filters import IdentityFilter, base_queryset
 from inventory.forms import (
     ActivateForm,
@@ -35,7 +36,7 @@ from inventory.forms import (
     ReasonForm,
     RotationForm,
 )
-from inventory.models import Credential, Grant, Identity, ResourceKind
+from inventory.models import ActivationRequest, Credential, Grant, Identity, ResourceKind, ScopeChange
 
 PAGE_SIZE = 50
 SORTABLE = [
@@ -376,7 +377,7 @@ def identity_edit(request, pk: int):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.update_identity(
+                outcome = edits.edit_identity(
                     as_actor(user),
                     identity,
                     form.changes(),
@@ -388,7 +389,12 @@ def identity_edit(request, pk: int):
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
-                messages.success(request, f"Saved changes to {identity.name}.")
+                _edit_messages(request, identity, outcome)
+                if (
+                    outcome.scope_change is not None
+                    and outcome.scope_change.state == ScopeChange.State.PENDING
+                ):
+                    return redirect("inventory:scope-change", pk=outcome.scope_change.pk)
                 return redirect(identity.get_absolute_url())
         status = 400
     return render(
@@ -397,6 +403,30 @@ def identity_edit(request, pk: int):
         {"identity": identity, "form": form, "governor": user.is_governor},
         status=status,
     )
+
+
+def _edit_messages(request, identity: Identity, outcome) -> None:
+    change, nomination = outcome.scope_change, outcome.nomination
+    if change is None and nomination is None:
+        messages.success(request, f"Saved changes to {identity.name}.")
+        return
+    if change is not None and change.state == ScopeChange.State.PENDING:
+        wanted = ", ".join(
+            sorted(change.changes) + (["environments"] if change.environments is not None else [])
+        )
+        messages.info(
+            request,
+            f"{identity.name}: {wanted} change what it is, so they were asked for as scope change "
+            f"#{change.pk} ({change.risk_tier} tier); nothing changes until it is approved.",
+        )
+    elif change is not None:
+        messages.success(request, f"{identity.name}: environments removed.")
+    if nomination is not None:
+        messages.info(
+            request,
+            f"{nomination.to_owner.username} is asked to be backup owner of {identity.name}; "
+            "they take the seat once they accept.",
+        )
 
 
 @role_required(*MEMBERS)
@@ -526,8 +556,16 @@ def credential_rotate(request, pk: int):
 
 @role_required(*GOVERNORS)
 def triage(request):
-    """Discovered identities waiting for an owner: adopt (activate) or decommission them."""
-    queryset = base_queryset().filter(status=Identity.Status.DISCOVERED).order_by("-created_at", "pk")
+    """Discovered identities waiting for an owner, and proposed ones (imported, or an activation that was
+    rejected): adopt them (activate, routed by tier) or decommission them. Proposed identities whose
+    activation is waiting for approval link to it instead."""
+    pending = ActivationRequest.objects.filter(identity=OuterRef("pk"), state=ActivationRequest.State.PENDING)
+    queryset = (
+        base_queryset()
+        .filter(status__in=(Identity.Status.DISCOVERED, Identity.Status.PROPOSED))
+        .annotate(pending_activation=Subquery(pending.values("pk")[:1]))
+        .order_by("-created_at", "pk")
+    )
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "inventory/triage.html", {"page": page, "form": ActivateForm(), "query": ""})
 
@@ -551,10 +589,24 @@ def activate(request, pk: int):
         except ValidationError as exc:
             messages.error(request, f"{identity.name}: {' '.join(exc.messages)}")
         else:
-            messages.success(
-                request, f"{identity.name} is now active, owned by {form.cleaned_data['owner']}."
-            )
+            _activation_messages(request, identity, form.cleaned_data)
     else:
         problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         messages.error(request, f"{identity.name}: {problems}")
     return redirect("inventory:triage")
+
+
+def _activation_messages(request, identity: Identity, data) -> None:
+    identity.refresh_from_db()
+    if identity.status == Identity.Status.ACTIVE:
+        messages.success(request, f"{identity.name} is now active, owned by {data['owner']}.")
+    else:
+        route = describe_steps(steps_for(identity.risk_tier))
+        messages.info(
+            request,
+            f"{identity.name} is {identity.risk_tier} risk: owned by {data['owner']}, it waits as proposed "
+            f"for its approval route ({route}) before it is active.",
+        )
+    backup = data.get("backup_owner")
+    if backup is not None and identity.backup_owner_id != backup.pk:
+        messages.info(request, f"{backup.username} is asked to be backup owner; they accept or decline.")

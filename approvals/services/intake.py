@@ -299,6 +299,36 @@ def _set_state(actor: Actor, intake: IntakeRequest, state: str, reason: str = ""
     audit.record(actor, f"intake.{state}", intake, before={"state": before}, after=after, reason=reason)
 
 
+def _ask_named_people(actor: Actor, intake: IntakeRequest, identity: Identity) -> None:
+    """Ask the owner and backup owner the requester named (other than themselves) to accept."""
+    from inventory.models import OwnershipTransfer
+    from inventory.ownership import create_transfers
+
+    requester = intake.requester
+    by = f"{requester.username} (intake #{intake.pk})"
+    reason = f"Named in intake request #{intake.pk} by {requester.username}."
+    if intake.owner_id is not None and intake.owner_id != requester.pk:
+        create_transfers(
+            actor,
+            [identity],
+            intake.owner,
+            reason,
+            role=OwnershipTransfer.Role.OWNER,
+            # The requester named themselves backup: once the owner accepts, they take that seat.
+            keep_as_backup=intake.backup_owner_id == requester.pk,
+            proposed_by=by,
+        )
+    if intake.backup_owner_id is not None and intake.backup_owner_id != requester.pk:
+        create_transfers(
+            actor,
+            [identity],
+            intake.backup_owner,
+            reason,
+            role=OwnershipTransfer.Role.BACKUP_OWNER,
+            proposed_by=by,
+        )
+
+
 @register(KIND)
 class IntakeApproval(ApprovalKind):
     label = "intake request"
@@ -311,8 +341,20 @@ class IntakeApproval(ApprovalKind):
         )
 
     def on_approved(self, request, actor):
-        """Create the identity, active, with exactly the approved answers and grants; link both ways."""
+        """Create the identity, active, with exactly the approved answers and grants; link both ways.
+
+        Nobody becomes owner or backup owner of it without agreeing: the requester agreed by asking,
+        so a seat named for them is theirs at once. An owner named by someone else is asked through
+        an ownership transfer (the requester holds the seat until that person accepts; declining
+        leaves it with the requester); a backup owner named by someone else is a nomination they
+        accept or decline."""
         intake = self._intake(request)
+        requester = intake.requester
+        named_owner, named_backup = intake.owner, intake.backup_owner
+        owner = named_owner if named_owner is None or named_owner.pk == requester.pk else requester
+        backup = named_backup if named_backup is not None and named_backup.pk == requester.pk else None
+        if backup is not None and owner is not None and backup.pk == owner.pk:
+            backup = None  # the requester named someone else owner and themselves backup: see below
         credentials = (
             [
                 {
@@ -333,8 +375,8 @@ class IntakeApproval(ApprovalKind):
                 "product": intake.product,
                 "model_name": intake.model_name,
                 "purpose": intake.purpose,
-                "owner": intake.owner,
-                "backup_owner": intake.backup_owner,
+                "owner": owner,
+                "backup_owner": backup,
                 "team": intake.team,
                 "environments": list(intake.environments),
                 "data_classification": intake.data_classification,
@@ -351,6 +393,7 @@ class IntakeApproval(ApprovalKind):
             reason=f"Approved intake request #{intake.pk}",
             check_role=False,
         )
+        _ask_named_people(actor, intake, identity)
         _set_state(actor, intake, IntakeRequest.State.APPROVED, identity=identity)
 
     def on_rejected(self, request, actor):

@@ -12,7 +12,7 @@ from governance.actors import from_request
 from governance.decisions import jit, service
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
 from governance.filters import id_filter
-from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
+from governance.permissions import AuditorReadOnly, QueryTokenPermission, ReadAllRoles, TokenScopePermission
 from inventory.models import Action, Environment
 
 # ---------------------------------------------------------------- decisions
@@ -116,8 +116,9 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_permissions(self):
         if self.action == "create":
             # Asking is open to any token or person with a role (a read-scoped gateway token too);
-            # an auditor's or role-less account's question would still count as usage, so no.
-            return [permissions.IsAuthenticated(), AuditorReadOnly()]
+            # an auditor's or role-less account's question would still count as usage, so no. SCIM and
+            # report-scoped tokens do their one thing only.
+            return [permissions.IsAuthenticated(), QueryTokenPermission(), AuditorReadOnly()]
         return [ReadAllRoles(), TokenScopePermission()]
 
     @extend_schema(

@@ -28,11 +28,25 @@ def hash_token(value: str) -> str:
 def issue_token(
     actor, user: User, *, scope: str = "read", days: int = 90, name: str = ""
 ) -> tuple[ApiToken, str]:
-    """Create a token for `user`; return the row and the only copy of the value."""
+    """Create a token for `user`; return the row and the only copy of the value.
+
+    A `report` token reports usage for any identity (and does nothing else), so it is issued only to
+    someone who holds IAM or Security, or by an IAM approver (`actor`) for a machine's user."""
     from inventory.models import Identity
 
     if scope not in ApiToken.Scope.values:
         raise ValueError(f"scope must be one of {', '.join(ApiToken.Scope.values)}")
+    if scope == ApiToken.Scope.REPORT:
+        issuer = as_actor(actor).user
+        by_iam = (
+            issuer is not None and issuer.is_active and issuer.has_role(Role.IAM) and not issuer.is_auditor
+        )
+        held_by_governor = user.has_role(Role.IAM, Role.SECURITY) and not user.is_auditor
+        if not (by_iam or held_by_governor):
+            raise ValueError(
+                f"a 'report' token reports usage for every identity: {user.username} must hold IAM or "
+                "Security, or an IAM approver must issue it (--issued-by)"
+            )
     if days < 1 or days > 366:
         raise ValueError("days must be between 1 and 366")
     if not user.is_active:
@@ -51,7 +65,7 @@ def issue_token(
         team=user.team,
         environments=["prod"],
         status=Identity.Status.ACTIVE,
-        risk_tier=Identity.RiskTier.MEDIUM if scope == "write" else Identity.RiskTier.LOW,
+        risk_tier=Identity.RiskTier.MEDIUM if scope in ("write", "report") else Identity.RiskTier.LOW,
         source="steward",
         external_id=prefix,
     )

@@ -8,7 +8,8 @@ from approvals.models import ApprovalRequest, Comment, IntakeRequest
 from approvals.services import intake as svc
 from governance.errors import IllegalTransition, NotAllowed
 from governance.models import AuditEvent
-from inventory.models import Credential, Grant, Identity
+from inventory import ownership
+from inventory.models import Credential, Grant, Identity, OwnershipTransfer
 from tests.approvals.conftest import future
 
 
@@ -45,7 +46,13 @@ def test_created_identity_has_exactly_the_approved_grants_owner_and_tier(
     identity = intake.identity
     assert intake.state == IntakeRequest.State.APPROVED
     assert identity.status == Identity.Status.ACTIVE
-    assert (identity.owner, identity.backup_owner, identity.team) == (owner, owner2, team)
+    # The requester is the owner; the backup owner they named is asked first (issue 18, item 4).
+    assert (identity.owner, identity.backup_owner, identity.team) == (owner, None, team)
+    nomination = OwnershipTransfer.objects.get(identity=identity, state="proposed")
+    assert (nomination.role, nomination.to_owner) == ("backup_owner", owner2)
+    ownership.accept_transfer(owner2, nomination)
+    identity.refresh_from_db()
+    assert identity.backup_owner == owner2
     assert identity.risk_tier == "high" and identity.risk_reasons == intake.risk_reasons
     assert identity.source == "intake" and identity.external_id == f"intake-{intake.pk}"
     assert identity.intake_request == intake

@@ -56,8 +56,16 @@ def test_iam_registers_an_identity_with_computed_risk(api_as, iam, owner, owner2
     response = api_as(iam).post("/api/v1/identities/", payload(), format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["owner"] == "owner" and body["backup_owner"] == "owner2" and body["team"] == "payments"
-    assert body["status"] == "active"
+    # The backup owner is asked first; a high tier waits for IAM, then Security (issue 18, items 3-4).
+    assert body["owner"] == "owner" and body["backup_owner"] is None and body["team"] == "payments"
+    assert body["pending_changes"]["ownership_transfers"] == [
+        {
+            "id": body["pending_changes"]["ownership_transfers"][0]["id"],
+            "role": "backup_owner",
+            "to_owner": "owner2",
+        }
+    ]
+    assert body["status"] == "proposed" and body["pending_changes"]["activation"]["risk_tier"] == "high"
     assert body["risk_tier"] == "high"  # prod (+2), open_pr (+1), confidential (+1)
     assert any("production" in r for r in body["risk_reasons"])
     assert body["grants"][0]["actions"] == ["open_pr", "read_code"]
@@ -252,13 +260,20 @@ def test_patch_with_stale_version_is_409_and_changes_nothing(api_as, iam, identi
 
 
 @pytest.mark.django_db
-def test_patch_raising_environment_reassesses_tier_upwards(api_as, iam, identity):
+def test_patch_raising_environment_reassesses_tier_upwards(api_as, iam, iam2, security, identity):
+    """Environments change what the identity is: a scope change, re-tiered and approved (issue 18)."""
     GrantFactory(identity=identity, actions=["deploy"])
-    body = (
-        api_as(iam)
-        .patch(f"/api/v1/identities/{identity.pk}/", {"environments": ["prod"]}, format="json")
-        .json()
+    response = api_as(iam).patch(
+        f"/api/v1/identities/{identity.pk}/", {"environments": ["prod"], "reason": "goes live"}, format="json"
     )
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["environments"] == ["dev"] and body["risk_tier"] == "low"
+    (pending,) = body["pending_changes"]["scope_changes"]
+    assert pending["environments"] == ["prod"] and pending["risk_tier"] == "high"
+    for person in (iam2, security):
+        assert api_as(person).post(f"/api/v1/scope-changes/{pending['id']}/approve/", {}).status_code == 200
+    body = api_as(iam).get(f"/api/v1/identities/{identity.pk}/").json()
     assert body["risk_tier"] == "high" and any("production" in r for r in body["risk_reasons"])
 
 

@@ -157,6 +157,8 @@ def test_edit_page_by_role(client, role_users, identity, username, status):
     data = {
         "name": identity.name,
         "kind": identity.kind,
+        "vendor": identity.vendor,
+        "product": identity.product,
         "owner": "owner",
         "data_classification": identity.data_classification,
         "risk_tier": identity.risk_tier,
@@ -191,12 +193,21 @@ def test_owner_edits_only_owner_fields(client, owner, owner2, identity):
     assert 'name="purpose"' in form and 'name="risk_tier"' not in form and 'name="owner"' not in form
     response = client.post(
         f"/inventory/{identity.pk}/edit/",
-        {"purpose": "Writes platform code", "backup_owner": "owner2", "vendor": "Anthropic", "version": 1},
+        {
+            "purpose": "Writes platform code",
+            "backup_owner": "owner2",
+            "vendor": "Anthropic",
+            "product": "Claude Code",
+            "version": 1,
+        },
     )
     assert response.status_code == 302
     identity.refresh_from_db()
-    assert identity.purpose == "Writes platform code" and identity.backup_owner == owner2
+    # The purpose changes now; owner2 becomes backup owner only once they accept (issue 18, item 4).
+    assert identity.purpose == "Writes platform code" and identity.backup_owner is None
     assert identity.version == 2
+    nomination = identity.ownership_transfers.get(state="proposed")
+    assert (nomination.role, nomination.to_owner) == ("backup_owner", owner2)
 
 
 @pytest.mark.django_db

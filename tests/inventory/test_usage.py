@@ -172,25 +172,27 @@ def test_auditors_and_outsiders_cannot_report_usage(api_as, role_users, bot, use
 
 
 @pytest.mark.django_db
-def test_write_token_reports_for_any_identity_but_read_token_cannot(client, bot):
+def test_report_token_reports_for_any_identity_but_write_and_read_tokens_cannot(client, bot, iam):
+    """A machine reporting for every identity holds a `report` token issued by IAM; a role-less user's
+    write token no longer reports for identities it does not own (issue 18, item 5)."""
     gateway = UserFactory(username="agent-gateway", roles=[])
+    _, report_value = issue_token(iam, gateway, scope="report")
     _, write_value = issue_token("system:test", gateway, scope="write")
     _, read_value = issue_token("system:test", gateway, scope="read")
     events = [{"identity": bot.pk, "at": iso(timezone.now())}]
-    ok = client.post(
-        "/api/v1/usage-events/",
-        events,
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {write_value}",
-    )
+
+    def post(value):
+        return client.post(
+            "/api/v1/usage-events/",
+            events,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {value}",
+        )
+
+    ok = post(report_value)
     assert ok.status_code == 201, ok.json()
-    refused = client.post(
-        "/api/v1/usage-events/",
-        events,
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {read_value}",
-    )
-    assert refused.status_code == 403
+    assert post(write_value).status_code == 403
+    assert post(read_value).status_code == 403
     assert UsageEvent.objects.get().reported_by.startswith("token:")
 
 

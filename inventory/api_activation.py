@@ -1,0 +1,60 @@
+"""REST API for activation requests: imported, registered or triaged identities whose tier's route
+needs more than one step wait `proposed` here until the approvals are given.
+
+Thin: list, show, decide through the approval engine (`approve/`, `reject/`, `withdraw/`).
+"""
+
+from __future__ import annotations
+
+from rest_framework import mixins, permissions, serializers, viewsets
+
+from governance.permissions import AuditorReadOnly, TokenScopePermission
+from inventory import activation
+from inventory.api_ownership import ApprovalDecisionsMixin, InventoryMember
+from inventory.models import ActivationRequest
+
+
+class ActivationRequestSerializer(serializers.ModelSerializer):
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    identity_name = serializers.CharField(source="identity.name", read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = ActivationRequest
+        fields = [
+            "id",
+            "identity",
+            "identity_name",
+            "requester",
+            "origin",
+            "reason",
+            "risk_tier",
+            "state",
+            "created_at",
+            "decided_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+
+class ActivationRequestViewSet(
+    ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Activation of an imported, registered or triaged identity whose tier needs more than one
+    approval step. `state` is `pending` until its route is approved (`approve/`, `reject/`, or the
+    requester's `withdraw/`); then `applied` and the identity is `active`. Opened by the import,
+    `POST identities/` and triage; not created here."""
+
+    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    serializer_class = ActivationRequestSerializer
+    filterset_fields = ["state", "identity", "origin"]
+    approval_kind = activation.KIND
+
+    def get_queryset(self):
+        return ActivationRequest.objects.select_related("requester", "identity").order_by(
+            "-created_at", "-pk"
+        )
+
+
+def register(router) -> None:
+    router.register("activation-requests", ActivationRequestViewSet, basename="activation-request")
