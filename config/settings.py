@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "governance.middleware.RequestIdMiddleware",
+    "governance.middleware.RefuseNulMiddleware",
     "governance.middleware.SsoSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "governance.middleware.ReadOnlyRolesMiddleware",

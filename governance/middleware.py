@@ -153,3 +153,42 @@ class NoStoreMiddleware:
             or request.headers.get("Authorization")
             or response.get("Content-Disposition", "").lower().startswith("attachment")
         )
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path, the query string or a form field is refused with 400 before any
+    view reads it: PostgreSQL cannot store NUL in text, so it would reach the database as a 500.
+    (JSON bodies are refused the same way by governance.safe_json.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._carries_nul(request):
+            from django.http import HttpResponseBadRequest, JsonResponse
+
+            message = "The request contains a NUL character (\\x00), which Steward does not accept."
+            if request.path_info.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+    @staticmethod
+    def _carries_nul(request) -> bool:
+        if "\x00" in request.path_info or "%00" in request.META.get("QUERY_STRING", ""):
+            return True
+        if any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()):
+            return True
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if request.method == "POST" and content_type.startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            try:
+                fields = request.POST.lists()
+            except Exception:  # noqa: BLE001 - a malformed body is the view's (and CSRF's) to refuse
+                return False
+            return any(
+                "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values)
+                for key, values in fields
+            )
+        return False

@@ -258,3 +258,23 @@ def test_a_nul_in_json_text_is_a_400_not_a_database_error(api_as, iam):
     assert loads('["a\\\\u0000"]') == ["a\\u0000"]  # an escaped backslash, then the text u0000
     with pytest.raises(ValueError, match="NUL"):
         loads('["a\\\\\\u0000"]')
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "method, path, data",
+    [
+        ("get", "/inventory/?q=a%00b", None),
+        ("get", "/approvals/?kind=%00", None),
+        ("post", "/inventory/reassign/", {"identities": "1", "to_owner": "x\x00y", "reason": "r"}),
+        ("get", "/api/v1/intake-requests/%00/", None),
+        ("get", "/api/v1/identities/?search=%00", None),
+    ],
+)
+def test_nul_in_a_path_query_or_form_field_is_a_400_before_any_view(client, iam, method, path, data):
+    client.force_login(iam)
+    before = Identity.objects.count()
+    response = getattr(client, method)(path, data) if data else getattr(client, method)(path)
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+    assert Identity.objects.count() == before
