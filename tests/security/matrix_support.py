@@ -140,6 +140,18 @@ def build_estate(users) -> dict[str, int | str]:
     paused = IdentityFactory(owner=owner, name="matrix-paused", environments=["dev"], team=owner.team)
     inventory_services.suspend(iam, paused, "Paused for the matrix")
     reactivation = request_reactivation(owner, paused, "Needed again for the release")
+    # Found in prod with admin: Security's triage names `owner` and routes it (IAM, then Security).
+    found = IdentityFactory(
+        owner=None,
+        name="matrix-found-admin",
+        status="discovered",
+        kind="service_account",
+        environments=["prod"],
+        team=owner.team,
+    )
+    GrantFactory(identity=found, resource_kind="cloud_account", actions=["admin", "deploy"])
+    inventory_services.activate(users["security"], found, "Platform runs it", owner=owner)
+    activation = found.activation_requests.get()
     version = PolicyVersion.objects.order_by("-version").first()
     test_case = PolicyTestCase.objects.first()
     with transaction.atomic():
@@ -160,6 +172,7 @@ def build_estate(users) -> dict[str, int | str]:
         "transfer": transfer.pk,
         "scope_change": change.pk,
         "reactivation": reactivation.pk,
+        "activation": activation.pk,
         "version": version.version if version else 1,
         "test_case": test_case.pk if test_case else 1,
         "seq": event.seq,
@@ -177,6 +190,8 @@ PARAMS_BY_SEGMENT = {
     "ownership-transfers": "transfer",
     "reactivations": "reactivation",
     "reactivation-requests": "reactivation",
+    "activations": "activation",
+    "activation-requests": "activation",
     "intake": "intake",
     "intake-requests": "intake",
     "approvals": "approval",
