@@ -410,6 +410,10 @@ def _edit_form(identity, purpose: str, version: int) -> dict:
     return {
         "name": identity.name,
         "kind": identity.kind,
+        # The form shows these filled in; left out, they would ask to clear them (a scope change).
+        "vendor": identity.vendor,
+        "product": identity.product,
+        "model_name": identity.model_name,
         "owner": identity.owner.username,
         "data_classification": identity.data_classification,
         "risk_tier": identity.risk_tier,
