@@ -227,7 +227,9 @@ class _Deferred(Exception):
 
 def _bound_user(claims: dict[str, Any], issuer: str, subject: str, *, create: bool) -> User:
     binding = (
-        SsoBinding.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject)
+        SsoBinding.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
     )
     binding = binding.first()
     if binding is not None:
@@ -283,7 +285,9 @@ def _scim_user_for(claims: dict[str, Any]) -> User | None:
         return None
     return (
         User.objects.select_for_update()
-        .filter(scim_managed=True, scim_external_id=str(value), sso_binding__isnull=True)
+        .filter(scim_managed=True, scim_external_id=str(value))
+        # A subquery, not a LEFT JOIN: PostgreSQL refuses FOR UPDATE on the nullable side of one.
+        .exclude(pk__in=SsoBinding.objects.values("user_id"))
         .first()
     )
 
