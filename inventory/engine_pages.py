@@ -1,0 +1,81 @@
+"""The page and the decide action shared by inventory's flows on the approval engine (activation,
+reactivation): who may see a request, its steps and who may decide, and the decision itself."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.shortcuts import redirect, render
+
+from approvals.models import ApprovalRequest, ApprovalStep
+from approvals.services import engine
+from governance.actors import as_actor
+from governance.errors import IllegalTransition
+from inventory import services
+
+
+def conflict(request, exc: IllegalTransition):
+    return render(request, "409.html", {"message": exc.message}, status=409)
+
+
+def approval_for(kind: str, object_id: int) -> ApprovalRequest | None:
+    return (
+        ApprovalRequest.objects.prefetch_related(
+            Prefetch(
+                "steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("round", "order")
+            ),
+            "parties",
+        )
+        .filter(kind=kind, object_id=object_id)
+        .first()
+    )
+
+
+def request_page(request, item, approval: ApprovalRequest | None, template: str):
+    """The request's page for those involved in it, the identity's editors and auditors."""
+    user = request.user
+    involved = approval is not None and user.pk in engine.conflicted_user_ids(approval)
+    if not (involved or services.can_edit(user, item.identity) or user.is_auditor):
+        raise PermissionDenied("This request is not yours to see.")
+    step = approval.open_step() if approval else None
+    refusal = engine.refusal(user, approval, step) if approval and step else None
+    context = {
+        "item": item,
+        "identity": item.identity,
+        "approval": approval,
+        "steps": approval.current_steps() if approval else [],
+        "open_step": step,
+        "refusal": refusal,
+        "can_decide": step is not None and refusal is None,
+        "can_withdraw": approval is not None and approval.is_open and user.pk == approval.requester_id,
+        "holders": list(engine.eligible_deciders(approval, step)) if step else [],
+    }
+    return render(request, template, context)
+
+
+def decide(request, item, approval: ApprovalRequest | None, *, what: str, unchanged: str):
+    """Approve, reject or withdraw through the engine; `unchanged` says what stays as it is."""
+    if approval is None:
+        return conflict(request, IllegalTransition(f"This {what} has no approval to decide."))
+    decision = request.POST.get("decision", "")
+    comment = request.POST.get("comment", "")
+    actor = as_actor(request.user)
+    try:
+        if decision == "approve":
+            engine.approve(actor, approval, comment=comment)
+            messages.success(request, "Approved.")
+        elif decision == "reject":
+            engine.reject(actor, approval, comment=comment)
+            messages.success(request, f"Rejected: {unchanged}.")
+        elif decision == "withdraw":
+            engine.withdraw(actor, approval, reason=comment or "withdrawn by the requester")
+            messages.success(request, f"Withdrawn: {unchanged}.")
+        else:
+            # Through the engine, so who may decide is checked (403) before the missing choice.
+            engine.decide(actor, approval, decision, comment=comment)
+    except IllegalTransition as exc:
+        return conflict(request, exc)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(item.get_absolute_url())
