@@ -212,6 +212,8 @@ def test_activation_page_lets_the_next_approver_decide(client, iam, iam2, owner,
     client.force_login(iam2)
     page = client.get(f"/inventory/activations/{item.pk}/").content.decode()
     assert 'value="approve"' in page
+    assert f'action="/inventory/activations/{item.pk}/decide/"' in page
+    assert "so the requester knows what to fix" in page
     response = client.post(f"/inventory/activations/{item.pk}/decide/", {"decision": "approve"})
     assert response.status_code == 302
     assert item.identity.activation_requests.get().state == "pending"  # IAM #2 and Security still to go

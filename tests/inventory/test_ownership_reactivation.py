@@ -123,6 +123,9 @@ def test_reactivation_through_the_pages(client, owner, iam, security, suspended)
 
     client.force_login(iam)
     assert "Reactivate review-bot" in client.get("/approvals/").content.decode()
+    theirs = client.get(item.get_absolute_url()).content.decode()
+    assert f'action="/inventory/reactivations/{item.pk}/decide/"' in theirs and 'value="approve"' in theirs
+    assert "so the owner knows what to fix" in theirs
     client.post(f"/inventory/reactivations/{item.pk}/decide/", {"decision": "approve"})
     client.force_login(security)
     client.post(f"/inventory/reactivations/{item.pk}/decide/", {"decision": "approve"})
