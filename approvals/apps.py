@@ -8,4 +8,5 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         # Each flow registers its approval handler on import.
+        from approvals import jobs  # noqa: F401  (registers approvals' scheduled jobs)
         from approvals.services import intake  # noqa: F401

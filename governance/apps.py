@@ -15,7 +15,7 @@ class GovernanceConfig(AppConfig):
         from governance.findings import identity as finding_panels
 
         finding_panels.register()
-        from governance.jobs import checks as job_checks  # noqa: F401  (every job hook resolves)
+        from governance.jobs import builtin  # noqa: F401  (registers governance's scheduled jobs)
         from governance.people import (
             checks,  # noqa: F401  (registers the SSO checks)
             sessions,  # noqa: F401  (records sessions at login)

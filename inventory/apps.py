@@ -18,6 +18,7 @@ class InventoryConfig(AppConfig):
         views_ownership.register_identity_panel()
         from inventory import (
             activation,  # noqa: F401  (registers the "activation" approval kind)
+            jobs,  # noqa: F401  (registers inventory's scheduled jobs)
             reactivation,  # noqa: F401  (registers the "reactivation" approval kind)
             scope,  # noqa: F401  (registers the "scope_change" approval kind)
         )

@@ -1,9 +1,11 @@
-"""Scheduled work of the inventory, registered with the governance job registry."""
+"""Scheduled work of the inventory, registered with the governance job registry when the app is ready
+(`InventoryConfig`)."""
 
 from governance.jobs import registry
+from inventory import previews
 
 registry.register_job(
     "import_previews",
-    "inventory.previews.delete_abandoned_previews",
+    previews.delete_abandoned_previews,
     "Delete import previews nobody confirmed within a day (hourly).",
 )

@@ -14,9 +14,14 @@ from django.utils.translation import gettext_lazy as _
 
 from governance.access import GOVERNORS, READERS, is_htmx, role_required
 from governance.dashboard import figures
+from governance.evidence.catalogue import ensure_loaded
+from governance.evidence.status import control_statuses
+from governance.exceptions.identity import dashboard_context
+from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding, Severity
 from governance.jobs.models import PostureSnapshot
 from governance.people.models import Role, Team
+from governance.reviews.models import ReviewCampaign, ReviewItem
 from inventory.models import Identity, OwnershipTransfer
 
 TREND_DAYS = (30, 90, 365)
@@ -26,13 +31,6 @@ TREND_SERIES = (
     ("review_overdue", _("Reviews overdue")),
     ("stale_identities", _("Stale identities")),
 )
-
-
-def feature_installed(module: str) -> bool:
-    """Later features (reviews, exceptions, evidence) are packages of the governance app."""
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,6 @@ def _my_work(request, team):
         "other_requests_pending": approvals,
         "my_open_findings": open_findings,
         "transfers_waiting": transfers,
-        "reviews_installed": feature_installed("governance.reviews"),
         **_my_reviews(user),
         **_my_exceptions(user),
     }
@@ -157,19 +154,11 @@ def _my_work(request, team):
 
 def _my_reviews(user) -> dict:
     """Review items waiting for this person's decision in open campaigns (what /reviews/ lists)."""
-    if not feature_installed("governance.reviews"):
-        return {}
-    from governance.reviews.models import ReviewItem
-
     return {"reviews_waiting": ReviewItem.objects.open_for(user).count()}
 
 
 def _my_exceptions(user) -> dict:
     """Exceptions this person can see that are active, and those expiring within two weeks."""
-    if not feature_installed("governance.exceptions"):
-        return {}
-    from governance.exceptions.identity import dashboard_context
-
     return dashboard_context(user)
 
 
@@ -189,8 +178,6 @@ def _queue(request, team):
         "review_overdue_url": figures.inventory_url(review_overdue="true"),
         "critical": critical,
         "critical_url": figures.findings_url(severity=Severity.CRITICAL),
-        "reviews_installed": feature_installed("governance.reviews"),
-        "exceptions_installed": feature_installed("governance.exceptions"),
         **_open_campaigns(),
         **_expiring_exceptions(now),
     }
@@ -198,10 +185,6 @@ def _queue(request, team):
 
 def _open_campaigns() -> dict:
     """Review campaigns in progress (open), with the campaign list filtered the same way."""
-    if not feature_installed("governance.reviews"):
-        return {}
-    from governance.reviews.models import ReviewCampaign
-
     state = ReviewCampaign.State.OPEN
     return {
         "campaigns_open": ReviewCampaign.objects.filter(state=state).count(),
@@ -210,25 +193,15 @@ def _open_campaigns() -> dict:
 
 
 def _expiring_exceptions(now) -> dict:
-    if not feature_installed("governance.exceptions"):
-        return {}
-    from governance.exceptions.models import PolicyException
-
     soon = PolicyException.objects.active(now).filter(expires_at__lte=now + timedelta(days=14)).count()
     return {"exceptions_expiring": soon, "exceptions_expiring_url": "/exceptions/?expiring_within=14"}
 
 
 def _controls(request, team):
     """Each of Steward's controls with its live status (the same figures /evidence/controls/ shows)."""
-    if not feature_installed("governance.evidence"):
-        return {"evidence_installed": False, **figures.ownership_and_reviews()}
-    from governance.evidence.catalogue import ensure_loaded
-    from governance.evidence.status import control_statuses
-
     statuses = control_statuses()
     controls = [(control, statuses.get(control.code)) for control in ensure_loaded()]
     return {
-        "evidence_installed": True,
         "controls": controls,
         "controls_healthy": sum(1 for _c, status in controls if status and status.healthy),
     }
@@ -259,7 +232,7 @@ def _ai(request, team):
 
 
 def _revocation(request, team):
-    return {"reviews_installed": feature_installed("governance.reviews"), **figures.revocation_lag(team)}
+    return figures.revocation_lag(team)
 
 
 def _days(request) -> int:

@@ -26,6 +26,8 @@ from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from governance.exceptions.models import PolicyException
+from governance.findings.models import Finding
 from governance.policy.cedar import ExceptionFact, GrantFact, Subject
 from governance.policy.models import CedarPolicySet
 from inventory.models import Grant, Identity
@@ -47,7 +49,6 @@ def active_exceptions(identity_ids: Iterable[int]) -> dict[int, list[ExceptionFa
     Keep `exceptions_marker()` in step, so approving, revoking or expiring an exception changes the
     cache key.
     """
-    from governance.exceptions.models import PolicyException
 
     ids = list(identity_ids)
     found: dict[int, list[ExceptionFact]] = {}
@@ -63,13 +64,11 @@ def active_exceptions(identity_ids: Iterable[int]) -> dict[int, list[ExceptionFa
 
 def exceptions_marker():
     """An expression for the lookup query that changes whenever an identity's active exceptions do
-    (e.g. a Subquery of the newest change time). None while the register does not exist.
+    (a Subquery of the newest change time).
 
     The newest `updated_at` of the identity's exceptions: every state change sets it. An active
     exception that passes its expiry before the expiry job runs is dropped by the engine
     (its ExceptionFact carries `expires_at`) — see `active_exceptions`' own filter too."""
-    from governance.exceptions.models import PolicyException
-
     return Subquery(
         PolicyException.objects.filter(identity=OuterRef("pk"))
         .order_by()
@@ -87,17 +86,7 @@ def _marker_part(value) -> str:
 
 
 def critical_findings_count():
-    """Open critical findings per identity, as a subquery; None when the findings app is absent."""
-    try:
-        from governance.findings.models import Finding
-    except ImportError:
-        return None
-    try:
-        names = {f.name for f in Finding._meta.get_fields()}
-    except Exception:  # noqa: BLE001 - an unexpected model shape means "no findings input"
-        return None
-    if not {"identity", "status", "severity"} <= names:
-        return None
+    """Open critical findings per identity, as a subquery."""
     return Subquery(
         Finding.objects.filter(identity=OuterRef("pk"), status="open", severity="critical")
         .order_by()
@@ -174,10 +163,8 @@ def _lookup_queryset(ids: list[int], external: list[tuple[str, str]]):
         "policy_version": Subquery(active.values("version")[:1]),
         "policy_digest": Subquery(active.values("digest")[:1]),
     }
-    if (findings := critical_findings_count()) is not None:
-        annotations["critical_findings"] = Coalesce(findings, 0)
-    if (marker := exceptions_marker()) is not None:
-        annotations["exceptions_marker"] = marker
+    annotations["critical_findings"] = Coalesce(critical_findings_count(), 0)
+    annotations["exceptions_marker"] = exceptions_marker()
     return Identity.objects.filter(condition).annotate(**annotations).values(*VALUE_FIELDS, *annotations)
 
 

@@ -1,59 +1,55 @@
-"""The built-in jobs and hooks, plus dotted paths for features that may not be in this build yet.
+"""Governance's own scheduled jobs and hooks, registered when the app is ready (`GovernanceConfig`).
 
-A dotted path whose module is missing is skipped, so the schedule works before the reviews,
-exceptions and approvals features land. What those features are expected to provide:
-
-- ``governance.reviews.services.run_cadence(now) -> dict``: open campaigns due by cadence, close
-  finished ones.
-- ``governance.exceptions.services.expire_due(now) -> int``: move active exceptions past expiry to
-  ``expired``.
-- ``governance.exceptions.services.active_suppressions(now) -> Iterable[(identity_id, rule)]``:
-  findings an active exception covers.
-- ``governance.exceptions.services.expired_exception_hits(now) -> Iterable[Hit | tuple]``: identities
-  whose exception expired while the departure remains (the ``exception_expired`` rule).
-- ``<feature>.reminders.due_items(now) -> Iterable[Due]`` for approvals, reviews and exceptions.
+Approvals and inventory register theirs from `approvals.jobs` and `inventory.jobs`.
 """
 
-from governance.jobs import registry
+from governance import checkpoints
+from governance.decisions import attestation, jit
+from governance.evidence import builder as evidence_builder
+from governance.exceptions import reminders as exception_reminders
+from governance.exceptions import services as exceptions
+from governance.findings.sweep import run_sweep
+from governance.jobs import expiry, registry, reminders, snapshot
+from governance.reviews import reminders as review_reminders
+from governance.reviews import services as reviews
 
-registry.register_job("sweep", "governance.findings.sweep.run_sweep", "Open and resolve findings (hourly).")
+registry.register_job("sweep", run_sweep, "Open and resolve findings (hourly).")
 registry.register_job(
     "review_cadence",
-    "governance.reviews.services.run_cadence",
+    reviews.run_cadence,
     "Open review campaigns due by cadence; close finished ones (daily).",
 )
-registry.register_job(
-    "reminders", "governance.jobs.reminders.run_reminders", "Reminder digests and escalations (daily)."
-)
-registry.register_job(
-    "expiry", "governance.jobs.expiry.run_expiry", "End time-bound grants and exceptions (hourly)."
-)
-registry.register_job(
-    "posture_snapshot", "governance.jobs.snapshot.take_snapshot", "Store the day's posture figures (daily)."
-)
-
+registry.register_job("reminders", reminders.run_reminders, "Reminder digests and escalations (daily).")
+registry.register_job("expiry", expiry.run_expiry, "End time-bound grants and exceptions (hourly).")
+registry.register_job("posture_snapshot", snapshot.take_snapshot, "Store the day's posture figures (daily).")
 registry.register_job(
     "evidence_recovery",
-    "governance.evidence.builder.recover_stuck_exports",
+    evidence_builder.recover_stuck_exports,
     "Rebuild evidence packs whose worker died mid-build; fail those interrupted too often (every 15 min).",
 )
-
 registry.register_job(
     "audit_checkpoint",
-    "governance.checkpoints.sign_scheduled_checkpoint",
+    checkpoints.sign_scheduled_checkpoint,
     "Sign the audit chain's head with the checkpoint key (hourly; STEWARD_AUDIT_CHECKPOINT_MINUTES).",
 )
-
-registry.register_expirer("grants", "governance.jobs.expiry.expire_grants")
-registry.register_expirer("exceptions", "governance.exceptions.services.expire_due")
-
-registry.register_reminder_source("findings", "governance.jobs.reminders.open_findings_on_owned_identities")
-registry.register_reminder_source("credentials", "governance.jobs.reminders.credentials_expiring_soon")
-registry.register_reminder_source("approvals", "approvals.reminders.due_items")
-registry.register_reminder_source("reviews", "governance.reviews.reminders.due_items")
-registry.register_reminder_source("exceptions", "governance.exceptions.reminders.due_items")
-
-registry.register_suppression_source("exceptions", "governance.exceptions.services.active_suppressions")
-registry.register_finding_source(
-    "exception_expired", "exceptions", "governance.exceptions.services.expired_exception_hits"
+registry.register_job(
+    "access_requests",
+    jit.expire_stale_access_requests,
+    "Expire undecided just-in-time requests past their deadline; close finished windows (hourly).",
 )
+registry.register_job(
+    "signing_keys",
+    attestation.rotate_signing_keys_if_due,
+    "Make sure an attestation key signs now; rotate when due (daily).",
+)
+
+registry.register_expirer("grants", expiry.expire_grants)
+registry.register_expirer("exceptions", exceptions.expire_due)
+
+registry.register_reminder_source("findings", reminders.open_findings_on_owned_identities)
+registry.register_reminder_source("credentials", reminders.credentials_expiring_soon)
+registry.register_reminder_source("reviews", review_reminders.due_items)
+registry.register_reminder_source("exceptions", exception_reminders.due_items)
+
+registry.register_suppression_source("exceptions", exceptions.active_suppressions)
+registry.register_finding_source("exception_expired", "exceptions", exceptions.expired_exception_hits)

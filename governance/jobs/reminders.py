@@ -5,7 +5,7 @@ Provider interface
 A feature adds what its people must act on by registering a *reminder source*::
 
     from governance.jobs import registry
-    registry.register_reminder_source("reviews", "governance.reviews.reminders.due_items")
+    registry.register_reminder_source("reviews", due_items)  # in the feature's jobs module
 
 The source is called as ``source(now)`` and returns an iterable of `Due` records. It must use a
 fixed number of set-based queries (no query per item). Fields of `Due`:
@@ -290,35 +290,6 @@ def _deliver(person: dict, entries: list[dict], sections: dict, day: date, conne
             render_to_string("governance/email/reminder_digest.html", context), "text/html"
         )
         message.send()
-    _emit_webhook(person, subject, digest, day)
-
-
-def _emit_webhook(person: dict, subject: str, digest: list[dict], day: date) -> None:
-    try:
-        from approvals import notifications  # the generic webhook channel, when present
-    except ImportError:
-        return
-    emit = getattr(notifications, "emit", None)
-    if emit is None:
-        return
-    emit(
-        "reminders.digest",
-        {
-            "recipient": person["username"],
-            "date": day.isoformat(),
-            "subject": subject,
-            "sections": [
-                {
-                    "name": s["name"],
-                    "items": [
-                        {k: item[k] for k in ("kind", "subject_type", "subject_id", "title", "why", "link")}
-                        for item in s["items"]
-                    ],
-                }
-                for s in digest
-            ],
-        },
-    )
 
 
 # ---------------------------------------------------------------- built-in sources

@@ -26,7 +26,6 @@ def clock():
 @pytest.fixture
 def hooks():
     """Let a test register hooks; the registry is restored afterwards."""
-    registry.load()
     saved = {
         name: copy.copy(getattr(registry, name))
         for name in ("_jobs", "_expirers", "_reminder_sources", "_suppression_sources", "_finding_sources")

@@ -3,13 +3,11 @@
 outages, escalation to the manager and IAM that no opt-out stops."""
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
-import approvals
 from governance.findings.models import Finding
 from governance.jobs.models import Reminder, ReminderOptOut
 from governance.jobs.reminders import Due, run_reminders
@@ -194,18 +192,6 @@ def test_a_failing_source_does_not_stop_other_reminders(clock, owner, hooks):
     open_finding(IdentityFactory(owner=owner))
     remind()
     assert len(mail.outbox) == 1
-
-
-def test_the_webhook_channel_carries_the_same_digest(clock, owner, monkeypatch):
-    events = []
-    monkeypatch.setattr(
-        approvals, "notifications", SimpleNamespace(emit=lambda e, p: events.append((e, p))), raising=False
-    )
-    open_finding(IdentityFactory(owner=owner, name="hook-bot"))
-    remind()
-    [(event, payload)] = events
-    assert event == "reminders.digest" and payload["recipient"] == "owner"
-    assert payload["sections"][0]["items"][0]["title"].endswith("hook-bot")
 
 
 def test_a_failed_send_is_retried_by_the_next_run(clock, owner, monkeypatch):
