@@ -32,6 +32,7 @@ from governance.checkpoints import sign_checkpoint
 from governance.csv_safety import safe_row
 from governance.evidence.catalogue import CONTROLS_BY_CODE, ensure_loaded, references_for_file
 from governance.evidence.models import EvidenceExport
+from governance.evidence.origins import ORIGIN_HEADER, origins_section
 from governance.evidence.people_policy import (
     POLICY_VERSIONS_POPULATION,
     people_section,
@@ -129,6 +130,22 @@ class PackWriter:
         return self._entry(name, write)
 
 
+class OriginTally:
+    """Counts identity_origins.csv's rows as they stream into the pack, for summary.html."""
+
+    def __init__(self):
+        self.figures = {"rows": 0, "approved": 0, "awaiting": 0, "missing": 0, "unapproved_ids": []}
+
+    def count(self, rows):
+        status = ORIGIN_HEADER.index("approval_status")
+        for row in rows:
+            self.figures["rows"] += 1
+            self.figures[row[status]] = self.figures.get(row[status], 0) + 1
+            if row[status] == "missing" and len(self.figures["unapproved_ids"]) < 50:
+                self.figures["unapproved_ids"].append(f"#{row[0]} {row[1]}")
+            yield row
+
+
 def audit_record(event: AuditEvent) -> dict:
     record = event.hashed_fields()
     record["hash"] = event.hash
@@ -161,8 +178,12 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
     population = {}
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         pack = PackWriter(zf)
-        for section in [*sections, people_section(start, end)]:
-            pack.csv(section.filename, section.header, section.rows())
+        origins = OriginTally()
+        for section in [*sections, origins_section(start, end), people_section(start, end)]:
+            rows = section.rows()
+            if section.filename == "identity_origins.csv":
+                rows = origins.count(rows)
+            pack.csv(section.filename, section.header, rows)
             population[section.filename] = section.selection
         pack.jsonl("policy_versions.jsonl", policy_version_records(start, end))
         population["policy_versions.jsonl"] = POLICY_VERSIONS_POPULATION
@@ -206,6 +227,7 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
                 statuses,
                 {
                     **_summary_figures(start, end),
+                    "origins": origins.figures,
                     **_summary_context(export, start, end, population, generated_at, evidence_key),
                 },
             ),

@@ -54,7 +54,7 @@ CONTROLS: list[ControlInfo] = [
             CIS: ("5.1", "5.5", "6.1"),
         },
         ("unapproved_vendor", "denied_grant"),
-        ("approvals.csv", "inventory.csv"),
+        ("approvals.csv", "identity_origins.csv", "inventory.csv"),
         {
             NHI: "Each identity gets a stated purpose, owner and least-privilege grants before use.",
             ASI: "An agent's identity and privileges are decided before it acts, not assumed by it.",

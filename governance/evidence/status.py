@@ -8,6 +8,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from approvals.models import ApprovalStep
+from governance.evidence.origins import approval_record_exists
 from governance.findings.models import Finding
 from governance.models import AuditChainHead, AuditEvent
 from inventory.models import Credential, Identity
@@ -29,7 +30,8 @@ def control_statuses() -> dict[str, ControlStatus]:
     today = timezone.localdate()
     active = Identity.objects.filter(status=Identity.Status.ACTIVE).aggregate(
         total=Count("id"),
-        approved=Count("id", filter=Q(approved_at__isnull=False)),
+        # A real approval record (governance.evidence.origins), not a filled approved_at (issue 19 item 6).
+        approved=Count("id", filter=approval_record_exists()),
         owned=Count("id", filter=Q(owner__isnull=False, owner__is_active=True)),
         on_time=Count("id", filter=Q(next_review_due__gte=today)),
         overdue=Count("id", filter=Q(next_review_due__lt=today) | Q(next_review_due__isnull=True)),
@@ -59,8 +61,9 @@ def control_statuses() -> dict[str, ControlStatus]:
     pct = _pct(active["approved"], total)
     statuses["STW-01"] = ControlStatus(
         pct,
-        f"{pct if pct is not None else '–'}% of {total} active identities have a recorded approval; "
-        f"{total - active['approved']} without",
+        f"{pct if pct is not None else '–'}% of {total} active identities have an approval record "
+        f"(intake, activation, token issuance or a governor's decision); "
+        f"{total - active['approved']} without (identity_origins.csv)",
         total == active["approved"],
         open_for("unapproved_vendor", "denied_grant"),
     )

@@ -75,6 +75,7 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         _table(["File", "Rows"], sorted(counts.items())),
         _definitions(figures),
         _table(["Identity status", "Count"], sorted(figures["by_status"].items())),
+        _origins(figures),
         "<h2>Reviews</h2>",
         format_html(
             "<p>{} of {} active identities are reviewed on time ({}).</p>", reviewed, active, on_time
@@ -144,6 +145,25 @@ def _about(export, figures) -> str:
             ("Signed with", f"{figures['evidence_kid']} (manifest.sig; see VERIFY.md)"),
         ],
     )
+
+
+def _origins(figures) -> str:
+    """Approvals reconciled with the inventory: every identity created or activated in the period."""
+    tally = figures.get("origins")
+    if tally is None:
+        return ""
+    text = format_html(
+        "<h2>How identities came to be</h2><p>{} identities were created, activated or reactivated in the "
+        "period (identity_origins.csv): {} with an approval record, {} awaiting activation, "
+        "<strong>{}</strong> without any approval.</p>",
+        tally["rows"],
+        tally.get("approved", 0),
+        tally.get("awaiting", 0),
+        tally.get("missing", 0),
+    )
+    if tally["unapproved_ids"]:
+        text += format_html("<p class='warn'>Without approval: {}.</p>", ", ".join(tally["unapproved_ids"]))
+    return text
 
 
 def _sweep_note(figures) -> str:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 PACK_FILES = {
     "manifest.json", "inventory.csv", "grants.csv", "credentials.csv", "approvals.csv", "exceptions.csv",
     "reviews.csv", "findings.csv", "audit_events.jsonl", "controls.csv", "summary.html",
-    "manifest.sig", "VERIFY.md", "people.csv", "policy_versions.jsonl",
+    "manifest.sig", "VERIFY.md", "people.csv", "policy_versions.jsonl", "identity_origins.csv",
 }  # fmt: skip
 
 
