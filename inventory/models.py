@@ -65,6 +65,14 @@ class DataClassification(models.TextChoices):
     RESTRICTED = "restricted", _("restricted")
 
 
+class Remediation(models.TextChoices):
+    """Taking access away at the source; review items' remediation uses the same words."""
+
+    PENDING = "pending", _("pending")
+    CONFIRMED = "confirmed", _("confirmed")
+    FAILED = "failed", _("failed")
+
+
 class IdentityQuerySet(models.QuerySet):
     def in_environment(self, environment: str):
         return self.filter(environments__has_item=environment)
@@ -95,6 +103,7 @@ class Identity(models.Model):
         DECOMMISSIONED = "decommissioned", _("decommissioned")
 
     RiskTier = RiskTier
+    Remediation = Remediation
 
     # The allowed moves; services refuse anything else with a 409.
     TRANSITIONS: dict[str, set[str]] = {
@@ -149,6 +158,30 @@ class Identity(models.Model):
         max_length=60, blank=True, help_text=_("Where it was discovered or imported from.")
     )
     external_id = models.CharField(max_length=200, blank=True)
+    # Set by a connector's sync: gone from its source (a marker, not a status) until IAM confirms the
+    # decommissioning; cleared if the source shows it again.
+    # db_default too: bulk loaders that INSERT named columns (inventory.demo_large) leave these out.
+    vanished = models.BooleanField(
+        _("vanished"),
+        default=False,
+        db_default=False,
+        help_text=_("No longer found at its source by the last sync."),
+    )
+    vanished_at = models.DateTimeField(_("vanished at"), null=True, blank=True)
+    # Enforcement at the source (connectors with enforce on): pending until a later sync sees the
+    # identity disabled there (confirmed), or failed with the source's error.
+    remediation = models.CharField(
+        _("remediation"),
+        max_length=10,
+        choices=Remediation.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Disabling it at the source: pending, confirmed by a later sync, or failed."),
+    )
+    remediation_error = models.TextField(_("remediation error"), blank=True, default="", db_default="")
+    remediation_requested_at = models.DateTimeField(null=True, blank=True)
+    remediation_confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(

@@ -18,6 +18,7 @@ from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
+from inventory import enforcement
 from inventory.models import TIER_ORDER, Credential, DataClassification, Grant, Identity, OwnershipTransfer
 from inventory.risk import assess, assess_identity, below_floor_message, max_tier
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
@@ -394,7 +395,9 @@ def suspend(actor, identity: Identity, reason: str) -> Identity:
     actor = as_actor(actor)
     identity = _locked(identity)
     require_editor(actor, identity, "suspend this identity")
-    return _move(actor, identity.pk, Identity.Status.SUSPENDED, reason, "identity.suspended")
+    identity = _move(actor, identity.pk, Identity.Status.SUSPENDED, reason, "identity.suspended")
+    enforcement.request(actor, [identity.pk], cause=enforcement.SUSPENDED, reason=reason)
+    return identity
 
 
 @transaction.atomic
@@ -515,6 +518,7 @@ def decommission(actor, identity: Identity, reason: str) -> Identity:
         },
         reason=reason,
     )
+    enforcement.request(actor, [identity.pk], cause=enforcement.DECOMMISSIONED, reason=reason)
     return identity
 
 
@@ -662,6 +666,7 @@ def revoke_credentials(actor, identity: Identity, reason: str) -> int:
         audit.record(
             actor, "credential.revoked", identity, after={"credentials_marked_revoked": count}, reason=reason
         )
+    enforcement.request(actor, [identity.pk], cause=enforcement.CREDENTIALS_REVOKED, reason=reason)
     return count
 
 

@@ -33,6 +33,7 @@ from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.cedar_sets import compiled_version
 from governance.policy.service import current_policy
+from inventory import enforcement
 from inventory.models import Action, Environment, Grant, Identity, ResourceKind
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 
@@ -413,9 +414,9 @@ def _close_windows(now: datetime) -> int:
     if not claimed:
         return 0
     ids = [c[0] for c in claimed]
-    Grant.objects.filter(pk__in=[c[1] for c in claimed if c[1]], ended_at__isnull=True).update(
-        ended_at=now, end_reason="just-in-time window ended"
-    )
+    open_grants = Grant.objects.filter(pk__in=[c[1] for c in claimed if c[1]], ended_at__isnull=True)
+    ended = list(open_grants.values_list("pk", "identity_id"))
+    open_grants.update(ended_at=now, end_reason="just-in-time window ended")
     AccessRequest.objects.filter(pk__in=ids, state=AccessRequest.State.APPROVED).update(
         state=AccessRequest.State.EXPIRED, state_reason="the access window ended", ended_at=now
     )
@@ -428,4 +429,12 @@ def _close_windows(now: datetime) -> int:
             before={"state": "approved"},
             after={"state": "expired", "grant": grant_id, "identity": identity_id},
         )
+    # The window's end reaches the source too (connectors with enforcement on).
+    enforcement.request(
+        actor,
+        [identity_id for _pk, identity_id in ended],
+        cause=enforcement.GRANT_EXPIRED,
+        reason="the access window ended",
+        grant_ids=[pk for pk, _identity in ended],
+    )
     return len(claimed)

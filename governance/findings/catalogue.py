@@ -176,6 +176,45 @@ _RULES = [
     ),
 ]
 
+# Found by the connectors (discovery at the source), fed to the sweep through finding sources.
+_RULES += [
+    RuleInfo(
+        "unmanaged_identity",
+        _("Unmanaged identity at the source"),
+        _("A connector found this identity at its source; nobody approved it through its tier's route yet."),
+        {
+            NHI: ("NHI1 Improper Offboarding", "NHI5 Overprivileged NHI"),
+            CSF: ("ID.AM-02", "PR.AA-01"),
+            SOC2: ("CC6.1", "CC6.2"),
+            ISO: ("A.5.9", "A.5.16"),
+            CIS: ("5.1",),
+        },
+    ),
+    RuleInfo(
+        "unapproved_entitlement",
+        _("Entitlement beyond approved grants"),
+        _("The source gives this identity more than its approved grants: the difference is in the evidence."),
+        {
+            NHI: ("NHI5 Overprivileged NHI",),
+            ASI: ("ASI03 Identity and Privilege Abuse",),
+            CSF: ("PR.AA-05",),
+            SOC2: ("CC6.3",),
+            ISO: ("A.5.15", "A.5.18", "A.8.2"),
+            CIS: ("6.8",),
+        },
+    ),
+    RuleInfo(
+        "connector_failing",
+        _("Connector failing"),
+        _("The connector's last sync failed: what Steward knows of the source is going stale."),
+        {
+            CSF: ("ID.AM-02", "DE.CM-03"),
+            SOC2: ("CC7.2",),
+            ISO: ("A.8.16",),
+        },
+    ),
+]
+
 RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}
 
 

@@ -20,6 +20,9 @@ class Rule(models.TextChoices):
     UNAPPROVED_VENDOR = "unapproved_vendor", _("Unapproved vendor or model")
     USED_AFTER_REVOCATION = "used_after_revocation", _("Used after revocation")
     OUT_OF_SCOPE_USE = "out_of_scope_use", _("Use outside approved scope")
+    UNMANAGED_IDENTITY = "unmanaged_identity", _("Unmanaged identity at the source")
+    UNAPPROVED_ENTITLEMENT = "unapproved_entitlement", _("Entitlement beyond approved grants")
+    CONNECTOR_FAILING = "connector_failing", _("Connector failing")
 
 
 class Severity(models.TextChoices):

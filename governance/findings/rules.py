@@ -423,6 +423,26 @@ def exception_expired(ctx: RuleContext) -> Iterator[Hit]:
             yield hit if isinstance(hit, Hit) else Hit(*hit)
 
 
+def _from_sources(rule: str) -> Callable[[RuleContext], Iterator[Hit]]:
+    """A rule whose hits another feature detects (the connectors), registered as finding sources."""
+
+    def hits(ctx: RuleContext) -> Iterator[Hit]:
+        from governance.jobs import registry
+
+        for _name, source in registry.finding_sources(rule):
+            for hit in source(ctx.now):
+                yield hit if isinstance(hit, Hit) else Hit(*hit)
+
+    hits.__name__ = rule
+    hits.__doc__ = f"Hits for {rule} come from `registry.register_finding_source`."
+    return hits
+
+
+unmanaged_identity = _from_sources(Rule.UNMANAGED_IDENTITY)
+unapproved_entitlement = _from_sources(Rule.UNAPPROVED_ENTITLEMENT)
+connector_failing = _from_sources(Rule.CONNECTOR_FAILING)
+
+
 RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
     Rule.STALE_UNUSED: stale_unused,
     Rule.CREDENTIAL_ROTATION_OVERDUE: credential_rotation_overdue,
@@ -435,6 +455,9 @@ RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
     Rule.UNAPPROVED_VENDOR: unapproved_vendor,
     Rule.USED_AFTER_REVOCATION: used_after_revocation,
     Rule.OUT_OF_SCOPE_USE: out_of_scope_use,
+    Rule.UNMANAGED_IDENTITY: unmanaged_identity,
+    Rule.UNAPPROVED_ENTITLEMENT: unapproved_entitlement,
+    Rule.CONNECTOR_FAILING: connector_failing,
 }
 
 

@@ -11,6 +11,7 @@ from governance import audit
 from governance.actors import system
 from governance.jobs import registry
 from governance.jobs.runner import hold_lock
+from inventory import enforcement
 from inventory.models import Grant
 
 CHUNK = 500
@@ -31,6 +32,7 @@ def expire_grants(now: datetime) -> int:
                 "resource_name",
                 "actions",
                 "expires_at",
+                "origin",
             )
         )
         ids = [row[0] for row in rows]
@@ -51,8 +53,17 @@ def expire_grants(now: datetime) -> int:
                     },
                     "reason": "Time-bound access reached its expiry.",
                 }
-                for pk, identity_id, name, kind, resource, actions, expires_at in rows
+                for pk, identity_id, name, kind, resource, actions, expires_at, _origin in rows
             ],
+        )
+        # A just-in-time grant's end reaches the source too (connectors with enforcement on).
+        jit = [row for row in rows if row[7] == Grant.Origin.JIT]
+        enforcement.request(
+            system("expiry"),
+            [row[1] for row in jit],
+            cause=enforcement.GRANT_EXPIRED,
+            reason="Time-bound access reached its expiry.",
+            grant_ids=[row[0] for row in jit],
         )
     return len(rows)
 
