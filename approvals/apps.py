@@ -8,5 +8,8 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         # Each flow registers its approval handler on import.
-        from approvals import jobs  # noqa: F401  (registers approvals' scheduled jobs)
+        from approvals import (
+            jobs,  # noqa: F401  (registers approvals' scheduled jobs)
+            tasks,  # noqa: F401  (the Celery task notifications enqueue by name)
+        )
         from approvals.services import intake  # noqa: F401

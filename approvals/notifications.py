@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -138,6 +139,7 @@ CLAIM_LEASE = timedelta(minutes=10)
 # the scheduled job delivers what waits meanwhile.
 BROKER_BACKOFF_SECONDS = 60
 _broker_down_until = 0.0
+DELIVER_TASK = "approvals.deliver_notification"  # approvals.tasks.deliver_notification
 
 
 def notify(event: str, recipients: list[Recipient], subject: str, body: str, path: str):
@@ -161,13 +163,12 @@ def notify(event: str, recipients: list[Recipient], subject: str, body: str, pat
 def enqueue(notification_id: int) -> bool:
     """Ask a worker to deliver the row now. A broker that is down only delays the notification."""
     global _broker_down_until
-    from approvals.tasks import deliver_notification
-
     if time.monotonic() < _broker_down_until:
         return False
     try:
+        # By name, so this module does not import its own Celery wrapper (approvals.tasks calls here).
         # No publish retries: the outbox is the retry, and the request should not wait on the broker.
-        deliver_notification.apply_async((notification_id,), retry=False)
+        current_app.tasks[DELIVER_TASK].apply_async((notification_id,), retry=False)
     except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning(

@@ -3,15 +3,15 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from approvals import notifications
+
 
 @shared_task(
-    name="approvals.deliver_notification",
+    name=notifications.DELIVER_TASK,
     acks_late=True,
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=30,
     max_retries=5,
 )
 def deliver_notification(notification_id: int) -> bool:
-    from approvals.notifications import deliver_notification as deliver
-
-    return deliver(notification_id)
+    return notifications.deliver_notification(notification_id)

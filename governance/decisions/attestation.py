@@ -23,7 +23,7 @@ from governance.actors import system
 from governance.decisions.models import SigningKey
 
 if TYPE_CHECKING:
-    from governance.decisions.service import Answer
+    from governance.decisions.questions import Answer
     from governance.policy.cedar import Subject
 
 PURPOSE = "attestation"

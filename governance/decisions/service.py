@@ -14,22 +14,22 @@ The hot path, per request (one question or a batch of up to 100):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.db.models.sql import InsertQuery
+from django.db.models import Q
 from django.utils import timezone
 
 from governance import audit
 from governance.actors import Actor, as_actor
+from governance.bulk import insert_statement
 from governance.cache import add_many, incr_many
-from governance.decisions import subjects
-from governance.decisions.models import DecisionRecord
+from governance.decisions import attestation, subjects
+from governance.decisions.models import AGGREGATE_BUCKET, DecisionRecord
+from governance.decisions.questions import Answer, Ask
 from governance.errors import NotAllowed
 from governance.ids import not_an_id, parse_id
 from governance.people.models import Role
@@ -44,45 +44,6 @@ REVOKED = (Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED)
 def sample_above() -> int:
     """Allows per identity per minute recorded one row each; above this they are aggregated."""
     return int(getattr(settings, "STEWARD_DECISION_SAMPLE_ABOVE", 60))
-
-
-@dataclass
-class Ask:
-    index: int
-    action: str
-    resource_kind: str
-    resource_name: str
-    environment: str
-    task_ref: str = ""
-    identity_id: int | None = None
-    source: str = ""
-    external_id: str = ""
-
-    def question(self) -> cedar.Question:
-        return cedar.Question(
-            self.action, self.resource_kind, self.resource_name, self.environment, self.task_ref
-        )
-
-
-@dataclass
-class Answer:
-    ask: Ask
-    identity_id: int
-    identity_name: str
-    verdict: cedar.Verdict
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "identity": self.identity_id,
-            "identity_name": self.identity_name,
-            "action": self.ask.action,
-            "resource": {"kind": self.ask.resource_kind, "name": self.ask.resource_name},
-            "environment": self.ask.environment,
-            "task_ref": self.ask.task_ref,
-            **self.verdict.as_dict(),
-            **self.extra,
-        }
 
 
 # ---------------------------------------------------------------- parsing
@@ -246,8 +207,6 @@ def decide(
     ]
     if record:
         _record(actor, answers, [s for _v, s in results], now)
-        from governance.decisions import attestation
-
         for answer, (verdict, subject) in zip(answers, results, strict=True):
             if verdict.decision == cedar.Decision.ALLOW and verdict.jit:
                 answer.extra["attestation"] = attestation.issue(answer, subject, now)
@@ -380,23 +339,14 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             )
 
 
-def _insert_sql(model, objs: list) -> tuple[str, list]:
-    """The INSERT that `bulk_create(objs)` would send, compiled but not run."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    query = InsertQuery(model)
-    query.insert_values(fields, objs)
-    [(sql, params)] = query.get_compiler(using=model.objects.db).as_sql()
-    return sql, list(params)
-
-
 def _insert_in_one_statement(rows: list[DecisionRecord], usage: list[UsageEvent]) -> bool:
     """On PostgreSQL, write the decision rows and their usage events with ONE statement (a
     data-modifying CTE, atomic on its own in autocommit): one round trip instead of four (BEGIN,
     two INSERTs, COMMIT). False when not applicable; the caller then uses a transaction."""
     if not rows or connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
-    first, first_params = _insert_sql(DecisionRecord, rows)
-    second, second_params = _insert_sql(UsageEvent, usage)
+    first, first_params = insert_statement(DecisionRecord, rows)
+    second, second_params = insert_statement(UsageEvent, usage)
     with connection.cursor() as cursor:
         cursor.execute(f"WITH d AS ({first}) {second}", [*first_params, *second_params])
     return True
@@ -407,45 +357,50 @@ def _bucket(answer: Answer) -> tuple:
 
 
 def _aggregate_all(actor: Actor, aggregated: list[Answer], minute: datetime, now: datetime) -> None:
-    """Count the allows above the sampling rate into one row per minute and question: one UPDATE
-    per distinct question in the batch (a batch often repeats one), and a row for each new one."""
+    """Count the allows above the sampling rate into one row per minute and question, in one
+    statement: a new question inserts its row, a known one adds to its `count`.
+
+    The bucket is a unique constraint (`decision_aggregate_bucket_unique`), so two workers counting
+    the same question at once add up instead of writing two rows. The ORM has no "add to a column on
+    conflict", hence plain SQL (SQLite ≥ 3.24 and PostgreSQL share the syntax)."""
     counts: dict[tuple, int] = {}
     first: dict[tuple, Answer] = {}
     for answer in aggregated:
         key = _bucket(answer)
         counts[key] = counts.get(key, 0) + 1
         first.setdefault(key, answer)
-    for key, n in counts.items():
-        _aggregate(actor, first[key], minute, now, n)
+    if not counts:
+        return
+    rows = [_aggregate_row(actor, first[key], minute, now, n) for key, n in counts.items()]
+    sql, params = insert_statement(DecisionRecord, rows)
+    qn = connection.ops.quote_name
+    table = qn(DecisionRecord._meta.db_table)
+    bucket = ", ".join(qn(DecisionRecord._meta.get_field(f).column) for f in AGGREGATE_BUCKET)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{sql} ON CONFLICT ({bucket}) WHERE {qn('window_start')} IS NOT NULL"
+            f" DO UPDATE SET {qn('count')} = {table}.{qn('count')} + EXCLUDED.{qn('count')},"
+            f" {qn('at')} = EXCLUDED.{qn('at')}",
+            params,
+        )
 
 
-def _aggregate(actor: Actor, answer: Answer, minute: datetime, now: datetime, n: int = 1) -> None:
+def _aggregate_row(actor: Actor, answer: Answer, minute: datetime, now: datetime, n: int) -> DecisionRecord:
     ask, verdict = answer.ask, answer.verdict
-    bucket = DecisionRecord.objects.filter(
+    return DecisionRecord(
         identity_id=answer.identity_id,
-        window_start=minute,
         action=ask.action,
         resource_kind=ask.resource_kind,
         resource_name=ask.resource_name,
         environment=ask.environment,
+        task_ref=ask.task_ref,
         decision=verdict.decision,
+        reasons=verdict.reasons + [f"Aggregated: allows above {sample_above()} a minute for this identity."],
+        policies=verdict.policies,
+        policy_version=verdict.policy_version,
+        at=now,
+        actor=actor.label[:150],
+        on_behalf_of=actor.on_behalf_of[:150],
+        window_start=minute,
+        count=n,
     )
-    if bucket.update(count=F("count") + n, at=now) == 0:
-        DecisionRecord.objects.create(
-            identity_id=answer.identity_id,
-            action=ask.action,
-            resource_kind=ask.resource_kind,
-            resource_name=ask.resource_name,
-            environment=ask.environment,
-            task_ref=ask.task_ref,
-            decision=verdict.decision,
-            reasons=verdict.reasons
-            + [f"Aggregated: allows above {sample_above()} a minute for this identity."],
-            policies=verdict.policies,
-            policy_version=verdict.policy_version,
-            at=now,
-            actor=actor.label[:150],
-            on_behalf_of=actor.on_behalf_of[:150],
-            window_start=minute,
-            count=n,
-        )
