@@ -24,3 +24,21 @@ def copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def insert_statement(model, objs: Sequence, *, connection=connection) -> tuple[str, list]:
+    """A plain parameterised multi-row INSERT of `objs` (unsaved instances) into `model`'s table.
+
+    For the few statements the ORM cannot express: the decisions' data-modifying CTE (rows and their
+    usage in one round trip) and the aggregate rows' ``ON CONFLICT … DO UPDATE SET count = count + n``.
+    It uses only public field API: each value is what ``bulk_create`` would send
+    (``field.pre_save`` then ``field.get_db_prep_save``), so JSON, times and booleans are adapted the
+    same way.
+    """
+    qn = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(qn(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"
+    return sql, params

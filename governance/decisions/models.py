@@ -17,6 +17,18 @@ class DecisionOutcome(models.TextChoices):
     STEP_UP = "step_up", _("step up")
 
 
+# The fields naming an aggregate row's bucket (see `DecisionRecord.count`).
+AGGREGATE_BUCKET = [
+    "identity",
+    "window_start",
+    "action",
+    "resource_kind",
+    "resource_name",
+    "environment",
+    "decision",
+]
+
+
 class DecisionRecord(models.Model):
     """One answer Steward gave to "may this identity do this, here, now?".
 
@@ -57,10 +69,13 @@ class DecisionRecord(models.Model):
             models.Index(fields=["-at"], name="decision_at"),
             models.Index(fields=["identity", "-at"], name="decision_identity_at"),
             models.Index(fields=["decision", "-at"], name="decision_outcome_at"),
-            models.Index(
-                fields=["identity", "window_start", "action", "resource_name"],
+        ]
+        constraints = [
+            # One aggregate row per identity, minute, question and outcome: concurrent counts add up.
+            models.UniqueConstraint(
+                fields=AGGREGATE_BUCKET,
                 condition=Q(window_start__isnull=False),
-                name="decision_aggregate_bucket",
+                name="decision_aggregate_bucket_unique",
             ),
         ]
 

@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from governance.actors import as_actor
 from governance.decisions import service
 from governance.decisions.models import DecisionRecord
 from governance.models import AuditEvent
@@ -241,3 +242,24 @@ def test_last_used_moves_forward_only(agent, owner):
     service.decide(owner, [one(agent)])
     agent.refresh_from_db()
     assert agent.last_used_at == later
+
+
+def test_an_aggregate_bucket_is_one_row_even_when_two_workers_count_it_first(agent, owner, settings):
+    """Two workers that both find no aggregate row for a question used to create two (update, then
+    create); the bucket is a unique constraint now and a second first write adds to the count."""
+    settings.STEWARD_DECISION_SAMPLE_ABOVE = 0
+    now = timezone.now().replace(second=20)
+    asks = service.parse([question(agent)] * 3)[0]
+    answers = service.decide(owner, asks, is_batch=True, now=now, record=False)
+    minute = now.replace(second=0, microsecond=0)
+    actor = as_actor(owner)
+    service._aggregate_all(actor, answers, minute, now)  # worker A
+    service._aggregate_all(actor, answers[:2], minute, now)  # worker B, with its own view of "new"
+    [row] = DecisionRecord.objects.filter(window_start=minute)
+    assert row.count == 5
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DecisionRecord.objects.create(
+            identity=agent, action=row.action, resource_kind=row.resource_kind,
+            resource_name=row.resource_name, environment=row.environment, decision=row.decision,
+            policy_version=row.policy_version, actor="x", window_start=minute,
+        )  # fmt: skip
