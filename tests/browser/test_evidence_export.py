@@ -6,6 +6,7 @@ import pytest
 
 from governance.evidence.services import default_period
 from governance.evidence.verifier import verify_pack
+from tests.browser.nav import click_nav
 from tests.governance.evidence_support import small_estate
 
 
@@ -20,7 +21,7 @@ def test_auditor_exports_the_last_90_days_downloads_the_pack_and_it_verifies(
 ):
     small_estate(owner)
     login(page, "auditor")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Evidence", exact=True).click()
+    click_nav(page, "Evidence")
     page.wait_for_url(f"{live_server.url}/evidence/")
 
     start, end = default_period()

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from governance.findings.sweep import run_sweep
+from tests.browser.nav import click_nav
 from tests.factories import IdentityFactory
 
 
@@ -17,7 +18,7 @@ def test_iam_filters_findings_to_stale_access_and_reaches_the_identity(page, liv
     run_sweep()
 
     login(page, "iam")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Findings", exact=True).click()
+    click_nav(page, "Findings")
     page.wait_for_url(f"{live_server.url}/findings/")
     table = page.get_by_test_id("findings-table")
     assert table.locator("tr[data-rule='environment_crossing']").count() == 1

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from approvals.models import IntakeRequest
+from tests.browser.nav import click_nav
 
 
 def fill_high_tier_assistant(page):
@@ -29,7 +30,7 @@ def fill_high_tier_assistant(page):
 def test_owner_submits_iam_and_security_approve_identity_goes_live(page, live_server, login, role_users):
     # The owner fills the form; the live preview tiers it as they go.
     login(page, "owner")
-    page.get_by_test_id("main-nav").get_by_role("link", name="New request").click()
+    click_nav(page, "New request")
     expect(page).to_have_url(re.compile(r"/intake/new/$"))
     fill_high_tier_assistant(page)
     expect(page.get_by_test_id("preview-tier")).to_have_text("high")
@@ -50,7 +51,7 @@ def test_owner_submits_iam_and_security_approve_identity_goes_live(page, live_se
 
     # IAM approves in the inbox.
     login(page, "iam")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Approvals").click()
+    click_nav(page, "Approvals")
     page.get_by_test_id("inbox").get_by_role("link", name=re.compile("claude-code-checkout")).click()
     expect(page.get_by_test_id("risk-reasons")).to_contain_text("Reaches production")
     page.get_by_label("Comment").fill("Scoped to one repository: fine.")
@@ -81,7 +82,7 @@ def test_owner_submits_iam_and_security_approve_identity_goes_live(page, live_se
     expect(row).to_contain_text("approved")
 
     # ... and finds the new identity, active, under "Mine" in the inventory.
-    page.get_by_test_id("main-nav").get_by_role("link", name="Inventory").click()
+    click_nav(page, "Inventory")
     page.get_by_role("link", name="Mine", exact=True).click()
     mine = page.get_by_test_id("inventory-table").get_by_role("row", name=re.compile("claude-code-checkout"))
     expect(mine).to_contain_text("active")

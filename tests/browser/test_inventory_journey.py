@@ -7,6 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from inventory.views import GRANTS_SHOWN
+from tests.browser.nav import click_nav
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 
@@ -49,7 +50,7 @@ def test_iam_filters_to_stale_prod_opens_one_suspends_it_and_sees_the_history(
         identity=estate, resource_name="platform/retired", ended_at=timezone.now(), end_reason="replaced"
     )
     login(page, "iam")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Inventory", exact=True).click()
+    click_nav(page, "Inventory")
     table = page.get_by_test_id("inventory-table")
     assert table.get_by_role("link", name="busy-prod-bot").is_visible()
 

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from governance.policy import cedar
 from inventory.models import Identity
+from tests.browser.nav import click_nav
 from tests.factories import GrantFactory, IdentityFactory
 
 DEPLOY_LIST = 'Steward::Action::"merge", Steward::Action::"deploy", Steward::Action::"write_secrets"'
@@ -24,7 +25,7 @@ def test_security_edits_a_policy_a_failing_case_blocks_activation_then_a_second_
     GrantFactory(identity=agent, resource_kind="ci_pipeline", resource_name="deploy/*", actions=["deploy"])
 
     login(page, "security")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Policy").click()
+    click_nav(page, "Policy")
     expect(page.get_by_test_id("active-version")).to_have_text("v1")
     page.get_by_role("link", name="Edit policies (new version)").click()
 

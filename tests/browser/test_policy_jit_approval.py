@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from governance.decisions import jit, service
 from inventory.models import Identity
+from tests.browser.nav import click_nav
 from tests.factories import GrantFactory, IdentityFactory
 
 
@@ -33,7 +34,7 @@ def test_iam_approves_jit_access_from_the_inbox_and_the_log_shows_the_allow(
     )
 
     login(page, "iam")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Approvals").click()
+    click_nav(page, "Approvals")
     row = page.get_by_test_id("inbox").get_by_role("row", name=re.compile("release-agent"))
     expect(row).to_contain_text("jit")
     expect(row).to_contain_text(ar.deadline.strftime("%H:%M"))
@@ -51,7 +52,7 @@ def test_iam_approves_jit_access_from_the_inbox_and_the_log_shows_the_allow(
         "environment": "prod",
     }
     service.decide(role_users["owner"], service.parse(ask)[0])
-    page.get_by_test_id("main-nav").get_by_role("link", name="Decisions").click()
+    click_nav(page, "Decisions")
     page.get_by_label("Decision").select_option("allow")
     expect(page.get_by_test_id("decisions")).to_contain_text("Just-in-time grant")
     expect(page).to_have_url(re.compile(r"decision=allow"))

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from governance.policy.service import DEFAULT_POLICY, current_policy
+from tests.browser.nav import click_nav
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,7 +33,7 @@ def test_security_proposes_a_policy_change_and_a_second_person_puts_it_in_force(
     assert current_policy().tier("high").review_days == 90
 
     login(page, "iam")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Policy").click()
+    click_nav(page, "Policy")
     proposal = page.get_by_test_id(f"proposal-v{n}")
     changes = proposal.get_by_test_id("proposal-changes")
     expect(changes.get_by_role("row", name=re.compile("tiers.high.review_days"))).to_contain_text("60")

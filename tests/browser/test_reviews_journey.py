@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inventory.models import Identity
+from tests.browser.nav import click_nav
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 
@@ -36,7 +37,7 @@ def test_high_tier_review_revoke_certify_sign_off_and_report(page, live_server, 
 
     # IAM launches the campaign for the high tier.
     login(page, "iam")
-    page.get_by_test_id("main-nav").get_by_role("link", name="Reviews").click()
+    click_nav(page, "Reviews")
     page.get_by_role("link", name="Launch a campaign").click()
     page.get_by_label("Name").fill("High tier Q1")
     page.get_by_label("high", exact=True).check()

@@ -10,6 +10,7 @@ import pytest
 
 from governance.models import AuditEvent
 from governance.people.models import Role, SignedInSession, User
+from tests.browser.nav import sign_out_button
 from tests.factories import UserFactory
 from tests.oidc.panva import running_panva
 
@@ -62,7 +63,7 @@ def test_sign_in_lands_with_the_mapped_role_and_sign_out_reaches_the_provider(pa
     assert priya.sso_binding.subject == "u-1001" and priya.sso_binding.issuer == sso.url
 
     sso.clear_log()
-    page.get_by_role("button", name="Sign out").click()
+    sign_out_button(page).click()
     page.wait_for_url("**/accounts/login/?signed_out=1*")
     assert page.get_by_test_id("signed-out").is_visible()
     ended = sso.requests_to("/session/end")
