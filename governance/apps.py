@@ -15,6 +15,7 @@ class GovernanceConfig(AppConfig):
         from governance.findings import identity as finding_panels
 
         finding_panels.register()
+        from governance import tasks  # noqa: F401  (Celery tasks that services enqueue by name)
         from governance.jobs import builtin  # noqa: F401  (registers governance's scheduled jobs)
         from governance.people import (
             checks,  # noqa: F401  (registers the SSO checks)

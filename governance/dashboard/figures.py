@@ -2,7 +2,7 @@
 
 Each figure carries the URL of the list behind it (the inventory, credentials or findings page with
 the same filters), so a count on the dashboard is always one click from the rows it counts. The daily
-posture snapshot (governance/jobs/snapshot.py) stores the estate-wide figures from here.
+posture snapshot (governance/dashboard/snapshot.py) stores the estate-wide figures from here.
 """
 
 from __future__ import annotations

@@ -4,12 +4,15 @@ Approvals and inventory register theirs from `approvals.jobs` and `inventory.job
 """
 
 from governance import checkpoints
+from governance.dashboard import snapshot
 from governance.decisions import attestation, jit
 from governance.evidence import builder as evidence_builder
 from governance.exceptions import reminders as exception_reminders
 from governance.exceptions import services as exceptions
+from governance.findings import reminders as finding_reminders
 from governance.findings.sweep import run_sweep
-from governance.jobs import expiry, registry, reminders, snapshot
+from governance.jobs import expiry, registry
+from governance.jobs.reminders import run_reminders
 from governance.reviews import reminders as review_reminders
 from governance.reviews import services as reviews
 
@@ -19,7 +22,7 @@ registry.register_job(
     reviews.run_cadence,
     "Open review campaigns due by cadence; close finished ones (daily).",
 )
-registry.register_job("reminders", reminders.run_reminders, "Reminder digests and escalations (daily).")
+registry.register_job("reminders", run_reminders, "Reminder digests and escalations (daily).")
 registry.register_job("expiry", expiry.run_expiry, "End time-bound grants and exceptions (hourly).")
 registry.register_job("posture_snapshot", snapshot.take_snapshot, "Store the day's posture figures (daily).")
 registry.register_job(
@@ -43,11 +46,9 @@ registry.register_job(
     "Make sure an attestation key signs now; rotate when due (daily).",
 )
 
-registry.register_expirer("grants", expiry.expire_grants)
 registry.register_expirer("exceptions", exceptions.expire_due)
 
-registry.register_reminder_source("findings", reminders.open_findings_on_owned_identities)
-registry.register_reminder_source("credentials", reminders.credentials_expiring_soon)
+registry.register_reminder_source("findings", finding_reminders.open_findings_on_owned_identities)
 registry.register_reminder_source("reviews", review_reminders.due_items)
 registry.register_reminder_source("exceptions", exception_reminders.due_items)
 

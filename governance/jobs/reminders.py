@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -290,78 +289,3 @@ def _deliver(person: dict, entries: list[dict], sections: dict, day: date, conne
             render_to_string("governance/email/reminder_digest.html", context), "text/html"
         )
         message.send()
-
-
-# ---------------------------------------------------------------- built-in sources
-
-FINDING_OVERDUE_AFTER = timedelta(days=14)
-CREDENTIAL_NOTICE = timedelta(days=14)
-
-
-def open_findings_on_owned_identities(now: datetime) -> Iterable[Due]:
-    """Each open finding reminds the identity's owner weekly; high/critical ones open for over two
-    weeks are overdue (daily, escalated to the owner's manager and IAM)."""
-    from governance.findings.catalogue import RULES
-    from governance.findings.models import Finding
-
-    rows = Finding.objects.filter(
-        status=Finding.Status.OPEN, identity__owner__isnull=False, identity__owner__is_active=True
-    ).values_list(
-        "id",
-        "rule",
-        "severity",
-        "identity_id",
-        "identity__name",
-        "identity__owner_id",
-        "first_seen_at",
-        "evidence",
-    )
-    for pk, rule, severity, identity_id, name, owner_id, first_seen, evidence in rows:
-        overdue = severity in ("high", "critical") and first_seen < now - FINDING_OVERDUE_AFTER
-        summary = evidence.get("summary", "") if isinstance(evidence, dict) else ""
-        yield Due(
-            recipient_id=owner_id,
-            subject_type="governance.finding",
-            subject_id=pk,
-            kind=Kind.OVERDUE if overdue else Kind.OPEN,
-            title=f"{RULES[rule].label} ({severity}): {name}",
-            why=(
-                f"Open since {first_seen:%Y-%m-%d}. {summary}".strip()
-                if overdue
-                else summary or str(RULES[rule].description)
-            ),
-            url=f"/findings/?identity={identity_id}",
-            escalate=overdue,
-            cadence="day" if overdue else "week",
-            section="Findings",
-        )
-
-
-def credentials_expiring_soon(now: datetime) -> Iterable[Due]:
-    from inventory.models import Credential, Identity
-
-    rows = (
-        Credential.objects.filter(
-            revoked_at__isnull=True,
-            expires_at__gt=now,
-            expires_at__lte=now + CREDENTIAL_NOTICE,
-            identity__owner__isnull=False,
-            identity__owner__is_active=True,
-        )
-        .exclude(identity__status=Identity.Status.DECOMMISSIONED)
-        .values_list(
-            "id", "kind", "label", "expires_at", "identity_id", "identity__name", "identity__owner_id"
-        )
-    )
-    for pk, kind, label, expires_at, identity_id, name, owner_id in rows:
-        yield Due(
-            recipient_id=owner_id,
-            subject_type="inventory.credential",
-            subject_id=pk,
-            kind=Kind.DUE_SOON,
-            title=f"Credential {label or kind} of {name} expires {expires_at:%Y-%m-%d}",
-            why="Rotate or renew it before then, or access stops at expiry.",
-            url=f"/inventory/{identity_id}/",
-            cadence="week",
-            section="Credentials",
-        )

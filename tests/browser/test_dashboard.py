@@ -5,7 +5,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from governance.jobs.snapshot import take_snapshot
+from governance.dashboard.snapshot import take_snapshot
 from tests.browser.conftest import ARTIFACTS
 from tests.governance.dashboard_estate import build_estate
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from governance.dashboard.snapshot import take_snapshot
 from governance.jobs.models import PostureSnapshot
-from governance.jobs.snapshot import take_snapshot
 from inventory.models import Identity
 from tests.governance.dashboard_estate import build_estate
 

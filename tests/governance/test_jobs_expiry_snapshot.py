@@ -9,11 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from governance.audit import verify_chain
+from governance.dashboard.snapshot import take_snapshot
 from governance.findings.models import Finding
-from governance.jobs.expiry import expire_grants, run_expiry
+from governance.jobs.expiry import run_expiry
 from governance.jobs.models import PostureSnapshot
-from governance.jobs.snapshot import take_snapshot
 from governance.models import AuditEvent
+from inventory.expiry import expire_grants
 from inventory.models import Grant
 from tests.factories import GrantFactory, IdentityFactory, UserFactory
 from tests.governance.jobs_support import START, clock, hooks  # noqa: F401
