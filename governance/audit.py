@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from governance.actors import Actor, as_actor
-from governance.middleware import current_request_id
+from governance.request_context import current_request_id
 
 GENESIS_HASH = "0" * 64
 
@@ -51,33 +51,55 @@ def record(
     reason: str = "",
 ):
     """Append one audit event. Must run inside the caller's transaction."""
-    from governance.models import AuditChainHead, AuditEvent
+    entry = {"verb": verb, "subject": subject, "before": before, "after": after, "reason": reason}
+    return _append(actor, [entry], "audit.record")[0]
 
-    actor = as_actor(actor)
-    subject_type, subject_id, subject_label = subject_of(subject)
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit.record must be called inside the service's transaction")
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+
+def _event(AuditEvent, actor: Actor, entry: dict[str, Any], seq: int, at, request_id: str, prev_hash: str):
+    """One event chained after `prev_hash`, hashed: the only place an event is built."""
+    subject_type, subject_id, subject_label = subject_of(entry["subject"])
     event = AuditEvent(
-        seq=head.seq + 1,
-        at=timezone.now(),
+        seq=seq,
+        at=at,
         actor=actor.label,
         actor_kind=actor.kind,
         on_behalf_of=actor.on_behalf_of,
-        verb=verb,
+        verb=entry["verb"],
         subject_type=subject_type,
         subject_id=subject_id,
         subject_label=subject_label,
-        before=_normalise(before),
-        after=_normalise(after),
-        reason=reason or "",
-        request_id=current_request_id() or "",
-        prev_hash=head.hash,
+        before=_normalise(entry.get("before")),
+        after=_normalise(entry.get("after")),
+        reason=entry.get("reason") or "",
+        request_id=request_id,
+        prev_hash=prev_hash,
     )
     event.hash = compute_hash(event.hashed_fields())
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     return event
+
+
+def _append(actor: Actor | Any, entries: list[dict[str, Any]], caller: str, batch_size: int = 1000) -> list:
+    """Lock the chain head, build the events in order after it, insert them, move the head."""
+    from governance.models import AuditChainHead, AuditEvent
+
+    actor = as_actor(actor)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"{caller} must be called inside the service's transaction")
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    seq, prev_hash, at = head.seq, head.hash, timezone.now()
+    request_id = current_request_id() or ""
+    events = []
+    for entry in entries:
+        seq += 1
+        event = _event(AuditEvent, actor, entry, seq, at, request_id, prev_hash)
+        prev_hash = event.hash
+        events.append(event)
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        AuditEvent.objects.bulk_create(events, batch_size=batch_size)
+    AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+    return events
 
 
 @dataclass
@@ -124,39 +146,6 @@ def record_many(actor: Actor | Any, entries: list[dict[str, Any]], *, batch_size
     chain exactly as if `record` had been called for each in turn. Must run inside the caller's
     transaction, like `record`.
     """
-    from governance.models import AuditChainHead, AuditEvent
-
     if not entries:
         return 0
-    actor = as_actor(actor)
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit.record_many must be called inside the service's transaction")
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-    seq, prev_hash, at = head.seq, head.hash, timezone.now()
-    request_id = current_request_id() or ""
-    events = []
-    for entry in entries:
-        subject_type, subject_id, subject_label = subject_of(entry["subject"])
-        seq += 1
-        event = AuditEvent(
-            seq=seq,
-            at=at,
-            actor=actor.label,
-            actor_kind=actor.kind,
-            on_behalf_of=actor.on_behalf_of,
-            verb=entry["verb"],
-            subject_type=subject_type,
-            subject_id=subject_id,
-            subject_label=subject_label,
-            before=_normalise(entry.get("before")),
-            after=_normalise(entry.get("after")),
-            reason=entry.get("reason") or "",
-            request_id=request_id,
-            prev_hash=prev_hash,
-        )
-        event.hash = compute_hash(event.hashed_fields())
-        prev_hash = event.hash
-        events.append(event)
-    AuditEvent.objects.bulk_create(events, batch_size=batch_size)
-    AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
-    return len(events)
+    return len(_append(actor, entries, "audit.record_many", batch_size))

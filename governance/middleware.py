@@ -1,11 +1,6 @@
-import contextvars
 import uuid
 
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("steward_request_id", default=None)
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
+from governance.request_context import request_id as _request_id
 
 
 class RequestIdMiddleware:
