@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "governance",
     "inventory",
     "approvals",
+    "connectors",
 ]
 
 MIDDLEWARE = [
@@ -406,3 +407,12 @@ LOGGING = {
 # Upload limits for imports (bytes, rows).
 STEWARD_IMPORT_MAX_BYTES = int(os.environ.get("STEWARD_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
 STEWARD_IMPORT_MAX_ROWS = int(os.environ.get("STEWARD_IMPORT_MAX_ROWS", "50000"))
+
+# Connectors (connectors/): hosts a connector's endpoint_url (or base_url) may name, comma-separated;
+# ".example.com" admits its subdomains. Loopback hosts are also allowed outside production (local
+# emulators). Empty: only each SDK's default endpoints.
+STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = [
+    host.strip()
+    for host in os.environ.get("STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST", "").split(",")
+    if host.strip()
+]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("inventory/", include("inventory.urls")),
     path("credentials/", credential_list, name="credentials"),
+    path("connectors/", include("connectors.urls")),
     path("", include("approvals.urls")),
     path("accounts/login/", StewardLoginView.as_view(), name="login"),
     path("accounts/logout/", StewardLogoutView.as_view(), name="logout"),

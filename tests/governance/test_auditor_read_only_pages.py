@@ -104,8 +104,15 @@ def demo(db):
             "reason": "release 1.2",
         },
     )
+    from connectors.models import ConnectorRun
+    from connectors.services import create_connector
+
+    connector = create_connector(iam, {"name": "probe-aws", "kind": "aws_iam", "config": {}})
+    run = ConnectorRun.objects.create(connector=connector, state="succeeded", actor="iam")
     assert Identity.objects.count() > 10
     return {
+        "connectors/runs/": str(run.pk),
+        "connectors/": str(connector.pk),
         "inventory/credentials/": str(credential.pk),
         "inventory/transfers/": str(transfer.pk),
         "inventory/scope-changes/": str(change.pk),

@@ -152,6 +152,13 @@ def build_estate(users) -> dict[str, int | str]:
     GrantFactory(identity=found, resource_kind="cloud_account", actions=["admin", "deploy"])
     inventory_services.activate(users["security"], found, "Platform runs it", owner=owner)
     activation = found.activation_requests.get()
+    from connectors.models import ConnectorRun
+    from connectors.services import create_connector
+
+    connector = create_connector(
+        iam, {"name": "matrix-aws", "kind": "aws_iam", "config": {"endpoint_url": "http://127.0.0.1:9"}}
+    )
+    run = ConnectorRun.objects.create(connector=connector, state="succeeded", actor="iam", finished_at=now)
     version = PolicyVersion.objects.order_by("-version").first()
     test_case = PolicyTestCase.objects.first()
     with transaction.atomic():
@@ -176,6 +183,8 @@ def build_estate(users) -> dict[str, int | str]:
         "version": version.version if version else 1,
         "test_case": test_case.pk if test_case else 1,
         "seq": event.seq,
+        "connector": connector.pk,
+        "run": run.pk,
     }
 
 
@@ -204,6 +213,9 @@ PARAMS_BY_SEGMENT = {
     "access-requests": "access",
     "findings": "finding",
     "test-cases": "test_case",
+    "connectors": "connector",
+    "connector-runs": "run",
+    "runs": "run",
 }
 # Routes whose object is not the one their path suggests.
 PARAMS_BY_ROUTE = {"inventory:confirm-revocation": "revoked_credential"}

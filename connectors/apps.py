@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+
+
+class ConnectorsConfig(AppConfig):
+    name = "connectors"
+    verbose_name = "Connectors"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from connectors import (
+            enforcement,
+            findings,
+            jobs,  # noqa: F401  (registers the connectors' scheduled jobs)
+            panels,
+        )
+        from connectors.kinds import aws_iam  # noqa: F401  (registers the aws_iam kind)
+        from inventory import enforcement as inventory_enforcement
+
+        inventory_enforcement.register("connectors", enforcement.on_revocation)
+        findings.register()
+        panels.register()
