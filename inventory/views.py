@@ -23,7 +23,7 @@ from approvals.routing import describe_steps, steps_for
 from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_cell
-from governance.errors import IllegalTransition, NotAllowed
+from governance.errors import NotAllowed
 from governance.paging import OnePassPaginator
 from governance.people.models import Role
 from inventory import edits, extensions, services, timeline
@@ -362,10 +362,6 @@ def _available_actions(user, identity: Identity, can_edit: bool) -> list[dict]:
     return actions
 
 
-def _conflict(request, exc: IllegalTransition):
-    return render(request, "409.html", {"message": exc.message}, status=409)
-
-
 @role_required(*MEMBERS)
 def identity_edit(request, pk: int):
     identity = _identity_or_404(pk)
@@ -384,8 +380,6 @@ def identity_edit(request, pk: int):
                     expected_version=form.cleaned_data["version"],
                     reason=form.cleaned_data.get("reason", ""),
                 )
-            except IllegalTransition as exc:
-                return _conflict(request, exc)
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -446,8 +440,6 @@ def identity_transition(request, pk: int, action: str):
         if form.is_valid():
             try:
                 service(as_actor(request.user), identity, form.cleaned_data["reason"])
-            except IllegalTransition as exc:
-                return _conflict(request, exc)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error("reason" if field == "reason" else None, errors)
@@ -474,10 +466,7 @@ def confirm_revocation(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Give a note or ticket reference proving the revocation.")
         return redirect(url)
-    try:
-        services.confirm_credential_revocation(as_actor(request.user), credential, form.cleaned_data["note"])
-    except IllegalTransition as exc:
-        return _conflict(request, exc)
+    services.confirm_credential_revocation(as_actor(request.user), credential, form.cleaned_data["note"])
     messages.success(request, f"Revocation of {credential} confirmed.")
     return redirect(url)
 
@@ -501,8 +490,6 @@ def credential_new(request, pk: int):
                 credential = services.add_credential(
                     as_actor(request.user), identity, form.credential(), form.cleaned_data["reason"]
                 )
-            except IllegalTransition as exc:
-                return _conflict(request, exc)
             except ValidationError as exc:
                 _add_service_errors(form, exc)
             else:
@@ -536,8 +523,6 @@ def credential_rotate(request, pk: int):
                     expires_at=data["expires_at"],
                     note=data["note"],
                 )
-            except IllegalTransition as exc:
-                return _conflict(request, exc)
             except ValidationError as exc:
                 _add_service_errors(form, exc)
             else:
@@ -584,8 +569,6 @@ def activate(request, pk: int):
                 owner=form.cleaned_data["owner"],
                 backup_owner=form.cleaned_data.get("backup_owner"),
             )
-        except IllegalTransition as exc:
-            return _conflict(request, exc)
         except ValidationError as exc:
             messages.error(request, f"{identity.name}: {' '.join(exc.messages)}")
         else:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from governance.access import GOVERNORS, MEMBERS, role_required
 from governance.actors import as_actor
-from governance.errors import IllegalTransition, NotAllowed
+from governance.errors import NotAllowed
 from governance.ids import parse_id
 from governance.people.models import User
 from inventory import extensions, ownership, services
@@ -67,10 +67,6 @@ def _user_or_none(username: str) -> User | None:
     return User.objects.filter(username=(username or "").strip()).first()
 
 
-def _conflict(request, exc: IllegalTransition):
-    return render(request, "409.html", {"message": exc.message}, status=409)
-
-
 @role_required(*MEMBERS)
 def transfer_propose(request, pk: int):
     identity = get_object_or_404(Identity.objects.select_related("owner", "backup_owner", "team"), pk=pk)
@@ -88,8 +84,6 @@ def transfer_propose(request, pk: int):
             ownership.propose_transfer(as_actor(request.user), [identity], to_owner, values["reason"])
         except ValidationError as exc:
             errors, status = _errors(exc), 400
-        except IllegalTransition as exc:
-            return _conflict(request, exc)
         else:
             messages.success(request, f"Transfer proposed: {to_owner.username} is asked to accept it.")
             return redirect(identity.get_absolute_url())
@@ -128,10 +122,7 @@ TRANSFER_ACTIONS = {
 def transfer_decide(request, pk: int, action: str):
     transfer = get_object_or_404(OwnershipTransfer.objects.select_related("identity"), pk=pk)
     service, message = TRANSFER_ACTIONS[action]
-    try:
-        service(as_actor(request.user), transfer, request.POST.get("comment", ""))
-    except IllegalTransition as exc:
-        return _conflict(request, exc)
+    service(as_actor(request.user), transfer, request.POST.get("comment", ""))
     messages.success(request, message.format(identity=transfer.identity.name))
     return redirect("inventory:transfers")
 
@@ -158,8 +149,6 @@ def orphans(request):
             changed = ownership.reassign_owner(as_actor(request.user), ids, new_owner, values["reason"])
         except ValidationError as exc:
             errors, status = _errors(exc), 400
-        except IllegalTransition as exc:
-            return _conflict(request, exc)
         else:
             messages.success(
                 request,

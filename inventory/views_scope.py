@@ -21,10 +21,6 @@ from inventory import scope, services
 from inventory.models import Action, Environment, Identity, ResourceKind, ScopeChange
 
 
-def _conflict(request, exc: IllegalTransition):
-    return render(request, "409.html", {"message": exc.message}, status=409)
-
-
 @role_required(*MEMBERS)
 def scope_change_new(request, pk: int):
     identity = get_object_or_404(Identity.objects.select_related("owner", "team"), pk=pk)
@@ -72,8 +68,6 @@ def scope_change_new(request, pk: int):
             )
         except ValidationError as exc:
             errors, status = exc.message_dict, 400
-        except IllegalTransition as exc:
-            return _conflict(request, exc)
         else:
             if change.state == ScopeChange.State.APPLIED:
                 messages.success(request, "Scope changed: the removal applies now.")
@@ -127,7 +121,7 @@ def scope_change_decide(request, pk: int):
     change = get_object_or_404(ScopeChange, pk=pk)
     approval = _approval(change)
     if approval is None:
-        return _conflict(request, IllegalTransition("This scope change needed no approval."))
+        raise IllegalTransition("This scope change needed no approval.")
     comment = request.POST.get("comment", "")
     try:
         if request.POST.get("decision") == "approve":
@@ -136,8 +130,6 @@ def scope_change_decide(request, pk: int):
         else:
             engine.reject(as_actor(request.user), approval, comment=comment)
             messages.success(request, "Rejected: nothing changes.")
-    except IllegalTransition as exc:
-        return _conflict(request, exc)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("inventory:scope-change", pk=change.pk)
