@@ -17,7 +17,6 @@ from __future__ import annotations
 import abc
 import json
 import logging
-import os
 import time
 import urllib.request
 from collections.abc import Iterable
@@ -122,7 +121,7 @@ def register_channel(channel: Channel) -> None:
 
 
 def webhook_url() -> str:
-    return getattr(settings, "STEWARD_WEBHOOK_URL", "") or os.environ.get("STEWARD_WEBHOOK_URL", "")
+    return settings.STEWARD_WEBHOOK_URL
 
 
 def channels() -> list[Channel]:

@@ -59,14 +59,19 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "csp",
+    "axes",
+    "mozilla_django_oidc",
     "governance",
     "inventory",
     "approvals",
     "connectors",
 ]
 
+# CSP right after SecurityMiddleware; Axes last, so it turns a lockout into the login page's answer.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -83,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "governance.middleware.ReadOnlyRolesMiddleware",
     "governance.middleware.IllegalTransitionMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -228,6 +234,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_common.exception_handler",
+    # Rate limits per token (or per signed-in user): STEWARD_API_RATE below.
+    "DEFAULT_THROTTLE_CLASSES": ["governance.throttling.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -270,13 +278,6 @@ SPECTACULAR_SETTINGS = {
 from datetime import timedelta  # noqa: E402
 
 from csp.constants import NONE, SELF  # noqa: E402
-
-INSTALLED_APPS += ["csp", "axes", "mozilla_django_oidc"]
-# CSP right after SecurityMiddleware; Axes last, so it turns a lockout into the login page's answer.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
-)
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 
 # Cookies and transport.
 SESSION_COOKIE_HTTPONLY = True
@@ -393,7 +394,6 @@ STEWARD_SSO_RECHECK_SECONDS = int(os.environ.get("STEWARD_SSO_RECHECK_SECONDS", 
 STEWARD_SSO_POST_LOGOUT_PATH = os.environ.get("STEWARD_SSO_POST_LOGOUT_PATH", "/accounts/login/?signed_out=1")
 
 # API rate limits per token (or per signed-in user): generous defaults, lower them in production.
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["governance.throttling.ApiRateThrottle"]
 STEWARD_API_RATE = os.environ.get("STEWARD_API_RATE", "3000/min")
 
 LOGGING = {
@@ -416,3 +416,14 @@ STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = [
     for host in os.environ.get("STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST", "").split(",")
     if host.strip()
 ]
+
+# Request-time decisions: allows above this many per identity per minute are counted into one row.
+STEWARD_DECISION_SAMPLE_ABOVE = int(os.environ.get("STEWARD_DECISION_SAMPLE_ABOVE", "60"))
+# Scheduled work: /healthz reports the sweep as late past this age; an evidence build whose worker
+# stopped renewing its lease this long ago is rebuilt by the recovery job.
+STEWARD_SWEEP_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEP_MAX_AGE_SECONDS", str(2 * 3600)))
+STEWARD_EVIDENCE_BUILD_LEASE_MINUTES = int(os.environ.get("STEWARD_EVIDENCE_BUILD_LEASE_MINUTES", "30"))
+# The release named in evidence packs; empty: the installed package's version.
+STEWARD_VERSION = os.environ.get("STEWARD_VERSION", "")
+# Notifications also go to this webhook (JSON POST) when set.
+STEWARD_WEBHOOK_URL = os.environ.get("STEWARD_WEBHOOK_URL", "")

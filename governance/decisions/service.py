@@ -43,7 +43,7 @@ REVOKED = (Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED)
 
 def sample_above() -> int:
     """Allows per identity per minute recorded one row each; above this they are aggregated."""
-    return int(getattr(settings, "STEWARD_DECISION_SAMPLE_ABOVE", 60))
+    return settings.STEWARD_DECISION_SAMPLE_ABOVE
 
 
 # ---------------------------------------------------------------- parsing

@@ -16,7 +16,7 @@ SWEEP_JOB = "sweep"
 
 
 def max_age_seconds() -> int:
-    return int(getattr(settings, "STEWARD_SWEEP_MAX_AGE_SECONDS", 2 * 3600))
+    return settings.STEWARD_SWEEP_MAX_AGE_SECONDS
 
 
 def sweep_health() -> dict:
