@@ -31,6 +31,15 @@ class PolicyException(models.Model):
         EXPIRED = "expired", _("expired")
         REVOKED = "revoked", _("revoked")
 
+    # Which state may follow which; the services move an exception only along these.
+    TRANSITIONS: dict[str, set[str]] = {
+        State.REQUESTED: {State.ACTIVE, State.REJECTED},
+        State.ACTIVE: {State.REVOKED, State.EXPIRED},  # expired: past its expiry, or replaced by a renewal
+        State.REJECTED: set(),
+        State.EXPIRED: set(),
+        State.REVOKED: set(),
+    }
+
     identity = models.ForeignKey(
         "inventory.Identity",
         on_delete=models.CASCADE,
@@ -85,3 +94,6 @@ class PolicyException(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/exceptions/{self.pk}/"
+
+    def can_move_to(self, state: str) -> bool:
+        return state in self.TRANSITIONS.get(self.state, set())

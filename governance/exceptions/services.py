@@ -270,7 +270,7 @@ def revoke_exception(actor, exc: PolicyException, reason: str) -> PolicyExceptio
     if not reason:
         raise ValidationError({"reason": "Say why the exception is revoked."})
     exc = PolicyException.objects.select_for_update().get(pk=exc.pk)
-    if exc.state != State.ACTIVE:
+    if not exc.can_move_to(State.REVOKED):
         raise IllegalTransition(f"Only an active exception can be revoked (this one is {exc.state}).")
     now = timezone.now()
     PolicyException.objects.filter(pk=exc.pk).update(
@@ -298,7 +298,7 @@ class ExceptionApproval(ApprovalKind):
 
     def on_approved(self, request, actor):
         exc = _lock(request)
-        if exc.state != State.REQUESTED:
+        if not exc.can_move_to(State.ACTIVE):
             raise IllegalTransition(f"This exception is {exc.state}; it can no longer be approved.")
         now = timezone.now()
         if exc.expires_at <= now:
@@ -326,7 +326,7 @@ class ExceptionApproval(ApprovalKind):
 
     def _close(self, request, actor, reason: str, verb: str):
         exc = _lock(request)
-        if exc.state != State.REQUESTED:
+        if not exc.can_move_to(State.REJECTED):
             return
         now = timezone.now()
         PolicyException.objects.filter(pk=exc.pk).update(

@@ -219,3 +219,16 @@ def test_evidence_pack_lists_exceptions_in_the_period_with_their_approver(owner,
     assert (
         list(exceptions_queryset(now - timedelta(days=9), now - timedelta(days=8))) == []
     )  # not yet requested
+
+
+def test_the_exception_transition_table_is_the_lifecycle():
+    from governance.exceptions.models import PolicyException
+
+    State = PolicyException.State
+    assert set(PolicyException.TRANSITIONS) == set(State.values)
+    reachable = {State.REQUESTED} | {to for tos in PolicyException.TRANSITIONS.values() for to in tos}
+    assert reachable == set(State.values)
+    assert PolicyException(state=State.REQUESTED).can_move_to(State.ACTIVE)
+    assert not PolicyException(state=State.REQUESTED).can_move_to(State.REVOKED)
+    for final in (State.REJECTED, State.EXPIRED, State.REVOKED):
+        assert not any(PolicyException(state=final).can_move_to(to) for to in State.values)
