@@ -61,16 +61,15 @@ def endpoint_error(url: Any) -> str | None:
     loopback = _is_loopback(host)
     if loopback and not settings.PRODUCTION:
         return None
+    if not any(host == a or (a.startswith(".") and host.endswith(a)) for a in allowlist()):
+        where = "loopback hosts are refused in production; " if loopback else ""
+        return (
+            f"The host '{host}' is not in STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST ({where}the worker's "
+            "signed requests go only to hosts named there)."
+        )
     if parts.scheme != "https":
         return "Use https."
-    for allowed in allowlist():
-        if host == allowed or (allowed.startswith(".") and host.endswith(allowed)):
-            return None
-    where = "loopback hosts are refused in production; " if loopback else ""
-    return (
-        f"The host '{host}' is not in STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST ({where}the worker's signed "
-        "requests go only to hosts named there)."
-    )
+    return None
 
 
 def clean_config(kind: str, config: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:

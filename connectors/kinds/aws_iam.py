@@ -12,6 +12,7 @@ Enforcement: a user's access keys are set `Inactive`; a role gets the inline pol
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -37,13 +38,32 @@ DENY_ALL_DOCUMENT = {
 POLICY_CACHE_MAX = 5000
 PHASES = ("users", "roles")
 
-# IAM action → the grants' words. Checked in order; the first match wins for each action.
-SECRET_READS = ("secretsmanager:getsecretvalue", "ssm:getparameter", "kms:decrypt")
-SECRET_SERVICES = ("secretsmanager", "kms")
+# IAM action → the grants' words. A verb that is not a known write (Search, Validate, Simulate, ...)
+# reads; secrets and code have their own words; writing to IAM itself (or assuming roles) is admin.
+SECRET_READS = (
+    "secretsmanager:getsecretvalue",
+    "secretsmanager:batchgetsecretvalue",
+    "ssm:getparameter",
+    "kms:decrypt",
+)
+SECRET_SERVICES = ("secretsmanager", "kms", "ssm")
 DEPLOY_SERVICES = ("cloudformation", "lambda", "ecs", "eks", "codedeploy", "elasticbeanstalk", "apprunner")
 CI_ACTIONS = ("codebuild:startbuild", "codepipeline:startpipelineexecution")
-READ_VERBS = ("get", "list", "describe", "read", "head", "batchget", "query", "scan", "select", "view")
-ADMIN_SERVICES = ("iam", "organizations", "sts")
+ADMIN_SERVICES = ("iam", "organizations")
+WRITE_VERBS = (
+    "create", "put", "update", "delete", "attach", "detach", "add", "remove", "modify", "set", "tag",
+    "untag", "start", "stop", "terminate", "run", "invoke", "publish", "send", "upload", "restore",
+    "reboot", "register", "deregister", "enable", "disable", "import", "export", "copy", "associate",
+    "disassociate", "replace", "reset", "change", "execute", "write", "cancel", "apply", "grant",
+    "revoke", "pass", "upgrade", "accept", "reject", "authorize", "merge", "git push", "gitpush",
+    "encrypt", "reencrypt", "sign", "rotate", "schedule", "restore", "batchwrite", "batchdelete",
+    "batchput", "batchupdate", "batchcreate",
+)  # fmt: skip
+
+
+def _writes(verb: str) -> bool:
+    return verb == "*" or verb.startswith(WRITE_VERBS)
+
 
 PERMISSIONS = {
     "Version": "2012-10-17",
@@ -99,8 +119,6 @@ def _positive(limit: int):
 
 
 def _region(value: str) -> str | None:
-    import re
-
     return None if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", value) else "An AWS region, e.g. eu-west-1."
 
 
@@ -133,27 +151,27 @@ def classify_action(action: str) -> set[str]:
     if action in ("*", "*:*"):
         return {"admin"}
     service, _, verb = action.partition(":")
-    if service in ADMIN_SERVICES and not verb.startswith(READ_VERBS):
-        return {"admin"} if service != "sts" or "assumerole" in verb or verb == "*" else {"read_data"}
+    if service in ADMIN_SERVICES:
+        return {"admin"} if _writes(verb) else {"read_data"}
+    if service == "sts":
+        return {"admin"} if verb == "*" or verb.startswith("assumerole") else {"read_data"}
+    if verb == "*" and service in SECRET_SERVICES:
+        return {"read_secrets", "write_secrets"}
     if any(action.startswith(a) for a in SECRET_READS):
         return {"read_secrets"}
-    if service in SECRET_SERVICES:
-        if verb == "*":
-            return {"read_secrets", "write_secrets"}
-        return {"read_secrets"} if verb.startswith(READ_VERBS) else {"write_secrets"}
-    if service == "ssm" and "parameter" in verb:
-        return {"read_secrets"} if verb.startswith(READ_VERBS) else {"write_secrets"}
+    if service in ("secretsmanager", "kms") or (service == "ssm" and "parameter" in verb):
+        return {"write_secrets"} if _writes(verb) else {"read_data"}
     if action in CI_ACTIONS:
         return {"run_ci"}
     if service == "codecommit":
-        if verb in ("gitpush", "*") or not verb.startswith(READ_VERBS + ("gitpull",)):
-            return {"read_code", "write_code"} if verb == "*" else {"write_code"}
-        return {"read_code"}
+        if verb == "*":
+            return {"read_code", "write_code"}
+        return {"write_code"} if _writes(verb) else {"read_code"}
     if verb == "*":
         return {"read_data", "write_data"} | ({"deploy"} if service in DEPLOY_SERVICES else set())
-    if verb.startswith(READ_VERBS):
-        return {"read_data"}
-    return {"deploy"} if service in DEPLOY_SERVICES else {"write_data"}
+    if _writes(verb):
+        return {"deploy"} if service in DEPLOY_SERVICES else {"write_data"}
+    return {"read_data"}
 
 
 def summarise(document: dict[str, Any]) -> set[str]:
