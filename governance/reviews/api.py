@@ -91,8 +91,10 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     decided_by = serializers.CharField(source="decided_by_label", read_only=True)
     signoff_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    remediation_confirmed_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True
+    remediation_confirmed_by = serializers.CharField(
+        source="remediation_confirmed_by_label",
+        read_only=True,
+        help_text="Who or what confirmed: an IAM approver or Security admin, or system:<connector sync>.",
     )
 
     class Meta:
@@ -112,15 +114,18 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             "removed_grants",
             "decided_by",
             "decided_at",
+            "decided_via",
             "shown_at",
             "display_seconds",
             "signoff_state",
             "signoff_by",
             "signoff_at",
             "remediation_state",
+            "remediation_action_at",
             "remediation_confirmed_at",
             "remediation_confirmed_by",
             "remediation_note",
+            "remediation_error",
         ]
         read_only_fields = fields
 
@@ -234,8 +239,17 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
             data["reason"],
             grants=data["grants"],
             shown_seconds=data["shown_seconds"],
+            channel=ReviewItem.Channel.API,
         )
         return self._respond(item)
+
+    def retrieve(self, request, *args, **kwargs):
+        """Reading a pending item as its reviewer starts its viewing time, as the review page does: an
+        API decision then carries a measured display time (none if the item was never read)."""
+        item = self.get_object()
+        services.record_shown(request.user, [item])
+        item = self.get_queryset().get(pk=item.pk)
+        return Response(self.get_serializer(item).data)
 
     @extend_schema(request=NoteSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"], url_path="sign-off")

@@ -114,7 +114,7 @@ def campaign_detail(request, pk: int):
         "awaiting_signoff": ReviewItem.objects.filter(campaign=campaign, signoff_state="pending")
         .select_related("decided_by")
         .order_by("decided_at")[:50],
-        "remediations": ReviewItem.objects.filter(campaign=campaign, remediation_state="open")
+        "remediations": ReviewItem.objects.filter(campaign=campaign, remediation_state="pending")
         .select_related("decided_by")
         .order_by("decided_at")[:50],
         "can_manage": request.user.is_iam and campaign.is_open,

@@ -106,9 +106,17 @@ class ReviewItem(models.Model):
         LAPSED = "lapsed", _("not signed off before close")
 
     class Remediation(models.TextChoices):
+        """The same words a connector uses for an identity (CONTRACT: pending, confirmed, failed)."""
+
         NONE = "none", _("none")
-        OPEN = "open", _("open: revocation to confirm")
+        PENDING = "pending", _("pending: revocation to confirm")
         CONFIRMED = "confirmed", _("confirmed")
+        FAILED = "failed", _("failed")
+
+    class Channel(models.TextChoices):
+        BROWSER = "browser", _("review page")
+        API = "api", _("REST API")
+        BULK = "bulk", _("bulk certify")
 
     class ReviewerSource(models.TextChoices):
         OWNER = "owner", _("owner")
@@ -144,6 +152,9 @@ class ReviewItem(models.Model):
     )
     decided_by_label = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_via = models.CharField(
+        max_length=10, choices=Channel.choices, blank=True, help_text=_("Where the decision was made.")
+    )
 
     # Rubber-stamp guard: when the item was first and last displayed, and for how long before deciding.
     shown_at = models.DateTimeField(null=True, blank=True)
@@ -157,12 +168,25 @@ class ReviewItem(models.Model):
     signoff_at = models.DateTimeField(null=True, blank=True)
 
     remediation_state = models.CharField(max_length=20, choices=Remediation.choices, default=Remediation.NONE)
+    remediation_action_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When Steward suspended it, ended its grants and marked credentials."),
+    )
     remediation_confirmed_at = models.DateTimeField(null=True, blank=True)
     remediation_confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    remediation_confirmed_by_label = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text=_("Who or what confirmed: an IAM approver, or a connector's sync."),
+    )
     remediation_note = models.CharField(
         max_length=300, blank=True, help_text=_("A note or ticket reference proving the revocation.")
+    )
+    remediation_error = models.CharField(
+        max_length=500, blank=True, help_text=_("Why the revocation failed at the source.")
     )
 
     objects = ReviewItemQuerySet.as_manager()
@@ -182,8 +206,8 @@ class ReviewItem(models.Model):
             models.Index(fields=["campaign", "decision"], name="review_item_campaign"),
             models.Index(
                 fields=["remediation_state"],
-                condition=Q(remediation_state="open"),
-                name="review_item_remediation",
+                condition=Q(remediation_state="pending"),
+                name="review_item_remed_pending",
             ),
         ]
 

@@ -17,7 +17,7 @@ def progress_counts(prefix: str = "items__") -> dict:
     for decision in D.values:
         counts[f"n_{decision}"] = Count(f"{prefix}id", filter=Q(**{f"{prefix}decision": decision}))
     counts["n_signoff"] = Count(f"{prefix}id", filter=Q(**{f"{prefix}signoff_state": "pending"}))
-    counts["n_remediation"] = Count(f"{prefix}id", filter=Q(**{f"{prefix}remediation_state": "open"}))
+    counts["n_remediation"] = Count(f"{prefix}id", filter=Q(**{f"{prefix}remediation_state": "pending"}))
     return counts
 
 

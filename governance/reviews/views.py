@@ -92,9 +92,13 @@ def _signoff_queue(user):
 
 
 def _my_remediations(user):
-    items = ReviewItem.objects.filter(remediation_state=ReviewItem.Remediation.OPEN)
-    if not user.is_governor:
-        items = items.filter(Q(reviewer=user) | Q(identity__owner=user) | Q(identity__backup_owner=user))
+    """Revokes this person may confirm: IAM and Security, never their own decisions or identities."""
+    if not user.is_governor or user.is_auditor:
+        return ReviewItem.objects.none()
+    items = ReviewItem.objects.filter(
+        remediation_state__in=[ReviewItem.Remediation.PENDING, ReviewItem.Remediation.FAILED]
+    )
+    items = items.exclude(decided_by=user).exclude(Q(identity__owner=user) | Q(identity__backup_owner=user))
     return items.select_related("campaign").order_by("decided_at")[:20]
 
 
@@ -228,9 +232,12 @@ def _item_context(request, item: ReviewItem, form=None, note_form=None) -> dict:
             and user.pk != item.decided_by_id
             and user.username not in owners
         ),
-        "can_confirm": item.remediation_state == ReviewItem.Remediation.OPEN
+        "can_confirm": item.remediation_state
+        in (ReviewItem.Remediation.PENDING, ReviewItem.Remediation.FAILED)
         and not user.is_auditor
-        and (user.is_governor or user.pk == item.reviewer_id or user.username in owners),
+        and user.is_governor
+        and user.pk != item.decided_by_id
+        and user.username not in owners,
         "pending_revocations": item.identity.credentials.filter(
             revoked_at__isnull=False, revocation_confirmed_at__isnull=True
         ),

@@ -1,5 +1,6 @@
 """Journey: IAM launches a high-tier review; the owner revokes one identity and certifies another;
-a second IAM look signs the certification off; the report shows both decisions and reasons."""
+a second IAM look signs the certification off and confirms the revoke the owner cannot confirm; the
+report shows both decisions, reasons and the confirmation."""
 
 import re
 
@@ -54,7 +55,10 @@ def test_high_tier_review_revoke_certify_sign_off_and_report(page, live_server, 
     page.get_by_role("link", name="legacy-deployer").first.click()
     expect(page.get_by_test_id("grants")).to_contain_text("org/legacy")
     decide_in_page(page, "Revoke", "Replaced by the OIDC release pipeline")
-    expect(page.get_by_test_id("decision-panel")).to_contain_text("remediation open")
+    expect(page.get_by_test_id("decision-panel")).to_contain_text("remediation pending")
+    # The decider never confirms their own revoke: IAM or Security (or a connector's sync) does.
+    expect(page.get_by_test_id("remediation")).to_contain_text("Waiting for IAM or Security")
+    expect(page.get_by_role("button", name="Confirm revocation")).to_have_count(0)
 
     page.goto(f"{live_server.url}/reviews/")
     expect(page.get_by_test_id("pending-item")).to_have_count(1)
@@ -71,6 +75,13 @@ def test_high_tier_review_revoke_certify_sign_off_and_report(page, live_server, 
     page.get_by_role("button", name="Sign off this certification").click()
     expect(page.get_by_test_id("decision-panel")).to_contain_text("signed off by iam")
 
+    # IAM, who did not decide the revoke, confirms it from the queue with a ticket reference.
+    page.goto(f"{live_server.url}/reviews/")
+    page.get_by_test_id("remediation-queue").get_by_role("link", name="legacy-deployer").click()
+    page.get_by_label("Note").fill("CHG-77: deploy key deleted in GitHub")
+    page.get_by_role("button", name="Confirm revocation").click()
+    expect(page.get_by_test_id("remediation")).to_contain_text("confirmed by iam")
+
     # The report shows both decisions with their reasons; the revoked identity is suspended.
     page.goto(campaign_url)
     page.get_by_role("link", name="Report").click()
@@ -79,7 +90,8 @@ def test_high_tier_review_revoke_certify_sign_off_and_report(page, live_server, 
     legacy_row = rows.filter(has_text="legacy-deployer")
     expect(legacy_row).to_contain_text("revoke")
     expect(legacy_row).to_contain_text("Replaced by the OIDC release pipeline")
-    expect(legacy_row).to_contain_text("open: revocation to confirm")
+    expect(legacy_row).to_contain_text("confirmed")
+    expect(legacy_row).to_contain_text("CHG-77: deploy key deleted in GitHub")
     agent_row = rows.filter(has_text="release-agent")
     expect(agent_row).to_contain_text("certify")
     expect(agent_row).to_contain_text("Ships every release; deploy used weekly")

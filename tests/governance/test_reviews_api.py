@@ -141,13 +141,17 @@ def test_owner_cannot_sign_off_their_own_high_tier_identity_403(api_as, iam, iam
     own = IdentityFactory(owner=iam2, name="iam2-agent", risk_tier="high")
     campaign = launch_campaign(iam, "Own", {"risk_tiers": ["high"]}, "2099-01-31")
     item = campaign.items.get(identity=own)
-    decided = api_as(iam).post(f"/api/v1/review-items/{item.pk}/decide/", {"decision": "certify"})
+    refused = api_as(iam).post(f"/api/v1/review-items/{item.pk}/decide/", {"decision": "certify"})
+    assert refused.status_code == 400 and "reason" in refused.json()  # high tier: say what was checked
+    decided = api_as(iam).post(
+        f"/api/v1/review-items/{item.pk}/decide/", {"decision": "certify", "reason": "grants checked"}
+    )
     assert decided.status_code == 200 and decided.json()["signoff_state"] == "pending"
     response = api_as(iam2).post(f"/api/v1/review-items/{item.pk}/sign-off/", {}, format="json")
     assert response.status_code == 403  # iam2 is an IAM approver, but owns this identity
     assert "own" in response.json()["detail"]
     other = campaign.items.get(identity=estate)
-    decide(estate.owner, other, "certify", "")
+    decide(estate.owner, other, "certify", "still runs the nightly build")
     assert api_as(estate.owner).post(f"/api/v1/review-items/{other.pk}/sign-off/").status_code == 403
     ok = api_as(iam2).post(f"/api/v1/review-items/{other.pk}/sign-off/", {"note": "checked"}, format="json")
     assert ok.status_code == 200 and ok.json()["signoff_by"] == "iam2"
@@ -160,13 +164,20 @@ def test_revoke_then_confirm_remediation_through_the_api(api_as, owner, iam, cam
     response = client.post(
         f"/api/v1/review-items/{item.pk}/decide/", {"decision": "revoke", "reason": "unused"}, format="json"
     )
-    assert response.json()["remediation_state"] == "open"
+    body = response.json()
+    assert body["remediation_state"] == "pending" and body["remediation_action_at"]
+    assert body["decided_via"] == "api"
     assert Identity.objects.get(pk=estate.pk).status == "suspended"
-    assert client.post(f"/api/v1/review-items/{item.pk}/confirm-remediation/", {}).status_code == 400
-    done = client.post(
+    # The decider (the owner) cannot confirm their own revoke; IAM can, and must give a note.
+    own = client.post(f"/api/v1/review-items/{item.pk}/confirm-remediation/", {"note": "done"}, format="json")
+    assert own.status_code == 403
+    iam_client = api_as(iam)
+    assert iam_client.post(f"/api/v1/review-items/{item.pk}/confirm-remediation/", {}).status_code == 400
+    done = iam_client.post(
         f"/api/v1/review-items/{item.pk}/confirm-remediation/", {"note": "INC-42 rotated"}, format="json"
     )
     assert done.status_code == 200 and done.json()["remediation_state"] == "confirmed"
+    assert done.json()["remediation_confirmed_by"] == "iam"
 
 
 @pytest.mark.django_db
@@ -208,7 +219,9 @@ def test_read_token_cannot_decide_write_token_can(api, owner, campaign, estate):
     assert api.post(f"/api/v1/review-items/{item.pk}/decide/", {"decision": "certify"}).status_code == 403
     _, write = issue_token(owner, owner, scope="write")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {write}")
-    response = api.post(f"/api/v1/review-items/{item.pk}/decide/", {"decision": "certify"}, format="json")
+    response = api.post(
+        f"/api/v1/review-items/{item.pk}/decide/", {"decision": "certify", "reason": "in use"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["decided_by"].startswith("token:")
 
 

@@ -98,8 +98,8 @@ def test_revoke_suspends_and_leaves_a_remediation_until_it_is_confirmed(owner, i
     credential = Credential.objects.get(identity=bot)
     assert credential.revoked_at is not None and credential.revocation_confirmed_at is None
     item.refresh_from_db()
-    assert item.remediation_state == "open"
-    assert ReviewItem.objects.filter(remediation_state="open").count() == 1
+    assert item.remediation_state == "pending"
+    assert ReviewItem.objects.filter(remediation_state="pending").count() == 1
 
     with pytest.raises(ValidationError) as caught:
         confirm_remediation(iam, item, "")
@@ -221,7 +221,7 @@ def test_the_decider_cannot_also_sign_off(iam, owner):
 def test_only_iam_signs_off(role_users, iam, username):
     high = IdentityFactory(owner=role_users["owner2"], name="x", risk_tier="high")
     item = campaign_over(iam, high)[high.pk]
-    decide(role_users["owner2"], item, "certify", "")
+    decide(role_users["owner2"], item, "certify", "still deploys the payments service")
     with pytest.raises(NotAllowed):
         sign_off(role_users[username], item)
 

@@ -22,7 +22,7 @@ def test_reviewers_hear_about_open_items_and_iam_about_orphans_and_signoffs(iam,
     IdentityFactory(owner=None, name="orphan")
     high = IdentityFactory(owner=owner2, name="h", risk_tier="high")
     campaign = launch_campaign(iam, "Q", {}, timezone.now() + timedelta(days=3))
-    decide(owner2, campaign.items.get(identity=high), "certify", "")
+    decide(owner2, campaign.items.get(identity=high), "certify", "checked its grants")
     notices = list(due_items(timezone.now()))
     by_subject = {(n.subject_id, n.recipient_id): n for n in notices}
     assert by_subject[(f"{campaign.pk}:{owner.pk}", owner.pk)].kind == "due_soon"

@@ -141,7 +141,9 @@ def test_htmx_revoke_swaps_the_panel_and_suspends(client, owner, campaign):
         f"/reviews/items/{item.pk}/decide/", {"decision": "revoke", "reason": "replaced by OIDC"}, **HTMX
     )
     body = response.content.decode()
-    assert response.status_code == 200 and "replaced by OIDC" in body and "Confirm revocation" in body
+    assert response.status_code == 200 and "replaced by OIDC" in body and "remediation pending" in body
+    assert "Confirm revocation" not in body  # the decider never confirms their own revoke
+    assert "Waiting for IAM or Security" in body
     assert Identity.objects.get(name="deploy-agent").status == "suspended"
     again = client.post(f"/reviews/items/{item.pk}/decide/", {"decision": "certify"}, **HTMX)
     assert again.status_code == 409 and "already decided" in again.content.decode()
@@ -269,7 +271,7 @@ def test_report_html_and_csv_list_every_item_with_decisions(client, iam, owner, 
     assert len(rows) == 3
     assert by_name["deploy-agent"]["decision"] == "revoke"
     assert by_name["deploy-agent"]["reason"].startswith("'=")  # no formula injection
-    assert by_name["deploy-agent"]["remediation_state"] == "open"
+    assert by_name["deploy-agent"]["remediation_state"] == "pending"
     assert by_name["low-helper"]["reason"] == "used daily" and by_name["other-bot"]["decision"] == "pending"
 
 

@@ -86,8 +86,14 @@ def decide(
     reason: str | None = "",
     grants: list | None = None,
     shown_seconds: Any = None,
+    channel: str = ReviewItem.Channel.BROWSER,
 ) -> ReviewItem:
-    """Record the reviewer's decision and apply it: certify, modify, revoke or let expire."""
+    """Record the reviewer's decision and apply it: certify, modify, revoke or let expire.
+
+    Certifying a high or critical identity needs a reason (what was checked). A revoke takes the
+    access away in Steward at once: the identity is suspended, every current grant ends and every
+    credential is marked revoked; its remediation is then `pending` until someone other than the
+    decider (IAM, Security) or a connector's later sync confirms it at the source."""
     actor = as_actor(actor)
     item = lock_item(item)
     if actor.is_system or not can_decide(actor.user, item):
@@ -99,10 +105,17 @@ def decide(
         raise ValidationError(
             {"decision": f"Choose one of {', '.join(str(d) for d in ReviewItem.REVIEWER_DECISIONS)}."}
         )
+    tier = item.risk_tier
+    certify_high = decision == D.CERTIFY and tier in SIGNOFF_TIERS
+    if certify_high and not (reason or "").strip():
+        raise ValidationError(
+            {"reason": f"Certifying a {tier}-tier identity needs a reason: say what you checked."}
+        )
     reason = clean_reason(reason, required=decision in ReviewItem.REASON_REQUIRED)
+    if channel not in ReviewItem.Channel.values:
+        channel = ReviewItem.Channel.BROWSER
     now = timezone.now()
     identity = item.identity
-    tier = item.risk_tier
     label = (
         f"Access review '{item.campaign.name}': {reason}" if reason else f"Access review '{item.campaign}'"
     )
@@ -118,7 +131,11 @@ def decide(
         elif identity.status != Identity.Status.SUSPENDED:
             raise IllegalTransition(f"'{identity}' is {identity.status}; it cannot be suspended.")
         inventory.revoke_credentials(actor, identity, reason=label)
-        item.remediation_state = ReviewItem.Remediation.OPEN
+        current = list(Grant.objects.current(now).filter(identity=identity).values_list("pk", flat=True))
+        if current:
+            item.removed_grants = inventory.end_grants(actor, identity, current, reason=label)
+        item.remediation_state = ReviewItem.Remediation.PENDING
+        item.remediation_action_at = timezone.now()
     elif decision == D.LET_EXPIRE:
         current = list(
             Grant.objects.current(now).filter(identity=identity).values_list("expires_at", flat=True)
@@ -135,6 +152,7 @@ def decide(
     item.decided_by = actor.user
     item.decided_by_label = actor.label
     item.decided_at = now
+    item.decided_via = channel
     item.display_seconds = display_seconds(item, now, shown_seconds)
     item.save()
     if not needs_signoff:
@@ -154,6 +172,7 @@ def decide(
             "remediation": item.remediation_state,
             "shown_at": item.shown_at.isoformat() if item.shown_at else None,
             "display_seconds": item.display_seconds,
+            "decided_via": channel,
         },
         reason=reason,
     )
@@ -199,9 +218,19 @@ def bulk_certify(actor, item_ids: list, reason: str | None = "") -> list[ReviewI
         item.decided_by = actor.user
         item.decided_by_label = actor.label
         item.decided_at = now
+        item.decided_via = ReviewItem.Channel.BULK
         item.display_seconds = display_seconds(item, now, None)
     ReviewItem.objects.bulk_update(
-        items, ["decision", "reason", "decided_by", "decided_by_label", "decided_at", "display_seconds"]
+        items,
+        [
+            "decision",
+            "reason",
+            "decided_by",
+            "decided_by_label",
+            "decided_at",
+            "decided_via",
+            "display_seconds",
+        ],
     )
     Identity.objects.filter(pk__in=[i.identity_id for i in items]).update(
         last_reviewed_at=now, next_review_due=(now + timedelta(days=_review_days("low"))).date()
@@ -261,44 +290,120 @@ def sign_off(actor, item: ReviewItem | int, note: str | None = "") -> ReviewItem
     return item
 
 
-@transaction.atomic
-def confirm_remediation(actor, item: ReviewItem | int, note: str) -> ReviewItem:
-    """Close a revoke's remediation with proof (a note or ticket); confirms each revoked credential."""
-    actor = as_actor(actor)
-    item = lock_item(item)
+def _require_independent_confirmer(actor, item: ReviewItem) -> None:
+    """Separation of duties: a remediation is confirmed by IAM or Security, never by the person who
+    decided the revoke (nor an owner of the identity), or by a system job such as a connector's sync."""
+    if actor.is_system:
+        return
     user = actor.user
-    allowed = actor.is_system or (
-        user is not None
-        and user.is_active
-        and not user.is_auditor
-        and (user.is_governor or user.pk == item.reviewer_id or inventory.is_owner(user, item.identity))
-    )
-    if not allowed:
-        raise NotAllowed("Only the reviewer, the identity's owners, IAM or Security may confirm remediation.")
-    if item.remediation_state != ReviewItem.Remediation.OPEN:
-        raise IllegalTransition("This item has no open remediation.")
-    note = clean_reason(note, required=True, field="note")[:300]
+    if user is None or not user.is_active or user.is_auditor or not user.is_governor:
+        raise NotAllowed(
+            "Only IAM approvers or Security admins confirm a remediation (or a connector's sync)."
+        )
+    if user.pk == item.decided_by_id:
+        raise NotAllowed(
+            "You decided this revoke; someone else (IAM or Security) must confirm its remediation."
+        )
+    if user.username in owners(item):
+        raise NotAllowed("You own this identity; another IAM approver or Security admin must confirm it.")
+
+
+def _confirm(actor, item: ReviewItem, note: str) -> ReviewItem:
+    if item.remediation_state not in (ReviewItem.Remediation.PENDING, ReviewItem.Remediation.FAILED):
+        raise IllegalTransition("This item has no remediation waiting for confirmation.")
+    before = item.remediation_state
     pending = item.identity.credentials.filter(revoked_at__isnull=False, revocation_confirmed_at__isnull=True)
     for credential in pending:  # one identity's few credentials; inventory audits each confirmation
         inventory.confirm_credential_revocation(actor, credential, note)
     item.remediation_state = ReviewItem.Remediation.CONFIRMED
     item.remediation_confirmed_at = timezone.now()
-    item.remediation_confirmed_by = user
+    item.remediation_confirmed_by = actor.user
+    item.remediation_confirmed_by_label = actor.label
     item.remediation_note = note
+    item.remediation_error = ""
     item.save(
         update_fields=[
             "remediation_state",
             "remediation_confirmed_at",
             "remediation_confirmed_by",
+            "remediation_confirmed_by_label",
             "remediation_note",
+            "remediation_error",
         ]
     )
     audit.record(
         actor,
         "review.remediation_confirmed",
         item,
-        before={"remediation": ReviewItem.Remediation.OPEN},
-        after={"remediation": ReviewItem.Remediation.CONFIRMED, "identity": item.identity_id},
+        before={"remediation": before},
+        after={
+            "remediation": ReviewItem.Remediation.CONFIRMED,
+            "identity": item.identity_id,
+            "decided_by": item.decided_by_label,
+            "confirmed_by": actor.label,
+        },
         reason=note,
     )
     return item
+
+
+@transaction.atomic
+def confirm_remediation(actor, item: ReviewItem | int, note: str) -> ReviewItem:
+    """Close a revoke's remediation with proof (a note or ticket); confirms each revoked credential.
+
+    Someone other than the decider confirms: IAM or Security (service-layer separation of duties)."""
+    actor = as_actor(actor)
+    item = lock_item(item)
+    _require_independent_confirmer(actor, item)
+    note = clean_reason(note, required=True, field="note")[:300]
+    return _confirm(actor, item, note)
+
+
+def _source_actor(actor_label: str):
+    label = actor_label if actor_label.startswith("system:") else f"system:{actor_label}"
+    return as_actor(label)
+
+
+def _pending_items(identity, states) -> list[ReviewItem]:
+    identity_id = identity.pk if hasattr(identity, "pk") else int(identity)
+    ids = list(
+        ReviewItem.objects.filter(identity_id=identity_id, remediation_state__in=states)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return [lock_item(pk) for pk in ids]
+
+
+@transaction.atomic
+def confirm_by_source(identity, actor_label: str, note: str = "") -> list[ReviewItem]:
+    """A later sync saw the identity disabled at its source: confirm every pending (or failed)
+    remediation of its review items, as `system:<actor_label>` (e.g. "connector:aws-prod"), audited.
+
+    For the connectors app to call; it imports nothing from it. Returns the items confirmed."""
+    actor = _source_actor(actor_label)
+    note = (note or f"Seen revoked at the source by {actor.label}.")[:300]
+    states = (ReviewItem.Remediation.PENDING, ReviewItem.Remediation.FAILED)
+    return [_confirm(actor, item, note) for item in _pending_items(identity, states)]
+
+
+@transaction.atomic
+def fail_by_source(identity, actor_label: str, error: str) -> list[ReviewItem]:
+    """The source refused or could not disable the identity: its pending remediations become `failed`
+    with the error (audited as `system:<actor_label>`); they still wait for a confirmation."""
+    actor = _source_actor(actor_label)
+    error = (error or "failed at the source")[:500]
+    failed = []
+    for item in _pending_items(identity, (ReviewItem.Remediation.PENDING,)):
+        item.remediation_state = ReviewItem.Remediation.FAILED
+        item.remediation_error = error
+        item.save(update_fields=["remediation_state", "remediation_error"])
+        audit.record(
+            actor,
+            "review.remediation_failed",
+            item,
+            before={"remediation": ReviewItem.Remediation.PENDING},
+            after={"remediation": ReviewItem.Remediation.FAILED, "identity": item.identity_id},
+            reason=error,
+        )
+        failed.append(item)
+    return failed
