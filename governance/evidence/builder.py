@@ -38,7 +38,12 @@ from governance.evidence.people_policy import (
     people_section,
     policy_version_records,
 )
-from governance.evidence.sections import CHUNK, build_sections, period_bounds
+from governance.evidence.review_records import (
+    POPULATION_DEFINITION,
+    population_records,
+    remediation_figures,
+)
+from governance.evidence.sections import CHUNK, INVENTORY_HEADER, build_sections, period_bounds
 from governance.evidence.status import control_statuses
 from governance.evidence.summary import render_summary
 from governance.evidence.verify_doc import render_verify_doc
@@ -146,6 +151,25 @@ class OriginTally:
             yield row
 
 
+class EstateTally:
+    """Identities by status as at the period's end, counted from inventory.csv's rows as they stream
+    (the file is the population as it was, governance.evidence.period_end)."""
+
+    def __init__(self, period_end):
+        self.last_day = period_end.isoformat()
+        self.figures = {"by_status": {}, "active": 0, "reviewed_on_time": 0}
+
+    def count(self, rows):
+        status, due = INVENTORY_HEADER.index("status"), INVENTORY_HEADER.index("next_review_due")
+        by_status = self.figures["by_status"]
+        for row in rows:
+            by_status[row[status]] = by_status.get(row[status], 0) + 1
+            if row[status] == "active":
+                self.figures["active"] += 1
+                self.figures["reviewed_on_time"] += bool(row[due]) and row[due] >= self.last_day
+            yield row
+
+
 def audit_record(event: AuditEvent) -> dict:
     record = event.hashed_fields()
     record["hash"] = event.hash
@@ -178,13 +202,17 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
     population = {}
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         pack = PackWriter(zf)
-        origins = OriginTally()
+        origins, estate = OriginTally(), EstateTally(export.period_end)
         for section in [*sections, origins_section(start, end), people_section(start, end)]:
             rows = section.rows()
             if section.filename == "identity_origins.csv":
                 rows = origins.count(rows)
+            elif section.filename == "inventory.csv":
+                rows = estate.count(rows)
             pack.csv(section.filename, section.header, rows)
             population[section.filename] = section.selection
+        pack.jsonl("review_population.jsonl", population_records(start, end))
+        population["review_population.jsonl"] = POPULATION_DEFINITION
         pack.jsonl("policy_versions.jsonl", policy_version_records(start, end))
         population["policy_versions.jsonl"] = POLICY_VERSIONS_POPULATION
         events = AuditEvent.objects.filter(at__gte=start, at__lt=end, seq__lte=head_seq).order_by("seq")
@@ -228,6 +256,7 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
                 {
                     **_summary_figures(start, end),
                     "origins": origins.figures,
+                    **estate.figures,
                     **_summary_context(export, start, end, population, generated_at, evidence_key),
                 },
             ),
@@ -327,7 +356,7 @@ def _summary_context(export, start, end, population, generated_at, evidence_key)
         "preparer": export.requested_by,
         "population": dict(population),
         "policies": list(policy_version_records(start, end)),
-        "exception_rows": list(exceptions[:200]) if exceptions is not None else None,
+        "exception_rows": list(exceptions[:200]),
         "sweeps_in_period": JobRun.objects.filter(
             name="sweep", ok=True, started_at__gte=start, started_at__lt=end
         ).count(),
@@ -337,13 +366,8 @@ def _summary_context(export, start, end, population, generated_at, evidence_key)
 
 def _summary_figures(start, end) -> dict:
     from governance.findings.models import Finding
-    from inventory.models import Credential, Identity
+    from inventory.models import Credential
 
-    by_status = dict(
-        Identity.objects.filter(created_at__lt=end).values_list("status").annotate(n=Count("id")).order_by()
-    )
-    today = timezone.localdate()
-    active = Identity.objects.filter(status=Identity.Status.ACTIVE)
     revoked = list(
         Credential.objects.filter(revoked_at__gte=start, revoked_at__lt=end).values_list(
             "revoked_at", "revocation_confirmed_at"
@@ -359,9 +383,7 @@ def _summary_figures(start, end) -> dict:
     return {
         "exceptions": _exception_figures(start, end),
         "review_decisions": _review_decisions(start, end),
-        "by_status": by_status,
-        "active": active.count(),
-        "reviewed_on_time": active.filter(next_review_due__gte=today).count(),
+        "remediation": remediation_figures(start, end),
         "revocations": len(revoked),
         "revocations_confirmed": len(lags),
         "median_lag_hours": sorted(lags)[len(lags) // 2] if lags else None,
@@ -371,12 +393,9 @@ def _summary_figures(start, end) -> dict:
 
 
 def _exception_figures(start, end) -> dict[str, int] | None:
-    """Exceptions requested, approved, expired and revoked in the period (one aggregate query);
-    None while the exceptions register has not landed."""
-    try:
-        from governance.exceptions.models import PolicyException
-    except ImportError:
-        return None
+    """Exceptions requested, approved, expired and revoked in the period (one aggregate query)."""
+    from governance.exceptions.models import PolicyException
+
     in_period = {"gte": start, "lt": end}
     state = PolicyException.State
 
@@ -398,10 +417,8 @@ def _exception_figures(start, end) -> dict[str, int] | None:
 
 def _review_decisions(start, end) -> dict[str, int]:
     """Review items decided in the period, by decision (one grouped query)."""
-    try:
-        from governance.reviews.models import ReviewItem
-    except ImportError:
-        return {}
+    from governance.reviews.models import ReviewItem
+
     return dict(
         ReviewItem.objects.filter(decided_at__gte=start, decided_at__lt=end)
         .values_list("decision")

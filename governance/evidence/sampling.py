@@ -28,6 +28,8 @@ from django.urls import reverse
 from approvals.models import ApprovalRequest
 from governance import audit
 from governance.evidence.sections import credentials_queryset, findings_queryset, period_bounds
+from governance.exceptions.models import PolicyException
+from governance.reviews.models import ReviewItem
 from inventory.models import Credential, Identity
 
 SAMPLE_KINDS = {
@@ -115,18 +117,10 @@ def _population(kind: str, start, end) -> tuple[QuerySet | None, Callable[[list[
         qs = findings_queryset(start, end)
         return qs, loader(qs, "identity")
     if kind == "exceptions":
-        try:
-            from governance.exceptions.models import PolicyException
-        except ImportError:
-            return None, lambda ids: []
         qs = PolicyException.objects.filter(created_at__lt=end).filter(
             Q(ended_at__isnull=True) | Q(ended_at__gte=start)
         )
         return qs, loader(qs, "identity")
-    try:
-        from governance.reviews.models import ReviewItem
-    except ImportError:
-        return None, lambda ids: []
     qs = ReviewItem.objects.filter(decided_at__gte=start, decided_at__lt=end)
     return qs, loader(qs, "identity", "reviewer", "campaign")
 

@@ -1,8 +1,8 @@
 """What goes in each CSV of an evidence pack: the population, the columns and the rows.
 
 Every section is (filename, header, queryset-or-None, row function). Querysets are iterated with
-`.iterator(chunk_size=2000)` so memory stays flat however large the estate is. A section whose model
-has not landed yet (exceptions, reviews before they merge) yields its header and no rows.
+`.iterator(chunk_size=2000)` so memory stays flat however large the estate is; a section with no rows
+keeps its header.
 """
 
 from __future__ import annotations
@@ -16,6 +16,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from approvals.models import ApprovalStep
+from governance.evidence.period_end import (
+    RECONSTRUCTION,
+    batched,
+    before_end,
+    credentials_at,
+    identities_at,
+)
 from governance.findings.models import Finding
 from inventory.models import Credential, Grant, Identity
 
@@ -83,6 +90,7 @@ def grants_queryset(start, end) -> QuerySet:
 def credentials_queryset(start, end) -> QuerySet:
     return (
         Credential.objects.filter(identity__created_at__lt=end)
+        .filter(Q(issued_at__isnull=True) | Q(issued_at__lt=end))
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gte=start))
         .select_related("identity")
         .order_by("id")
@@ -107,24 +115,9 @@ def findings_queryset(start, end) -> QuerySet:
     )
 
 
-def reviews_queryset(start, end) -> QuerySet | None:
-    try:
-        from governance.reviews.models import ReviewItem
-    except ImportError:  # the reviews feature has not landed: header only
-        return None
-    return (
-        ReviewItem.objects.filter(campaign__launched_at__lt=end)
-        .filter(Q(decided_at__isnull=True) | Q(decided_at__gte=start))
-        .select_related("campaign", "identity", "reviewer")
-        .order_by("id")
-    )
+def exceptions_queryset(start, end) -> QuerySet:
+    from governance.exceptions.evidence import exceptions_in_period
 
-
-def exceptions_queryset(start, end) -> QuerySet | None:
-    try:
-        from governance.exceptions.evidence import exceptions_in_period
-    except ImportError:  # the exceptions feature has not landed (or offers no evidence hook): header only
-        return None
     return exceptions_in_period(start, end)
 
 
@@ -190,143 +183,99 @@ def _approval_batch(steps: list[ApprovalStep]) -> Iterable[list[Any]]:
         ]  # fmt: skip
 
 
-def _lag_hours(cred: Credential) -> str:
-    if cred.revoked_at and cred.revocation_confirmed_at:
-        return f"{(cred.revocation_confirmed_at - cred.revoked_at).total_seconds() / 3600:.1f}"
+def _lag_hours(revoked_at, confirmed_at) -> str:
+    if revoked_at and confirmed_at:
+        return f"{(confirmed_at - revoked_at).total_seconds() / 3600:.1f}"
     return ""
 
 
+INVENTORY_HEADER = [
+    "id", "name", "kind", "vendor", "product", "model_name", "owner", "backup_owner", "team",
+    "environments", "data_classification", "autonomous", "risk_tier", "status", "created_at",
+    "approved_at", "last_used_at", "last_reviewed_at", "next_review_due", "source", "external_id",
+    "suspended_at", "decommissioned_at", "status_now", "as_at",
+]  # fmt: skip
+
+
+def _inventory_batch(identities: list[Identity], end: datetime) -> Iterable[list[Any]]:
+    state = identities_at(identities, end)
+    for i in identities:
+        v = state[i.pk]
+        yield [
+            i.pk, v["name"], v["kind"], v["vendor"], v["product"], v["model_name"], v["owner"] or "",
+            v["backup_owner"] or "", v["team"] or "", ";".join(v["environments"] or []),
+            v["data_classification"], v["autonomous"], v["risk_tier"], v["status"], _iso(i.created_at),
+            _iso(v["approved_at"]), _iso(v["last_used_at"]), _iso(v["last_reviewed_at"]),
+            "" if v["reviewed_since"] else _iso(i.next_review_due), v["source"], v["external_id"],
+            _iso(v["suspended_at"]), _iso(v["decommissioned_at"]), i.status, _iso(end),
+        ]  # fmt: skip
+
+
+GRANTS_HEADER = [
+    "id", "identity", "identity_name", "resource_kind", "resource_name", "actions", "origin", "created_at",
+    "expires_at", "last_used_at", "ended_at", "end_reason", "in_force_at_period_end",
+]  # fmt: skip
+
+
+def _grant_row(g: Grant, end: datetime) -> list[Any]:
+    ended = before_end(g.ended_at, end)
+    in_force = ended is None and (g.expires_at is None or g.expires_at >= end)
+    return [
+        g.pk, g.identity_id, g.identity.name, g.resource_kind, g.resource_name, ";".join(g.actions or []),
+        g.origin, _iso(g.created_at), _iso(g.expires_at), _iso(before_end(g.last_used_at, end)),
+        _iso(ended), g.end_reason if ended else "", in_force,
+    ]  # fmt: skip
+
+
+CREDENTIALS_HEADER = [
+    "id", "identity", "identity_name", "kind", "label", "storage", "issued_at", "expires_at",
+    "last_rotated_at", "revoked_at", "revocation_confirmed_at", "revocation_confirmed_by",
+    "remediation_lag_hours", "live_at_period_end",
+]  # fmt: skip
+
+
+def _credentials_batch(credentials: list[Credential], end: datetime) -> Iterable[list[Any]]:
+    state = credentials_at(credentials, end)
+    for c in credentials:
+        v = state[c.pk]
+        revoked = before_end(c.revoked_at, end)
+        confirmed = before_end(c.revocation_confirmed_at, end) if revoked else None
+        yield [
+            c.pk, c.identity_id, c.identity.name, c.kind, v["label"], c.storage, _iso(c.issued_at),
+            _iso(v["expires_at"]), _iso(v["last_rotated_at"]), _iso(revoked), _iso(confirmed),
+            c.revocation_confirmed_by if confirmed else "", _lag_hours(revoked, confirmed), revoked is None,
+        ]  # fmt: skip
+
+
 def build_sections(start: datetime, end: datetime) -> list[Section]:
-    reviews = reviews_queryset(start, end)
+    from governance.evidence.review_records import review_sections
+
     exceptions = exceptions_queryset(start, end)
     return [
         Section(
             "inventory.csv",
-            [
-                "id",
-                "name",
-                "kind",
-                "vendor",
-                "product",
-                "model_name",
-                "owner",
-                "backup_owner",
-                "team",
-                "environments",
-                "data_classification",
-                "autonomous",
-                "risk_tier",
-                "status",
-                "created_at",
-                "approved_at",
-                "last_used_at",
-                "last_reviewed_at",
-                "next_review_due",
-                "source",
-                "external_id",
-            ],  # fmt: skip
-            "Every identity recorded on or before the period's last day, whatever its status now.",
-            _stream(
-                inventory_queryset(start, end),
-                lambda i: [
-                    i.pk,
-                    i.name,
-                    i.kind,
-                    i.vendor,
-                    i.product,
-                    i.model_name,
-                    _user(i.owner),
-                    _user(i.backup_owner),
-                    i.team.slug if i.team_id else "",
-                    ";".join(i.environments or []),
-                    i.data_classification,
-                    i.autonomous,
-                    i.risk_tier,
-                    i.status,
-                    _iso(i.created_at),
-                    _iso(i.approved_at),
-                    _iso(i.last_used_at),
-                    _iso(i.last_reviewed_at),
-                    _iso(i.next_review_due),
-                    i.source,
-                    i.external_id,
-                ],  # fmt: skip
-            ),
+            INVENTORY_HEADER,
+            "Every identity recorded on or before the period's last day, as it was at the period's end "
+            "(status, owner, tier...; `status_now` is today's). " + RECONSTRUCTION,
+            batched(inventory_queryset(start, end), lambda batch: _inventory_batch(batch, end)),
             inventory_queryset(start, end),
         ),
         Section(
             "grants.csv",
-            [
-                "id",
-                "identity",
-                "identity_name",
-                "resource_kind",
-                "resource_name",
-                "actions",
-                "origin",
-                "created_at",
-                "expires_at",
-                "last_used_at",
-                "ended_at",
-                "end_reason",
-            ],  # fmt: skip
+            GRANTS_HEADER,
             "Grants that existed at any time in the period (created before its end, not ended before "
-            "its start).",
-            _stream(
-                grants_queryset(start, end),
-                lambda g: [
-                    g.pk,
-                    g.identity_id,
-                    g.identity.name,
-                    g.resource_kind,
-                    g.resource_name,
-                    ";".join(g.actions or []),
-                    g.origin,
-                    _iso(g.created_at),
-                    _iso(g.expires_at),
-                    _iso(g.last_used_at),
-                    _iso(g.ended_at),
-                    g.end_reason,
-                ],  # fmt: skip
-            ),
+            "its start); `in_force_at_period_end` says whether each still held at the end, and an end "
+            "or use after the period's end is not shown.",
+            _stream(grants_queryset(start, end), lambda g: _grant_row(g, end)),
             grants_queryset(start, end),
         ),
         Section(
             "credentials.csv",
-            [
-                "id",
-                "identity",
-                "identity_name",
-                "kind",
-                "label",
-                "storage",
-                "issued_at",
-                "expires_at",
-                "last_rotated_at",
-                "revoked_at",
-                "revocation_confirmed_at",
-                "revocation_confirmed_by",
-                "remediation_lag_hours",
-            ],  # fmt: skip
-            "Credential metadata (never secret values) not revoked before the period's start.",
-            _stream(
-                credentials_queryset(start, end),
-                lambda c: [
-                    c.pk,
-                    c.identity_id,
-                    c.identity.name,
-                    c.kind,
-                    c.label,
-                    c.storage,
-                    _iso(c.issued_at),
-                    _iso(c.expires_at),
-                    _iso(c.last_rotated_at),
-                    _iso(c.revoked_at),
-                    _iso(c.revocation_confirmed_at),
-                    c.revocation_confirmed_by,
-                    _lag_hours(c),
-                ],  # fmt: skip
-            ),
+            CREDENTIALS_HEADER,
+            "Credential metadata (never secret values) issued by the period's end and not revoked before "
+            "its start, as at the period's end: a revocation after the end is not shown, and a rotation "
+            "after it is undone from the audit log (`live_at_period_end`).",
+            batched(credentials_queryset(start, end), lambda batch: _credentials_batch(batch, end)),
             credentials_queryset(start, end),
         ),
         Section(
@@ -382,38 +331,7 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
             _stream(exceptions, lambda row: [_iso(value) for value in row]),
             exceptions,
         ),
-        Section(
-            "reviews.csv",
-            [
-                "id",
-                "campaign",
-                "identity",
-                "identity_name",
-                "reviewer",
-                "decision",
-                "reason",
-                "decided_at",
-                "remediation_state",
-                "remediation_confirmed_at",
-            ],  # fmt: skip
-            "Review items of campaigns launched before the period's end, undecided or decided during it.",
-            _stream(
-                reviews,
-                lambda r: [
-                    r.pk,
-                    r.campaign.name,
-                    r.identity_id,
-                    r.identity.name,
-                    _user(r.reviewer),
-                    r.decision,
-                    r.reason,
-                    _iso(r.decided_at),
-                    r.remediation_state,
-                    _iso(r.remediation_confirmed_at),
-                ],  # fmt: skip
-            ),
-            reviews,
-        ),
+        *review_sections(start, end),
         Section(
             "findings.csv",
             [

@@ -74,22 +74,27 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         "<h2>Population</h2>",
         _table(["File", "Rows"], sorted(counts.items())),
         _definitions(figures),
-        _table(["Identity status", "Count"], sorted(figures["by_status"].items())),
+        _table(["Identity status at the period's end", "Count"], sorted(figures["by_status"].items())),
         _origins(figures),
         "<h2>Reviews</h2>",
         format_html(
-            "<p>{} of {} active identities are reviewed on time ({}).</p>", reviewed, active, on_time
+            "<p>At the period's end, {} of {} active identities were reviewed on time ({}).</p>",
+            reviewed,
+            active,
+            on_time,
         ),
         _table(
             ["Review decisions in the period", "Items"],
             sorted(figures.get("review_decisions", {}).items()),
         ),
+        _remediation(figures),
         "<h2>Revocations</h2>",
         format_html(
-            "<p>{} credentials revoked in the period; {} revocations confirmed. Remediation lag: median {}, "
-            "longest {}.</p>",
+            "<p>{} credentials revoked in the period: {} confirmed, <strong>{} unconfirmed</strong>. "
+            "Lag from revocation to confirmation, over the confirmed ones only: median {}, longest {}.</p>",
             figures["revocations"],
             figures["revocations_confirmed"],
+            figures["revocations"] - figures["revocations_confirmed"],
             _hours(figures["median_lag_hours"]),
             _hours(figures["max_lag_hours"]),
         ),
@@ -144,6 +149,32 @@ def _about(export, figures) -> str:
             ),
             ("Signed with", f"{figures['evidence_kid']} (manifest.sig; see VERIFY.md)"),
         ],
+    )
+
+
+def _remediation(figures) -> str:
+    """Review revokes: confirmed by someone other than the decider or a connector's sync, or not."""
+    r = figures.get("remediation")
+    if not r:
+        return ""
+    if not r["revokes"]:
+        return "<p>No review revoked access in the period.</p>"
+    lag = (
+        f"median {_hours(r['median_lag_hours'])} from decision to confirmation (confirmed ones only)"
+        if r["confirmed"]
+        else "no confirmation yet, so no lag to report"
+    )
+    return str(
+        format_html(
+            "<p>{} review revokes decided in the period: {} confirmed independently, "
+            "<strong>{} pending</strong>, {} failed at the source; {}. Each has its decision, action and "
+            "confirmation times in reviews.csv.</p>",
+            r["revokes"],
+            r["confirmed"],
+            r["pending"],
+            r["failed"],
+            lag,
+        )
     )
 
 

@@ -58,6 +58,26 @@ for line in pack.read("audit_events.jsonl").decode().splitlines():
 print("signature, files and audit chain check out")
 """.strip()
 
+POPULATION_SNIPPET = r"""
+import csv, hashlib, io, json, sys, zipfile
+
+pack = zipfile.ZipFile(sys.argv[1])
+snapshots = {}
+for line in pack.read("review_population.jsonl").decode().splitlines():
+    row = json.loads(line)
+    snapshots.setdefault(row["campaign"], []).append((row["identity"], row["snapshot"]))
+campaigns = csv.DictReader(io.StringIO(pack.read("review_campaigns.csv").decode()))
+for campaign in campaigns:
+    items = sorted(snapshots.get(int(campaign["id"]), []), key=lambda pair: pair[0])
+    body = ",".join(
+        json.dumps(s, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for _i, s in items
+    )
+    digest = hashlib.sha256(("[" + body + "]").encode("utf-8")).hexdigest()
+    assert len(items) == int(campaign["population_count"]), campaign["id"]
+    assert digest == campaign["population_sha256"], campaign["id"]
+print("every campaign's population matches its hash")
+""".strip()
+
 OPENSSL_SNIPPET = r"""
 unzip -o -q PACK.zip -d pack && cd pack
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
@@ -160,4 +180,35 @@ commits to every event before it.
 The events in the file are those of the period; an event whose `seq` equals `head_seq` (or
 `at_period_end.seq`) must carry that hash. Steward's `verify_evidence` without `--jwks` also compares
 every line with the live chain and checks the live chain up to `head_seq`.
+
+## 7. How the population is reconstructed
+
+`inventory.csv`, `grants.csv` and `credentials.csv` describe the estate **as at the period's end**
+(`as_at` in inventory.csv), not as at export. Steward keeps no history tables; it keeps the audit log,
+and every change to an identity's status, owner, backup owner, team, risk tier and other recorded
+fields is an event carrying the values before and after. The values at the period's end are today's
+values with every later change undone: the events on the identity at or after the period's end, newest
+first, each putting its `before` back. A credential's label, expiry and last rotation replay the same
+way from `credential.rotated` events. `suspended_at` and `decommissioned_at` are the times of the last
+`identity.suspended` / `identity.decommissioned` events before the period's end; `status_now` is
+today's status, for comparison.
+
+Times recorded without an event are cut at the period's end: a grant that ended later was still in
+force (`in_force_at_period_end`, its `ended_at` empty); a credential revoked later was live
+(`live_at_period_end`); `last_used_at` is the last usage before the end; `approved_at` is empty when
+the approval came later; `next_review_due` is empty when the identity was reviewed after the end.
+Events from the period itself are in `audit_events.jsonl`, so a change during the period can be
+checked against the rows.
+
+## 8. How a review campaign's population hash is computed
+
+`review_population.jsonl` holds, for every campaign in `review_campaigns.csv`, one line per item
+frozen at launch: `{{"campaign": id, "identity": id, "snapshot": {{...}}}}`. A campaign's
+`population_sha256` is the SHA-256 of the UTF-8 bytes of `[` + the snapshots, each serialized as JSON
+with keys sorted, no whitespace and non-ASCII kept (as for the audit chain), joined by `,`, in
+identity-id order + `]`; `population_count` is their number. In Python:
+
+```python
+{POPULATION_SNIPPET}
+```
 """

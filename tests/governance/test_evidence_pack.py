@@ -30,6 +30,7 @@ PACK_FILES = {
     "manifest.json", "inventory.csv", "grants.csv", "credentials.csv", "approvals.csv", "exceptions.csv",
     "reviews.csv", "findings.csv", "audit_events.jsonl", "controls.csv", "summary.html",
     "manifest.sig", "VERIFY.md", "people.csv", "policy_versions.jsonl", "identity_origins.csv",
+    "review_campaigns.csv", "review_population.jsonl",
 }  # fmt: skip
 
 
@@ -251,7 +252,7 @@ def test_a_review_revoked_in_the_period_shows_its_remediation_time(
     campaign = launch_campaign(iam, "Q4 review", {"risk_tiers": ["low"]}, timezone.now() + timedelta(days=14))
     item = campaign.items.get(identity=identity)
     decide(owner, item, "revoke", reason="no longer used")
-    confirm_remediation(owner, item, "key deleted, ticket SEC-42")
+    confirm_remediation(iam, item, "key deleted, ticket SEC-42")
     export = export_now(auditor, django_capture_on_commit_callbacks)
     with zipfile.ZipFile(_pack(export)) as zf:
         header, *rows = _csv_rows(zf, "reviews.csv")
@@ -260,6 +261,7 @@ def test_a_review_revoked_in_the_period_shows_its_remediation_time(
     )
     assert row["decision"] == "revoke" and row["reason"] == "no longer used"
     assert row["decided_at"] and row["remediation_confirmed_at"]
+    assert row["decided_by"] == "owner" and row["remediation_confirmed_by"] == "iam"
     identity.refresh_from_db()
     assert identity.status == "suspended"
 
