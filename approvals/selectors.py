@@ -26,6 +26,12 @@ AGE_CHOICES = [
 SCOPES = ("mine", "all")
 
 
+def last_decision(steps) -> ApprovalStep | None:
+    """The step decided most recently (by a person or by policy) among `steps` already loaded: what
+    a refused decider is shown after losing a race."""
+    return max((s for s in steps if s.decided_at), key=lambda s: s.decided_at, default=None)
+
+
 def steps_prefetch() -> Prefetch:
     return Prefetch(
         "steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("round", "order")

@@ -164,13 +164,29 @@ def _page_intake(request, pk: int) -> IntakeRequest:
     return selectors.intake_for_page(intake_services.visible_to(request.user), pk)
 
 
-def _panel(request, intake, *, error: str = "", status: int = 200, decided: str = ""):
+def _panel(
+    request,
+    intake,
+    *,
+    error: str = "",
+    status: int = 200,
+    decided: str = "",
+    comment: str = "",
+    comment_error: str = "",
+):
+    """The decision panel (and what changed with it). On a refusal it keeps what the person typed;
+    on a conflict (409) it shows the request as it is now and who decided last."""
     intake = _page_intake(request, intake.pk)
     context = selectors.intake_page_context(intake, request.user)
     context.update(
         {
             "error": error,
             "decided": decided,
+            "comment": comment,
+            "comment_error": comment_error,
+            "last_decision": selectors.last_decision(s for _round, steps in context["rounds"] for s in steps)
+            if status == 409
+            else None,
             "next_item": engine.next_awaiting(request.user, after=intake.approval)
             if decided
             else context.get("next_item"),
@@ -196,12 +212,22 @@ def intake_decide(request, pk: int):
         raise
     except IllegalTransition as exc:
         if is_htmx(request):
-            return _panel(request, intake, error=exc.message, status=409)
+            return _panel(
+                request, intake, error=exc.message, status=409, comment=request.POST.get("comment", "")
+            )
         return _conflict(request, exc.message)
     except ValidationError as exc:
         message = " ".join(exc.messages)
         if is_htmx(request):
-            return _panel(request, intake, error=message, status=400)
+            about_comment = "comment" in getattr(exc, "error_dict", {})
+            return _panel(
+                request,
+                intake,
+                error="" if about_comment else message,
+                comment_error=message if about_comment else "",
+                comment=request.POST.get("comment", ""),
+                status=400,
+            )
         messages.error(request, message)
         return redirect(intake.get_absolute_url())
     verb = {"approve": "Approved", "reject": "Rejected", "request_changes": "Sent back for changes"}[decision]

@@ -14,6 +14,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.models import ApprovalStep
+from approvals.selectors import last_decision
 from approvals.services import engine
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import from_request
@@ -88,6 +89,10 @@ def _page_request(request, pk: int) -> AccessRequest:
 @require_GET
 def access_request_detail(request, pk: int):
     ar = _page_request(request, pk)
+    return render(request, "governance/decisions/access_request.html", _detail_context(request, ar))
+
+
+def _detail_context(request, ar: AccessRequest) -> dict:
     approval = (
         jit.ApprovalRequest.objects.prefetch_related(
             Prefetch(
@@ -115,7 +120,23 @@ def access_request_detail(request, pk: int):
         and (user.pk == ar.requester_id or jit.is_party(user, ar.identity) or user.is_governor),
         "now": timezone.now(),
     }
-    return render(request, "governance/decisions/access_request.html", context)
+    return context
+
+
+def _decision_refused(request, pk: int, *, status: int, message: str, field_error: bool = False):
+    """The page again, as it is now, with the reason beside the decision form and the comment kept
+    (a missing comment is 400; a decision someone else already made is 409, and the trail shows who)."""
+    ar = _page_request(request, pk)
+    context = _detail_context(request, ar)
+    context.update(
+        {
+            "decide_error": "" if field_error else message,
+            "comment_error": message if field_error else "",
+            "comment": request.POST.get("comment", ""),
+            "last_decision": last_decision(context["steps"]) if status == 409 else None,
+        }
+    )
+    return render(request, "governance/decisions/access_request.html", context, status=status)
 
 
 def _act(request, pk: int, call, success: str):
@@ -133,14 +154,24 @@ def _act(request, pk: int, call, success: str):
 
 @require_POST
 def access_request_decide(request, pk: int):
-    decision = request.POST.get("decision")
+    approve = request.POST.get("decision") == "approve"
     comment = request.POST.get("comment", "")
     actor = from_request(request)
-    if decision == "approve":
-        return _act(
-            request, pk, lambda ar: jit.approve(actor, ar, comment), "Approved: the grant is live now."
+    ar = _page_request(request, pk)
+    try:
+        if approve:
+            jit.approve(actor, ar, comment)
+        else:
+            jit.reject(actor, ar, comment)
+    except IllegalTransition as exc:
+        return _decision_refused(request, pk, status=409, message=exc.message)
+    except ValidationError as exc:
+        about_comment = "comment" in getattr(exc, "error_dict", {})
+        return _decision_refused(
+            request, pk, status=400, message=" ".join(exc.messages), field_error=about_comment
         )
-    return _act(request, pk, lambda ar: jit.reject(actor, ar, comment), "Rejected.")
+    messages.success(request, "Approved: the grant is live now." if approve else "Rejected.")
+    return redirect(ar.get_absolute_url())
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from approvals.models import ApprovalRequest, ApprovalStep
+from approvals.selectors import last_decision
 from approvals.services import engine
 from governance.access import MEMBERS, READERS, is_htmx, role_required
 from governance.actors import from_request
@@ -109,6 +110,10 @@ def _page_exception(request, pk: int) -> PolicyException:
 @role_required(*MEMBERS)
 def exception_detail(request, pk: int):
     exc = _page_exception(request, pk)
+    return render(request, "governance/exceptions/exception_detail.html", _detail_context(request, exc))
+
+
+def _detail_context(request, exc: PolicyException) -> dict:
     approval = (
         ApprovalRequest.objects.prefetch_related(
             Prefetch(
@@ -151,7 +156,23 @@ def exception_detail(request, pk: int):
         "history": history.order_by("created_at", "pk"),
         "now": timezone.now(),
     }
-    return render(request, "governance/exceptions/exception_detail.html", context)
+    return context
+
+
+def _decision_refused(request, pk: int, *, status: int, message: str, field_error: bool = False):
+    """The page again, as it is now, with the reason beside the decision form and the comment kept
+    (a missing comment is 400; a decision someone else already made is 409, and the trail shows who)."""
+    exc = _page_exception(request, pk)
+    context = _detail_context(request, exc)
+    context.update(
+        {
+            "decide_error": "" if field_error else message,
+            "comment_error": message if field_error else "",
+            "comment": request.POST.get("comment", ""),
+            "last_decision": last_decision(context["steps"]) if status == 409 else None,
+        }
+    )
+    return render(request, "governance/exceptions/exception_detail.html", context, status=status)
 
 
 def _act(request, pk: int, call, success: str):
@@ -174,9 +195,24 @@ def _act(request, pk: int, call, success: str):
 def exception_decide(request, pk: int):
     actor = from_request(request)
     comment = request.POST.get("comment", "")
-    if request.POST.get("decision") == "approve":
-        return _act(request, pk, lambda exc: services.approve(actor, exc, comment), "Approved.")
-    return _act(request, pk, lambda exc: services.reject(actor, exc, comment), "Rejected.")
+    approve = request.POST.get("decision") == "approve"
+    exc = _page_exception(request, pk)
+    try:
+        if approve:
+            services.approve(actor, exc, comment)
+        else:
+            services.reject(actor, exc, comment)
+    except IllegalTransition as error:
+        return _decision_refused(request, pk, status=409, message=error.message)
+    except NotAllowed as error:
+        raise PermissionDenied(error.message) from error
+    except ValidationError as error:
+        about_comment = "comment" in getattr(error, "error_dict", {})
+        return _decision_refused(
+            request, pk, status=400, message=" ".join(error.messages), field_error=about_comment
+        )
+    messages.success(request, "Approved." if approve else "Rejected.")
+    return redirect(exc.get_absolute_url())
 
 
 @require_POST

@@ -91,8 +91,15 @@ def test_templates_keep_to_the_csp(template):
 
 
 def test_htmx_is_told_not_to_inject_its_indicator_style():
+    import json
+    import re
+
     base = (ROOT / "templates" / "base.html").read_text()
-    assert """<meta name="htmx-config" content='{"includeIndicatorStyles":false}'>""" in base
+    # One htmx-config for every page (htmx reads only the first), and it keeps the indicator style out.
+    configs = re.findall(r"""<meta name="htmx-config" content='([^']*)'>""", base)
+    assert len(configs) == 1 and json.loads(configs[0])["includeIndicatorStyles"] is False
+    templates = (ROOT / "templates").rglob("*.html")
+    assert not [t for t in templates if t.name != "base.html" and "htmx-config" in t.read_text()]
     assert ".htmx-indicator" in (ROOT / "static" / "css" / "steward.css").read_text()
 
 
