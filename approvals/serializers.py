@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from approvals.models import ApprovalRequest, ApprovalStep, IntakeRequest
 from governance.people.models import Team, User
-from inventory.models import Credential, Identity
+from inventory.models import DESCRIPTIVE_FIELDS, Credential, Identity
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -58,20 +58,9 @@ class IntakeRequestSerializer(serializers.ModelSerializer):
         model = IntakeRequest
         fields = [
             "id",
-            "name",
-            "kind",
-            "vendor",
-            "product",
-            "model_name",
-            "purpose",
-            "owner",
-            "backup_owner",
-            "team",
-            "environments",
+            *DESCRIPTIVE_FIELDS,
             "grants",
             "credential_kind",
-            "data_classification",
-            "autonomous",
             "requester",
             "state",
             "state_reason",

@@ -32,7 +32,14 @@ from governance import audit, safe_json
 from governance.actors import as_actor
 from governance.people.models import Team, User
 from inventory.activation import routed_tiers
-from inventory.models import ActivationRequest, Credential, Grant, Identity, OwnershipTransfer
+from inventory.models import (
+    DESCRIPTIVE_FIELDS,
+    ActivationRequest,
+    Credential,
+    Grant,
+    Identity,
+    OwnershipTransfer,
+)
 from inventory.risk import assess, max_tier
 from inventory.services import require_governor, snapshot
 from inventory.validation import (
@@ -68,20 +75,7 @@ KNOWN_COLUMNS = {
 }
 IMPORTABLE_STATUSES = (Identity.Status.DISCOVERED, Identity.Status.PROPOSED, Identity.Status.ACTIVE)
 # Compared between the file and the database to decide "updated" or "unchanged".
-COMPARED_FIELDS = (
-    "name",
-    "kind",
-    "vendor",
-    "product",
-    "model_name",
-    "purpose",
-    "owner",
-    "backup_owner",
-    "team",
-    "environments",
-    "data_classification",
-    "autonomous",
-)
+COMPARED_FIELDS = DESCRIPTIVE_FIELDS
 DEFAULT_SOURCE = "import"
 
 

@@ -84,6 +84,23 @@ class IdentityQuerySet(models.QuerySet):
         return self.filter(Q(owner=user) | Q(backup_owner=user))
 
 
+# What describes an identity: what intake asks, an import compares, an edit changes and the API shows.
+DESCRIPTIVE_FIELDS = (
+    "name",
+    "kind",
+    "vendor",
+    "product",
+    "model_name",
+    "purpose",
+    "owner",
+    "backup_owner",
+    "team",
+    "environments",
+    "data_classification",
+    "autonomous",
+)
+
+
 class Identity(models.Model):
     class Kind(models.TextChoices):
         AI_ASSISTANT = "ai_assistant", _("AI assistant")

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from governance.people.models import Team, User
 from inventory import extensions
 from inventory.models import (
+    DESCRIPTIVE_FIELDS,
     Action,
     Credential,
     DataClassification,
@@ -72,18 +73,7 @@ class IdentitySerializer(serializers.ModelSerializer):
         model = Identity
         fields = [
             "id",
-            "name",
-            "kind",
-            "vendor",
-            "product",
-            "model_name",
-            "purpose",
-            "owner",
-            "backup_owner",
-            "team",
-            "environments",
-            "data_classification",
-            "autonomous",
+            *DESCRIPTIVE_FIELDS,
             "risk_tier",
             "risk_reasons",
             "status",

@@ -19,7 +19,15 @@ from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
 from inventory import enforcement
-from inventory.models import TIER_ORDER, Credential, DataClassification, Grant, Identity, OwnershipTransfer
+from inventory.models import (
+    DESCRIPTIVE_FIELDS,
+    TIER_ORDER,
+    Credential,
+    DataClassification,
+    Grant,
+    Identity,
+    OwnershipTransfer,
+)
 from inventory.risk import assess, assess_identity, below_floor_message, max_tier
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 from inventory.validation import (  # noqa: F401  (re-exported: other apps validate through here)
@@ -32,18 +40,7 @@ from inventory.validation import (  # noqa: F401  (re-exported: other apps valid
 )
 
 IDENTITY_FIELDS = (
-    "name",
-    "kind",
-    "vendor",
-    "product",
-    "model_name",
-    "purpose",
-    "owner",
-    "backup_owner",
-    "team",
-    "environments",
-    "data_classification",
-    "autonomous",
+    *DESCRIPTIVE_FIELDS,
     "risk_tier",
     "risk_reasons",
     "source",
@@ -96,25 +93,18 @@ def require_editor(actor: Actor, identity: Identity, what: str) -> None:
 def snapshot(identity: Identity) -> dict[str, Any]:
     """Every editable field (IDENTITY_FIELDS) plus status: an edit's audit diff is taken from this,
     so a field missing here would be changed with an empty before/after."""
-    return {
-        "name": identity.name,
-        "kind": identity.kind,
-        "vendor": identity.vendor,
-        "product": identity.product,
-        "model_name": identity.model_name,
-        "purpose": identity.purpose,
-        "owner": identity.owner.username if identity.owner_id else None,
-        "backup_owner": identity.backup_owner.username if identity.backup_owner_id else None,
-        "team": identity.team.slug if identity.team_id else None,
-        "environments": list(identity.environments),
-        "risk_tier": identity.risk_tier,
-        "risk_reasons": list(identity.risk_reasons),
-        "status": identity.status,
-        "data_classification": identity.data_classification,
-        "autonomous": identity.autonomous,
-        "source": identity.source,
-        "external_id": identity.external_id,
-    }
+    return {name: _snapshot_value(identity, name) for name in (*IDENTITY_FIELDS, "status")}
+
+
+def _snapshot_value(identity: Identity, name: str) -> Any:
+    """People by username, the team by slug, lists as lists; the rest as stored."""
+    if name in ("owner", "backup_owner"):
+        person = getattr(identity, name) if getattr(identity, f"{name}_id") else None
+        return person.username if person else None
+    if name == "team":
+        return identity.team.slug if identity.team_id else None
+    value = getattr(identity, name)
+    return list(value or []) if name in ("environments", "risk_reasons") else value
 
 
 def grant_snapshot(grant: Grant) -> dict[str, Any]:

@@ -12,27 +12,20 @@ from django.core.exceptions import ValidationError
 
 from approvals.routing import auto_approval_rule, describe_steps, steps_for
 from governance.policy.service import Policy, current_policy
-from inventory.models import TIER_ORDER, Credential, DataClassification, Environment, Identity
+from inventory.models import (
+    DESCRIPTIVE_FIELDS,
+    TIER_ORDER,
+    Credential,
+    DataClassification,
+    Environment,
+    Identity,
+)
 from inventory.risk import assess, max_tier
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 from inventory.services import validate_grants
 
-ANSWER_FIELDS = (
-    "name",
-    "kind",
-    "vendor",
-    "product",
-    "model_name",
-    "purpose",
-    "owner",
-    "backup_owner",
-    "team",
-    "environments",
-    "grants",
-    "credential_kind",
-    "data_classification",
-    "autonomous",
-)
+# An intake asks what describes the identity, plus the access and the credential it will need.
+ANSWER_FIELDS = (*DESCRIPTIVE_FIELDS, "grants", "credential_kind")
 TEXT_LIMITS = {"name": 200, "vendor": 120, "product": 120, "model_name": 120, "purpose": 5000}
 REQUIRED_TO_SUBMIT = {
     "name": "Give the identity a name, e.g. 'claude-code-payments'.",
