@@ -328,36 +328,43 @@ class AwsIam(BaseConnector):
     # ------------------------------------------------------------ discovery
 
     def discover(self, cursor: dict[str, Any]) -> Iterator[Page]:
+        """Users, then roles, one listing page at a time, each cut into pages of `page_size`
+        identities (some IAM-compatible endpoints ignore MaxItems and list everything at once).
+        The cursor names the listing page (its Marker) and how many of its items are done."""
+        from botocore.exceptions import BotoCoreError, ClientError
         from botocore.paginate import TokenEncoder
 
+        size = int(self.config["page_size"])
         phase = cursor.get("phase") or PHASES[0]
-        marker = cursor.get("marker")
-        done_before = int(cursor.get("done", 0))
-        oidc = self._oidc_providers() if phase == "roles" or phase == PHASES[0] else set()
+        marker, skip = cursor.get("marker"), int(cursor.get("skip", 0))
+        done = int(cursor.get("done", 0))
+        oidc = self._oidc_providers()
         for index in range(PHASES.index(phase), len(PHASES)):
             phase = PHASES[index]
             operation, key = ("list_users", "Users") if phase == "users" else ("list_roles", "Roles")
-            pagination: dict[str, Any] = {"PageSize": int(self.config["page_size"])}
+            pagination: dict[str, Any] = {"PageSize": size}
             if marker:
                 pagination["StartingToken"] = TokenEncoder().encode({"Marker": marker})
-            from botocore.exceptions import BotoCoreError, ClientError
-
             try:
-                pages = self.client().get_paginator(operation).paginate(PaginationConfig=pagination)
-                for page in pages:
+                for page in self.client().get_paginator(operation).paginate(PaginationConfig=pagination):
                     items = page.get(key, [])
-                    found = [
-                        self._user(item) if phase == "users" else self._role(item, oidc) for item in items
-                    ]
-                    done_before += len(found)
-                    next_marker = page.get("Marker") if page.get("IsTruncated") else None
-                    if next_marker:
-                        nxt = {"phase": phase, "marker": next_marker, "done": done_before}
-                    elif index + 1 < len(PHASES):
-                        nxt = {"phase": PHASES[index + 1], "marker": None, "done": done_before}
-                    else:
-                        nxt = None
-                    yield Page(found, nxt, {"phase": phase, "done": done_before})
+                    following = page.get("Marker") if page.get("IsTruncated") else None
+                    for start in range(skip, len(items), size):
+                        chunk = items[start : start + size]
+                        found = [self._user(i) if phase == "users" else self._role(i, oidc) for i in chunk]
+                        done += len(found)
+                        if start + size < len(items):
+                            nxt = {"phase": phase, "marker": marker, "skip": start + size, "done": done}
+                        elif following:
+                            nxt = {"phase": phase, "marker": following, "skip": 0, "done": done}
+                        elif index + 1 < len(PHASES):
+                            nxt = {"phase": PHASES[index + 1], "marker": None, "skip": 0, "done": done}
+                        else:
+                            nxt = None
+                        yield Page(found, nxt, {"phase": phase, "done": done})
+                    if not items and not following and index + 1 == len(PHASES):
+                        yield Page([], None, {"phase": phase, "done": done})
+                    marker, skip = following, 0
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 raise ConnectorError(
@@ -365,7 +372,7 @@ class AwsIam(BaseConnector):
                 )
             except BotoCoreError as exc:
                 raise ConnectorError(f"IAM {operation}: {exc}")
-            marker = None
+            marker, skip = None, 0
 
     def _oidc_providers(self) -> set[str]:
         listed = self._call("list_open_id_connect_providers").get("OpenIDConnectProviderList", [])
