@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import zipfile
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -84,6 +84,17 @@ class HashingWriter(io.RawIOBase):
         return len(data)
 
 
+def _cell(value):
+    """Times and dates in ISO 8601 in every file, whatever a row function handed over."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, (datetime, date)) else str(value)
+
+
 class PackWriter:
     def __init__(self, zf: zipfile.ZipFile):
         self.zf = zf
@@ -110,7 +121,7 @@ class PackWriter:
             writer.writerow(header)
             count = 0
             for row in rows:
-                writer.writerow(safe_row(row))
+                writer.writerow(safe_row([_cell(value) for value in row]))
                 count += 1
             return count
 
@@ -127,7 +138,7 @@ class PackWriter:
         def write(text):
             count = 0
             for record in records:
-                text.write(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str))
+                text.write(json.dumps(record, sort_keys=True, ensure_ascii=False, default=_json_value))
                 text.write("\n")
                 count += 1
             return count

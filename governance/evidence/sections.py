@@ -110,7 +110,7 @@ def findings_queryset(start, end) -> QuerySet:
     return (
         Finding.objects.filter(first_seen_at__lt=end)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=start))
-        .select_related("identity")
+        .select_related("identity", "owner")
         .order_by("id")
     )
 
@@ -162,12 +162,15 @@ def _approval_rows(queryset: QuerySet) -> Callable[[], Iterable[list[Any]]]:
 
 def _approval_batch(steps: list[ApprovalStep]) -> Iterable[list[Any]]:
     identities = request_identities({(s.request.content_type_id, s.request.object_id) for s in steps})
+    names = dict(Identity.objects.filter(pk__in=set(identities.values())).values_list("pk", "name"))
     for s in steps:
+        identity = identities.get((s.request.content_type_id, s.request.object_id), "")
         yield [
             s.request_id,
             s.request.kind,
             s.request.title,
-            identities.get((s.request.content_type_id, s.request.object_id), ""),
+            identity,
+            names.get(identity, ""),
             _user(s.request.requester),
             s.request.tier,
             s.request.state,
@@ -247,6 +250,24 @@ def _credentials_batch(credentials: list[Credential], end: datetime) -> Iterable
         ]  # fmt: skip
 
 
+FINDINGS_HEADER = [
+    "id", "rule", "identity", "identity_name", "severity", "status", "first_seen_at", "last_seen_at",
+    "resolved_at", "due_at", "overdue_at_period_end", "resolved_late", "owner", "resolution", "exception",
+]  # fmt: skip
+
+
+def _finding_row(f: Finding, end: datetime) -> list[Any]:
+    unresolved_at_end = f.resolved_at is None or f.resolved_at >= end
+    due = f.due_at
+    overdue = unresolved_at_end and f.status != Finding.Status.SUPPRESSED and due is not None and due < end
+    late = f.resolved_at is not None and f.due_at is not None and f.resolved_at > f.due_at
+    return [
+        f.pk, f.rule, f.identity_id, f.identity.name, f.severity, f.status, _iso(f.first_seen_at),
+        _iso(f.last_seen_at), _iso(f.resolved_at), _iso(f.due_at), overdue, late, _user(f.owner),
+        f.resolution, f.exception_id or "",
+    ]  # fmt: skip
+
+
 def build_sections(start: datetime, end: datetime) -> list[Section]:
     from governance.evidence.review_records import review_sections
 
@@ -285,6 +306,7 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
                 "kind",
                 "title",
                 "identity",
+                "identity_name",
                 "requester",
                 "tier",
                 "request_state",
@@ -299,8 +321,8 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
                 "comment",
             ],  # fmt: skip
             "One row per approval step of every request submitted before the period's end and open or "
-            "decided during it; `identity` is the id of the identity the request is about (empty while "
-            "an intake is not yet approved).",
+            "decided during it; `identity` and `identity_name` are the identity the request is about "
+            "(empty while an intake is not yet approved).",
             _approval_rows(approvals_queryset(start, end)),
             approvals_queryset(start, end),
         ),
@@ -334,32 +356,12 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
         *review_sections(start, end),
         Section(
             "findings.csv",
-            [
-                "id",
-                "rule",
-                "identity",
-                "identity_name",
-                "severity",
-                "status",
-                "first_seen_at",
-                "last_seen_at",
-                "resolved_at",
-            ],  # fmt: skip
-            "Findings open at any time in the period.",
-            _stream(
-                findings_queryset(start, end),
-                lambda f: [
-                    f.pk,
-                    f.rule,
-                    f.identity_id,
-                    f.identity.name,
-                    f.severity,
-                    f.status,
-                    _iso(f.first_seen_at),
-                    _iso(f.last_seen_at),
-                    _iso(f.resolved_at),
-                ],  # fmt: skip
-            ),
+            FINDINGS_HEADER,
+            "Findings open at any time in the period, each with its due date (first seen plus the "
+            "policy's finding_sla_days for its severity), owner (the identity's owner while unresolved), "
+            "whether it was overdue at the period's end or resolved late, and its resolution: fixed, "
+            "suppressed by the exception named in `exception`, or the identity suspended or decommissioned.",
+            _stream(findings_queryset(start, end), lambda f: _finding_row(f, end)),
             findings_queryset(start, end),
         ),
     ]

@@ -19,6 +19,8 @@ class FindingSerializer(serializers.ModelSerializer):
     rule_label = serializers.SerializerMethodField()
     references = serializers.SerializerMethodField()
     exception_request_url = serializers.CharField(read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    overdue = serializers.BooleanField(source="is_overdue", read_only=True)
 
     class Meta:
         model = Finding
@@ -33,6 +35,11 @@ class FindingSerializer(serializers.ModelSerializer):
             "first_seen_at",
             "last_seen_at",
             "resolved_at",
+            "due_at",
+            "overdue",
+            "owner",
+            "resolution",
+            "exception",
             "evidence",
             "references",
             "exception_request_url",
@@ -68,6 +75,6 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
             return Finding.objects.none()
         return (
             Finding.objects.visible_to(self.request.user)
-            .select_related("identity")
+            .select_related("identity", "owner")
             .order_by("-last_seen_at", "-id")
         )

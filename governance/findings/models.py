@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -62,6 +63,14 @@ class Finding(models.Model):
 
     UNRESOLVED = (Status.OPEN, Status.SUPPRESSED)
 
+    class Resolution(models.TextChoices):
+        """Why a finding stopped counting against its SLA."""
+
+        FIXED = "fixed", _("fixed")
+        SUPPRESSED = "suppressed_by_exception", _("suppressed by an exception")
+        IDENTITY_SUSPENDED = "identity_suspended", _("identity suspended")
+        IDENTITY_DECOMMISSIONED = "identity_decommissioned", _("identity decommissioned")
+
     rule = models.CharField(_("rule"), max_length=40, choices=Rule.choices)
     identity = models.ForeignKey(
         "inventory.Identity", on_delete=models.CASCADE, related_name="findings", verbose_name=_("identity")
@@ -73,6 +82,30 @@ class Finding(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     evidence = models.JSONField(
         _("evidence"), default=dict, blank=True, help_text=_("What the sweep saw when it opened this.")
+    )
+    due_at = models.DateTimeField(
+        _("due"),
+        null=True,
+        blank=True,
+        help_text=_("First seen plus the policy's finding_sla_days for its severity."),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
+        help_text=_("Who fixes it: the identity's owner while it is unresolved (none: IAM)."),
+    )
+    resolution = models.CharField(_("resolution"), max_length=30, choices=Resolution.choices, blank=True)
+    exception = models.ForeignKey(
+        "governance.PolicyException",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("suppressing exception"),
     )
 
     objects = FindingQuerySet.as_manager()
@@ -95,6 +128,14 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.identity_id} ({self.status})"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_overdue_at(timezone.now())
+
+    def is_overdue_at(self, now) -> bool:
+        """Open past its due date (a suppressed finding is covered by an approved exception)."""
+        return self.status == self.Status.OPEN and self.due_at is not None and self.due_at < now
 
     @property
     def info(self):

@@ -7,10 +7,11 @@ number of identities scanned.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from governance import audit
@@ -20,6 +21,7 @@ from governance.findings.rules import RuleContext, collect_hits, count_by_rule
 from governance.jobs import registry
 from governance.jobs.runner import hold_lock
 from governance.policy.service import current_policy
+from inventory.models import Identity
 
 CHUNK = 500
 Status = Finding.Status
@@ -47,6 +49,39 @@ def _subject(pk: int, rule: str, identity_name: str) -> tuple[str, int, str]:
     return ("governance.finding", pk, f"{rule}: {identity_name}")
 
 
+RESOLVED_BY_STATUS = {
+    "suspended": Finding.Resolution.IDENTITY_SUSPENDED,
+    "decommissioned": Finding.Resolution.IDENTITY_DECOMMISSIONED,
+}
+REASONS = {
+    Finding.Resolution.FIXED: "The condition no longer holds.",
+    Finding.Resolution.IDENTITY_SUSPENDED: "The identity was suspended.",
+    Finding.Resolution.IDENTITY_DECOMMISSIONED: "The identity was decommissioned.",
+    Finding.Resolution.SUPPRESSED: "",
+}
+
+
+def _covering_exceptions(pairs: list[tuple[int, str]], now: datetime) -> dict[tuple[int, str], int]:
+    """(identity_id, rule) -> the id of the active exception suppressing it (the longest-running one);
+    one query, and none when nothing is being suppressed."""
+    if not pairs:
+        return {}
+    from governance.exceptions.models import PolicyException
+
+    wanted = set(pairs)
+    found: dict[tuple[int, str], int] = {}
+    rows = (
+        PolicyException.objects.active(now)
+        .filter(identity_id__in={identity_id for identity_id, _rule in wanted})
+        .order_by("-expires_at", "-pk")
+        .values_list("identity_id", "rule", "pk")
+    )
+    for identity_id, rule, pk in rows:
+        if (identity_id, rule) in wanted:
+            found.setdefault((identity_id, rule), pk)
+    return found
+
+
 def run_sweep(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     actor = system("sweep")
@@ -55,16 +90,42 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
         ctx = RuleContext(now=now, today=timezone.localdate(now), policy=current_policy())
         hits = collect_hits(ctx)
         suppressed = suppressions(now)
-        existing = {
-            (rule, identity_id): (pk, status, severity, name)
-            for pk, rule, identity_id, status, severity, name in Finding.objects.unresolved().values_list(
-                "id", "rule", "identity_id", "status", "severity", "identity__name"
-            )
-        }
+        existing = {}
+        identity_status: dict[int, str] = {}
+        first_seen: dict[int, datetime] = {}
+        for (
+            pk,
+            rule,
+            identity_id,
+            status,
+            severity,
+            name,
+            state,
+            seen,
+        ) in Finding.objects.unresolved().values_list(
+            "id",
+            "rule",
+            "identity_id",
+            "status",
+            "severity",
+            "identity__name",
+            "identity__status",
+            "first_seen_at",
+        ):
+            existing[(rule, identity_id)] = (pk, status, severity, name)
+            identity_status[identity_id], first_seen[pk] = state, seen
         events: list[dict[str, Any]] = []
 
         # Open what is new (suppressed from the start when an exception already covers it).
         new_keys = [key for key in hits if key not in existing]
+        policy = ctx.policy
+        still = [key for key in existing if key in hits]
+        to_suppress = [k for k in still if existing[k][1] == Status.OPEN and (k[1], k[0]) in suppressed]
+        covering = _covering_exceptions(
+            [(identity_id, rule) for rule, identity_id in new_keys if (identity_id, rule) in suppressed]
+            + [(k[1], k[0]) for k in to_suppress],
+            now,
+        )
         created = Finding.objects.bulk_create(
             [
                 Finding(
@@ -75,6 +136,9 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                     first_seen_at=now,
                     last_seen_at=now,
                     evidence=hits[(rule, identity_id)].evidence,
+                    due_at=now + timedelta(days=policy.finding_sla_days(hits[(rule, identity_id)].severity)),
+                    resolution=Finding.Resolution.SUPPRESSED if (identity_id, rule) in suppressed else "",
+                    exception_id=covering.get((identity_id, rule)),
                 )
                 for rule, identity_id in new_keys
             ],
@@ -94,13 +158,20 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                         "severity": finding.severity,
                         "status": finding.status,
                         "summary": hit.evidence.get("summary", ""),
+                        "due_at": finding.due_at.isoformat(),
+                        "exception": finding.exception_id,
                     },
                 }
             )
 
         # Resolve what cleared.
         cleared = [key for key in existing if key not in hits]
-        _set_status([existing[k][0] for k in cleared], status=Status.RESOLVED, resolved_at=now)
+        why = {
+            key: RESOLVED_BY_STATUS.get(identity_status[key[1]], Finding.Resolution.FIXED) for key in cleared
+        }
+        for resolution in Finding.Resolution:
+            ids = [existing[k][0] for k in cleared if why[k] == resolution]
+            _set_status(ids, status=Status.RESOLVED, resolved_at=now, resolution=resolution, exception=None)
         for key in cleared:
             pk, status, severity, name = existing[key]
             events.append(
@@ -108,19 +179,26 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                     "verb": "finding.resolved",
                     "subject": _subject(pk, key[0], name),
                     "before": {"status": status, "severity": severity},
-                    "after": {"status": Status.RESOLVED, "identity": key[1]},
-                    "reason": "The condition no longer holds.",
+                    "after": {"status": Status.RESOLVED, "identity": key[1], "resolution": why[key]},
+                    "reason": REASONS[why[key]],
                 }
             )
 
         # Still present: follow exceptions starting/ending, and severity changes.
-        still = [key for key in existing if key in hits]
-        to_suppress = [k for k in still if existing[k][1] == Status.OPEN and (k[1], k[0]) in suppressed]
         to_reopen = [
             k for k in still if existing[k][1] == Status.SUPPRESSED and (k[1], k[0]) not in suppressed
         ]
-        _set_status([existing[k][0] for k in to_suppress], status=Status.SUPPRESSED)
-        _set_status([existing[k][0] for k in to_reopen], status=Status.OPEN)
+        by_exception: dict[int | None, list[int]] = {}
+        for key in to_suppress:
+            by_exception.setdefault(covering.get((key[1], key[0])), []).append(existing[key][0])
+        for exception_id, ids in by_exception.items():
+            _set_status(
+                ids,
+                status=Status.SUPPRESSED,
+                resolution=Finding.Resolution.SUPPRESSED,
+                exception=exception_id,
+            )
+        _set_status([existing[k][0] for k in to_reopen], status=Status.OPEN, resolution="", exception=None)
         for keys, verb, after in (
             (to_suppress, "finding.suppressed", Status.SUPPRESSED),
             (to_reopen, "finding.unsuppressed", Status.OPEN),
@@ -132,16 +210,31 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                         "verb": verb,
                         "subject": _subject(pk, key[0], name),
                         "before": {"status": status},
-                        "after": {"status": after, "identity": key[1]},
+                        "after": {
+                            "status": after,
+                            "identity": key[1],
+                            **(
+                                {"exception": covering.get((key[1], key[0]))}
+                                if after == Status.SUPPRESSED
+                                else {}
+                            ),
+                        },
                     }
                 )
         changed = [k for k in still if existing[k][2] != hits[k].severity]
         Finding.objects.bulk_update(
             [
-                Finding(pk=existing[k][0], severity=hits[k].severity, evidence=hits[k].evidence)
+                Finding(
+                    pk=existing[k][0],
+                    severity=hits[k].severity,
+                    evidence=hits[k].evidence,
+                    # The due date follows the severity: first seen plus its SLA.
+                    due_at=first_seen[existing[k][0]]
+                    + timedelta(days=policy.finding_sla_days(hits[k].severity)),
+                )
                 for k in changed
             ],
-            ["severity", "evidence"],
+            ["severity", "evidence", "due_at"],
             batch_size=CHUNK,
         )
         for key in changed:
@@ -155,8 +248,10 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                 }
             )
 
-        # Everything still unresolved was seen now (new rows already carry `now`).
-        Finding.objects.unresolved().update(last_seen_at=now)
+        # Everything still unresolved was seen now (new rows already carry `now`), and is owned by its
+        # identity's owner as it is now (none while orphaned: IAM's).
+        owner = Identity.objects.filter(pk=OuterRef("identity_id")).values("owner_id")[:1]
+        Finding.objects.unresolved().update(last_seen_at=now, owner_id=Subquery(owner))
 
         summary = {
             "at": now.isoformat(),

@@ -18,7 +18,7 @@ def finding_list(request):
     data = request.GET.copy()
     data.setdefault("status", Finding.Status.OPEN)  # "Any status" submits an empty value
     visible = Finding.objects.visible_to(request.user)
-    queryset = visible.select_related("identity", "identity__team", "identity__owner").order_by(
+    queryset = visible.select_related("identity", "identity__team", "identity__owner", "owner").order_by(
         severity_rank().desc(), "-last_seen_at", "-id"
     )
     filterset = FindingFilter(data, queryset=queryset, request=request)

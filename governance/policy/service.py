@@ -109,7 +109,11 @@ DEFAULT_POLICY: dict[str, Any] = {
     "request_reminder_days": 3,
     "request_expiry_days": 14,
     "static_credential_kinds": ["static_key", "pat", "password", "ssh_key"],
+    # Days to fix a finding after it is first seen, by severity: its due date (issue 19 item 11).
+    # Common remediation SLAs (critical a week, high a month, medium a quarter, low half a year).
+    "finding_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
 }
+SEVERITIES = ("low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,11 @@ class Policy:
     def get(self, key: str, default: Any = None) -> Any:
         return self.document.get(key, default)
 
+    def finding_sla_days(self, severity: str) -> int:
+        """Days a finding of this severity has before it is overdue (the default when unset)."""
+        sla = self.document.get("finding_sla_days") or DEFAULT_POLICY["finding_sla_days"]
+        return int(sla.get(severity, DEFAULT_POLICY["finding_sla_days"].get(severity, 90)))
+
 
 def current_policy() -> Policy:
     row = PolicyVersion.objects.filter(state=PolicyVersion.State.ACTIVE).only("version", "document").first()
@@ -192,6 +201,29 @@ def _auto_approve_errors(config: Any) -> dict[str, list[str]]:
     if not isinstance(environments, list) or not all(isinstance(e, str) for e in environments):
         problems.append("environments: a list of environment names.")
     return {"auto_approve": problems} if problems else {}
+
+
+def _sla_errors(sla: Any) -> dict[str, list[str]]:
+    """finding_sla_days: a whole number of days, 1 to 3650, for each severity; a worse severity never
+    gets longer than a milder one."""
+    if sla is None:
+        return {}
+    if not isinstance(sla, dict) or set(sla) != set(SEVERITIES):
+        return {"finding_sla_days": [f"Give days for exactly these severities: {', '.join(SEVERITIES)}."]}
+    problems = [
+        f"{severity}: a whole number of days, 1 to 3650."
+        for severity in SEVERITIES
+        if not isinstance(sla[severity], int)
+        or isinstance(sla[severity], bool)
+        or not 1 <= sla[severity] <= 3650
+    ]
+    if not problems:
+        problems = [
+            f"{worse} ({sla[worse]} days) may not have longer than {milder} ({sla[milder]} days)."
+            for milder, worse in zip(SEVERITIES, SEVERITIES[1:], strict=False)
+            if sla[worse] > sla[milder]
+        ]
+    return {"finding_sla_days": problems} if problems else {}
 
 
 def validate_document(document: Any) -> dict[str, Any]:
@@ -228,6 +260,7 @@ def validate_document(document: Any) -> dict[str, Any]:
                 if not isinstance(steps, list) or not steps or any(s not in APPROVER_ROLES for s in steps):
                     errors.setdefault("jit", []).append(f"{key}: a non-empty list of 'iam' / 'security'.")
     errors.update(_auto_approve_errors(document.get("auto_approve")))
+    errors.update(_sla_errors(document.get("finding_sla_days")))
     for key in ("allowed_vendors", "allowed_models", "deny_rules"):
         if key in document and not isinstance(document[key], list):
             errors.setdefault(key, []).append("Must be a list.")

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from governance.findings.models import Finding
 from governance.findings.sweep import run_sweep
 from tests.browser.nav import click_nav
 from tests.factories import IdentityFactory
@@ -31,6 +32,11 @@ def test_iam_filters_findings_to_stale_access_and_reaches_the_identity(page, liv
     page.wait_for_function("document.querySelectorAll('tr[data-rule=environment_crossing]').length === 0")
     assert rows.count() == 1
     assert "Not used for 200 days" in rows.first.inner_text()
+    # Its due date (first seen plus the policy's SLA for its severity) and who fixes it.
+    finding = Finding.objects.get(rule="stale_unused", identity=stale)
+    due = rows.first.get_by_test_id("finding-due")
+    assert finding.due_at.strftime("%Y-%m-%d") in due.inner_text() and "owner" in due.inner_text()
+    assert due.get_by_test_id("overdue").count() == 0
 
     link = rows.first.get_by_role("link", name="forgotten-ci-bot")
     assert link.get_attribute("href") == f"/inventory/{stale.pk}/"
