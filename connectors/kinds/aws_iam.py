@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -246,6 +248,9 @@ class AwsIam(BaseConnector):
             str, None, "Only for an IAM-compatible endpoint; its host must be on the allowlist."
         ),
         "page_size": Setting(int, 100, "Users or roles per page (1-1000).", _positive(1000)),
+        "workers": Setting(
+            int, 4, "Identities read from the source at once, within a page (1-16).", _positive(16)
+        ),
         "max_attempts": Setting(
             int, 5, "Attempts per request in botocore's standard retry mode.", _positive(10)
         ),
@@ -331,14 +336,18 @@ class AwsIam(BaseConnector):
         """Users, then roles, one listing page at a time, each cut into pages of `page_size`
         identities (some IAM-compatible endpoints ignore MaxItems and list everything at once).
         The cursor names the listing page (its Marker) and how many of its items are done."""
-        from botocore.exceptions import BotoCoreError, ClientError
-        from botocore.paginate import TokenEncoder
-
-        size = int(self.config["page_size"])
         phase = cursor.get("phase") or PHASES[0]
         marker, skip = cursor.get("marker"), int(cursor.get("skip", 0))
         done = int(cursor.get("done", 0))
         oidc = self._oidc_providers()
+        with ThreadPoolExecutor(max_workers=int(self.config["workers"])) as pool:
+            yield from self._phases(pool, phase, marker, skip, done, oidc)
+
+    def _phases(self, pool, phase, marker, skip, done, oidc) -> Iterator[Page]:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.paginate import TokenEncoder
+
+        size = int(self.config["page_size"])
         for index in range(PHASES.index(phase), len(PHASES)):
             phase = PHASES[index]
             operation, key = ("list_users", "Users") if phase == "users" else ("list_roles", "Roles")
@@ -351,7 +360,8 @@ class AwsIam(BaseConnector):
                     following = page.get("Marker") if page.get("IsTruncated") else None
                     for start in range(skip, len(items), size):
                         chunk = items[start : start + size]
-                        found = [self._user(i) if phase == "users" else self._role(i, oidc) for i in chunk]
+                        read = self._user if phase == "users" else partial(self._role, oidc=oidc)
+                        found = list(pool.map(read, chunk))  # in order; one page in memory at a time
                         done += len(found)
                         if start + size < len(items):
                             nxt = {"phase": phase, "marker": marker, "skip": start + size, "done": done}

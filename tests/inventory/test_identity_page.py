@@ -82,8 +82,8 @@ def test_identity_page_query_count_is_fixed(client, iam, rich_identity, django_a
         services.reactivate(iam, rich_identity, f"back {n}")
     client.force_login(iam)
     # 9 for the page itself + 1 each for the findings, exceptions, ownership-transfers,
-    # out-of-scope-use and review-history panels.
-    with django_assert_num_queries(14):
+    # out-of-scope-use, review-history and at-the-source (connectors) panels.
+    with django_assert_num_queries(15):
         assert client.get(f"/inventory/{rich_identity.pk}/").status_code == 200
 
 
