@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -201,7 +202,11 @@ def _reconcile_page(run: ConnectorRun, connector: Connector, page: Page) -> None
             identity = identities.get(found.external_id)
             fingerprint = found.fingerprint()
             if identity is None:
-                identity = _discover(actor, connector, found, taken)
+                try:
+                    identity = _discover(actor, connector, found, taken)
+                except ValidationError as exc:  # e.g. a name that looks like a secret: skip, say why
+                    errors.append(f"{found.external_id}: {'; '.join(exc.messages)}")
+                    continue
                 counts["discovered"] += 1
                 report.append(
                     {"change": "discovered", "external_id": found.external_id, "identity": identity.pk}
@@ -558,6 +563,10 @@ def _dry_run(run: ConnectorRun, impl) -> None:
     """Everything a run would do, written only to the run's own report: the inventory is untouched."""
     connector = run.connector
     seen: set[str] = set()
+    # A dry run keeps no cursor: a resumed one starts again from the top, with its counts.
+    ConnectorRun.objects.filter(pk=run.pk).update(
+        seen=0, discovered=0, changed=0, vanished=0, errors=0, report=[], error_details=[]
+    )
     for page in impl.discover({}):
         ext_ids = [f.external_id for f in page.identities]
         seen.update(ext_ids)

@@ -223,3 +223,14 @@ def test_an_expired_just_in_time_grant_is_revoked_at_the_source(
     run_now(iam, connector)
     bot.refresh_from_db()
     assert bot.remediation == "confirmed"
+
+
+def test_an_identity_the_inventory_refuses_is_an_error_of_the_run_not_its_failure(aws, connector, iam):
+    aws.create_user(UserName="AKIAIOSFODNN7EXAMPLE")  # a user named like an access key id
+    aws.create_user(UserName="ci-bot")
+
+    run = run_now(iam, connector)
+
+    assert (run.state, run.discovered, run.errors) == ("succeeded", 1, 1)
+    assert "AKIAIOSFODNN7EXAMPLE" in run.error_details[0]["error"]
+    assert Identity.objects.filter(source=connector.name).count() == 1
