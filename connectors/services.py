@@ -57,6 +57,9 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
             ]
         elif Connector.objects.filter(name=name).exists():
             errors["name"] = [f"A connector named '{name}' already exists."]
+        elif name == OWN_SOURCE or Identity.objects.filter(source=name).exists():
+            # Its identities are told apart by their source: it must be the connector's alone.
+            errors["name"] = [f"Identities from another source already use '{name}' as their source."]
         else:
             cleaned["name"] = name
         kind = data.get("kind")

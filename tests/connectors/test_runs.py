@@ -234,3 +234,13 @@ def test_an_identity_the_inventory_refuses_is_an_error_of_the_run_not_its_failur
     assert (run.state, run.discovered, run.errors) == ("succeeded", 1, 1)
     assert "AKIAIOSFODNN7EXAMPLE" in run.error_details[0]["error"]
     assert Identity.objects.filter(source=connector.name).count() == 1
+
+
+def test_a_connector_cannot_take_a_source_name_other_identities_carry(iam, api_as):
+    from tests.factories import IdentityFactory
+
+    IdentityFactory(source="cmdb-import", external_id="42")
+    client = api_as(iam)
+    for name in ("cmdb-import", "steward"):
+        response = client.post("/api/v1/connectors/", {"name": name, "kind": "aws_iam"}, format="json")
+        assert response.status_code == 400 and "already use" in response.json()["name"][0]
