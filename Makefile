@@ -11,19 +11,22 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 .PHONY: install run test test-fast lint format static browser-deps clean bench fuzz
 
+# Each step prints one line; a step's full output goes to a log that is shown only when it fails.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q -U "pip>=25" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PIP) install -q -c constraints.txt -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PIP) install -q -U "pip>=25" >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@$(PIP) install -q -c constraints.txt -e ".[test]" >>$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@$(PY) -c "import django, celery, rest_framework, playwright" # fail loudly if the install did not take
+	@echo "python packages: installed in $(VENV) (log: $(VENV)/install.log)"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@echo "front-end packages: installed from package-lock.json"
 	@touch $@
 
 static/vendor/.copied: node_modules/.installed scripts/vendor_static.sh
-	./scripts/vendor_static.sh
+	@./scripts/vendor_static.sh
 	@touch $@
 
 install: $(VENV)/.installed static/vendor/.copied
@@ -36,15 +39,18 @@ browser-deps:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: browser tests will be skipped (install Debian's chromium package)"; fi; }
 
+# Links in mail, the attestation `iss` and evidence packs name the address `make run` binds (never a
+# request's Host header); set STEWARD_BASE_URL for anything else (a proxy, a real host name).
+STEWARD_BASE_URL ?= http://$(HOST):$(PORT)
+RUN_ENV := STEWARD_BASE_URL=$(STEWARD_BASE_URL)
+
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py seed_demo
-	@echo ""
-	@echo "  Steward is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	@echo "  Demo logins (password: steward-demo): owner, owner2, iam, iam2, security, auditor"
-	@echo ""
-	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	@$(RUN_ENV) $(PY) manage.py migrate --noinput -v0 && echo "database: migrated"
+	@$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v0 && echo "static files: collected"
+	@$(RUN_ENV) $(PY) manage.py seed_demo
+	@$(RUN_ENV) $(PY) manage.py run_governance_jobs --job sweep
+	@echo "Steward: $(STEWARD_BASE_URL)/ (Ctrl-C stops web, worker and beat); demo logins owner, owner2, iam, iam2, security, auditor (password steward-demo)"
+	@$(RUN_ENV) HOST=$(HOST) PORT=$(PORT) DJANGO_RUNSERVER_HIDE_WARNING=true $(VENV)/bin/honcho -f Procfile.dev start
 
 test: install browser-deps
 	@rc=0; $(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
