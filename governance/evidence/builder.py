@@ -40,6 +40,7 @@ from governance.evidence.people_policy import (
 )
 from governance.evidence.review_records import (
     POPULATION_DEFINITION,
+    campaigns_queryset,
     population_records,
     remediation_figures,
 )
@@ -372,6 +373,7 @@ def _summary_context(export, start, end, population, generated_at, evidence_key)
             name="sweep", ok=True, started_at__gte=start, started_at__lt=end
         ).count(),
         "evidence_kid": evidence_key.kid,
+        "campaigns": list(campaigns_queryset(start, end)[:50]),
     }
 
 

@@ -83,6 +83,7 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
             active,
             on_time,
         ),
+        _campaigns(figures),
         _table(
             ["Review decisions in the period", "Items"],
             sorted(figures.get("review_decisions", {}).items()),
@@ -149,6 +150,35 @@ def _about(export, figures) -> str:
             ),
             ("Signed with", f"{figures['evidence_kid']} (manifest.sig; see VERIFY.md)"),
         ],
+    )
+
+
+def _campaigns(figures) -> str:
+    """Campaigns open in the period; review_campaigns.csv has scope, progress and flags."""
+    campaigns = figures.get("campaigns")
+    if campaigns is None:
+        return ""
+    more = (
+        "<p class='muted'>The first 50 are listed; review_campaigns.csv holds all.</p>"
+        if len(campaigns) >= 50
+        else ""
+    )
+    return (
+        _table(
+            ["Campaign", "Launched", "Due", "Closed", "Population", "SHA-256"],
+            [
+                (
+                    f"#{c.pk} {c.name}",
+                    _cell(c.launched_at),
+                    _cell(c.due_at),
+                    _cell(c.closed_at) or "open",
+                    c.population_count,
+                    c.population_sha256,
+                )
+                for c in campaigns
+            ],
+        )
+        + more
     )
 
 

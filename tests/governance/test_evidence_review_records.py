@@ -60,6 +60,9 @@ def test_campaigns_and_items_carry_scope_dates_reviewer_decider_signoff_and_a_re
     assert row["due_at"] == campaign.due_at.isoformat() and row["closed_at"] == ""
     assert row["population_count"] == "2" and row["population_sha256"] == campaign.population_sha256
     assert row["decided"] == "2" and row["signed_off"] == "1"
+    with zipfile.ZipFile(_path(export)) as zf:
+        summary = zf.read("summary.html").decode()
+    assert f"#{campaign.pk} Q4 review" in summary and campaign.population_sha256 in summary
 
     items = {r["identity_name"]: r for r in _csv(export, "reviews.csv")}
     assert items["helper"]["reviewer"] == "owner" and items["helper"]["decided_by"] == "iam"
