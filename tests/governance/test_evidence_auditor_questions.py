@@ -233,3 +233,29 @@ def test_q8_finding_slas_due_date_owner_and_resolution(pack):
     until = timezone.datetime.fromisoformat(json.loads(pack.read("manifest.json"))["period"]["until"])
     assert finding["status"] == "open" and finding["resolved_at"] == ""
     assert finding["overdue_at_period_end"] == str(due < until)
+
+
+def test_every_time_in_every_file_is_iso_8601_and_identities_carry_their_names(pack):
+    """Issue 19 item 10: no Python str() of a datetime (a space before the time) anywhere, every
+    `*_at` column parses as ISO 8601 with its offset, and every `identity` column has its name beside it."""
+    import re
+
+    with zipfile.ZipFile(pack.path) as zf:
+        names = [n for n in zf.namelist() if n.endswith((".csv", ".jsonl"))]
+    python_str = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+    for name in names:
+        text = pack.read(name)
+        if name != "audit_events.jsonl":  # its payloads are hashed as recorded; `at` is checked below
+            assert not python_str.search(text), name
+        if name.endswith(".csv"):
+            rows = pack.rows(name)
+            header = rows[0].keys() if rows else []
+            for column in [c for c in header if c.endswith("_at") or c == "at"]:
+                for row in rows:
+                    if row[column]:
+                        parsed = timezone.datetime.fromisoformat(row[column])
+                        assert "T" in row[column] and parsed.tzinfo is not None, (name, column, row[column])
+            if "identity" in header and name not in ("people.csv",):
+                assert "identity_name" in header, name
+    for event in pack.jsonl("audit_events.jsonl"):
+        assert timezone.datetime.fromisoformat(event["at"]).tzinfo is not None
