@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from governance.links import link
+
 if TYPE_CHECKING:
     from approvals.models import ApprovalRequest
     from governance.actors import Actor
@@ -45,7 +47,7 @@ class ApprovalKind:
 
     def url(self, request: ApprovalRequest) -> str:
         """Where people decide it in the browser."""
-        return f"/approvals/{request.pk}/"
+        return link("approval-detail", request.pk)
 
 
 def register(kind: str):

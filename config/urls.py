@@ -30,7 +30,8 @@ urlpatterns = [
     path("scim/", include("governance.people.scim.urls")),  # SCIM 2.0 provisioning at /scim/v2/
     path("admin/", admin.site.urls),
     path("api/v1/policy/", PolicyView.as_view(), name="api-policy"),
-    path("api/v1/", include(router.urls)),
+    # Namespaced: the router's names (exception-detail, approval-detail, …) must not shadow the pages'.
+    path("api/v1/", include((router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Redoc renders with styled-components (inline <style>) and a blob: worker: this page alone

@@ -20,6 +20,7 @@ from approvals.registry import ApprovalKind, register
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.links import link
 from inventory import services
 from inventory.models import TIER_ORDER, ActivationRequest, Identity
 
@@ -175,4 +176,4 @@ class ActivationApproval(ApprovalKind):
             )
 
     def url(self, request) -> str:
-        return f"/inventory/activations/{request.object_id}/"
+        return link("inventory:activation", request.object_id)

@@ -49,7 +49,8 @@ class Panel:
     empty: Any = ""
     help_text: Any = ""
     order: int = 100
-    link: str = ""  # e.g. "/findings/?identity={id}"
+    # The page listing all of it for one identity, e.g. lambda identity: link("findings", query=...).
+    link: Callable[[Any], str] | None = None
 
     def render_context(self, identity) -> dict[str, Any]:
         return {
@@ -59,7 +60,7 @@ class Panel:
             "items": list(self.items(identity)),
             "empty": self.empty,
             "help_text": self.help_text,
-            "link": self.link.format(id=identity.pk) if self.link else "",
+            "link": self.link(identity) if self.link else "",
         }
 
 

@@ -9,6 +9,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
+
 
 class Environment(models.TextChoices):
     SANDBOX = "sandbox", _("sandbox")
@@ -236,7 +238,7 @@ class Identity(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return f"/inventory/{self.pk}/"
+        return link("inventory:detail", self.pk)
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, set())
@@ -594,7 +596,7 @@ class ReactivationRequest(models.Model):
         return f"Reactivation of {self.identity}"
 
     def get_absolute_url(self) -> str:
-        return f"/inventory/reactivations/{self.pk}/"
+        return link("inventory:reactivation", self.pk)
 
 
 class ActivationRequest(models.Model):
@@ -638,4 +640,4 @@ class ActivationRequest(models.Model):
         return f"Activation of {self.identity}"
 
     def get_absolute_url(self) -> str:
-        return f"/inventory/activations/{self.pk}/"
+        return link("inventory:activation", self.pk)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.links import link
 from governance.people.models import User
 from inventory.models import Credential, Identity, OwnershipTransfer
 from inventory.services import is_owner, require_governor, snapshot
@@ -30,8 +31,8 @@ from inventory.services import is_owner, require_governor, snapshot
 State = OwnershipTransfer.State
 Role = OwnershipTransfer.Role
 MAX_BATCH = 500
-TRANSFERS_PAGE = "/inventory/transfers/"
-ORPHANS_PAGE = "/inventory/orphans/"
+TRANSFERS_PAGE = "inventory:transfers"
+ORPHANS_PAGE = "inventory:orphans"
 
 
 def _identities(n: int) -> str:
@@ -243,7 +244,7 @@ def create_transfers(
             f"{by} names you backup owner of: {names}. "
             "Nothing changes until you accept or decline in Steward."
         )
-    _tell("ownership.transfer_proposed", [to_owner], subject, body, TRANSFERS_PAGE)
+    _tell("ownership.transfer_proposed", [to_owner], subject, body, link(TRANSFERS_PAGE))
     return transfers
 
 
@@ -520,7 +521,7 @@ def handle_owner_departure(actor, user: User) -> dict[str, Any]:
             [backup],
             f"Steward: {user.username} left; you now own {_identities(len(names))}",
             "You were the backup owner of " + ", ".join(names[:20]) + ". Confirm or decline in Steward.",
-            TRANSFERS_PAGE,
+            link(TRANSFERS_PAGE),
         )
     if result["orphaned"]:
         from governance.people.models import Role
@@ -530,7 +531,7 @@ def handle_owner_departure(actor, user: User) -> dict[str, Any]:
             User.objects.filter(is_active=True, groups__name=Role.IAM).distinct(),
             f"Steward: {_identities(len(result['orphaned']))} orphaned",
             f"{user.username} left and no active backup could take over. Reassign them in Steward.",
-            ORPHANS_PAGE,
+            link(ORPHANS_PAGE),
         )
     return result
 

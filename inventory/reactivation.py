@@ -17,6 +17,7 @@ from approvals.registry import ApprovalKind, register
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.links import link
 from inventory import services
 from inventory.models import Identity, ReactivationRequest
 
@@ -110,4 +111,4 @@ class ReactivationApproval(ApprovalKind):
         _close(actor, request, State.WITHDRAWN, reason)
 
     def url(self, request) -> str:
-        return f"/inventory/reactivations/{request.object_id}/"
+        return link("inventory:reactivation", request.object_id)

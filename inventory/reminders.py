@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from governance.jobs.reminders import Due, Kind
+from governance.links import link
 from inventory.models import Credential, Identity
 
 CREDENTIAL_NOTICE = timedelta(days=14)
@@ -33,7 +34,7 @@ def credentials_expiring_soon(now: datetime) -> Iterable[Due]:
             kind=Kind.DUE_SOON,
             title=f"Credential {label or kind} of {name} expires {expires_at:%Y-%m-%d}",
             why="Rotate or renew it before then, or access stops at expiry.",
-            url=f"/inventory/{identity_id}/",
+            url=link("inventory:detail", identity_id),
             cadence="week",
             section="Credentials",
         )

@@ -21,6 +21,7 @@ from approvals.registry import ApprovalKind, register
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.links import link
 from inventory.models import Grant, Identity, ScopeChange
 from inventory.risk import assess, max_tier
 from inventory.services import SCOPE_FIELDS, can_edit, close_pending_request, grant_snapshot
@@ -291,7 +292,7 @@ class ScopeChangeApproval(ApprovalKind):
         _close(actor, request, ScopeChange.State.WITHDRAWN, reason)
 
     def url(self, request) -> str:
-        return f"/inventory/scope-changes/{request.object_id}/"
+        return link("inventory:scope-change", request.object_id)
 
     def on_tier_raised(self, request, actor, reason):
         ScopeChange.objects.filter(pk=request.object_id).update(risk_tier=request.tier)

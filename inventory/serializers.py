@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from governance.links import link
 from governance.people.models import Team, User
 from inventory import extensions
 from inventory.models import (
@@ -206,7 +207,7 @@ def pending_changes(identity: Identity) -> dict:
                 "environments": c.environments,
                 "changes": c.changes,
                 "risk_tier": c.risk_tier,
-                "url": f"/inventory/scope-changes/{c.pk}/",
+                "url": link("inventory:scope-change", c.pk),
             }
             for c in scope_changes
         ],

@@ -16,6 +16,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
 from inventory.models import Identity
 
 IDENTITY = "inventory.identity"
@@ -112,25 +113,25 @@ def link_of(event, identity: Identity) -> str:
     sid = event.subject_id
     match event.subject_type:
         case "approvals.intakerequest":
-            return f"/intake/{sid}/"
+            return link("intake-detail", sid)
         case "approvals.approvalrequest":
-            return f"/approvals/{sid}/"
+            return link("approval-detail", sid)
         case "governance.policyexception":
-            return f"/exceptions/{sid}/"
+            return link("exception-detail", sid)
         case "governance.finding":
-            return f"/findings/?identity={identity.pk}&status="
+            return link("findings", query={"identity": identity.pk, "status": ""})
         case "governance.reviewitem":
-            return f"/reviews/items/{sid}/"
+            return link("reviews-item", sid)
         case "governance.accessrequest":
-            return f"/access-requests/{sid}/"
+            return link("access-request-detail", sid)
     if after.get("scope_change"):
-        return f"/inventory/scope-changes/{after['scope_change']}/"
+        return link("inventory:scope-change", after["scope_change"])
     if after.get("reactivation_request"):
-        return f"/inventory/reactivations/{after['reactivation_request']}/"
+        return link("inventory:reactivation", after["reactivation_request"])
     if event.verb.startswith(
         ("identity.transfer_", "identity.owner_", "identity.backup_", "identity.ownership_")
     ):
-        return "/inventory/transfers/"
+        return link("inventory:transfers")
     return ""
 
 

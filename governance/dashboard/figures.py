@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from governance.findings.models import Finding, Severity
+from governance.links import link
 from governance.policy.service import TIERS, current_policy
 from inventory.models import CREDENTIAL_AGE_BANDS, NO_DATE_BAND, REVOCATION_CONFIRMED, Credential, Identity
 
@@ -30,21 +30,21 @@ class Figure:
     url: str = ""  # the list behind the figure; empty when no list page shows these rows
 
 
-def _url(base: str, params: list[tuple[str, str]], team: str | None) -> str:
+def _url(name: str, params: list[tuple[str, str]], team: str | None) -> str:
     if team:
         params = [*params, ("team", team)]
-    return f"{base}?{urlencode(params)}"
+    return link(name, query=params) if params else link(name)
 
 
 def inventory_url(team: str | None = None, *, live: bool = False, **filters) -> str:
     params = [(k, str(v)) for k, v in filters.items()]
     if live:
         params += [("status", s) for s in LIVE_STATUSES]
-    return _url("/inventory/", params, team)
+    return _url("inventory:list", params, team)
 
 
 def findings_url(team: str | None = None, **filters) -> str:
-    return _url("/findings/", [(k, str(v)) for k, v in filters.items()] + [("status", "open")], team)
+    return _url("findings", [(k, str(v)) for k, v in filters.items()] + [("status", "open")], team)
 
 
 def identities(team: str | None = None):
@@ -122,7 +122,7 @@ def ownership_and_reviews(team: str | None = None, today=None) -> dict:
 
 
 def credentials_url(team: str | None = None, **filters) -> str:
-    return _url("/credentials/", [(k, str(v)) for k, v in filters.items()], team)
+    return _url("credentials", [(k, str(v)) for k, v in filters.items()], team)
 
 
 def live_credentials(team: str | None = None):

@@ -20,6 +20,7 @@ from governance.exceptions.identity import dashboard_context
 from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding, Severity
 from governance.jobs.models import PostureSnapshot
+from governance.links import link
 from governance.people.models import Role, Team
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from inventory.models import Identity, OwnershipTransfer
@@ -188,13 +189,16 @@ def _open_campaigns() -> dict:
     state = ReviewCampaign.State.OPEN
     return {
         "campaigns_open": ReviewCampaign.objects.filter(state=state).count(),
-        "campaigns_open_url": f"/reviews/campaigns/?state={state}",
+        "campaigns_open_url": link("reviews-campaigns", query={"state": state}),
     }
 
 
 def _expiring_exceptions(now) -> dict:
     soon = PolicyException.objects.active(now).filter(expires_at__lte=now + timedelta(days=14)).count()
-    return {"exceptions_expiring": soon, "exceptions_expiring_url": "/exceptions/?expiring_within=14"}
+    return {
+        "exceptions_expiring": soon,
+        "exceptions_expiring_url": link("exceptions", query={"expiring_within": 14}),
+    }
 
 
 def _controls(request, team):

@@ -29,6 +29,7 @@ from governance.actors import as_actor, system
 from governance.decisions import subjects
 from governance.decisions.models import AccessRequest
 from governance.errors import IllegalTransition, NotAllowed
+from governance.links import link
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.cedar_sets import compiled_version
@@ -326,7 +327,7 @@ class JitApproval(ApprovalKind):
         )
 
     def url(self, request):
-        return f"/access-requests/{request.object_id}/"
+        return link("access-request-detail", request.object_id)
 
 
 # ---------------------------------------------------------------- end early, expire

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
 from inventory.models import Action, Environment, ResourceKind
 
 
@@ -145,7 +146,7 @@ class AccessRequest(models.Model):
         return f"JIT {self.action} on {self.resource_kind} {self.resource_name} ({self.environment})"
 
     def get_absolute_url(self) -> str:
-        return f"/access-requests/{self.pk}/"
+        return link("access-request-detail", self.pk)
 
     @property
     def is_live(self) -> bool:

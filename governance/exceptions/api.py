@@ -41,7 +41,7 @@ class ExceptionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
-        return f"/exceptions/{obj.pk}/"
+        return obj.get_absolute_url()
 
 
 class ExceptionInputSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.exceptions.models import PolicyException
+from governance.links import link
 from inventory import extensions
 
 SOON_DAYS = 14
@@ -64,6 +65,6 @@ def register() -> None:
             empty=_("No active exceptions: this identity runs under the default policy."),
             help_text=_("Approved, time-bound departures from policy, and requests waiting for Security."),
             order=40,
-            link="/exceptions/?identity={id}",
+            link=lambda identity: link("exceptions", query={"identity": identity.pk}),
         )
     )

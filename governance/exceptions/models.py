@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
+
 
 class ExceptionQuerySet(models.QuerySet):
     def active(self, now=None):
@@ -93,7 +95,7 @@ class PolicyException(models.Model):
         return f"exception #{self.pk}: {self.rule} on {self.identity_id} ({self.state})"
 
     def get_absolute_url(self) -> str:
-        return f"/exceptions/{self.pk}/"
+        return link("exception-detail", self.pk)
 
     def can_move_to(self, state: str) -> bool:
         return state in self.TRANSITIONS.get(self.state, set())

@@ -15,6 +15,7 @@ from django.db.models import Q
 from governance.exceptions.models import PolicyException
 from governance.jobs.models import Reminder
 from governance.jobs.reminders import Due
+from governance.links import link
 
 SUBJECT_TYPE = "governance.policyexception"
 MILESTONES = (3, 14)  # days before expiry
@@ -39,7 +40,7 @@ def _candidates(now: datetime):
 def due_items(now: datetime) -> Iterator[Due]:
     items: list[Due] = []
     for pk, state, rule, expires_at, name, owner_id, backup_id in _candidates(now):
-        url = f"/exceptions/{pk}/"
+        url = link("exception-detail", pk)
         if state == State.EXPIRED:
             tag, kind = "expired", Reminder.Kind.OVERDUE
             title = f"Exception to {rule} for {name} has expired"

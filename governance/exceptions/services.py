@@ -29,6 +29,7 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.exceptions.models import PolicyException
 from governance.findings.catalogue import RULES
 from governance.findings.models import Finding
+from governance.links import link
 from governance.people.models import Role
 from governance.policy.service import current_policy
 from inventory.models import Identity
@@ -342,7 +343,7 @@ class ExceptionApproval(ApprovalKind):
         self._close(request, actor, reason or "withdrawn", "exception.withdrawn")
 
     def url(self, request):
-        return f"/exceptions/{request.object_id}/"
+        return link("exception-detail", request.object_id)
 
 
 # ---------------------------------------------------------------- effects (jobs and sweep hooks)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.findings.models import Finding
+from governance.links import link
 from inventory import extensions
 
 PANEL_MAX = 50
@@ -87,6 +88,6 @@ def register() -> None:
                 "suppressed ones are covered by an active exception."
             ),
             order=30,
-            link="/findings/?identity={id}&status=",
+            link=lambda identity: link("findings", query={"identity": identity.pk, "status": ""}),
         )
     )

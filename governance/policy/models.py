@@ -4,6 +4,8 @@ import json
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
+
 
 class PolicyVersion(models.Model):
     """A version of the governance policy document, proposed by one person and put in force by another.
@@ -54,7 +56,7 @@ class PolicyVersion(models.Model):
         return f"policy v{self.version} ({self.state})"
 
     def get_absolute_url(self) -> str:
-        return f"/policy/document/{self.version}/"
+        return link("policy-document-version", self.version)
 
     @property
     def is_active(self) -> bool:
@@ -114,7 +116,7 @@ class CedarPolicySet(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return f"/policy/versions/{self.version}/"
+        return link("policy-version", self.version)
 
     @property
     def is_valid(self) -> bool:

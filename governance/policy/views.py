@@ -22,6 +22,7 @@ from governance.actors import as_actor
 from governance.decisions import service as decisions
 from governance.errors import IllegalTransition
 from governance.ids import parse_id
+from governance.links import link
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
 from governance.policy import service as policy_service
@@ -293,11 +294,11 @@ def test_case_add(request):
         for field, msgs in _errors(exc).items():
             for message in msgs:
                 messages.error(request, f"Test case {field}: {message}")
-        return redirect("/policy/#test-cases")
+        return redirect(link("policy", fragment="test-cases"))
     messages.success(
         request, f"Added test case '{case.name}'. Every version is tried against it before activation."
     )
-    return redirect("/policy/#test-cases")
+    return redirect(link("policy", fragment="test-cases"))
 
 
 @require_POST
@@ -306,7 +307,7 @@ def test_case_delete(request, pk: int):
     case = get_object_or_404(PolicyTestCase, pk=pk)
     cedar_sets.delete_test_case(as_actor(request.user), case, reason=request.POST.get("reason", ""))
     messages.success(request, f"Removed test case '{case.name}'.")
-    return redirect("/policy/#test-cases")
+    return redirect(link("policy", fragment="test-cases"))
 
 
 @require_POST
@@ -362,7 +363,7 @@ def document_update(request):
         document = safe_json.loads(raw)
     except ValueError as exc:
         messages.error(request, f"The governance policy is not valid JSON: {exc}")
-        return redirect("/policy/#document")
+        return redirect(link("policy", fragment="document"))
     try:
         proposal = policy_service.propose_policy(
             as_actor(request.user), document, note=request.POST.get("note", "")
@@ -371,7 +372,7 @@ def document_update(request):
         for field, msgs in _errors(exc).items():
             for message in msgs:
                 messages.error(request, f"{field}: {message}")
-        return redirect("/policy/#document")
+        return redirect(link("policy", fragment="document"))
     messages.success(
         request,
         f"Proposed governance policy version {proposal.version}. It takes effect once a second person "
@@ -408,4 +409,4 @@ def document_decide(request, version: int, decision: str):
         messages.success(request, f"Governance policy version {decided.version} is now in force.")
     else:
         messages.success(request, f"Governance policy version {decided.version} was rejected.")
-    return redirect("/policy/#document")
+    return redirect(link("policy", fragment="document"))

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
+
 # A reviewer who certifies at least this many items, each shown for less than this many seconds,
 # in one campaign is flagged as a possible rubber stamp on the campaign page.
 RUBBER_STAMP_SECONDS = 10
@@ -65,7 +67,7 @@ class ReviewCampaign(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return f"/reviews/campaigns/{self.pk}/"
+        return link("reviews-campaign", self.pk)
 
     @property
     def is_open(self) -> bool:
@@ -215,7 +217,7 @@ class ReviewItem(models.Model):
         return f"{self.snapshot.get('name', self.identity_id)} in {self.campaign_id}"
 
     def get_absolute_url(self) -> str:
-        return f"/reviews/items/{self.pk}/"
+        return link("reviews-item", self.pk)
 
     @property
     def is_pending(self) -> bool:

@@ -16,6 +16,7 @@ from django.db.models import Count, Min
 
 from governance.jobs.models import Reminder
 from governance.jobs.reminders import Due
+from governance.links import link
 from governance.people.models import Role, User
 from governance.reviews.models import ReviewItem
 
@@ -58,9 +59,9 @@ def due_items(now: datetime) -> Iterator[Due]:
                     else f"Due {due_at:%Y-%m-%d}."
                 )
                 + (" These items have no reviewer: reassign them." if row["reviewer_id"] is None else ""),
-                url=f"/reviews/?campaign={row['campaign_id']}"
+                url=link("reviews", query={"campaign": row["campaign_id"]})
                 if row["reviewer_id"]
-                else f"/reviews/campaigns/{row['campaign_id']}/",
+                else link("reviews-campaign", row["campaign_id"]),
                 escalate=overdue,
                 cadence=cadence,
                 section="Reviews",
@@ -82,7 +83,7 @@ def due_items(now: datetime) -> Iterator[Due]:
                 kind=Reminder.Kind.OPEN,
                 title=f"{row['waiting']} certification(s) awaiting IAM sign-off in '{row['campaign__name']}'",
                 why=f"Waiting since {row['since']:%Y-%m-%d}; a second IAM approver must sign them off.",
-                url="/reviews/",
+                url=link("reviews"),
                 cadence="day",
                 section="Reviews",
             )

@@ -36,7 +36,7 @@ def _walk(resolver, prefix="", namespace=""):
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
             ns = namespace
-            if entry.namespace:
+            if entry.namespace and entry.namespace != "api":  # the API's routes are told apart by /api/v1/
                 ns = f"{namespace}{entry.namespace}:"
             yield from _walk(entry, prefix + str(entry.pattern), ns)
         elif isinstance(entry, URLPattern):
