@@ -285,10 +285,16 @@ def approval_record_exists() -> Q:
         Q(verb__in=["identity.activated", "identity.reactivated"])
         | Q(verb="identity.created", after__status="active")
     )
+    # The small tables first, as hashed IN lists (one pass each); the audit log is probed by index
+    # only for identities none of them covers (an OR stops at its first match).
     return (
-        Q(Exists(IntakeRequest.objects.filter(identity=OuterRef("pk"), approval__state="approved")))
-        | Q(Exists(ActivationRequest.objects.filter(identity=OuterRef("pk"), state="applied")))
-        | Q(Exists(ReactivationRequest.objects.filter(identity=OuterRef("pk"), state="applied")))
-        | Q(Exists(ApiToken.objects.filter(identity=OuterRef("pk"))))
+        Q(
+            pk__in=IntakeRequest.objects.filter(approval__state="approved", identity__isnull=False).values(
+                "identity_id"
+            )
+        )
+        | Q(pk__in=ActivationRequest.objects.filter(state="applied").values("identity_id"))
+        | Q(pk__in=ReactivationRequest.objects.filter(state="applied").values("identity_id"))
+        | Q(pk__in=ApiToken.objects.filter(identity__isnull=False).values("identity_id"))
         | Q(Exists(person_events))
     )
