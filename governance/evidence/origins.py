@@ -32,7 +32,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import CharField, Exists, OuterRef, Q
 from django.db.models.functions import Cast
 
-from governance.evidence.sections import Section, _iso
+from governance.evidence.sections import CHUNK, Section, _iso
 from governance.models import AuditEvent
 
 ORIGIN_HEADER = [
@@ -85,9 +85,7 @@ def _approvers(request) -> str:
 
 
 def origin_rows(start: datetime, end: datetime) -> Iterator[list[Any]]:
-    from approvals.models import IntakeRequest
-    from governance.people.models import ApiToken
-    from inventory.models import ActivationRequest, Identity, ReactivationRequest
+    from inventory.models import Identity
 
     events = _events(start, end)
     created_with_event = {e.identity for e in events if e.verb == "identity.created"}
@@ -98,50 +96,70 @@ def origin_rows(start: datetime, end: datetime) -> Iterator[list[Any]]:
     ):
         if pk not in created_with_event:
             events.append(Event(pk, "identity.created", created_at, "", "", None, {}))
-    ids = {e.identity for e in events}
-    if not ids:
-        return
-    identities = {
-        pk: (name, source, status)
-        for pk, name, source, status in Identity.objects.filter(pk__in=ids).values_list(
-            "pk", "name", "source", "status"
-        )
-    }
-    intakes = {
-        i.identity_id: i
-        for i in IntakeRequest.objects.filter(identity_id__in=ids).only("pk", "identity_id", "approval_id")
-    }
-    intake_approvals = _approval_requests(IntakeRequest, [i.pk for i in intakes.values()])
-    activations: dict[int, list] = {}
-    for a in ActivationRequest.objects.filter(
-        identity_id__in=ids, state=ActivationRequest.State.APPLIED
-    ).order_by("decided_at", "pk"):
-        activations.setdefault(a.identity_id, []).append(a)
-    activation_approvals = _approval_requests(
-        ActivationRequest, [a.pk for v in activations.values() for a in v]
-    )
-    reactivations: dict[int, list] = {}
-    for r in ReactivationRequest.objects.filter(
-        identity_id__in=ids, state=ReactivationRequest.State.APPLIED
-    ).order_by("decided_at", "pk"):
-        reactivations.setdefault(r.identity_id, []).append(r)
-    reactivation_approvals = _approval_requests(
-        ReactivationRequest, [r.pk for v in reactivations.values() for r in v]
-    )
-    tokens = {
-        t.identity_id: t
-        for t in ApiToken.objects.filter(identity_id__in=ids).only("pk", "identity_id", "scope")
-    }
-    issued = {
-        int(subject_id): (actor, seq)
-        for subject_id, actor, seq in AuditEvent.objects.filter(
-            verb="api_token.issued",
-            subject_type=TOKEN_SUBJECT,
-            subject_id__in=[str(t.pk) for t in tokens.values()],
-        ).values_list("subject_id", "actor", "seq")
-    }
+    events.sort(key=lambda e: (e.at, e.identity, e.verb))
+    # In batches: a first pack after a 100,000-identity import must not bind 100,000 parameters.
+    for first in range(0, len(events), CHUNK):
+        batch = events[first : first + CHUNK]
+        yield from _batch_rows(batch, _Lookups({e.identity for e in batch}))
 
-    for event in sorted(events, key=lambda e: (e.at, e.identity, e.verb)):
+
+class _Lookups:
+    """Everything a batch of events needs, a fixed number of queries for the batch."""
+
+    def __init__(self, ids: set[int]):
+        from approvals.models import IntakeRequest
+        from governance.people.models import ApiToken
+        from inventory.models import ActivationRequest, Identity, ReactivationRequest
+
+        self.identities = {
+            pk: (name, source, status)
+            for pk, name, source, status in Identity.objects.filter(pk__in=ids).values_list(
+                "pk", "name", "source", "status"
+            )
+        }
+        self.intakes = {
+            i.identity_id: i
+            for i in IntakeRequest.objects.filter(identity_id__in=ids).only(
+                "pk", "identity_id", "approval_id"
+            )
+        }
+        self.intake_approvals = _approval_requests(IntakeRequest, [i.pk for i in self.intakes.values()])
+        self.activations: dict[int, list] = {}
+        for a in ActivationRequest.objects.filter(
+            identity_id__in=ids, state=ActivationRequest.State.APPLIED
+        ).order_by("decided_at", "pk"):
+            self.activations.setdefault(a.identity_id, []).append(a)
+        self.activation_approvals = _approval_requests(
+            ActivationRequest, [a.pk for v in self.activations.values() for a in v]
+        )
+        self.reactivations: dict[int, list] = {}
+        for r in ReactivationRequest.objects.filter(
+            identity_id__in=ids, state=ReactivationRequest.State.APPLIED
+        ).order_by("decided_at", "pk"):
+            self.reactivations.setdefault(r.identity_id, []).append(r)
+        self.reactivation_approvals = _approval_requests(
+            ReactivationRequest, [r.pk for v in self.reactivations.values() for r in v]
+        )
+        self.tokens = {
+            t.identity_id: t
+            for t in ApiToken.objects.filter(identity_id__in=ids).only("pk", "identity_id", "scope")
+        }
+        self.issued = {
+            int(subject_id): (actor, seq)
+            for subject_id, actor, seq in AuditEvent.objects.filter(
+                verb="api_token.issued",
+                subject_type=TOKEN_SUBJECT,
+                subject_id__in=[str(t.pk) for t in self.tokens.values()],
+            ).values_list("subject_id", "actor", "seq")
+        }
+
+
+def _batch_rows(events: list[Event], found: _Lookups) -> Iterator[list[Any]]:
+    identities, intakes, intake_approvals = found.identities, found.intakes, found.intake_approvals
+    activations, activation_approvals = found.activations, found.activation_approvals
+    reactivations, reactivation_approvals = found.reactivations, found.reactivation_approvals
+    tokens, issued = found.tokens, found.issued
+    for event in events:
         name, source, status_now = identities.get(event.identity, ("", "", ""))
         row = {
             "origin": "unknown", "origin_ref": "", "approval_request": "", "approval_state": "",

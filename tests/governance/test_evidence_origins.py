@@ -145,3 +145,32 @@ def test_stw01_counts_approval_records_not_a_filled_approved_at(owner, iam, team
     assert active == 3
     assert status.percent == round(100 * 2 / 3) and not status.healthy
     assert "1 without" in status.text
+
+
+def test_origin_rows_are_read_in_batches_with_a_fixed_number_of_queries(owner, team, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from governance.evidence import origins
+    from governance.evidence.sections import period_bounds
+
+    def rows_and_queries():
+        today = timezone.localdate()
+        start, end = period_bounds(today, today)
+        with CaptureQueriesContext(connection) as ctx:
+            rows = list(origins.origin_rows(start, end))
+        return rows, len(ctx.captured_queries)
+
+    for n in range(3):
+        issue_token(system("issue_api_token"), owner, scope="read", name=f"t{n}")
+        _seeded(f"seeded-{n}")
+    few_rows, few = rows_and_queries()
+    for n in range(3, 9):
+        issue_token(system("issue_api_token"), owner, scope="read", name=f"t{n}")
+        _seeded(f"seeded-{n}")
+    many_rows, many = rows_and_queries()
+    assert len(many_rows) == 18 and few == many  # one batch: the same queries for 6 rows or 18
+    monkeypatch.setattr(origins, "CHUNK", 4)
+    batched, queries = rows_and_queries()
+    assert batched == many_rows and queries > many  # 5 batches of 4, same rows in the same order
