@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
 from inventory.models import Credential, DataClassification, Identity, RiskTier
 
 
@@ -120,7 +121,7 @@ class IntakeRequest(models.Model):
         return self.name or f"intake request #{self.pk}"
 
     def get_absolute_url(self) -> str:
-        return f"/intake/{self.pk}/"
+        return link("intake-detail", self.pk)
 
     @property
     def external_id(self) -> str:

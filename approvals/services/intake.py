@@ -21,6 +21,7 @@ from approvals.services.intake_checks import ANSWER_FIELDS, answers_of, assess_a
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.links import link
 from governance.people.models import Role, User
 from inventory.models import Grant, Identity
 from inventory.services import create_identity
@@ -419,4 +420,4 @@ class IntakeApproval(ApprovalKind):
         )
 
     def url(self, request):
-        return f"/intake/{request.object_id}/"
+        return link("intake-detail", request.object_id)

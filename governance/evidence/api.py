@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django.urls import reverse
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -30,7 +31,7 @@ class EvidenceExportSerializer(serializers.ModelSerializer):
         if obj.state != EvidenceExport.State.READY:
             return None
         request = self.context.get("request")
-        path = f"/api/v1/evidence-exports/{obj.pk}/download/"
+        path = reverse("api:evidence-export-download", args=[obj.pk])
         return request.build_absolute_uri(path) if request else path
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from governance.findings.catalogue import RULES
 from governance.findings.models import Finding
 from governance.jobs.reminders import Due, Kind
+from governance.links import link
 
 FINDING_OVERDUE_AFTER = timedelta(days=14)
 
@@ -42,7 +43,7 @@ def open_findings_on_owned_identities(now: datetime) -> Iterable[Due]:
                 if overdue
                 else summary or str(RULES[rule].description)
             ),
-            url=f"/findings/?identity={identity_id}",
+            url=link("findings", query={"identity": identity_id}),
             escalate=overdue,
             cadence="day" if overdue else "week",
             section="Findings",

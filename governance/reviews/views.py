@@ -20,6 +20,7 @@ from governance.findings.api import severity_rank
 from governance.findings.identity import covering_exceptions
 from governance.findings.models import Finding
 from governance.ids import not_an_id, parse_id
+from governance.links import link
 from governance.reviews import services
 from governance.reviews.forms import DecisionForm, NoteForm, apply_service_errors
 from governance.reviews.models import ReviewItem
@@ -111,17 +112,17 @@ def bulk_certify(request):
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
-        return redirect(_back(request, "/reviews/"))
+        return redirect(_back(request, link("reviews")))
     except (IllegalTransition, NotAllowed) as exc:
         messages.error(request, exc.message)
-        return redirect(_back(request, "/reviews/"))
+        return redirect(_back(request, link("reviews")))
     messages.success(request, f"Certified {len(done)} low-tier item(s).")
-    return redirect(_back(request, "/reviews/"))
+    return redirect(_back(request, link("reviews")))
 
 
 def _back(request, default: str) -> str:
     nxt = request.POST.get("next", "")
-    return nxt if nxt.startswith("/reviews/") else default
+    return nxt if nxt.startswith(link("reviews")) else default
 
 
 # ---------------------------------------------------------------- one item
