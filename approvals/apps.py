@@ -9,7 +9,10 @@ class ApprovalsConfig(AppConfig):
     def ready(self) -> None:
         # Each flow registers its approval handler on import.
         from approvals import (
+            identity,
             jobs,  # noqa: F401  (registers approvals' scheduled jobs)
             tasks,  # noqa: F401  (the Celery task notifications enqueue by name)
         )
         from approvals.services import intake  # noqa: F401
+
+        identity.register()  # the intake and approval requests in an identity's timeline

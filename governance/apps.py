@@ -15,6 +15,11 @@ class GovernanceConfig(AppConfig):
         from governance.findings import identity as finding_panels
 
         finding_panels.register()
+        from governance.decisions import identity as access_request_timeline
+        from governance.reviews import identity as review_timeline
+
+        access_request_timeline.register()
+        review_timeline.register()
         from governance import tasks  # noqa: F401  (Celery tasks that services enqueue by name)
         from governance.jobs import builtin  # noqa: F401  (registers governance's scheduled jobs)
         from governance.people import (

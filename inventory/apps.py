@@ -11,11 +11,13 @@ class InventoryConfig(AppConfig):
         from inventory import (
             lookups,  # noqa: F401  (registers the JSON `has_item` lookup)
             ownership,
+            timeline,
             views_ownership,
         )
 
         user_deactivated.connect(ownership.on_user_deactivated, dispatch_uid="inventory.owner_departure")
         views_ownership.register_identity_panel()
+        timeline.register_sources()
         from inventory import (
             activation,  # noqa: F401  (registers the "activation" approval kind)
             jobs,  # noqa: F401  (registers inventory's scheduled jobs)

@@ -3,16 +3,20 @@
 Events about the identity itself (creation, edits, transfers, scope changes, suspensions) have the
 identity as subject. The rest of its story is recorded against other rows: its intake request, the
 approval requests of its intake, scope changes, exceptions, reactivations and just-in-time access,
-its review items, exceptions and findings. `timeline_events` gathers all of them in one query (the
-related rows are subqueries, so the count of queries does not grow with the history), and
-`describe` labels each event and links it to the page where it happened.
+its review items, exceptions and findings. Each feature tells the timeline which of its rows belong
+to an identity (`register_source`, from its app's `ready()`), so the inventory names no feature above
+it. `timeline_events` gathers all of them in one query (the related rows are subqueries, so the count
+of queries does not grow with the history), and `describe` labels each event and links it to the page
+where it happened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
@@ -46,43 +50,42 @@ CATEGORIES: list[tuple[str, Any]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Rows of another kind that belong to an identity's story.
+
+    - `subject_type`: the audit log's name for them, e.g. ``"governance.finding"``;
+    - `rows(identity)`: a queryset of this identity's rows (it becomes a subquery);
+    - `link(subject_id, identity)`: the page of one row;
+    - `own_events`: events recorded against these rows are part of the story;
+    - `approvable`: the approval engine's requests about these rows are part of the story too.
+    """
+
+    subject_type: str
+    rows: Callable[[Identity], QuerySet]
+    link: Callable[[str, Identity], str] | None = None
+    own_events: bool = True
+    approvable: bool = False
+
+
+_sources: dict[str, Source] = {}
+
+
+def register_source(source: Source) -> None:
+    _sources[source.subject_type] = source
+
+
+def sources() -> list[Source]:
+    return list(_sources.values())
+
+
 def _pks(queryset: QuerySet) -> QuerySet:
     """The rows' primary keys as text, the type of AuditEvent.subject_id."""
     return queryset.annotate(_subject_id=Cast("pk", CharField())).values("_subject_id")
 
 
 def _subjects(identity: Identity) -> list[tuple[str, QuerySet]]:
-    from approvals.models import ApprovalRequest, IntakeRequest
-    from governance.decisions.models import AccessRequest
-    from governance.exceptions.models import PolicyException
-    from governance.findings.models import Finding
-    from governance.reviews.models import ReviewItem
-    from inventory.models import ReactivationRequest, ScopeChange
-
-    intakes = IntakeRequest.objects.filter(identity=identity)
-    # Every approval whose subject belongs to this identity (the engine points at it generically).
-    approval_subjects = [
-        ("approvals", "intakerequest", intakes),
-        ("inventory", "scopechange", ScopeChange.objects.filter(identity=identity)),
-        ("inventory", "reactivationrequest", ReactivationRequest.objects.filter(identity=identity)),
-        ("governance", "policyexception", PolicyException.objects.filter(identity=identity)),
-        ("governance", "accessrequest", AccessRequest.objects.filter(identity=identity)),
-    ]
-    approval_filter = Q()
-    for app_label, model, rows in approval_subjects:
-        approval_filter |= Q(
-            content_type__app_label=app_label,
-            content_type__model=model,
-            object_id__in=rows.values("pk"),
-        )
-    return [
-        ("approvals.intakerequest", intakes),
-        ("approvals.approvalrequest", ApprovalRequest.objects.filter(approval_filter)),
-        ("governance.policyexception", PolicyException.objects.filter(identity=identity)),
-        ("governance.finding", Finding.objects.filter(identity=identity)),
-        ("governance.reviewitem", ReviewItem.objects.filter(identity=identity)),
-        ("governance.accessrequest", AccessRequest.objects.filter(identity=identity)),
-    ]
+    return [(source.subject_type, source.rows(identity)) for source in _sources.values() if source.own_events]
 
 
 def timeline_events(identity: Identity) -> QuerySet:
@@ -110,20 +113,9 @@ def category_of(verb: str) -> Any:
 def link_of(event, identity: Identity) -> str:
     """Where the event happened (the page to open), or '' when it is this identity page itself."""
     after = event.after if isinstance(event.after, dict) else {}
-    sid = event.subject_id
-    match event.subject_type:
-        case "approvals.intakerequest":
-            return link("intake-detail", sid)
-        case "approvals.approvalrequest":
-            return link("approval-detail", sid)
-        case "governance.policyexception":
-            return link("exception-detail", sid)
-        case "governance.finding":
-            return link("findings", query={"identity": identity.pk, "status": ""})
-        case "governance.reviewitem":
-            return link("reviews-item", sid)
-        case "governance.accessrequest":
-            return link("access-request-detail", sid)
+    source = _sources.get(event.subject_type)
+    if source is not None and source.link is not None:
+        return source.link(event.subject_id, identity)
     if after.get("scope_change"):
         return link("inventory:scope-change", after["scope_change"])
     if after.get("reactivation_request"):
@@ -142,3 +134,26 @@ def describe(events, identity: Identity) -> list:
         event.category = category_of(event.verb)
         event.link = link_of(event, identity)
     return events
+
+
+def register_sources() -> None:
+    """Scope changes and reactivation requests: their events are recorded against the identity; the
+    approval requests about them belong to its story."""
+    from inventory.models import ReactivationRequest, ScopeChange
+
+    register_source(
+        Source(
+            "inventory.scopechange",
+            lambda i: ScopeChange.objects.filter(identity=i),
+            own_events=False,
+            approvable=True,
+        )
+    )
+    register_source(
+        Source(
+            "inventory.reactivationrequest",
+            lambda identity: ReactivationRequest.objects.filter(identity=identity),
+            own_events=False,
+            approvable=True,
+        )
+    )

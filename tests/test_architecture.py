@@ -26,8 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("inventory", ("inventory",)),
-    ("rules", ("governance.policy", "governance.findings", "approvals")),
-    ("processes", ("governance.decisions", "governance.exceptions", "governance.reviews")),
+    ("rules", ("governance.policy", "approvals")),
+    ("processes", ("governance.findings", "governance.decisions", "governance.exceptions", "governance.reviews")),  # noqa: E501
     ("assurance", ("governance.evidence", "governance.dashboard", "governance.demo", "connectors")),
     ("site", ("config", "bench", "governance.models", "governance.templatetags", "governance.management")),
 ]  # fmt: skip
@@ -47,13 +47,7 @@ KNOWN = {
     ("inventory/scope.py", "approvals"),
     ("inventory/scope.py", "governance.exceptions"),
     ("inventory/scope.py", "governance.policy"),
-    ("inventory/timeline.py", "approvals"),
-    ("inventory/timeline.py", "governance.decisions"),
-    ("inventory/timeline.py", "governance.exceptions"),
-    ("inventory/timeline.py", "governance.findings"),
-    ("inventory/timeline.py", "governance.reviews"),
     ("governance/people/tokens.py", "inventory"),
-    ("governance/findings/identity.py", "governance.exceptions"),
 }
 
 

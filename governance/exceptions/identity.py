@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from governance.exceptions.models import PolicyException
 from governance.links import link
-from inventory import extensions
+from inventory import extensions, timeline
 
 SOON_DAYS = 14
 
@@ -55,6 +55,14 @@ def api_items(identity):
 
 
 def register() -> None:
+    timeline.register_source(
+        timeline.Source(
+            "governance.policyexception",
+            lambda identity: PolicyException.objects.filter(identity=identity),
+            lambda subject_id, identity: link("exception-detail", subject_id),
+            approvable=True,
+        )
+    )
     extensions.register_related("exceptions", api_items)
     extensions.register_panel(
         extensions.Panel(

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from governance.findings.models import Finding
 from governance.links import link
-from inventory import extensions
+from inventory import extensions, timeline
 
 PANEL_MAX = 50
 
@@ -75,6 +75,13 @@ def api_items(identity) -> list[dict]:
 
 
 def register() -> None:
+    timeline.register_source(
+        timeline.Source(
+            "governance.finding",
+            lambda identity: Finding.objects.filter(identity=identity),
+            lambda subject_id, identity: link("findings", query={"identity": identity.pk, "status": ""}),
+        )
+    )
     extensions.register_related("findings", api_items)
     extensions.register_panel(
         extensions.Panel(
