@@ -25,7 +25,7 @@ node_modules/.installed: package.json package-lock.json
 	@echo "front-end packages: installed from package-lock.json"
 	@touch $@
 
-static/vendor/.copied: node_modules/.installed scripts/vendor_static.sh
+static/vendor/.copied: $(VENV)/.installed node_modules/.installed scripts/vendor_static.sh
 	@./scripts/vendor_static.sh
 	@touch $@
 

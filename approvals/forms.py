@@ -14,8 +14,9 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from approvals.services.intake_checks import ANSWER_FIELDS
-from governance.people.models import Role, Team, User
+from governance.people.models import Team, User
 from governance.policy.service import current_policy
+from inventory.forms import people
 from inventory.models import Action, Credential, DataClassification, Environment, Identity, ResourceKind
 
 GRANTS_PREFIX = "grants"
@@ -27,11 +28,7 @@ class PersonChoiceField(forms.ModelChoiceField):
 
 
 def _people():
-    return (
-        User.objects.filter(is_active=True, groups__name__in=[Role.OWNER, Role.IAM, Role.SECURITY])
-        .distinct()
-        .order_by("username")
-    )
+    return people()  # the same people who may own an identity anywhere else
 
 
 def _bootstrap(form: forms.BaseForm) -> None:

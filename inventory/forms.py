@@ -6,14 +6,18 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from governance.people.models import Team, User
+from governance.people.models import Role, Team, User
 from inventory.models import TIER_ORDER, Credential, DataClassification, Environment, Identity
 from inventory.risk import assess_identity, below_floor_message
 from inventory.services import LIVE_STATUSES, OWNER_EDITABLE_FIELDS, RISK_FIELDS
 
+# Who may own an identity: tool owners, IAM and Security (an auditor reads; a person with no role
+# cannot be held to account). The pick-lists offer only them, here and on the intake form.
+OWNER_ROLES = (Role.OWNER, Role.IAM, Role.SECURITY)
+
 
 def people():
-    return User.objects.filter(is_active=True).order_by("username")
+    return User.objects.filter(is_active=True, groups__name__in=OWNER_ROLES).distinct().order_by("username")
 
 
 class PersonChoiceField(forms.ModelChoiceField):

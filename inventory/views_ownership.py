@@ -19,6 +19,7 @@ from governance.errors import NotAllowed
 from governance.ids import parse_id
 from governance.people.models import User
 from inventory import extensions, ownership, services
+from inventory.forms import people
 from inventory.models import Identity, OwnershipTransfer, UsageEvent
 
 PAGE_SIZE = 50
@@ -60,7 +61,8 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def _active_users():
-    return User.objects.filter(is_active=True).order_by("username").only("id", "username", "display_name")
+    """The people a transfer or a bulk reassignment may name: those who may own (inventory.forms)."""
+    return people().only("id", "username", "display_name")
 
 
 def _user_or_none(username: str) -> User | None:

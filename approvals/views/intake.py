@@ -143,9 +143,25 @@ def risk_preview(request):
 
 @require_GET
 def my_requests(request):
-    page = Paginator(selectors.my_intake_requests(request.user), 25).get_page(request.GET.get("page"))
+    requests = selectors.my_intake_requests(request.user)
+    # The dashboard's figures link here narrowed the way they count: by state, and "requested by me".
+    state = request.GET.get("state", "")
+    if state in IntakeRequest.State.values:
+        requests = requests.filter(state=state)
+    if request.GET.get("requester") == "me":
+        requests = requests.filter(requester=request.user)
+    page = Paginator(requests, 25).get_page(request.GET.get("page"))
     rows = [(intake, selectors.holder_label(intake.approval, intake.state)) for intake in page.object_list]
-    context = {"page": page, "rows": rows, "can_request": intake_services.can_request(request.user)}
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "rows": rows,
+        "can_request": intake_services.can_request(request.user),
+        "state": state if state in IntakeRequest.State.values else "",
+        "state_label": IntakeRequest.State(state).label if state in IntakeRequest.State.values else "",
+        "query": query.urlencode(),
+    }
     template = "approvals/my_requests.html#results" if is_htmx(request) else "approvals/my_requests.html"
     return render(request, template, context)
 

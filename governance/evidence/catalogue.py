@@ -142,7 +142,7 @@ CONTROLS: list[ControlInfo] = [
     ControlInfo(
         "STW-05",
         "Stale-access detection",
-        "A daily sweep flags unused access, use after revocation and use outside the approved scope.",
+        "An hourly sweep flags unused access, use after revocation and use outside the approved scope.",
         {
             NHI: ("NHI1 Improper Offboarding", "NHI5 Overprivileged NHI"),
             ASI: ("ASI10 Rogue Agents",),

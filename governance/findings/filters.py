@@ -1,4 +1,5 @@
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from governance.filters import id_filter
@@ -25,7 +26,15 @@ class FindingFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         field_name="identity__name", lookup_expr="icontains", label=_("Identity name")
     )
+    # "On identities I own" (owner or backup owner): what the dashboard's "my findings" figure counts.
+    mine = django_filters.BooleanFilter(method="filter_mine", label=_("On identities I own"))
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if not value or user is None:
+            return queryset
+        return queryset.filter(Q(identity__owner=user) | Q(identity__backup_owner=user))
 
     class Meta:
         model = Finding
-        fields = ["rule", "status", "severity", "identity", "team", "search"]
+        fields = ["rule", "status", "severity", "identity", "team", "search", "mine"]
