@@ -3,8 +3,15 @@
 from django.db import migrations, models
 
 
+def _immediate(schema_editor):
+    """Check foreign keys at once: PostgreSQL builds no index on a table with pending trigger events."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def forwards(apps, schema_editor):
     """'open' is now 'pending' (the connectors' word); earlier confirmations name their person."""
+    _immediate(schema_editor)
     ReviewItem = apps.get_model("governance", "ReviewItem")
     ReviewItem.objects.filter(remediation_state="open").update(remediation_state="pending")
     for item in ReviewItem.objects.filter(remediation_confirmed_by__isnull=False).select_related(
@@ -18,6 +25,7 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
+    _immediate(schema_editor)
     ReviewItem = apps.get_model("governance", "ReviewItem")
     ReviewItem.objects.filter(remediation_state__in=["pending", "failed"]).update(remediation_state="open")
 
@@ -82,7 +90,6 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
-        migrations.RunPython(forwards, backwards),
         migrations.AddIndex(
             model_name="reviewitem",
             index=models.Index(
@@ -91,4 +98,7 @@ class Migration(migrations.Migration):
                 name="review_item_remed_pending",
             ),
         ),
+        # Last: on PostgreSQL, rows updated in this transaction leave pending trigger events, and no
+        # index may be built on the table after them.
+        migrations.RunPython(forwards, backwards),
     ]
