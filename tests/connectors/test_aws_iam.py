@@ -374,3 +374,47 @@ def test_a_run_refuses_an_endpoint_the_allowlist_no_longer_names(iam, api_as, se
 
     assert response.status_code == 400 and "endpoint_url" in response.json()["config"][0]
     assert not ConnectorRun.objects.exists()
+
+
+def test_a_reviews_revoke_is_enforced_and_the_sync_confirms_the_review_item(
+    aws, connector, iam, owner, django_capture_on_commit_callbacks, api_as
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.reviews.models import ReviewItem
+    from governance.reviews.services import decide
+    from governance.reviews.services.launch import launch_campaign
+
+    keys = user_with_two_keys(aws)
+    connector.enforce = True
+    connector.save()
+    client = api_as(iam)
+    sync(client, connector, django_capture_on_commit_callbacks)
+    identity = Identity.objects.get(external_id=user_arn("ci-deployer"))
+    inventory.activate(iam, identity, "Platform's deploy user", owner=owner)  # triaged: owner's now
+    identity.refresh_from_db()
+    campaign = launch_campaign(
+        iam, "AWS users", {"risk_tiers": [identity.risk_tier]}, timezone.now() + timedelta(days=14)
+    )
+    item = campaign.items.get(identity=identity)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(owner, item, "revoke", "No longer deploys anything")
+
+    statuses = {
+        k["AccessKeyId"]: k["Status"]
+        for k in aws.list_access_keys(UserName="ci-deployer")["AccessKeyMetadata"]
+    }
+    assert statuses == {key: "Inactive" for key in keys}
+    assert Enforcement.objects.filter(identity=identity).count() == 1  # suspend and revoke: one request
+    item.refresh_from_db()
+    assert item.remediation_state == ReviewItem.Remediation.PENDING
+
+    sync(client, connector, django_capture_on_commit_callbacks)
+
+    item.refresh_from_db()
+    identity.refresh_from_db()
+    assert identity.remediation == "confirmed"
+    assert item.remediation_state == ReviewItem.Remediation.CONFIRMED

@@ -125,3 +125,18 @@ def test_a_vanished_identity_is_confirmed_from_its_page(client, iam):
     gone.refresh_from_db()
     assert gone.status == Identity.Status.DECOMMISSIONED and not gone.vanished
     assert AuditEvent.objects.filter(verb="identity.vanished_confirmed", subject_id=str(gone.pk)).exists()
+
+
+def test_a_failing_connector_shows_on_the_dashboard(client, iam):
+    from governance.findings.sweep import run_sweep
+
+    connector = create_connector(iam, {"name": "aws-prod", "kind": "aws_iam"})
+    Connector.objects.filter(pk=connector.pk).update(failing=True, last_error="IAM list_users: AccessDenied")
+    run_sweep()
+    client.force_login(iam)
+
+    card = client.get("/dashboard/card/findings/").content.decode()
+
+    assert "Connector failing" in card
+    listed = client.get(f"/connectors/{connector.pk}/").content.decode()
+    assert 'data-testid="connector-failing"' in listed and "AccessDenied" in listed
