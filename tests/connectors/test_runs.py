@@ -244,3 +244,25 @@ def test_a_connector_cannot_take_a_source_name_other_identities_carry(iam, api_a
     for name in ("cmdb-import", "steward"):
         response = client.post("/api/v1/connectors/", {"name": name, "kind": "aws_iam"}, format="json")
         assert response.status_code == 400 and "already use" in response.json()["name"][0]
+
+
+def test_the_sync_connector_command(aws, connector, capsys):
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    aws.create_user(UserName="ci-bot")
+    call_command("sync_connector", "aws-test", "--dry-run")
+    report = json.loads(capsys.readouterr().out)
+    assert (report["state"], report["dry_run"], report["discovered"]) == ("succeeded", True, 1)
+    assert report["report"] == [
+        {"change": "would_discover", "external_id": f"arn:aws:iam::{ACCOUNT}:user/ci-bot"}
+    ]
+    assert not Identity.objects.filter(source="aws-test").exists()
+
+    call_command("sync_connector", "aws-test")
+    assert json.loads(capsys.readouterr().out)["discovered"] == 1
+    run = ConnectorRun.objects.filter(dry_run=False).get()
+    assert (run.trigger, run.actor) == ("command", "system:sync_connector")
+    with pytest.raises(CommandError, match="No connector named 'nope'"):
+        call_command("sync_connector", "nope")
