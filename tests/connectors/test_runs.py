@@ -266,3 +266,23 @@ def test_the_sync_connector_command(aws, connector, capsys):
     assert (run.trigger, run.actor) == ("command", "system:sync_connector")
     with pytest.raises(CommandError, match="No connector named 'nope'"):
         call_command("sync_connector", "nope")
+
+
+def test_beats_scheduled_sync_runs_a_connector_and_skips_a_manual_or_busy_one(aws, connector):
+    from connectors.tasks import scheduled_sync
+
+    aws.create_user(UserName="ci-bot")
+    assert scheduled_sync(connector.pk) == {"connector": connector.pk, "skipped": "no schedule"}
+    Connector.objects.filter(pk=connector.pk).update(schedule=Connector.Schedule.HOURLY)
+
+    result = scheduled_sync(connector.pk)
+
+    run = ConnectorRun.objects.get(pk=result["run"])
+    assert (result["state"], run.trigger, run.actor, run.discovered) == (
+        "succeeded",
+        "schedule",
+        "system:connector-schedule",
+        1,
+    )
+    ConnectorRun.objects.create(connector=connector, actor="iam")  # one is running
+    assert scheduled_sync(connector.pk)["skipped"] == "already running"
