@@ -50,7 +50,7 @@ def prepare(estate: dict) -> dict:
     """Users, tokens and a signed-in session for this run."""
     from governance.actors import system
     from governance.people.models import User
-    from governance.people.tokens import issue_token
+    from inventory.tokens import issue_token
 
     iam = User.objects.get(username="iam")
     run = time.strftime("%Y%m%d-%H%M%S")  # token names are identity names: unique per run

@@ -47,7 +47,6 @@ KNOWN = {
     ("inventory/scope.py", "approvals"),
     ("inventory/scope.py", "governance.exceptions"),
     ("inventory/scope.py", "governance.policy"),
-    ("governance/people/tokens.py", "inventory"),
 }
 
 

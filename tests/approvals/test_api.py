@@ -139,7 +139,7 @@ def test_api_auto_approval_shows_system_policy(owner, api_as, make_intake):
 def test_api_token_acts_for_its_person(owner, iam, make_intake):
     from rest_framework.test import APIClient
 
-    from governance.people.tokens import issue_token
+    from inventory.tokens import issue_token
 
     intake = make_intake(owner, "medium")
     _, value = issue_token(iam, iam, scope="write")

@@ -6,8 +6,8 @@ from rest_framework.test import APIClient
 
 from governance.actors import system
 from governance.decisions import subjects
-from governance.people.tokens import issue_token
 from inventory.models import Identity
+from inventory.tokens import issue_token
 from tests.factories import GrantFactory, IdentityFactory
 
 

@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 
 from governance.actors import system
 from governance.models import ApiToken, AuditEvent
-from governance.people.tokens import hash_token, issue_token
+from governance.people.tokens import hash_token
 from inventory.models import Identity
+from inventory.tokens import issue_token
 
 
 def bearer(value):
@@ -87,3 +88,14 @@ def test_unknown_user_is_a_clear_error(db):
 
     with pytest.raises(CommandError, match="No user named"):
         call_command("issue_api_token", "nobody")
+
+
+def test_issuing_a_token_registers_its_identity_like_any_other(iam):
+    """The token's identity comes from inventory.tokens: identity.created and api_token.issued, both
+    in the issuing transaction, and the identity's snapshot names no secret."""
+    token, value = issue_token(system("test"), iam, scope="write")
+    created = AuditEvent.objects.get(verb="identity.created", subject_id=str(token.identity_id))
+    issued = AuditEvent.objects.get(verb="api_token.issued", subject_id=str(token.pk))
+    assert created.seq < issued.seq and created.actor == "system:test"
+    assert created.after["kind"] == "api_key" and created.after["owner"] == "iam"
+    assert value not in str(created.after) and token.key_prefix in str(created.after)

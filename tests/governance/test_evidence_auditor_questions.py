@@ -38,10 +38,10 @@ from governance.evidence.verifier import verify_pack
 from governance.findings.sweep import run_sweep
 from governance.people.models import Role
 from governance.people.services import set_roles
-from governance.people.tokens import issue_token
 from governance.policy.service import approve_policy, current_policy, propose_policy
 from governance.reviews.services import confirm_remediation, decide, launch_campaign, record_shown
 from inventory import services as inventory
+from inventory.tokens import issue_token
 from tests.approvals.conftest import answers
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory, UserFactory
 from tests.governance.evidence_support import export_now

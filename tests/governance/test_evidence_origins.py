@@ -17,9 +17,9 @@ from approvals.services import intake as intake_services
 from governance import audit
 from governance.actors import system
 from governance.evidence.status import control_statuses
-from governance.people.tokens import issue_token
 from inventory import services as inventory
 from inventory.models import Identity
+from inventory.tokens import issue_token
 from tests.approvals.conftest import answers
 from tests.factories import IdentityFactory
 from tests.governance.evidence_support import export_now

@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from governance.people.tokens import issue_token
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from governance.reviews.services import decide, launch_campaign
 from inventory.models import Identity
+from inventory.tokens import issue_token
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory, UserFactory
 
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.people.tokens import issue_token
 from inventory import services, usage
 from inventory.models import Identity, UsageEvent
+from inventory.tokens import issue_token
 from tests.factories import GrantFactory, IdentityFactory, UserFactory
 
 

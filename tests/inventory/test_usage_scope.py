@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from governance.errors import NotAllowed
 from governance.people.models import ApiToken, Role
-from governance.people.tokens import issue_token
 from inventory import services, usage
 from inventory.models import Identity, UsageEvent
+from inventory.tokens import issue_token
 from tests.factories import IdentityFactory, UserFactory
 
 

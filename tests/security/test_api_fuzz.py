@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 
 from governance.actors import system  # noqa: E402
-from governance.people.tokens import issue_token  # noqa: E402
+from inventory.tokens import issue_token  # noqa: E402
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory  # noqa: E402
 from tests.security.fuzz_support import EXAMPLES, openapi  # noqa: E402
 

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from governance.actors import system
-from governance.people.tokens import issue_token
+from inventory.tokens import issue_token
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 from governance.actors import system
 from governance.errors import IllegalTransition, NotAllowed
 from governance.models import ApiToken, AuditEvent
-from governance.people.tokens import issue_token, revoke_token
 from inventory import services as inventory
 from inventory.models import Identity
+from inventory.tokens import issue_token, revoke_token
 
 
 def bearer(value):

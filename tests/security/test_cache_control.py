@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from governance.actors import system
-from governance.people.tokens import issue_token
+from inventory.tokens import issue_token
 from tests.factories import IdentityFactory
 from tests.governance.evidence_support import export_now, small_estate
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from governance.actors import system
-from governance.people.tokens import issue_token
+from inventory.tokens import issue_token
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 from tests.security.fuzz_support import (
     EXAMPLES,

@@ -16,11 +16,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from governance.actors import system
-from governance.people.tokens import issue_token
 from governance.policy.models import PolicyTestCase, PolicyVersion
 from governance.reviews.services import launch_campaign
 from governance.safe_json import MAX_DEPTH, check_depth, loads
 from inventory.models import Identity, OwnershipTransfer, UsageEvent
+from inventory.tokens import issue_token
 from tests.factories import GrantFactory, IdentityFactory
 
 DEEP = "[" * 5000 + "]" * 5000

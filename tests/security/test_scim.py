@@ -18,8 +18,8 @@ from django.test import Client
 from governance.actors import system
 from governance.models import AuditEvent
 from governance.people.models import ApiToken, Role, ScimGroup, SignedInSession, User
-from governance.people.tokens import issue_token
 from inventory.models import Identity
+from inventory.tokens import issue_token
 from tests.factories import IdentityFactory, UserFactory
 from tests.security.matrix_support import PARAM, steward_routes
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from governance.actors import system
 from governance.people.models import Role, User
-from governance.people.tokens import issue_token
+from inventory.tokens import issue_token
 
 
 class Command(BaseCommand):

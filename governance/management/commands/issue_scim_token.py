@@ -4,7 +4,7 @@ from django.db import transaction
 from governance import audit
 from governance.actors import system
 from governance.people.models import User
-from governance.people.tokens import issue_token
+from inventory.tokens import issue_token
 
 SERVICE_USER = "scim-provisioner"
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from governance.actors import system
 from governance.errors import IllegalTransition
 from governance.people.models import ApiToken
-from governance.people.tokens import revoke_token
+from inventory.tokens import revoke_token
 
 
 class Command(BaseCommand):
