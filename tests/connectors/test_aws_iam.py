@@ -418,3 +418,35 @@ def test_a_reviews_revoke_is_enforced_and_the_sync_confirms_the_review_item(
     identity.refresh_from_db()
     assert identity.remediation == "confirmed"
     assert item.remediation_state == ReviewItem.Remediation.CONFIRMED
+
+
+def test_the_sources_last_use_feeds_last_used_at_with_service_and_region(
+    aws, connector, iam, moto_url, api_as, django_capture_on_commit_callbacks
+):
+    import boto3
+
+    aws.create_user(UserName="ci-deployer")
+    created = aws.create_access_key(UserName="ci-deployer")["AccessKey"]
+    client = api_as(iam)
+    sync(client, connector, django_capture_on_commit_callbacks)
+    identity = Identity.objects.get(external_id=user_arn("ci-deployer"))
+    assert identity.last_used_at is None  # never used yet
+    # The key is used (moto records the last use of a key that signs a request).
+    boto3.client(
+        "sts",
+        endpoint_url=moto_url,
+        region_name="eu-west-1",
+        aws_access_key_id=created["AccessKeyId"],
+        aws_secret_access_key=created["SecretAccessKey"],
+    ).get_caller_identity()
+
+    run = sync(client, connector, django_capture_on_commit_callbacks)
+
+    run.refresh_from_db()
+    assert run.changed == 1
+    identity.refresh_from_db()
+    assert identity.last_used_at is not None
+    (key,) = SourceRecord.objects.get(identity=identity).details["access_keys"]
+    assert (key["service"], key["region"]) == ("sts", "eu-west-1")
+    event = AuditEvent.objects.filter(verb="identity.changed_at_source", subject_id=str(identity.pk)).get()
+    assert event.after["last_used_at"]
