@@ -63,6 +63,11 @@ def test_high_tier_review_revoke_certify_sign_off_and_report(page, live_server, 
     page.goto(f"{live_server.url}/reviews/")
     expect(page.get_by_test_id("pending-item")).to_have_count(1)
     page.get_by_role("link", name="release-agent").first.click()
+    # A high-tier certification without a reason is refused on the form, nothing recorded.
+    panel = page.get_by_test_id("decision-panel")
+    panel.get_by_label("Certify", exact=True).check()
+    panel.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_test_id("decision-panel")).to_contain_text("needs a reason")
     decide_in_page(page, "Certify", "Ships every release; deploy used weekly")
     expect(page.get_by_test_id("decision-panel")).to_contain_text("awaiting sign-off")
     # The owner cannot give the second sign-off themselves.
