@@ -43,9 +43,7 @@ EXCEPTION_ROWS = (
 )
 
 
-def _exceptions_table(figures: dict | None) -> str:
-    if figures is None:
-        return "<p class='muted'>The exceptions register is not enabled.</p>"
+def _exceptions_table(figures: dict) -> str:
     return _table(["Exceptions", "Count"], [(label, figures[key]) for key, label in EXCEPTION_ROWS])
 
 
@@ -101,7 +99,7 @@ def render_summary(export, start, end, counts, controls, statuses, figures) -> s
         ),
         "<h2>Exceptions</h2>",
         format_html("<p>{} exception rows in exceptions.csv.</p>", counts.get("exceptions.csv", 0)),
-        _exceptions_table(figures.get("exceptions")),
+        _exceptions_table(figures["exceptions"]),
         _exception_list(figures),
         "<h2>Policy in force during the period</h2>",
         _policies(figures),
@@ -245,10 +243,9 @@ def _definitions(figures) -> str:
 
 
 def _exception_list(figures) -> str:
-    rows = figures.get("exception_rows")
-    if rows is None:
-        return ""
     from governance.exceptions.evidence import COLUMNS
+
+    rows = figures["exception_rows"]
 
     shown = ("pk", "identity_id", "identity__name", "rule", "state", "approved_by", "expires_at", "ended_at")
     index = [COLUMNS.index(name) for name in shown]
