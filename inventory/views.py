@@ -26,6 +26,7 @@ from governance.csv_safety import safe_cell
 from governance.errors import NotAllowed
 from governance.paging import OnePassPaginator
 from governance.people.models import Role
+from governance.reviews.queries import review_history
 from inventory import edits, extensions, services, timeline
 from inventory.filters import IdentityFilter, base_queryset
 from inventory.forms import (
@@ -334,6 +335,7 @@ def identity_detail(request, pk: int):
         "pending_revocations": [c for c in credentials if c.revocation_pending],
         "usage_events": list(identity.usage_events.order_by("-at")[:20]),
         "history": _history_page(request, identity),
+        "review_items": list(review_history(identity)[:20]),  # the Reviews tab's count and its card
         "identity_panels": extensions.identity_panels(identity),
         "can_edit": can_edit,
         "is_governor": user.is_governor,

@@ -9,10 +9,11 @@ register = template.Library()
 
 
 @register.inclusion_tag("governance/reviews/_identity_reviews.html")
-def identity_reviews(identity, limit: int = 20):
+def identity_reviews(identity, items=None, limit: int = 20):
+    """`items`: the identity's review history already loaded by the page (it shows their count too)."""
     due = identity.next_review_due
     return {
         "identity": identity,
-        "review_items": list(review_history(identity)[:limit]),
+        "review_items": list(items) if items is not None else list(review_history(identity)[:limit]),
         "review_overdue": bool(due and due < timezone.localdate()),
     }

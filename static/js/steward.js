@@ -76,3 +76,48 @@ document.addEventListener("click", (event) => {
     window.history.back();
   }
 });
+// Section tabs (the identity page): one group of sections at a time, the tab named in the address
+// (#grants-card, #history-card, ...) so a link opens it; arrow keys move between tabs. Without
+// JavaScript the tabs are in-page links and every section shows.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-section-tabs]").forEach((list) => {
+    const links = [...list.querySelectorAll("[data-tab-link]")];
+    const sections = [...document.querySelectorAll("[data-tab]")];
+    if (!links.length) return;
+    list.setAttribute("role", "tablist");
+    const show = (key) => {
+      links.forEach((link) => {
+        const on = link.dataset.tabLink === key;
+        link.classList.toggle("active", on);
+        link.setAttribute("aria-selected", on ? "true" : "false");
+        link.setAttribute("tabindex", on ? "0" : "-1");
+        if (on) link.removeAttribute("aria-current");
+      });
+      sections.forEach((section) => { section.hidden = section.dataset.tab !== key; });
+    };
+    const fromHash = () => {
+      const id = decodeURIComponent(window.location.hash.slice(1));
+      const target = id && document.getElementById(id);
+      const section = target && target.closest("[data-tab]");
+      return section ? section.dataset.tab : null;
+    };
+    links.forEach((link, index) => {
+      link.setAttribute("role", "tab");
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        show(link.dataset.tabLink);
+        history.replaceState(null, "", link.getAttribute("href"));
+      });
+      link.addEventListener("keydown", (event) => {
+        const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+        if (!step) return;
+        event.preventDefault();
+        const next = links[(index + step + links.length) % links.length];
+        next.focus();
+        next.click();
+      });
+    });
+    show(fromHash() || links[0].dataset.tabLink);
+    window.addEventListener("hashchange", () => { const key = fromHash(); if (key) show(key); });
+  });
+});

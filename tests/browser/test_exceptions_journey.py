@@ -26,6 +26,7 @@ def test_owner_requests_security_approves_finding_suppressed_then_reopens(
     # The owner follows the "Request exception" link of the finding on the identity's page.
     login(page, "owner")
     page.goto(f"{live_server.url}/inventory/{bot.pk}/")
+    page.get_by_test_id("identity-tabs").get_by_role("tab", name="Findings").click()
     row = page.get_by_test_id("identity-findings").locator(f"li[data-rule='{RULE}']")
     assert row.get_by_test_id("identity-finding-status").inner_text() == "open"
     row.get_by_role("link", name="Request exception").click()

@@ -73,7 +73,8 @@ def test_iam_filters_to_stale_prod_opens_one_suspends_it_and_sees_the_history(
     assert "platform/release" in grants.inner_text()
     assert "500 days" in page.get_by_test_id("credentials").inner_text()
 
-    # The first current grants show; the rest, and the ended one, load into the same table.
+    # On the Grants tab the first current grants show; the rest, and the ended one, load into the table.
+    page.get_by_test_id("identity-tabs").get_by_role("tab", name="Grants").click()
     expect(grants.get_by_test_id("grant")).to_have_count(GRANTS_SHOWN)
     grants.get_by_role("link", name=f"Show all {GRANTS_SHOWN + 1} current grants").click()
     expect(grants.get_by_test_id("current-grants").get_by_test_id("grant")).to_have_count(GRANTS_SHOWN + 1)
@@ -81,7 +82,7 @@ def test_iam_filters_to_stale_prod_opens_one_suspends_it_and_sees_the_history(
     grants.get_by_role("link", name="Show 1 ended or expired grant").click()
     expect(grants.get_by_test_id("ended-grants")).to_contain_text("platform/retired")
     expect(grants.get_by_test_id("ended-grants")).to_contain_text("replaced")
-    assert page.url.endswith(f"/inventory/{estate.pk}/")  # htmx: no navigation
+    assert page.url.endswith(f"/inventory/{estate.pk}/#grants-card")  # htmx: no navigation, still on the tab
 
     # Suspend with a reason in the dialog.
     page.get_by_role("link", name="Suspend").click()
