@@ -13,6 +13,11 @@ class ApprovalsConfig(AppConfig):
             jobs,  # noqa: F401  (registers approvals' scheduled jobs)
             tasks,  # noqa: F401  (the Celery task notifications enqueue by name)
         )
+        from approvals.flows import activation, reactivation, scope  # noqa: F401  (their approval kinds)
         from approvals.services import intake  # noqa: F401
+        from inventory import routes
+
+        routes.register("activation", activation)
+        routes.register("scope", scope)
 
         identity.register()  # the intake and approval requests in an identity's timeline

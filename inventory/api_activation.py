@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from rest_framework import mixins, permissions, serializers, viewsets
 
+from approvals.flows import activation
 from governance.permissions import AuditorReadOnly, TokenScopePermission
-from inventory import activation
 from inventory.api_ownership import ApprovalDecisionsMixin, InventoryMember
 from inventory.models import ActivationRequest
 

@@ -14,6 +14,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from approvals.flows import reactivation, scope
 from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.access import MEMBERS
@@ -22,7 +23,7 @@ from governance.ids import IdField
 from governance.people.models import User
 from governance.permissions import AuditorReadOnly, TokenScopePermission
 from governance.serializers import AuditEventSerializer
-from inventory import ownership, reactivation, scope, timeline
+from inventory import ownership, timeline
 from inventory.filters import base_queryset
 from inventory.models import Identity, OwnershipTransfer, ReactivationRequest, ScopeChange
 

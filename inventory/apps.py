@@ -18,9 +18,4 @@ class InventoryConfig(AppConfig):
         user_deactivated.connect(ownership.on_user_deactivated, dispatch_uid="inventory.owner_departure")
         views_ownership.register_identity_panel()
         timeline.register_sources()
-        from inventory import (
-            activation,  # noqa: F401  (registers the "activation" approval kind)
-            jobs,  # noqa: F401  (registers inventory's scheduled jobs)
-            reactivation,  # noqa: F401  (registers the "reactivation" approval kind)
-            scope,  # noqa: F401  (registers the "scope_change" approval kind)
-        )
+        from inventory import jobs  # noqa: F401  (registers inventory's scheduled jobs)

@@ -3,9 +3,9 @@
 - Descriptive fields (purpose, name, team, owner for IAM, source, external id) and the risk tier
   (never below the computed one): changed now, by `services.update_identity`.
 - What the identity is (`services.SCOPE_FIELDS`: vendor, product, model, kind, environments, data
-  classification, autonomy) on a live identity: a scope change (inventory.scope), re-tiered and
-  routed for approval; nothing changes until it is approved. An allowed-vendor check or a deny rule
-  cannot be passed by editing the identity instead.
+  classification, autonomy) on a live identity: a scope change (the scope-change flow, reached through
+  inventory.routes), re-tiered and routed for approval; nothing changes until it is approved. An
+  allowed-vendor check or a deny rule cannot be passed by editing the identity instead.
 - Naming a backup owner other than oneself: a nomination (inventory.ownership) the person accepts or
   declines; the seat changes only on acceptance.
 
@@ -22,7 +22,7 @@ from django.db import transaction
 
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from inventory import ownership, scope, services
+from inventory import ownership, routes, services
 from inventory.models import Identity, OwnershipTransfer, ScopeChange
 
 
@@ -107,7 +107,7 @@ def edit_identity(
                 }
             )
         environments = routed.pop("environments", None)
-        outcome.scope_change = scope.request_scope_change(
+        outcome.scope_change = routes.scope().request_scope_change(
             actor, outcome.identity, environments=environments, changes=routed, reason=reason
         )
     if nominee is not None:

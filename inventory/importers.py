@@ -6,8 +6,9 @@ imported identity without an owner is `discovered` and waits in the triage view.
 
 Importing is done by one person. A new identity whose tier's approval route needs more than one step
 (high: IAM then Security) is not made active by the import: it lands `proposed` with an activation
-request (inventory.activation) routed through the approval engine. A backup owner named in the file
-(other than the importer) is asked to accept: the seat changes once they do (inventory.ownership).
+request (the activation flow, reached through inventory.routes) routed through the approval engine.
+A backup owner named in the file (other than the importer) is asked to accept: the seat changes
+once they do (inventory.ownership).
 
 Row numbers: in a CSV file the header is row 1, so the first identity is row 2 (as a spreadsheet
 shows it); in a JSON file the first identity is row 1.
@@ -31,7 +32,7 @@ from django.utils import timezone
 from governance import audit, safe_json
 from governance.actors import as_actor
 from governance.people.models import Team, User
-from inventory.activation import routed_tiers
+from inventory import routes
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
     ActivationRequest,
@@ -301,7 +302,7 @@ class _Lookups:
         self, raw_rows: list[tuple[int, dict[str, Any]]], default_source: str, lock: bool, agreed: int | None
     ):
         self.agreed = agreed  # the importer: naming themselves backup owner needs no acceptance
-        self.routed_tiers = routed_tiers()
+        self.routed_tiers = routes.activation().routed_tiers()
         usernames = {str(r.get(c)) for _, r in raw_rows for c in PERSON_COLUMNS if r.get(c)}
         slugs = {str(r["team"]) for _, r in raw_rows if r.get("team")}
         self.users = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
@@ -666,7 +667,6 @@ def _apply(actor, plan: ImportPlan, filename: str) -> None:
 
 def _route_and_nominate(actor, plan: ImportPlan, filename: str) -> None:
     """After the rows are written: open the activation requests and ask the named backup owners."""
-    from inventory.activation import request_activation
     from inventory.ownership import create_transfers
 
     reason = f"Imported from {filename or 'a file'} by {actor.label}."
@@ -678,7 +678,9 @@ def _route_and_nominate(actor, plan: ImportPlan, filename: str) -> None:
         )
     else:
         for row in waiting:
-            request_activation(actor, row.identity, origin=ActivationRequest.Origin.IMPORT, reason=reason)
+            routes.activation().request_activation(
+                actor, row.identity, origin=ActivationRequest.Origin.IMPORT, reason=reason
+            )
     by_nominee: dict[int, tuple[User, list[Identity]]] = {}
     for row in plan.rows:
         if row.nominee is not None:

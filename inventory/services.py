@@ -18,10 +18,11 @@ from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
-from inventory import enforcement
+from inventory import enforcement, routes
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
     TIER_ORDER,
+    ActivationRequest,
     Credential,
     DataClassification,
     Grant,
@@ -52,7 +53,7 @@ OWNER_EDITABLE_FIELDS = {"purpose", "backup_owner", "vendor", "product", "model_
 RISK_FIELDS = {"kind", "environments", "data_classification", "autonomous"}
 # Fields that change what the identity is: the tier or a policy check (allowed vendors and models,
 # deny rules by kind and environment) reads them. On a live identity they change only through a scope
-# change (inventory.scope), re-tiered and routed for approval; never by a direct edit.
+# change (the scope-change flow, inventory.routes), re-tiered and routed for approval; never by a direct edit.
 SCOPE_FIELDS = RISK_FIELDS | {"vendor", "product", "model_name"}
 LIVE_STATUSES = (Identity.Status.ACTIVE, Identity.Status.SUSPENDED)
 
@@ -162,13 +163,11 @@ def create_identity(
     activation_reason = ""
     if check_role:
         # Registered directly by one person: a backup owner other than them accepts first, and a tier
-        # whose route needs more than one step waits for it (inventory.activation).
-        from inventory.activation import needs_route
-
+        # whose route needs more than one step waits for it (the activation flow, inventory.routes).
         backup = data.get("backup_owner")
         if backup is not None and backup.pk != getattr(actor.user, "pk", None):
             nominee = data.pop("backup_owner")
-        if status == Identity.Status.ACTIVE and needs_route(data["risk_tier"]):
+        if status == Identity.Status.ACTIVE and routes.activation().needs_route(data["risk_tier"]):
             status = Identity.Status.PROPOSED
             activation_reason = reason or f"Registered by {actor.label}"
     if Identity.objects.filter(name=data.get("name")).exists():
@@ -198,9 +197,9 @@ def create_identity(
         reason=reason,
     )
     if activation_reason:
-        from inventory.activation import Origin, request_activation
-
-        request_activation(actor, identity, origin=Origin.REGISTER, reason=activation_reason)
+        routes.activation().request_activation(
+            actor, identity, origin=ActivationRequest.Origin.REGISTER, reason=activation_reason
+        )
     if nominee is not None:
         from inventory.ownership import create_transfers
 
@@ -412,10 +411,12 @@ def activate(
     """Triage: adopt a discovered (or proposed) identity, giving it an owner.
 
     Active at once when its tier's route is a single step (the IAM/Security person triaging is that
-    step); otherwise it becomes `proposed` and waits for the route (inventory.activation). A backup
-    owner other than the person triaging is nominated and takes the seat once they accept."""
-    from inventory.activation import Origin, activate_now, needs_route, request_activation
-    from inventory.models import ActivationRequest, OwnershipTransfer
+    step); otherwise it becomes `proposed` and waits for the route (the activation flow, reached
+    through inventory.routes). A backup owner other than the person triaging is nominated and takes
+    the seat once they accept."""
+    from inventory.models import OwnershipTransfer
+
+    flow = routes.activation()
 
     actor = as_actor(actor)
     require_governor(actor, "activate a discovered identity")
@@ -462,12 +463,12 @@ def activate(
         raise ValidationError({"owner": "Give the identity an owner before activating it."})
     if not (reason or "").strip():
         raise ValidationError({"reason": "Give a reason; it is kept in the audit log."})
-    if needs_route(identity.risk_tier):
+    if flow.needs_route(identity.risk_tier):
         if identity.status == Identity.Status.DISCOVERED:
             identity = _move(actor, identity.pk, Identity.Status.PROPOSED, reason, "identity.proposed")
-        request_activation(actor, identity, origin=Origin.TRIAGE, reason=reason)
+        flow.request_activation(actor, identity, origin=ActivationRequest.Origin.TRIAGE, reason=reason)
     else:
-        identity = activate_now(actor, identity.pk, reason)
+        identity = flow.activate_now(actor, identity.pk, reason)
     if nominee is not None:
         from inventory.ownership import create_transfers
 

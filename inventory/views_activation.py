@@ -9,9 +9,10 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
+from approvals.flows import activation
 from approvals.models import ApprovalRequest
+from approvals.views import engine_pages
 from governance.access import MEMBERS, role_required
-from inventory import activation, engine_pages
 from inventory.models import ActivationRequest
 
 

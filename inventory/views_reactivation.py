@@ -1,6 +1,6 @@
 """Reactivation pages: an owner asks for a suspended identity to run again; approvers decide it.
 
-Thin: parse, authorise, call one service (inventory.reactivation or the approval engine), render.
+Thin: parse, authorise, call one service (approvals.flows.reactivation or the approval engine), render.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from approvals.flows import reactivation
 from approvals.models import ApprovalRequest
 from approvals.routing import describe_steps, steps_for
+from approvals.views import engine_pages
 from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from inventory import engine_pages, reactivation, services
+from inventory import services
 from inventory.models import Identity, ReactivationRequest
 
 _conflict = engine_pages.conflict

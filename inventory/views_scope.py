@@ -1,6 +1,6 @@
 """Scope-change pages: the owner's request form and the page where approvers decide it.
 
-Thin: parse, authorise, call one service (inventory.scope or the approval engine), render.
+Thin: parse, authorise, call one service (approvals.flows.scope or the approval engine), render.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from approvals.flows import scope
 from approvals.models import ApprovalRequest, ApprovalStep
 from approvals.services import engine
 from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.ids import parse_id
-from inventory import scope, services
+from inventory import services
 from inventory.models import Action, Environment, Identity, ResourceKind, ScopeChange
 
 

@@ -61,12 +61,13 @@ def demo(db):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from approvals.flows import scope
     from approvals.models import ApprovalRequest
     from approvals.services import intake as intake_services
     from governance.decisions import jit
     from governance.policy.models import CedarPolicySet, PolicyTestCase
     from governance.reviews.services.launch import launch_campaign
-    from inventory import ownership, scope
+    from inventory import ownership
     from inventory.models import Credential, Identity
     from tests.approvals.conftest import answers
     from tests.factories import CredentialFactory, IdentityFactory

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from approvals.flows import reactivation, scope
 from approvals.models import ApprovalRequest
 from approvals.services import engine
 from approvals.services import intake as intake_services
@@ -12,7 +13,7 @@ from governance.findings.sweep import run_sweep
 from governance.reviews.models import ReviewItem
 from governance.reviews.services.decisions import decide
 from governance.reviews.services.launch import launch_campaign
-from inventory import ownership, reactivation, scope, services, timeline
+from inventory import ownership, services, timeline
 from inventory.usage import ingest_usage
 from tests.approvals.conftest import answers
 from tests.factories import IdentityFactory

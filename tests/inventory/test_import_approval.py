@@ -12,11 +12,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from approvals.flows import activation
 from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
-from inventory import activation, importers, services
+from inventory import importers, services
 from inventory.models import ActivationRequest, Identity
 from tests.factories import GrantFactory, IdentityFactory, UserFactory
 

@@ -9,11 +9,12 @@ owner (or an owner in an intake) takes effect only once that person accepts, as 
 import pytest
 from django.core.exceptions import ValidationError
 
+from approvals.flows import scope
 from approvals.services import intake as intake_services
 from governance.errors import NotAllowed
 from governance.findings.models import Finding
 from governance.findings.sweep import run_sweep
-from inventory import ownership, scope, services
+from inventory import ownership, services
 from inventory.models import Identity, OwnershipTransfer, ScopeChange
 from tests.approvals.conftest import answers
 from tests.factories import GrantFactory, IdentityFactory

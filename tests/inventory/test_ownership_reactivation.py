@@ -3,11 +3,12 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from approvals.flows import reactivation
 from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.errors import IllegalTransition, NotAllowed
 from governance.models import AuditEvent
-from inventory import reactivation, services
+from inventory import services
 from inventory.models import Identity, ReactivationRequest
 from tests.factories import IdentityFactory
 

@@ -5,11 +5,11 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ValidationError
 
+from approvals.flows import scope
 from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.errors import NotAllowed
 from governance.models import AuditEvent
-from inventory import scope
 from inventory.models import Grant, Identity, ScopeChange
 from tests.factories import GrantFactory, IdentityFactory
 

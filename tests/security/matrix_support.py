@@ -69,6 +69,7 @@ def build_estate(users) -> dict[str, int | str]:
     """One of each object, owned or requested by `owner`; returns the values for URL parameters."""
     from django.db import transaction
 
+    from approvals.flows import scope
     from approvals.services import intake as intake_services
     from governance import audit
     from governance.actors import system
@@ -79,7 +80,7 @@ def build_estate(users) -> dict[str, int | str]:
     from governance.findings.models import Finding
     from governance.policy.models import PolicyTestCase, PolicyVersion
     from governance.reviews.services.launch import launch_campaign
-    from inventory import ownership, scope
+    from inventory import ownership
     from tests.approvals.conftest import answers
     from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
@@ -134,8 +135,8 @@ def build_estate(users) -> dict[str, int | str]:
         add=[{"resource_kind": "repository", "resource_name": "platform/web", "actions": ["open_pr"]}],
         reason="Needs the web repository too",
     )
+    from approvals.flows.reactivation import request_reactivation
     from inventory import services as inventory_services
-    from inventory.reactivation import request_reactivation
 
     paused = IdentityFactory(owner=owner, name="matrix-paused", environments=["dev"], team=owner.team)
     inventory_services.suspend(iam, paused, "Paused for the matrix")
