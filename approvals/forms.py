@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.services.intake_checks import ANSWER_FIELDS
 from governance.people.models import Team, User
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory.forms import people
 from inventory.models import Action, Credential, DataClassification, Environment, Identity, ResourceKind
 

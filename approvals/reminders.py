@@ -26,7 +26,7 @@ from approvals.services.common import ROLE_GROUPS
 from governance.jobs.models import Reminder
 from governance.jobs.reminders import Due
 from governance.people.models import Role, User
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 
 SUBJECT_TYPE = "approvals.approvalrequest"
 DUE_SOON = timedelta(days=1)

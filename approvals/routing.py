@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from governance.policy.service import MAX_AUTO_APPROVE_TIER, Policy, current_policy
+from governance.policy.services import MAX_AUTO_APPROVE_TIER, Policy, current_policy
 from inventory.models import READ_ONLY_ACTIONS, TIER_ORDER
 
 ROLE_LABELS = {"iam": "IAM", "security": "Security"}

@@ -345,7 +345,7 @@ def _decision_bodies(count: int = 1000) -> list[str]:
 
 def decisions(ctx: dict, reps: int) -> list[dict]:
     """The request-time decision endpoint (issue 12): one question and a batch of 100, cached facts."""
-    from governance.decisions import service
+    from governance.decisions import services
 
     bodies = _decision_bodies()
     ctx["decision_bodies"] = bodies
@@ -364,10 +364,10 @@ def decisions(ctx: dict, reps: int) -> list[dict]:
     with CaptureQueriesContext(connection) as captured:
         post(singles[0])
     request_queries = len(captured.captured_queries)
-    ask = service.parse(json.loads(singles[1]))[0]
+    ask = services.parse(json.loads(singles[1]))[0]
     ctx["iam"].roles  # noqa: B018 - in a request, authentication has read them already
     with CaptureQueriesContext(connection) as captured:
-        service.decide(ctx["iam"], ask, record=False)
+        services.decide(ctx["iam"], ask, record=False)
     decide_queries = len(captured.captured_queries)
     samples = []
     for n in range(reps * 10):

@@ -43,7 +43,7 @@ def needs_route(tier: str) -> bool:
 def routed_tiers() -> frozenset[str]:
     """Every tier that `needs_route`, read from the policy once (a bulk import asks for each row)."""
     from approvals.routing import steps_for
-    from governance.policy.service import current_policy
+    from governance.policy.services import current_policy
 
     policy = current_policy()
     return frozenset(t for t in TIER_ORDER if len(steps_for(t, policy)) > 1)

@@ -63,7 +63,7 @@ def _deny_rules_excepted(
     identity and rule (returned, so approvers and the audit log see it beside the request); otherwise
     the change is refused with the rule's message."""
     from governance.exceptions.models import PolicyException
-    from governance.policy.service import current_policy
+    from governance.policy.services import current_policy
 
     hits = current_policy().denied(kind or identity.kind, list(environments), sorted(actions))
     if not hits:

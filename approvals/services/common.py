@@ -19,7 +19,7 @@ from approvals.routing import ROLE_LABELS
 from governance import audit
 from governance.actors import Actor, system
 from governance.people.models import Role, User
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 
 NEEDS = {ApproverRole.IAM: "an IAM approver", ApproverRole.SECURITY: "a Security admin"}
 ROLE_GROUPS = {ApproverRole.IAM: Role.IAM, ApproverRole.SECURITY: Role.SECURITY}

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from approvals.routing import auto_approval_rule, describe_steps, steps_for
-from governance.policy.service import Policy, current_policy
+from governance.policy.services import Policy, current_policy
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
     TIER_ORDER,

@@ -27,7 +27,7 @@ from governance import audit
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory.models import TIER_ORDER
 
 # ---------------------------------------------------------------- open and resubmit

@@ -26,7 +26,7 @@ from governance import audit
 from governance.actors import system
 from governance.errors import IllegalTransition
 from governance.people.models import Role, User
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 
 logger = logging.getLogger("steward.approvals")
 EXPIRED = "expired"

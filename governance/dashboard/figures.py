@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from governance.findings.models import Finding, Severity
 from governance.links import link
-from governance.policy.service import TIERS, current_policy
+from governance.policy.services import TIERS, current_policy
 from inventory.models import CREDENTIAL_AGE_BANDS, NO_DATE_BAND, REVOCATION_CONFIRMED, Credential, Identity
 
 LIVE_STATUSES = [s for s in Identity.Status.values if s != Identity.Status.DECOMMISSIONED]

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
-from governance.decisions import jit, service
+from governance.decisions import jit, services
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
 from governance.filters import id_filter
 from governance.permissions import AuditorReadOnly, QueryTokenPermission, ReadAllRoles, TokenScopePermission
@@ -127,8 +127,8 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="One question (object) → one answer; a list of up to 100 → a list of answers.",
     )
     def create(self, request, *args, **kwargs):
-        asks, is_batch = service.parse(request.data)
-        answers = service.decide(from_request(request), asks, is_batch=is_batch)
+        asks, is_batch = services.parse(request.data)
+        answers = services.decide(from_request(request), asks, is_batch=is_batch)
         body = [a.as_dict() for a in answers]
         return Response(body if is_batch else body[0], status=status.HTTP_200_OK)
 

@@ -33,7 +33,7 @@ from governance.links import link
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.cedar_sets import compiled_version
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory import enforcement
 from inventory.models import Action, Environment, Grant, Identity, ResourceKind
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret

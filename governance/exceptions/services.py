@@ -31,7 +31,7 @@ from governance.findings.catalogue import RULES
 from governance.findings.models import Finding
 from governance.links import link
 from governance.people.models import Role
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory.models import Identity
 
 KIND = "exception"

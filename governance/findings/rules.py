@@ -17,7 +17,7 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce, Lower
 
 from governance.findings.models import Rule, Severity
-from governance.policy.service import TIERS, Policy
+from governance.policy.services import TIERS, Policy
 from inventory.models import Credential, Environment, Grant, Identity, UsageEvent
 
 # Usage signals count for this long; a quiet month resolves the finding (the record stays).

@@ -20,7 +20,7 @@ from governance.findings.models import Finding
 from governance.findings.rules import RuleContext, collect_hits, count_by_rule
 from governance.jobs import registry
 from governance.jobs.runner import hold_lock
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory.models import Identity
 
 CHUNK = 500

@@ -21,7 +21,7 @@ def states_from_flags(apps, schema_editor):
     if not PolicyVersion.objects.exists():
         import copy
 
-        from governance.policy.service import DEFAULT_POLICY
+        from governance.policy.services import DEFAULT_POLICY
 
         now = timezone.now()
         PolicyVersion.objects.create(

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# The defaults of governance.policy.service.DEFAULT_POLICY["finding_sla_days"] when this was written.
+# The defaults of governance.policy.services.DEFAULT_POLICY["finding_sla_days"] when this was written.
 SLA_DAYS = {"critical": 7, "high": 30, "medium": 90, "low": 180}
 
 

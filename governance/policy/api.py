@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from governance.actors import from_request
 from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
-from governance.policy import service
+from governance.policy import services
 from governance.policy.models import PolicyVersion
 
 
@@ -75,7 +75,7 @@ class PolicyVersionDetailSerializer(PolicyVersionSerializer):
 
     @extend_schema_field(PolicyChangeSerializer(many=True))
     def get_changes(self, obj) -> list[dict]:
-        return service.document_changes(service.current_policy().document, obj.document)
+        return services.document_changes(services.current_policy().document, obj.document)
 
 
 class PolicyDecisionSerializer(serializers.Serializer):
@@ -96,7 +96,7 @@ class PolicyView(APIView):
     @extend_schema(responses=PolicyDocumentSerializer)
     def get(self, request):
         """The version in force."""
-        policy = service.current_policy()
+        policy = services.current_policy()
         return Response({"version": policy.version, "document": policy.document})
 
     @extend_schema(request=PolicyDocumentSerializer, responses={202: PolicyVersionSerializer})
@@ -104,7 +104,7 @@ class PolicyView(APIView):
         """Security proposes a new version; nothing changes until a second person approves it."""
         body = PolicyDocumentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        proposal = service.propose_policy(
+        proposal = services.propose_policy(
             from_request(request), body.validated_data["document"], note=body.validated_data.get("note", "")
         )
         return Response(PolicyVersionSerializer(proposal).data, status=status.HTTP_202_ACCEPTED)
@@ -136,12 +136,12 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     @extend_schema(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, version=None):
-        return self._decide(request, service.approve_policy)
+        return self._decide(request, services.approve_policy)
 
     @extend_schema(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, version=None):
-        return self._decide(request, service.reject_policy)
+        return self._decide(request, services.reject_policy)
 
 
 def register(router) -> None:

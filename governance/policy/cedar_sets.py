@@ -25,7 +25,7 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.models import CedarActivation, CedarPolicySet, PolicyTestCase, content_digest
-from governance.policy.service import require_second_person_role
+from governance.policy.services import require_second_person_role
 
 MAX_TEXT = 200_000
 

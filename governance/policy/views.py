@@ -19,15 +19,15 @@ from django.views.decorators.http import require_GET, require_POST
 from governance import safe_json
 from governance.access import GOVERNORS, READERS, is_htmx, role_required
 from governance.actors import as_actor
-from governance.decisions import service as decisions
+from governance.decisions import services as decisions
 from governance.errors import IllegalTransition
 from governance.ids import parse_id
 from governance.links import link
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
-from governance.policy import service as policy_service
+from governance.policy import services as policy_service
 from governance.policy.models import CedarActivation, CedarPolicySet, PolicyTestCase, PolicyVersion
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory.models import Action, Environment, Identity, ResourceKind
 
 TRY_IDENTITY_LIMIT = 500

@@ -76,7 +76,7 @@ def test_requests_outside_the_auto_approval_rule_go_to_people(owner, make_intake
 
 @pytest.mark.django_db
 def test_auto_approval_can_be_switched_off_by_policy(owner, security, iam, make_intake):
-    from governance.policy.service import DEFAULT_POLICY, approve_policy, propose_policy
+    from governance.policy.services import DEFAULT_POLICY, approve_policy, propose_policy
 
     proposal = propose_policy(security, {**DEFAULT_POLICY, "auto_approve": {"enabled": False}}, note="people")
     approve_policy(iam, proposal)

@@ -89,7 +89,7 @@ def test_closed_requests_are_left_alone(owner, iam, make_intake, start):
 @pytest.mark.django_db
 def test_policy_sets_the_windows(owner, security, make_intake, start):
     from governance.actors import system
-    from governance.policy.service import DEFAULT_POLICY, install_policy
+    from governance.policy.services import DEFAULT_POLICY, install_policy
 
     install_policy(system("test"), {**DEFAULT_POLICY, "request_reminder_days": 1, "request_expiry_days": 2})
     make_intake(owner, "high")

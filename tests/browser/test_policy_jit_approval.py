@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from governance.decisions import jit, service
+from governance.decisions import jit, services
 from inventory.models import Identity
 from tests.browser.nav import click_nav
 from tests.factories import GrantFactory, IdentityFactory
@@ -51,7 +51,7 @@ def test_iam_approves_jit_access_from_the_inbox_and_the_log_shows_the_allow(
         "resource": {"kind": "repository", "name": "platform/api"},
         "environment": "prod",
     }
-    service.decide(role_users["owner"], service.parse(ask)[0])
+    services.decide(role_users["owner"], services.parse(ask)[0])
     click_nav(page, "Decisions")
     page.get_by_label("Decision").select_option("allow")
     expect(page.get_by_test_id("decisions")).to_contain_text("Just-in-time grant")

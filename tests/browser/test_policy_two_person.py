@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from governance.policy.service import DEFAULT_POLICY, current_policy
+from governance.policy.services import DEFAULT_POLICY, current_policy
 from tests.browser.nav import click_nav
 
 

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from governance.actors import as_actor
-from governance.decisions import service
+from governance.decisions import services
 from governance.decisions.models import DecisionRecord
 from governance.models import AuditEvent
 from inventory import services as inventory
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/decisions/"
 
 
-def one(identity, **kw) -> service.Ask:
-    return service.parse(question(identity, **kw))[0][0]
+def one(identity, **kw) -> services.Ask:
+    return services.parse(question(identity, **kw))[0][0]
 
 
 def test_one_question_gets_decision_reasons_and_policy_version(agent, owner, api_as):
@@ -60,7 +60,7 @@ def test_a_batch_with_bad_entries_names_them_by_index_and_decides_nothing(agent,
     body = response.json()
     assert set(body) == {"detail", "1", "2"}
     assert body["1"] == [
-        f"action: 'fly' is not an action. Choose one of: {', '.join(service.Action.values)}."
+        f"action: 'fly' is not an action. Choose one of: {', '.join(services.Action.values)}."
     ]
     assert any(m.startswith("resource:") for m in body["2"])
     assert DecisionRecord.objects.count() == 0
@@ -88,7 +88,7 @@ def test_who_may_ask_about_an_identity(agent, role_users, api_as, who, status):
 
 @pytest.mark.parametrize("who, status", [("iam", 200), ("security", 200), ("auditor", 200), ("owner", 403)])
 def test_who_may_read_the_decision_log(agent, role_users, api_as, who, status):
-    service.decide(role_users["iam"], [one(agent)])
+    services.decide(role_users["iam"], [one(agent)])
     response = api_as(role_users[who]).get(URL)
     assert response.status_code == status
     if status == 200:
@@ -126,9 +126,9 @@ def test_a_decision_counts_as_use_and_is_recorded_with_the_asker(agent, owner, b
 
 def test_a_suspended_identity_is_denied_immediately_after_suspension(agent, owner, iam):
     ask = one(agent)
-    assert service.decide(owner, [ask])[0].verdict.decision == "allow"  # facts now cached
+    assert services.decide(owner, [ask])[0].verdict.decision == "allow"  # facts now cached
     inventory.suspend(iam, agent, reason="leaked token")
-    answer = service.decide(owner, [ask])[0].verdict
+    answer = services.decide(owner, [ask])[0].verdict
     assert answer.decision == "deny" and answer.policies[0] == "identity_revoked"
     usage = UsageEvent.objects.filter(identity=agent).latest("pk")
     assert usage.after_revocation and usage.identity_status == "suspended"
@@ -137,19 +137,19 @@ def test_a_suspended_identity_is_denied_immediately_after_suspension(agent, owne
 
 def test_ended_and_new_grants_are_seen_at_once(agent, owner):
     ask = one(agent, name="payments/ledger")
-    assert service.decide(owner, [ask])[0].verdict.decision == "deny"
+    assert services.decide(owner, [ask])[0].verdict.decision == "deny"
     grant = GrantFactory(identity=agent, resource_name="payments/*", actions=["read_code"])
-    assert service.decide(owner, [ask])[0].verdict.decision == "allow"
+    assert services.decide(owner, [ask])[0].verdict.decision == "allow"
     type(grant).objects.filter(pk=grant.pk).update(ended_at=timezone.now())
-    assert service.decide(owner, [ask])[0].verdict.decision == "deny"
+    assert services.decide(owner, [ask])[0].verdict.decision == "deny"
 
 
 def test_a_cached_decision_costs_one_query(agent, iam):
     asks = [one(agent)]
     iam.roles  # noqa: B018 - the request's authentication loads roles once
-    service.decide(iam, asks, record=False)  # warm the cache
+    services.decide(iam, asks, record=False)  # warm the cache
     with CaptureQueriesContext(connection) as queries:
-        answer = service.decide(iam, asks, record=False)
+        answer = services.decide(iam, asks, record=False)
     assert answer[0].verdict.decision == "allow"
     assert len(queries) == 1, [q["sql"] for q in queries]
 
@@ -158,23 +158,23 @@ def test_a_cached_batch_also_costs_one_query_whatever_its_size(owner, iam):
     identities = [IdentityFactory(owner=owner, environments=["dev"]) for _ in range(20)]
     for identity in identities:
         GrantFactory(identity=identity, resource_name="org/*", actions=["read_code"])
-    asks = service.parse([question(i, name="org/x") for i in identities])[0]
+    asks = services.parse([question(i, name="org/x") for i in identities])[0]
     iam.roles  # noqa: B018
-    service.decide(iam, asks, is_batch=True, record=False)
+    services.decide(iam, asks, is_batch=True, record=False)
     with CaptureQueriesContext(connection) as queries:
-        service.decide(iam, asks, is_batch=True, record=False)
+        services.decide(iam, asks, is_batch=True, record=False)
     assert len(queries) == 1
 
 
 def test_recording_a_batch_takes_a_fixed_number_of_writes(agent, owner, iam):
-    few = service.parse([question(agent)] * 2)[0]
-    many = service.parse([question(agent)] * 40)[0]
+    few = services.parse([question(agent)] * 2)[0]
+    many = services.parse([question(agent)] * 40)[0]
     iam.roles  # noqa: B018
-    service.decide(iam, few, is_batch=True)  # warm caches and the once-a-minute usage update
+    services.decide(iam, few, is_batch=True)  # warm caches and the once-a-minute usage update
     with CaptureQueriesContext(connection) as small:
-        service.decide(iam, few, is_batch=True)
+        services.decide(iam, few, is_batch=True)
     with CaptureQueriesContext(connection) as large:
-        service.decide(iam, many, is_batch=True)
+        services.decide(iam, many, is_batch=True)
     assert len(small) == len(large) <= 6
 
 
@@ -186,9 +186,9 @@ def test_a_cached_decision_is_recorded_with_one_statement(agent, iam):
     its usage (a data-modifying CTE, atomic on its own)."""
     asks = [one(agent)]
     iam.roles  # noqa: B018
-    service.decide(iam, asks)  # warm the caches and the once-a-minute last-used mark
+    services.decide(iam, asks)  # warm the caches and the once-a-minute last-used mark
     with CaptureQueriesContext(connection) as queries:
-        service.decide(iam, asks)
+        services.decide(iam, asks)
     assert len(queries) == 2, [q["sql"][:80] for q in queries]
     assert queries[1]["sql"].startswith("WITH d AS (INSERT INTO")
     assert DecisionRecord.objects.filter(identity=agent).count() == 2
@@ -199,10 +199,10 @@ def test_a_batch_over_the_rate_updates_one_row_per_question(agent, owner, settin
     """A batch repeating one question above the sampling rate counts into one row, set-based."""
     settings.STEWARD_DECISION_SAMPLE_ABOVE = 2
     now = timezone.now().replace(second=5)
-    asks = service.parse([question(agent)] * 30)[0]
-    service.decide(owner, asks, is_batch=True, now=now)
+    asks = services.parse([question(agent)] * 30)[0]
+    services.decide(owner, asks, is_batch=True, now=now)
     with CaptureQueriesContext(connection) as queries:
-        service.decide(owner, asks, is_batch=True, now=now)
+        services.decide(owner, asks, is_batch=True, now=now)
     allows = DecisionRecord.objects.filter(decision="allow")
     assert allows.filter(window_start__isnull=True).count() == 2
     assert allows.get(window_start__isnull=False).count == 58
@@ -216,8 +216,8 @@ def test_allows_above_the_rate_are_aggregated_but_denies_never(agent, owner, set
     deny = one(agent, action="write_code")
     now = timezone.now().replace(second=10)
     for _ in range(8):
-        service.decide(owner, [allow], now=now)
-        service.decide(owner, [deny], now=now)
+        services.decide(owner, [allow], now=now)
+        services.decide(owner, [deny], now=now)
     allows = DecisionRecord.objects.filter(decision="allow")
     assert allows.filter(window_start__isnull=True).count() == 3
     aggregate = allows.get(window_start__isnull=False)
@@ -229,9 +229,9 @@ def test_allows_above_the_rate_are_aggregated_but_denies_never(agent, owner, set
 def test_notable_decisions_are_audited_once_a_minute_per_question(agent, owner):
     deny = one(agent, action="write_code")
     for _ in range(5):
-        service.decide(owner, [deny])
+        services.decide(owner, [deny])
     allow = one(agent)
-    service.decide(owner, [allow])
+    services.decide(owner, [allow])
     verbs = list(AuditEvent.objects.filter(verb__startswith="decision.").values_list("verb", flat=True))
     assert verbs == ["decision.deny"]
 
@@ -239,7 +239,7 @@ def test_notable_decisions_are_audited_once_a_minute_per_question(agent, owner):
 def test_last_used_moves_forward_only(agent, owner):
     later = timezone.now() + timedelta(hours=1)
     Identity.objects.filter(pk=agent.pk).update(last_used_at=later)
-    service.decide(owner, [one(agent)])
+    services.decide(owner, [one(agent)])
     agent.refresh_from_db()
     assert agent.last_used_at == later
 
@@ -249,12 +249,12 @@ def test_an_aggregate_bucket_is_one_row_even_when_two_workers_count_it_first(age
     create); the bucket is a unique constraint now and a second first write adds to the count."""
     settings.STEWARD_DECISION_SAMPLE_ABOVE = 0
     now = timezone.now().replace(second=20)
-    asks = service.parse([question(agent)] * 3)[0]
-    answers = service.decide(owner, asks, is_batch=True, now=now, record=False)
+    asks = services.parse([question(agent)] * 3)[0]
+    answers = services.decide(owner, asks, is_batch=True, now=now, record=False)
     minute = now.replace(second=0, microsecond=0)
     actor = as_actor(owner)
-    service._aggregate_all(actor, answers, minute, now)  # worker A
-    service._aggregate_all(actor, answers[:2], minute, now)  # worker B, with its own view of "new"
+    services._aggregate_all(actor, answers, minute, now)  # worker A
+    services._aggregate_all(actor, answers[:2], minute, now)  # worker B, with its own view of "new"
     [row] = DecisionRecord.objects.filter(window_start=minute)
     assert row.count == 5
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.decisions import service
+from governance.decisions import services
 from governance.policy import cedar
 from inventory.models import Grant, Identity
 from tests.decisions.conftest import question
@@ -29,11 +29,11 @@ def test_every_default_policy_has_an_allowing_and_a_denying_case():
 
 
 def ask(identity, **kw):
-    return service.parse(question(identity, **kw))[0]
+    return services.parse(question(identity, **kw))[0]
 
 
 def decide(actor, identity, **kw):
-    return service.decide(actor, ask(identity, **kw))[0].verdict
+    return services.decide(actor, ask(identity, **kw))[0].verdict
 
 
 pytestmark = pytest.mark.django_db

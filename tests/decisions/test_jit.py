@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import inbox
-from governance.decisions import jit, service
+from governance.decisions import jit, services
 from governance.decisions.models import AccessRequest
 from governance.errors import IllegalTransition, NotAllowed
 from governance.models import AuditEvent
@@ -34,7 +34,7 @@ def body(identity, **overrides):
 
 
 def verdict(actor, identity, **kw):
-    return service.decide(actor, service.parse(question(identity, **kw))[0], record=False)[0].verdict
+    return services.decide(actor, services.parse(question(identity, **kw))[0], record=False)[0].verdict
 
 
 def test_a_request_goes_to_iam_with_a_short_deadline_and_shows_in_the_inbox(agent, owner, iam):

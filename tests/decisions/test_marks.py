@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from governance import cache as marks
-from governance.decisions import service, subjects
+from governance.decisions import services, subjects
 from governance.decisions.models import DecisionRecord
 from governance.models import AuditEvent
 from tests.conftest import requires_services
@@ -61,15 +61,15 @@ def test_a_batch_samples_and_audits_as_the_same_questions_asked_one_by_one(backe
     now = timezone.now().replace(second=1)
     allow = question(agent)
     deny = question(agent, action="write_code")
-    asks = service.parse([allow] * 5 + [deny] * 2)[0]
-    answers = service.decide(owner, asks, is_batch=True, now=now)
+    asks = services.parse([allow] * 5 + [deny] * 2)[0]
+    answers = services.decide(owner, asks, is_batch=True, now=now)
     assert [a.verdict.decision for a in answers] == ["allow"] * 5 + ["deny"] * 2
     allows = DecisionRecord.objects.filter(decision="allow")
     assert allows.filter(window_start__isnull=True).count() == 2  # the first two, one row each
     assert allows.get(window_start__isnull=False).count == 3  # the rest, counted
     assert DecisionRecord.objects.filter(decision="deny").count() == 2  # denies never aggregated
     assert AuditEvent.objects.filter(verb="decision.deny").count() == 1  # once a minute per question
-    service.decide(owner, service.parse([allow])[0], now=now)
+    services.decide(owner, services.parse([allow])[0], now=now)
     assert allows.get(window_start__isnull=False).count == 4
 
 

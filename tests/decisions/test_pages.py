@@ -3,10 +3,10 @@
 import pytest
 from django.test import Client
 
-from governance.decisions import jit, service
+from governance.decisions import jit, services
 from governance.policy import cedar
 from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from tests.decisions.conftest import question
 from tests.factories import GrantFactory, IdentityFactory
 
@@ -25,8 +25,8 @@ def test_decisions_log_is_for_iam_security_and_auditors(role_users, who, status)
 
 
 def test_decisions_log_filters_and_shows_reasons(agent, owner, auditor):
-    service.decide(
-        owner, service.parse([question(agent), question(agent, action="merge", environment="prod")])[0]
+    services.decide(
+        owner, services.parse([question(agent), question(agent, action="merge", environment="prod")])[0]
     )
     page = browser(auditor).get("/decisions/", {"decision": "step_up"})
     html = page.content.decode()
@@ -40,13 +40,13 @@ def test_decisions_log_runs_a_fixed_number_of_queries(owner, auditor, django_ass
     identities = [IdentityFactory(owner=owner) for _ in range(30)]
     for identity in identities:
         GrantFactory(identity=identity, resource_name="org/*", actions=["read_code"])
-    asks = service.parse([question(i, name="org/x") for i in identities])[0]
-    service.decide(owner, asks[:2], is_batch=True)
+    asks = services.parse([question(i, name="org/x") for i in identities])[0]
+    services.decide(owner, asks[:2], is_batch=True)
     client = browser(auditor)
     client.get("/decisions/")
     with django_assert_max_num_queries(8) as few:
         client.get("/decisions/")
-    service.decide(owner, asks, is_batch=True)
+    services.decide(owner, asks, is_batch=True)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/decisions/")
 

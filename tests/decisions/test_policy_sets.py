@@ -5,7 +5,7 @@ tests are in tests/governance/test_policy_two_person.py."""
 
 import pytest
 
-from governance.decisions import service
+from governance.decisions import services
 from governance.errors import IllegalTransition, NotAllowed
 from governance.models import AuditEvent
 from governance.policy import cedar, cedar_sets
@@ -69,7 +69,7 @@ def test_policies_without_an_id_are_refused_by_validation(security):
 
 
 def test_activation_changes_decisions_and_rollback_is_an_audited_activation(security, iam, agent, owner):
-    ask = service.parse(question(agent, action="deploy", name="platform/api", environment="prod"))[0]
+    ask = services.parse(question(agent, action="deploy", name="platform/api", environment="prod"))[0]
     cedar_sets.add_test_case(
         security,
         name="deploy without JIT is now fine",
@@ -81,12 +81,12 @@ def test_activation_changes_decisions_and_rollback_is_an_audited_activation(secu
         security, text=NO_DEPLOY_JIT, schema=cedar.default_schema_text(), note="x"
     )
     agent.grants.create(resource_kind="repository", resource_name="platform/api", actions=["deploy"])
-    assert service.decide(owner, ask)[0].verdict.decision == "step_up"
+    assert services.decide(owner, ask)[0].verdict.decision == "step_up"
 
     cedar_sets.propose_activation(security, saved)
-    assert service.decide(owner, ask)[0].verdict.decision == "step_up"  # not until a second person
+    assert services.decide(owner, ask)[0].verdict.decision == "step_up"  # not until a second person
     cedar_sets.approve_activation(iam, saved)
-    answer = service.decide(owner, ask)[0].verdict
+    answer = services.decide(owner, ask)[0].verdict
     assert (answer.decision, answer.policy_version) == ("allow", 2)
 
     with pytest.raises(
@@ -97,7 +97,7 @@ def test_activation_changes_decisions_and_rollback_is_an_audited_activation(secu
     v1 = CedarPolicySet.objects.get(version=1)
     cedar_sets.propose_activation(security, v1, reason="deploys need JIT again")
     cedar_sets.approve_activation(iam, v1, comment="agreed")
-    answer = service.decide(owner, ask)[0].verdict
+    answer = services.decide(owner, ask)[0].verdict
     assert (answer.decision, answer.policy_version) == ("step_up", 1)
     events = list(
         AuditEvent.objects.filter(verb__startswith="cedar_policy.")

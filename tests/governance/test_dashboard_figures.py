@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from governance.dashboard import figures
 from governance.findings.models import Finding
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from inventory.models import Credential, Identity
 from tests.governance.dashboard_estate import build_estate
 

@@ -38,7 +38,7 @@ from governance.evidence.verifier import verify_pack
 from governance.findings.sweep import run_sweep
 from governance.people.models import Role
 from governance.people.services import set_roles
-from governance.policy.service import approve_policy, current_policy, propose_policy
+from governance.policy.services import approve_policy, current_policy, propose_policy
 from governance.reviews.services import confirm_remediation, decide, launch_campaign, record_shown
 from inventory import services as inventory
 from inventory.tokens import issue_token

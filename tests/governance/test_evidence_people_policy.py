@@ -20,7 +20,7 @@ from governance.evidence.verifier import verify_pack
 from governance.people.models import Role
 from governance.people.services import set_roles
 from governance.policy.models import PolicyVersion
-from governance.policy.service import approve_policy, current_policy, propose_policy
+from governance.policy.services import approve_policy, current_policy, propose_policy
 from tests.factories import UserFactory
 from tests.governance.evidence_support import export_now
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from governance.decisions import service as decisions
+from governance.decisions import services as decisions
 from governance.decisions import subjects
 from governance.exceptions import services
 from governance.exceptions.models import PolicyException

@@ -21,7 +21,7 @@ from governance.exceptions import services as exceptions
 from governance.findings.models import Finding
 from governance.findings.sweep import run_sweep
 from governance.models import AuditEvent
-from governance.policy.service import DEFAULT_POLICY, approve_policy, current_policy, propose_policy
+from governance.policy.services import DEFAULT_POLICY, approve_policy, current_policy, propose_policy
 from inventory import services as inventory
 from inventory.ownership import reassign_owner
 from tests.governance.evidence_support import export_now

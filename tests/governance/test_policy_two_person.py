@@ -9,13 +9,13 @@ from django.test import Client
 from approvals.models import IntakeRequest
 from approvals.routing import auto_approval_rule
 from governance.actors import Actor, system
-from governance.decisions import service as decisions
+from governance.decisions import services as decisions
 from governance.errors import IllegalTransition, NotAllowed
 from governance.models import AuditEvent
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
 from governance.policy.models import CedarActivation, CedarPolicySet, PolicyVersion
-from governance.policy.service import (
+from governance.policy.services import (
     DEFAULT_POLICY,
     Policy,
     approve_policy,

@@ -3,7 +3,7 @@ import pytest
 from governance.errors import NotAllowed
 from governance.models import AuditEvent
 from governance.people.models import Role
-from governance.policy.service import DEFAULT_POLICY, approve_policy, current_policy, propose_policy
+from governance.policy.services import DEFAULT_POLICY, approve_policy, current_policy, propose_policy
 
 
 @pytest.mark.django_db

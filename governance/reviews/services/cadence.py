@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from governance.actors import system
 from governance.errors import IllegalTransition
-from governance.policy.service import TIERS, current_policy
+from governance.policy.services import TIERS, current_policy
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from governance.reviews.population import REVIEWABLE_STATUSES
 from governance.reviews.services.campaigns import close_campaign

@@ -14,7 +14,7 @@ from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.ids import parse_ids
 from governance.people.models import User
-from governance.policy.service import current_policy
+from governance.policy.services import current_policy
 from governance.reviews.models import ReviewItem
 from governance.reviews.services.common import (
     can_decide,
