@@ -1,5 +1,6 @@
 import django_filters
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.filters import id_filter
@@ -29,6 +30,15 @@ class FindingFilter(django_filters.FilterSet):
     # "On identities I own" (owner or backup owner): what the dashboard's "my findings" figure counts.
     mine = django_filters.BooleanFilter(method="filter_mine", label=_("On identities I own"))
 
+    # Open and past its due date (the policy's finding_sla_days): what the overdue badge marks.
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        late = Q(status=Finding.Status.OPEN, due_at__lt=timezone.now())
+        return queryset.filter(late) if value else queryset.exclude(late)
+
     def filter_mine(self, queryset, name, value):
         user = getattr(self.request, "user", None)
         if not value or user is None:
@@ -37,4 +47,4 @@ class FindingFilter(django_filters.FilterSet):
 
     class Meta:
         model = Finding
-        fields = ["rule", "status", "severity", "identity", "team", "search", "mine"]
+        fields = ["rule", "status", "severity", "identity", "team", "search", "mine", "overdue"]

@@ -176,3 +176,28 @@ def test_a_finding_that_clears_because_its_identity_was_suspended_says_so(clock,
     run_sweep()
     finding = _only("review_overdue", overdue)
     assert finding.status == "resolved" and finding.resolution == "identity_suspended"
+
+
+def test_the_api_filters_overdue_findings(clock, owner, iam, api_as):  # noqa: F811
+    late = old_key_identity(owner, name="late")
+    old_key_identity(owner, name="fresh")
+    run_sweep()
+    Finding.objects.filter(identity=late).update(due_at=timezone.now() - timedelta(hours=1))
+    client = api_as(iam)
+    overdue = client.get("/api/v1/findings/", {"overdue": "true"}).json()["results"]
+    assert {f["identity_name"] for f in overdue} == {"late"} and all(f["overdue"] for f in overdue)
+    on_time = client.get("/api/v1/findings/", {"overdue": "false"}).json()["results"]
+    assert "late" not in {f["identity_name"] for f in on_time} and "fresh" in {
+        f["identity_name"] for f in on_time
+    }
+
+
+def test_the_findings_page_filters_overdue_ones(clock, owner, iam, client):  # noqa: F811
+    late = old_key_identity(owner, name="late")
+    old_key_identity(owner, name="fresh")
+    run_sweep()
+    Finding.objects.filter(identity=late).update(due_at=timezone.now() - timedelta(hours=1))
+    client.force_login(iam)
+    page = client.get("/findings/", {"overdue": "true"}).content.decode()
+    assert '<option value="true" selected>Overdue</option>' in page
+    assert ">late<" in page and ">fresh<" not in page
