@@ -8,7 +8,7 @@ from config.api import router
 from governance.people.auth import StewardLoginView
 from governance.people.views import StewardLogoutView, backchannel_logout
 from governance.policy.api import PolicyView
-from inventory.views_credentials import credential_list
+from inventory.views.credentials import credential_list
 
 admin.site.site_header = "Steward administration"
 admin.site.site_title = "Steward admin"

@@ -12,10 +12,10 @@ class InventoryConfig(AppConfig):
             lookups,  # noqa: F401  (registers the JSON `has_item` lookup)
             ownership,
             timeline,
-            views_ownership,
         )
+        from inventory.views import ownership as ownership_pages
 
         user_deactivated.connect(ownership.on_user_deactivated, dispatch_uid="inventory.owner_departure")
-        views_ownership.register_identity_panel()
+        ownership_pages.register_identity_panel()
         timeline.register_sources()
         from inventory import jobs  # noqa: F401  (registers inventory's scheduled jobs)

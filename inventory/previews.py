@@ -1,6 +1,6 @@
 """Import previews waiting for their confirm: files under `imports/` in the default storage.
 
-The import page keeps the uploaded file between preview and confirm (`inventory.views_import`).
+The import page keeps the uploaded file between preview and confirm (`inventory.views.importing`).
 Confirming deletes it; a preview nobody confirms would stay forever, so a scheduled job
 (`import_previews`, registered in `inventory.jobs`) deletes every preview older than a day.
 """

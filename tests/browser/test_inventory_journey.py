@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from inventory.views import GRANTS_SHOWN
+from inventory.views.identities import GRANTS_SHOWN
 from tests.browser.nav import click_nav
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inventory.views import GRANTS_SHOWN
+from inventory.views.identities import GRANTS_SHOWN
 from tests.factories import GrantFactory, IdentityFactory
 
 

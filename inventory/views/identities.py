@@ -70,7 +70,9 @@ EXPORT_COLUMNS = [
     "external_id",
     "purpose",
 ]
-TRANSITIONS = {
+# The lifecycle buttons of the identity page: action → (service, button label, message). Which moves are
+# legal is the model's `Identity.TRANSITIONS`; the services check it.
+LIFECYCLE_ACTIONS = {
     "suspend": (services.suspend, "Suspend", "identity suspended"),
     "reactivate": (services.reactivate, "Reactivate", "identity reactivated"),
     "decommission": (services.decommission, "Decommission", "identity decommissioned"),
@@ -429,7 +431,7 @@ def _edit_messages(request, identity: Identity, outcome) -> None:
 def identity_transition(request, pk: int, action: str):
     """GET: a page with the reason form (works without JavaScript). POST: do it."""
     identity = _identity_or_404(pk)
-    service, label, done = TRANSITIONS[action]
+    service, label, done = LIFECYCLE_ACTIONS[action]
     # Who may comes before the form: nobody else is shown a reason form they could never use.
     allowed = (
         request.user.is_governor if action == "reactivate" else services.can_edit(request.user, identity)

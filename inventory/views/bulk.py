@@ -17,7 +17,7 @@ from governance.ids import parse_id
 from governance.people.models import User
 from inventory import ownership
 from inventory.models import Identity
-from inventory.views import clean_query, filtered, list_context
+from inventory.views.identities import clean_query, filtered, list_context
 
 MAX_BULK = 5_000  # one transaction locks every row it reassigns
 

@@ -15,7 +15,7 @@ from governance.people.models import Role
 from inventory.filters import CredentialFilter, credential_queryset
 from inventory.models import Credential, Identity
 from inventory.secrets_guard import looks_like_secret
-from inventory.views import PAGE_SIZE, _is_plain_owner, clean_query
+from inventory.views.identities import PAGE_SIZE, _is_plain_owner, clean_query
 
 TEMPLATE = "inventory/credential_list.html"
 
