@@ -17,6 +17,7 @@ from inventory.models import (
     Environment,
     Grant,
     Identity,
+    Remediation,
     ResourceKind,
     UsageEvent,
 )
@@ -69,6 +70,8 @@ class IdentitySerializer(serializers.ModelSerializer):
     backup_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
+    # Blank until a connector acts on it: declared so the schema says "" is a value too.
+    remediation = serializers.ChoiceField(choices=Remediation.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Identity
