@@ -4,40 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0008_import_preview_cleanup_schedule'),
+        ("inventory", "0008_import_preview_cleanup_schedule"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='identity',
-            name='remediation',
-            field=models.CharField(blank=True, choices=[('pending', 'pending'), ('confirmed', 'confirmed'), ('failed', 'failed')], db_default='', default='', help_text='Disabling it at the source: pending, confirmed by a later sync, or failed.', max_length=10, verbose_name='remediation'),
+            model_name="identity",
+            name="remediation",
+            field=models.CharField(
+                blank=True,
+                choices=[("pending", "pending"), ("confirmed", "confirmed"), ("failed", "failed")],
+                db_default="",
+                default="",
+                help_text="Disabling it at the source: pending, confirmed by a later sync, or failed.",
+                max_length=10,
+                verbose_name="remediation",
+            ),
         ),
         migrations.AddField(
-            model_name='identity',
-            name='remediation_confirmed_at',
+            model_name="identity",
+            name="remediation_confirmed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='identity',
-            name='remediation_error',
-            field=models.TextField(blank=True, db_default='', default='', verbose_name='remediation error'),
+            model_name="identity",
+            name="remediation_error",
+            field=models.TextField(blank=True, db_default="", default="", verbose_name="remediation error"),
         ),
         migrations.AddField(
-            model_name='identity',
-            name='remediation_requested_at',
+            model_name="identity",
+            name="remediation_requested_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='identity',
-            name='vanished',
-            field=models.BooleanField(db_default=False, default=False, help_text='No longer found at its source by the last sync.', verbose_name='vanished'),
+            model_name="identity",
+            name="vanished",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="No longer found at its source by the last sync.",
+                verbose_name="vanished",
+            ),
         ),
         migrations.AddField(
-            model_name='identity',
-            name='vanished_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='vanished at'),
+            model_name="identity",
+            name="vanished_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="vanished at"),
         ),
     ]
