@@ -66,6 +66,17 @@ def test_each_group_offers_only_what_the_role_may_open(page, live_server, login,
         "Findings",
         "Exceptions",
     ]
+    page.get_by_role("button", name="Estate").click()
+    estate = page.locator("[data-nav-group=estate] .dropdown-menu")
+    assert [t.strip() for t in estate.get_by_role("link").all_inner_texts()] == ["Inventory", "Credentials"]
+    login(page, "iam")  # IAM reads the connectors too
+    page.get_by_role("button", name="Estate").click()
+    estate = page.locator("[data-nav-group=estate] .dropdown-menu")
+    assert [t.strip() for t in estate.get_by_role("link").all_inner_texts()] == [
+        "Inventory",
+        "Credentials",
+        "Connectors",
+    ]
     login(page, "auditor")
     assert (
         page.get_by_test_id("main-nav").get_by_role("link", name="Approvals", include_hidden=True).count()
