@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.links import link
+
 
 class Connector(models.Model):
     class Kind(models.TextChoices):
@@ -72,7 +74,7 @@ class Connector(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return f"/connectors/{self.pk}/"
+        return link("connectors:detail", self.pk)
 
     @property
     def actor_label(self) -> str:
@@ -123,7 +125,7 @@ class ConnectorRun(models.Model):
         return f"{self.connector} run {self.pk} ({self.state})"
 
     def get_absolute_url(self) -> str:
-        return f"/connectors/{self.connector_id}/#run-{self.pk}"
+        return link("connectors:detail", self.connector_id, fragment=f"run-{self.pk}")
 
 
 class SourceRecord(models.Model):

@@ -1,4 +1,4 @@
-from django.urls import Resolver404, resolve
+from django.urls import NoReverseMatch, reverse
 
 from governance.people.models import Role
 
@@ -20,30 +20,30 @@ def navigation(request):
     governor = user.has_role(Role.IAM, Role.SECURITY)
     reader = governor or user.has_role(Role.AUDITOR)
     member = user.has_role(Role.OWNER, Role.IAM, Role.SECURITY, Role.AUDITOR)
-    # (key, label, url, allowed, group): group None is a top-level link.
-    items = [("dashboard", "Dashboard", "/", True, None)]
+    # (key, label, URL name, allowed, group): group None is a top-level link.
+    items = [("dashboard", "Dashboard", "home", True, None)]
     items += [
-        ("intake", "New request", "/intake/new/", user.has_role(Role.OWNER, Role.IAM, Role.SECURITY), None),
-        ("approvals", "Approvals", "/approvals/", member and not user.is_auditor, "work"),
-        ("reviews", "Reviews", "/reviews/", member, "work"),
-        ("findings", "Findings", "/findings/", member, "work"),
-        ("exceptions", "Exceptions", "/exceptions/", member, "work"),
-        ("inventory", "Inventory", "/inventory/", member, "estate"),
-        ("credentials", "Credentials", "/credentials/", member, "estate"),
-        ("connectors", "Connectors", "/connectors/", reader, "estate"),
-        ("policy", "Policy", "/policy/", reader, "policy-group"),
-        ("decisions", "Decisions", "/decisions/", reader, "policy-group"),
-        ("audit", "Audit log", "/audit/", reader, "assurance"),
-        ("evidence", "Evidence", "/evidence/", reader, "assurance"),
+        ("intake", "New request", "intake-new", user.has_role(Role.OWNER, Role.IAM, Role.SECURITY), None),
+        ("approvals", "Approvals", "approvals-inbox", member and not user.is_auditor, "work"),
+        ("reviews", "Reviews", "reviews", member, "work"),
+        ("findings", "Findings", "findings", member, "work"),
+        ("exceptions", "Exceptions", "exceptions", member, "work"),
+        ("inventory", "Inventory", "inventory:list", member, "estate"),
+        ("credentials", "Credentials", "credentials", member, "estate"),
+        ("connectors", "Connectors", "connectors:list", reader, "estate"),
+        ("policy", "Policy", "policy", reader, "policy-group"),
+        ("decisions", "Decisions", "decisions-log", reader, "policy-group"),
+        ("audit", "Audit log", "audit-log", reader, "assurance"),
+        ("evidence", "Evidence", "evidence", reader, "assurance"),
     ]
 
     visible = []
-    for key, label, url, allowed, group in items:
+    for key, label, name, allowed, group in items:
         if not allowed:
             continue
         try:  # only link pages that exist in this build
-            resolve(url)
-        except Resolver404:
+            url = reverse(name)
+        except NoReverseMatch:
             continue
         visible.append({"key": key, "label": label, "url": url, "group": group})
     path = request.path

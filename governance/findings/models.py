@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.findings.catalogue import RULES
+from governance.links import link
 
 
 class Rule(models.TextChoices):
@@ -151,7 +152,7 @@ class Finding(models.Model):
 
     @property
     def exception_request_url(self) -> str:
-        return f"/exceptions/new/?identity={self.identity_id}&rule={self.rule}"
+        return link("exception-new", query={"identity": self.identity_id, "rule": self.rule})
 
     @property
     def evidence_summary(self) -> str:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
+from governance.links import link
 from governance.people.models import User
 from governance.reviews.models import ReviewCampaign, ReviewItem, ReviewReminder
 from governance.reviews.services.common import clean_reason, lock_item, require_iam, require_open
@@ -73,7 +74,7 @@ def reassign(actor, item: ReviewItem | int, reviewer: User | str, reason: str | 
 
 
 def _reminder_mail(reviewer: User, campaign: ReviewCampaign, open_items: int) -> tuple:
-    url = f"{settings.STEWARD_BASE_URL.rstrip('/')}/reviews/?campaign={campaign.pk}"
+    url = settings.STEWARD_BASE_URL.rstrip("/") + link("reviews", query={"campaign": campaign.pk})
     body = (
         f"Hello {reviewer},\n\n"
         f"You have {open_items} access review item(s) waiting in '{campaign.name}', "

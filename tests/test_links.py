@@ -1,0 +1,69 @@
+"""No page of Steward is written out as a path in Python: links come from URL names
+(`governance.links.link`, `reverse`, `get_absolute_url`), so a moved URL cannot leave a stale link
+behind. Matching a request's path against a prefix (middleware) is not a link and stays a string."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("governance", "inventory", "approvals", "connectors", "config")
+PAGE = re.compile(
+    r"^/(inventory|credentials|connectors|exceptions|findings|reviews|approvals|intake|evidence|policy|"
+    r"decisions|access-requests|audit)([/?#]|$)"
+)
+# Request-path matching, not links: the middleware's prefix tables and the settings' login pages.
+NOT_LINKS = {"config/settings.py"}
+PREFIX_TABLE = re.compile(r"(PREFIXES|POSTS)$")
+
+
+def _page_literals(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), str(path))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "startswith"
+        ):
+            skip.update(id(n) for arg in node.args for n in ast.walk(arg))
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and PREFIX_TABLE.search(t.id) for t in node.targets
+        ):
+            skip.update(id(n) for n in ast.walk(node.value))
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+            skip.update(id(n) for n in node.values)
+            text = str(node.values[0].value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if PAGE.match(text):
+            found.append((node.lineno, text))
+    return found
+
+
+def test_no_page_path_is_written_out_in_python():
+    found = []
+    for top in SOURCES:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if "migrations" in rel.parts or str(rel) in NOT_LINKS:
+                continue
+            found += [f"{rel}:{line}: {text!r}" for line, text in _page_literals(path)]
+    assert not found, "link by URL name (governance.links.link) instead of:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_written_out_path(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'A = f"/exceptions/{pk}/"\nB = "/inventory/"\nOK = request.path.startswith("/api/")\n'
+        'EXEMPT_PREFIXES = ("/evidence/",)\n'
+    )
+    assert sorted(text for _line, text in _page_literals(sample)) == ["/exceptions/", "/inventory/"]
