@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
@@ -14,8 +16,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.models import ApprovalStep
-from approvals.selectors import last_decision
 from approvals.services import engine
+from approvals.views.decide import decide_from_page, refusal_context
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import from_request
 from governance.decisions import attestation, jit
@@ -126,15 +128,9 @@ def _detail_context(request, ar: AccessRequest) -> dict:
 def _decision_refused(request, pk: int, *, status: int, message: str, field_error: bool = False):
     """The page again, as it is now, with the reason beside the decision form and the comment kept
     (a missing comment is 400; a decision someone else already made is 409, and the trail shows who)."""
-    ar = _page_request(request, pk)
-    context = _detail_context(request, ar)
+    context = _detail_context(request, _page_request(request, pk))
     context.update(
-        {
-            "decide_error": "" if field_error else message,
-            "comment_error": message if field_error else "",
-            "comment": request.POST.get("comment", ""),
-            "last_decision": last_decision(context["steps"]) if status == 409 else None,
-        }
+        refusal_context(request, context["steps"], status=status, message=message, field_error=field_error)
     )
     return render(request, "governance/decisions/access_request.html", context, status=status)
 
@@ -154,24 +150,15 @@ def _act(request, pk: int, call, success: str):
 
 @require_POST
 def access_request_decide(request, pk: int):
-    approve = request.POST.get("decision") == "approve"
-    comment = request.POST.get("comment", "")
-    actor = from_request(request)
-    ar = _page_request(request, pk)
-    try:
-        if approve:
-            jit.approve(actor, ar, comment)
-        else:
-            jit.reject(actor, ar, comment)
-    except IllegalTransition as exc:
-        return _decision_refused(request, pk, status=409, message=exc.message)
-    except ValidationError as exc:
-        about_comment = "comment" in getattr(exc, "error_dict", {})
-        return _decision_refused(
-            request, pk, status=400, message=" ".join(exc.messages), field_error=about_comment
-        )
-    messages.success(request, "Approved: the grant is live now." if approve else "Rejected.")
-    return redirect(ar.get_absolute_url())
+    return decide_from_page(
+        request,
+        _page_request(request, pk),
+        approve=jit.approve,
+        reject=jit.reject,
+        refused=partial(_decision_refused, request, pk),
+        approved="Approved: the grant is live now.",
+        rejected="Rejected.",
+    )
 
 
 @require_POST

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -11,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from approvals.models import ApprovalRequest, ApprovalStep
-from approvals.selectors import last_decision
 from approvals.services import engine
+from approvals.views.decide import decide_from_page, refusal_context
 from governance.access import MEMBERS, READERS, is_htmx, role_required
 from governance.actors import from_request
 from governance.errors import IllegalTransition, NotAllowed
@@ -162,15 +164,9 @@ def _detail_context(request, exc: PolicyException) -> dict:
 def _decision_refused(request, pk: int, *, status: int, message: str, field_error: bool = False):
     """The page again, as it is now, with the reason beside the decision form and the comment kept
     (a missing comment is 400; a decision someone else already made is 409, and the trail shows who)."""
-    exc = _page_exception(request, pk)
-    context = _detail_context(request, exc)
+    context = _detail_context(request, _page_exception(request, pk))
     context.update(
-        {
-            "decide_error": "" if field_error else message,
-            "comment_error": message if field_error else "",
-            "comment": request.POST.get("comment", ""),
-            "last_decision": last_decision(context["steps"]) if status == 409 else None,
-        }
+        refusal_context(request, context["steps"], status=status, message=message, field_error=field_error)
     )
     return render(request, "governance/exceptions/exception_detail.html", context, status=status)
 
@@ -193,26 +189,15 @@ def _act(request, pk: int, call, success: str):
 @require_POST
 @role_required(*MEMBERS)
 def exception_decide(request, pk: int):
-    actor = from_request(request)
-    comment = request.POST.get("comment", "")
-    approve = request.POST.get("decision") == "approve"
-    exc = _page_exception(request, pk)
-    try:
-        if approve:
-            services.approve(actor, exc, comment)
-        else:
-            services.reject(actor, exc, comment)
-    except IllegalTransition as error:
-        return _decision_refused(request, pk, status=409, message=error.message)
-    except NotAllowed as error:
-        raise PermissionDenied(error.message) from error
-    except ValidationError as error:
-        about_comment = "comment" in getattr(error, "error_dict", {})
-        return _decision_refused(
-            request, pk, status=400, message=" ".join(error.messages), field_error=about_comment
-        )
-    messages.success(request, "Approved." if approve else "Rejected.")
-    return redirect(exc.get_absolute_url())
+    return decide_from_page(
+        request,
+        _page_exception(request, pk),
+        approve=services.approve,
+        reject=services.reject,
+        refused=partial(_decision_refused, request, pk),
+        approved="Approved.",
+        rejected="Rejected.",
+    )
 
 
 @require_POST

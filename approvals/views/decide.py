@@ -1,0 +1,42 @@
+"""Deciding a request from its page, the same for every flow on the approval engine (exceptions, JIT
+access, …): approve or reject with a comment through the flow's service, and on a refusal the page
+again with the reason beside the form and the comment kept — a missing comment is 400, a decision
+someone else already made is 409 and the trail shows who."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+
+from approvals.selectors import last_decision
+from governance.actors import from_request
+from governance.errors import IllegalTransition
+
+
+def decide_from_page(request, subject, *, approve, reject, refused: Callable, approved: str, rejected: str):
+    """POST `decision` (approve or reject) and `comment`: `approve(actor, subject, comment)` or
+    `reject(...)` decides; `refused(status=, message=, field_error=)` renders a refusal."""
+    approving = request.POST.get("decision") == "approve"
+    try:
+        (approve if approving else reject)(from_request(request), subject, request.POST.get("comment", ""))
+    except IllegalTransition as exc:
+        return refused(status=409, message=exc.message)
+    except ValidationError as exc:
+        about_comment = "comment" in getattr(exc, "error_dict", {})
+        return refused(status=400, message=" ".join(exc.messages), field_error=about_comment)
+    messages.success(request, approved if approving else rejected)
+    return redirect(subject.get_absolute_url())
+
+
+def refusal_context(request, steps, *, status: int, message: str, field_error: bool = False) -> dict:
+    """What a refused decision adds to the page's context: the reason (beside the comment box when it
+    is about the comment), the comment as typed, and on a lost race the decision that won."""
+    return {
+        "decide_error": "" if field_error else message,
+        "comment_error": message if field_error else "",
+        "comment": request.POST.get("comment", ""),
+        "last_decision": last_decision(steps) if status == 409 else None,
+    }
