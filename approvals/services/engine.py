@@ -21,3 +21,4 @@ from approvals.services.requests import (  # noqa: F401
     resubmit,
     withdraw,
 )
+from approvals.services.subjects import approval_of, approve_subject, reject_subject  # noqa: F401

@@ -15,7 +15,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -228,22 +227,10 @@ def request_access(actor, data: dict[str, Any]) -> AccessRequest:
     return ar
 
 
-def approval_of(ar: AccessRequest) -> ApprovalRequest:
-    return ApprovalRequest.objects.get(
-        content_type=ContentType.objects.get_for_model(AccessRequest), object_id=ar.pk
-    )
-
-
-def approve(actor, ar: AccessRequest, comment: str = "") -> AccessRequest:
-    engine.approve(actor, approval_of(ar), comment=comment)
-    ar.refresh_from_db()
-    return ar
-
-
-def reject(actor, ar: AccessRequest, comment: str) -> AccessRequest:
-    engine.reject(actor, approval_of(ar), comment=comment)
-    ar.refresh_from_db()
-    return ar
+# Deciding a request from the browser or the API: the engine's, for this flow's rows.
+approval_of = engine.approval_of
+approve = engine.approve_subject
+reject = engine.reject_subject
 
 
 # ---------------------------------------------------------------- the engine's hooks

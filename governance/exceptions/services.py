@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -240,24 +239,10 @@ def _int_or_none(value):
 # ---------------------------------------------------------------- decide, revoke
 
 
-def approval_of(exc: PolicyException) -> ApprovalRequest:
-    if exc.approval_id:
-        return exc.approval
-    return ApprovalRequest.objects.get(
-        content_type=ContentType.objects.get_for_model(PolicyException), object_id=exc.pk
-    )
-
-
-def approve(actor, exc: PolicyException, comment: str = "") -> PolicyException:
-    engine.approve(actor, approval_of(exc), comment=comment)
-    exc.refresh_from_db()
-    return exc
-
-
-def reject(actor, exc: PolicyException, comment: str) -> PolicyException:
-    engine.reject(actor, approval_of(exc), comment=comment)
-    exc.refresh_from_db()
-    return exc
+# Deciding an exception from the browser or the API: the engine's, for this flow's rows.
+approval_of = engine.approval_of
+approve = engine.approve_subject
+reject = engine.reject_subject
 
 
 @transaction.atomic
