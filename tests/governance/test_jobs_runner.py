@@ -27,6 +27,7 @@ FEATURE_JOBS = {
     "audit_checkpoint",
 }  # fmt: skip
 FEATURE_JOBS |= {"import_previews"}  # inventory.jobs: abandoned import previews
+FEATURE_JOBS |= {"connector_recovery"}  # connectors.jobs: resume runs whose worker died
 ALL_JOBS = JOBS | FEATURE_JOBS
 
 
