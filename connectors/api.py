@@ -1,4 +1,5 @@
-"""REST API for connectors: `connectors/`, `connectors/{id}/sync/`, `connector-runs/`.
+"""REST API for connectors: `connectors/`, `connectors/{id}/sync/`, `connectors/{id}/reports/`,
+`connector-runs/`.
 
 Thin: parse, authorise, call one service, render. IAM and Security register, change and sync
 connectors; auditors read them; the services check roles again.
@@ -7,17 +8,19 @@ connectors; auditors read them; the services check roles again.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.http.request import RawPostDataException
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from connectors import services
+from connectors import endpoint, services
 from connectors.models import Connector, ConnectorRun
 from governance.actors import from_request
 from governance.ids import parse_id
+from governance.people.models import ApiToken, Role
 from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
 from inventory.models import Identity
 
@@ -65,6 +68,55 @@ def _body(request) -> dict:
     return dict(request.data)
 
 
+class EndpointReportPermission(permissions.BasePermission):
+    """An endpoint's report: a token of scope 'report' (whoever holds it), or IAM and Security
+    (signed in, or with a write token). Read and SCIM tokens, owners and auditors are refused."""
+
+    message = "Endpoint reports come with a token of scope 'report', or from IAM or Security."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not user.is_authenticated:
+            return False
+        token = request.auth
+        if isinstance(token, ApiToken):
+            if token.scope == ApiToken.Scope.REPORT:
+                return True
+            if token.scope != ApiToken.Scope.WRITE:
+                return False
+        return user.has_role(Role.IAM, Role.SECURITY) and not user.is_auditor
+
+
+ENDPOINT_EXTENSION = inline_serializer(
+    "EndpointExtension",
+    {
+        "id": serializers.CharField(max_length=200, help_text="e.g. github.copilot"),
+        "version": serializers.CharField(required=False, allow_blank=True, max_length=100),
+        "publisher": serializers.CharField(required=False, allow_blank=True, max_length=200),
+        "ide": serializers.CharField(
+            required=False, allow_blank=True, max_length=100, help_text="vscode, cursor, jetbrains:<product>"
+        ),
+    },
+)
+ENDPOINT_MCP_SERVER = inline_serializer(
+    "EndpointMcpServer",
+    {
+        "name": serializers.CharField(max_length=200),
+        "transport": serializers.CharField(help_text="stdio, http or sse"),
+        "command": serializers.CharField(required=False, max_length=300, help_text="Or url; not both."),
+        "url": serializers.CharField(required=False, max_length=500, help_text="No query string."),
+        "env": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="Names only, never values."
+        ),
+        "headers": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="Names only, never values."
+        ),
+        "client": serializers.CharField(required=False, allow_blank=True, max_length=100),
+        "config": serializers.CharField(required=False, allow_blank=True, max_length=300),
+    },
+)
+
+
 class ConnectorViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -78,6 +130,11 @@ class ConnectorViewSet(
     serializer_class = ConnectorSerializer
     permission_classes = [ReadAllRoles, AuditorReadOnly, TokenScopePermission]
     filterset_fields = ["kind", "failing", "enforce"]
+
+    def get_permissions(self):
+        if self.action == "reports":
+            return [EndpointReportPermission()]
+        return super().get_permissions()
 
     def create(self, request, *args, **kwargs):
         connector = services.create_connector(from_request(request), _body(request))
@@ -102,6 +159,40 @@ class ConnectorViewSet(
         dry_run = str(request.query_params.get("dry_run", "")).lower() in TRUE
         run = services.start_run(from_request(request), self.get_object(), dry_run=dry_run, trigger="api")
         return Response(ConnectorRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=inline_serializer(
+            "EndpointReport",
+            {
+                "host": serializers.CharField(max_length=253),
+                "user": serializers.CharField(max_length=150),
+                "scanned_at": serializers.DateTimeField(),
+                "scanner_version": serializers.CharField(required=False),
+                "extensions": serializers.ListField(child=ENDPOINT_EXTENSION, required=False),
+                "mcp_servers": serializers.ListField(child=ENDPOINT_MCP_SERVER, required=False),
+            },
+        ),
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["post"])
+    def reports(self, request, pk=None):
+        """One endpoint's report from tools/steward-scan (at most 1 MiB and 2,000 items): all or
+        nothing, idempotent per host and day. Answers what it discovered, changed and proposed."""
+        connector = self.get_object()
+        try:
+            size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        try:
+            size = max(size, len(request.body))  # a chunked body announces no length
+        except RawPostDataException:  # already read (a form body): its length was announced
+            pass
+        if size > endpoint.MAX_BYTES:
+            raise ValidationError(
+                {"report": [f"The report is larger than {endpoint.MAX_BYTES // 1024} KiB; split it."]}
+            )
+        result = endpoint.ingest_report(from_request(request), connector, request.data)
+        return Response(result)
 
     @extend_schema(
         request=inline_serializer(

@@ -13,7 +13,10 @@ class ConnectorsConfig(AppConfig):
             jobs,  # noqa: F401  (registers the connectors' scheduled jobs)
             panels,
         )
-        from connectors.kinds import aws_iam  # noqa: F401  (registers the aws_iam kind)
+        from connectors.kinds import (
+            aws_iam,  # noqa: F401  (registers the aws_iam kind)
+            endpoint_scan,  # noqa: F401  (registers the endpoint_scan kind)
+        )
         from inventory import enforcement as inventory_enforcement
 
         inventory_enforcement.register("connectors", enforcement.on_revocation)

@@ -4,6 +4,8 @@
 - `unapproved_entitlement`: the source gives more than the identity's current grants; the
   evidence holds the difference.
 - `connector_failing`: the connector's last run failed (on the connector's own identity).
+- `static_secret_in_mcp_config`: an MCP server found on endpoints (endpoint_scan) is given
+  environment variables whose names look like secrets; the evidence names them and the hosts.
 """
 
 from __future__ import annotations
@@ -141,7 +143,48 @@ def failing_connectors(now: datetime) -> Iterator[Hit]:
         )
 
 
+def static_secrets_in_mcp_configs(now: datetime) -> Iterator[Hit]:
+    records = (
+        SourceRecord.objects.filter(
+            connector__kind=Connector.Kind.ENDPOINT_SCAN,
+            object_type="mcp_server",
+            gone_at__isnull=True,
+            identity__isnull=False,
+        )
+        .exclude(identity__status=Identity.Status.DECOMMISSIONED)
+        .exclude(details__secret_env_names=[])
+        .filter(details__has_key="secret_env_names")
+        .values_list("identity_id", "identity__name", "connector__name", "details")
+        .order_by("pk")
+    )
+    for identity_id, name, connector, details in records.iterator(chunk_size=CHUNK):
+        names = list(details.get("secret_env_names") or [])
+        if not names:
+            continue
+        hosts = sorted(
+            host
+            for host, sighting in details.get("hosts", {}).items()
+            if set(sighting.get("env", [])) & set(names)
+        )
+        shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
+        yield Hit(
+            identity_id,
+            Severity.HIGH,
+            {
+                "summary": f"MCP server '{details.get('server', name)}' is given {', '.join(names)} from its "
+                f"configuration file on {shown}: move the secret to a vault or a short-lived credential.",
+                "connector": connector,
+                "env_names": names,
+                "hosts": hosts[:100],
+            },
+            name,
+        )
+
+
 def register() -> None:
     registry.register_finding_source(Rule.UNMANAGED_IDENTITY, "connectors", unmanaged_identities)
     registry.register_finding_source(Rule.UNAPPROVED_ENTITLEMENT, "connectors", unapproved_entitlements)
     registry.register_finding_source(Rule.CONNECTOR_FAILING, "connectors", failing_connectors)
+    registry.register_finding_source(
+        Rule.STATIC_SECRET_IN_MCP_CONFIG, "connectors", static_secrets_in_mcp_configs
+    )

@@ -70,6 +70,9 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
         else:
             cleaned["kind"] = kind
     kind = existing.kind if existing is not None else cleaned.get("kind")
+    pushed = bool(kind) and getattr(kinds.available().get(kind), "pushed", False)
+    if pushed and existing is None:
+        cleaned["schedule"] = Connector.Schedule.MANUAL
     if "schedule" in data:
         if data["schedule"] not in Connector.Schedule.values:
             errors["schedule"] = [f"Choose one of {', '.join(Connector.Schedule.values)}."]
@@ -80,6 +83,12 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
             errors["enforce"] = ["Must be true or false."]
         else:
             cleaned["enforce"] = data["enforce"]
+    if pushed:
+        # Its endpoints post reports: there is nothing to sync on a schedule, nothing to act on.
+        if cleaned.get("schedule", Connector.Schedule.MANUAL) != Connector.Schedule.MANUAL:
+            errors["schedule"] = [f"A {kind} connector is not synced (its endpoints post reports): manual."]
+        if cleaned.get("enforce"):
+            errors["enforce"] = [f"A {kind} connector cannot act on endpoints; enforcement stays off."]
     if "config" in data and kind:
         config, config_errors = connector_config.clean_config(kind, data["config"])
         if config_errors:
@@ -209,6 +218,11 @@ def start_run(
             errors = connector_config.endpoint_errors(connector.config)
             if errors:
                 raise ValidationError({"config": errors})
+            if getattr(kinds.available().get(connector.kind), "pushed", False):
+                raise IllegalTransition(
+                    f"Connector '{connector.name}' is not synced: its endpoints post reports to "
+                    f"connectors/{connector.pk}/reports/ (tools/steward-scan)."
+                )
             run = ConnectorRun.objects.create(
                 connector=connector, dry_run=dry_run, trigger=trigger, actor=actor.label
             )

@@ -341,6 +341,7 @@ Claude Code (payments)|ai_assistant|Anthropic|Claude Code|claude-sonnet-4-5|paym
 Codex cloud tasks|ai_agent|OpenAI|Codex|gpt-5-codex|platform|dev|repository:platform/*=read_code,write_code,open_pr;ci_pipeline:platform/checks=run_ci|oauth_token|owner|pat|2|30|y|internal
 JetBrains AI Assistant|ide_plugin|JetBrains|AI Assistant||mobile|dev|repository:mobile/*=read_code|oauth_token|miles|owner|8|90|n|internal
 Continue (found on laptops)|ide_plugin|Continue|Continue||data|dev|repository:data/notebooks=read_code|pat|||35|210|n|internal
+GitHub MCP server (laptops)|mcp_server|GitHub|github-mcp-server||platform|dev|repository:platform/*=read_code,open_pr|pat|owner|pat|1|200|n|internal
 dependabot|bot|GitHub|Dependabot||security|dev;prod|repository:*=read_code,open_pr|oauth_token|security|iam|0|30|y|internal
 renovate-bot|bot|Mend|Renovate||platform|dev|repository:platform/*=read_code,open_pr|pat|pat|owner|1|330|y|internal
 slack-incident-bot|bot|Internal|Incident bot||platform|prod|ticketing:PagerDuty=read_tickets,write_tickets|oauth_token|pat|owner|4|60|y|internal

@@ -113,6 +113,7 @@ class Identity(models.Model):
         OAUTH_APP = "oauth_app", _("OAuth app")
         BOT = "bot", _("bot")
         WORKLOAD = "workload", _("workload")
+        MCP_SERVER = "mcp_server", _("MCP server")
 
     class Status(models.TextChoices):
         DISCOVERED = "discovered", _("discovered")

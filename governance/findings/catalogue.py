@@ -213,6 +213,22 @@ _RULES += [
             ISO: ("A.8.16",),
         },
     ),
+    RuleInfo(
+        "static_secret_in_mcp_config",
+        _("Static secret in an MCP configuration"),
+        _(
+            "An MCP server on an endpoint is given environment variables whose names look like secrets "
+            "(*_TOKEN, *_KEY, *SECRET*, *PASSWORD*): a long-lived credential in a configuration file."
+        ),
+        {
+            NHI: ("NHI2 Secret Leakage", "NHI7 Long-Lived Secrets"),
+            ASI: ("ASI03 Identity and Privilege Abuse",),
+            CSF: ("PR.AA-01", "PR.DS-01"),
+            SOC2: ("CC6.1",),
+            ISO: ("A.5.17", "A.8.24"),
+            CIS: ("3.11",),
+        },
+    ),
 ]
 
 RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}

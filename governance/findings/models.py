@@ -25,6 +25,7 @@ class Rule(models.TextChoices):
     UNMANAGED_IDENTITY = "unmanaged_identity", _("Unmanaged identity at the source")
     UNAPPROVED_ENTITLEMENT = "unapproved_entitlement", _("Entitlement beyond approved grants")
     CONNECTOR_FAILING = "connector_failing", _("Connector failing")
+    STATIC_SECRET_IN_MCP_CONFIG = "static_secret_in_mcp_config", _("Static secret in an MCP configuration")
 
 
 class Severity(models.TextChoices):

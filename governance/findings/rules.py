@@ -441,6 +441,7 @@ def _from_sources(rule: str) -> Callable[[RuleContext], Iterator[Hit]]:
 unmanaged_identity = _from_sources(Rule.UNMANAGED_IDENTITY)
 unapproved_entitlement = _from_sources(Rule.UNAPPROVED_ENTITLEMENT)
 connector_failing = _from_sources(Rule.CONNECTOR_FAILING)
+static_secret_in_mcp_config = _from_sources(Rule.STATIC_SECRET_IN_MCP_CONFIG)
 
 
 RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
@@ -458,6 +459,7 @@ RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
     Rule.UNMANAGED_IDENTITY: unmanaged_identity,
     Rule.UNAPPROVED_ENTITLEMENT: unapproved_entitlement,
     Rule.CONNECTOR_FAILING: connector_failing,
+    Rule.STATIC_SECRET_IN_MCP_CONFIG: static_secret_in_mcp_config,
 }
 
 

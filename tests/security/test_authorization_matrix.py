@@ -83,6 +83,8 @@ EXPECTED = {
     "POST connector-list api/v1/^connectors/$": "L---++-",
     "POST connector-sync api/v1/^connectors/(?P<pk>[^/.]+)/sync/$": "L---++-",
     "POST connector-confirm-vanished api/v1/^connectors/(?P<pk>[^/.]+)/confirm-vanished/$": "L---++-",
+    # Endpoint reports: a token of scope 'report' (tests/connectors/test_endpoint_scan.py), IAM, Security.
+    "POST connector-reports api/v1/^connectors/(?P<pk>[^/.]+)/reports/$": "L---++-",
     "GET connector-run-detail api/v1/^connector-runs/(?P<pk>[^/.]+)/$": "L---+++",
     "GET connector-run-list api/v1/^connector-runs/$": "L---+++",
     "GET connectors:confirm-vanished connectors/<int:pk>/vanished/<int:identity_pk>/confirm/": "L......",
