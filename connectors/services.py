@@ -71,8 +71,6 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
             cleaned["kind"] = kind
     kind = existing.kind if existing is not None else cleaned.get("kind")
     pushed = bool(kind) and getattr(kinds.available().get(kind), "pushed", False)
-    if pushed and existing is None:
-        cleaned["schedule"] = Connector.Schedule.MANUAL
     if "schedule" in data:
         if data["schedule"] not in Connector.Schedule.values:
             errors["schedule"] = [f"Choose one of {', '.join(Connector.Schedule.values)}."]
@@ -85,7 +83,9 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
             cleaned["enforce"] = data["enforce"]
     if pushed:
         # Its endpoints post reports: there is nothing to sync on a schedule, nothing to act on.
-        if cleaned.get("schedule", Connector.Schedule.MANUAL) != Connector.Schedule.MANUAL:
+        if existing is None:
+            cleaned["schedule"] = Connector.Schedule.MANUAL  # whatever a form's default said
+        elif cleaned.get("schedule", Connector.Schedule.MANUAL) != Connector.Schedule.MANUAL:
             errors["schedule"] = [f"A {kind} connector is not synced (its endpoints post reports): manual."]
         if cleaned.get("enforce"):
             errors["enforce"] = [f"A {kind} connector cannot act on endpoints; enforcement stays off."]

@@ -16,6 +16,7 @@ from connectors.models import Connector, ConnectorRun
 from governance.access import GOVERNORS, READERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
+from governance.links import link
 from inventory.models import Identity
 
 RUNS_PER_PAGE = 20
@@ -122,6 +123,9 @@ def connector_detail(request, pk: int):
         "errors": errors,
         "settings_spec": impl.settings if impl else {},
         "permissions": impl.permissions if impl else "",
+        # Endpoints post to this kind (tools/steward-scan): the page shows where, not a sync button.
+        "pushed": bool(getattr(impl, "pushed", False)),
+        "reports_url": request.build_absolute_uri(link("api:connector-reports", connector.pk)),
         "config_json": json.dumps(connector.config, indent=2, sort_keys=True),
         "schedules": Connector.Schedule.choices,
         "may_change": request.user.has_role(*GOVERNORS),

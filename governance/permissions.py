@@ -17,7 +17,7 @@ def is_usage_report(request, view) -> bool:
 
 REPORT_ONLY = (
     "This token has scope 'report': it only reports usage (POST usage-events/ and "
-    "identities/{id}/usage/), nothing else."
+    "identities/{id}/usage/) and endpoint scans (POST connectors/{id}/reports/), nothing else."
 )
 
 

@@ -307,3 +307,16 @@ def test_reports_go_to_endpoint_scan_connectors_only(iam, api_as, reporter, repo
     response = post(reporter, other, report)
     assert response.status_code == 400
     assert "endpoint_scan" in response.json()["connector"][0]
+
+
+def test_iam_registers_an_endpoint_scan_connector_on_the_page_and_sees_how_endpoints_post(client, iam):
+    client.force_login(iam)
+    response = client.post("/connectors/", {"name": "laptops", "kind": "endpoint_scan", "schedule": "daily"})
+
+    connector = Connector.objects.get(name="laptops")
+    assert response.status_code == 302
+    assert (connector.schedule, connector.enforce) == ("manual", False)  # never synced, never acts
+    page = client.get(connector.get_absolute_url()).content.decode()
+    assert 'data-testid="endpoint-reports"' in page
+    assert f"/api/v1/connectors/{connector.pk}/reports/" in page and "steward-scan --dry-run" in page
+    assert "Sync now" not in page

@@ -137,7 +137,12 @@ def _api_paths():
 
 
 API_PATHS = _api_paths()
-ALLOWED = {("post", "/api/v1/usage-events/"), ("post", "/api/v1/identities/1/usage/")}
+# Usage reports, and endpoint scans (tests/connectors/test_endpoint_scan.py covers those).
+ALLOWED = {
+    ("post", "/api/v1/usage-events/"),
+    ("post", "/api/v1/identities/1/usage/"),
+    ("post", "/api/v1/connectors/1/reports/"),
+}
 
 
 def test_the_route_list_covers_the_api():
