@@ -261,22 +261,8 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             aggregated.append(answer)
             continue
         rows.append(
-            DecisionRecord(
-                identity_id=answer.identity_id,
-                action=ask.action,
-                resource_kind=ask.resource_kind,
-                resource_name=ask.resource_name,
-                environment=ask.environment,
-                task_ref=ask.task_ref,
-                decision=verdict.decision,
-                reasons=verdict.reasons,
-                policies=verdict.policies,
-                policy_version=verdict.policy_version,
-                at=now,
-                actor=actor.label[:150],
-                on_behalf_of=actor.on_behalf_of[:150],
-                out_of_scope=verdict.out_of_scope,
-                after_revocation=after_revocation,
+            _record_row(
+                actor, answer, now, out_of_scope=verdict.out_of_scope, after_revocation=after_revocation
             )
         )
         usage.append(
@@ -385,7 +371,8 @@ def _aggregate_all(actor: Actor, aggregated: list[Answer], minute: datetime, now
         )
 
 
-def _aggregate_row(actor: Actor, answer: Answer, minute: datetime, now: datetime, n: int) -> DecisionRecord:
+def _record_row(actor: Actor, answer: Answer, now: datetime, **extra) -> DecisionRecord:
+    """One answer as a row; `extra` adds what differs (the scope marks, or an aggregate's count)."""
     ask, verdict = answer.ask, answer.verdict
     return DecisionRecord(
         identity_id=answer.identity_id,
@@ -395,12 +382,17 @@ def _aggregate_row(actor: Actor, answer: Answer, minute: datetime, now: datetime
         environment=ask.environment,
         task_ref=ask.task_ref,
         decision=verdict.decision,
-        reasons=verdict.reasons + [f"Aggregated: allows above {sample_above()} a minute for this identity."],
+        reasons=verdict.reasons,
         policies=verdict.policies,
         policy_version=verdict.policy_version,
         at=now,
         actor=actor.label[:150],
         on_behalf_of=actor.on_behalf_of[:150],
-        window_start=minute,
-        count=n,
+        **extra,
     )
+
+
+def _aggregate_row(actor: Actor, answer: Answer, minute: datetime, now: datetime, n: int) -> DecisionRecord:
+    row = _record_row(actor, answer, now, window_start=minute, count=n)
+    row.reasons = [*row.reasons, f"Aggregated: allows above {sample_above()} a minute for this identity."]
+    return row
