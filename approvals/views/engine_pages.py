@@ -15,10 +15,6 @@ from governance.errors import IllegalTransition
 from inventory import services
 
 
-def conflict(request, exc: IllegalTransition):
-    return render(request, "409.html", {"message": exc.message}, status=409)
-
-
 def approval_for(kind: str, object_id: int) -> ApprovalRequest | None:
     return (
         ApprovalRequest.objects.prefetch_related(
@@ -57,7 +53,7 @@ def request_page(request, item, approval: ApprovalRequest | None, template: str)
 def decide(request, item, approval: ApprovalRequest | None, *, what: str, unchanged: str):
     """Approve, reject or withdraw through the engine; `unchanged` says what stays as it is."""
     if approval is None:
-        return conflict(request, IllegalTransition(f"This {what} has no approval to decide."))
+        raise IllegalTransition(f"This {what} has no approval to decide.")
     decision = request.POST.get("decision", "")
     comment = request.POST.get("comment", "")
     actor = as_actor(request.user)
@@ -74,8 +70,6 @@ def decide(request, item, approval: ApprovalRequest | None, *, what: str, unchan
         else:
             # Through the engine, so who may decide is checked (403) before the missing choice.
             engine.decide(actor, approval, decision, comment=comment)
-    except IllegalTransition as exc:
-        return conflict(request, exc)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(item.get_absolute_url())

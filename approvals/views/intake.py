@@ -26,10 +26,6 @@ def _require_requester_role(request) -> None:
         raise PermissionDenied("Tool owners, IAM and Security submit intake requests; your role does not.")
 
 
-def _conflict(request, message: str):
-    return render(request, "409.html", {"message": message}, status=409)
-
-
 # ---------------------------------------------------------------- the form
 
 
@@ -73,8 +69,6 @@ def _save(request, form, formset, *, intake=None):
     except ValidationError as exc:
         loose = intake_forms.attach_errors(form, formset, exc)
         return _render_form(request, form, formset, intake=intake, loose_errors=loose, status=400)
-    except IllegalTransition as exc:
-        return _conflict(request, exc.message)
     return redirect(intake.get_absolute_url())
 
 
@@ -96,7 +90,7 @@ def intake_edit(request, pk: int):
     if request.user.pk != intake.requester_id:
         raise PermissionDenied(f"Only the requester ({intake.requester.username}) can edit this request.")
     if not intake.is_editable:
-        return _conflict(request, f"A {intake.get_state_display()} request cannot be edited.")
+        raise IllegalTransition(f"A {intake.get_state_display()} request cannot be edited.")
     if request.method == "GET":
         form, formset = intake_forms.form_pair(intake=intake)
         return _render_form(request, form, formset, intake=intake)
@@ -231,7 +225,7 @@ def intake_decide(request, pk: int):
             return _panel(
                 request, intake, error=exc.message, status=409, comment=request.POST.get("comment", "")
             )
-        return _conflict(request, exc.message)
+        raise
     except ValidationError as exc:
         message = " ".join(exc.messages)
         if is_htmx(request):
@@ -257,8 +251,6 @@ def _simple_post(request, pk: int, call, success: str):
     intake = _page_intake(request, pk)
     try:
         call(intake)
-    except IllegalTransition as exc:
-        return _conflict(request, exc.message)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(intake.get_absolute_url())
@@ -305,7 +297,7 @@ def intake_raise_tier(request, pk: int):
 def intake_comment(request, pk: int):
     intake = _page_intake(request, pk)
     if intake.approval_id is None:
-        return _conflict(request, "Submit the request before starting a discussion.")
+        raise IllegalTransition("Submit the request before starting a discussion.")
     try:
         engine.add_comment(from_request(request), intake.approval, request.POST.get("body", ""))
     except ValidationError as exc:

@@ -16,11 +16,9 @@ from approvals.routing import describe_steps, steps_for
 from approvals.views import engine_pages
 from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
-from governance.errors import IllegalTransition, NotAllowed
+from governance.errors import NotAllowed
 from inventory import services
 from inventory.models import Identity, ReactivationRequest
-
-_conflict = engine_pages.conflict
 
 
 def approval_of(item: ReactivationRequest) -> ApprovalRequest | None:
@@ -41,8 +39,6 @@ def reactivation_new(request, pk: int):
             item = reactivation.request_reactivation(as_actor(request.user), identity, reason)
         except ValidationError as exc:
             errors, status = exc.message_dict, 400
-        except IllegalTransition as exc:
-            return _conflict(request, exc)
         else:
             messages.success(request, f"Reactivation of {identity.name} submitted for approval.")
             return redirect(item.get_absolute_url())
