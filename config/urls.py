@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from config import health
 from config.api import router
 from governance.people.auth import StewardLoginView
 from governance.people.views import StewardLogoutView, backchannel_logout
@@ -15,6 +16,7 @@ admin.site.site_title = "Steward admin"
 
 urlpatterns = [
     path("", include("governance.urls")),
+    path("healthz", health.healthz, name="healthz"),
     path("inventory/", include("inventory.urls")),
     path("credentials/", credential_list, name="credentials"),
     path("connectors/", include("connectors.urls")),

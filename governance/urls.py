@@ -9,7 +9,6 @@ urlpatterns = [
     path("dashboard/card/<slug:name>/", dashboard_views.card, name="dashboard-card"),
     path("dashboard/trends.json", dashboard_views.trends_json, name="dashboard-trends"),
     path("audit/", views.audit_log, name="audit-log"),
-    path("healthz", views.healthz, name="healthz"),
     path("", include("governance.policy.urls")),
     path("", include("governance.decisions.urls")),
     path("", include("governance.exceptions.urls")),
