@@ -320,3 +320,25 @@ def test_iam_registers_an_endpoint_scan_connector_on_the_page_and_sees_how_endpo
     assert 'data-testid="endpoint-reports"' in page
     assert f"/api/v1/connectors/{connector.pk}/reports/" in page and "steward-scan --dry-run" in page
     assert "Sync now" not in page
+
+
+def test_a_repeated_report_costs_the_same_queries_whatever_its_size(endpoints, reporter, report, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def repeat_cost(body) -> int:
+        assert post(reporter, endpoints, body).status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            assert (
+                post(reporter, endpoints, body).json()["unchanged"]
+                == len(body["extensions"]) + len(body["mcp_servers"]) - 1
+            )  # github.copilot is in two IDEs: one identity
+        return len(queries)
+
+    small = repeat_cost(report)
+    big = {
+        **report,
+        "host": "build-agent-7",
+        "extensions": report["extensions"] + [{"id": f"pub.ext{i}", "ide": "vscode"} for i in range(60)],
+    }
+    assert repeat_cost(big) == small
