@@ -11,19 +11,27 @@ register = template.Library()
 BLANK_LABELS = {"", "---------"}
 
 
+def _text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def _chosen(value) -> set[str]:
     if value is None:
         return set()
     if isinstance(value, (list, tuple)):
-        return {str(v) for v in value}
-    return {str(value)}
+        return {_text(v) for v in value}
+    return {_text(value)}
 
 
 @register.inclusion_tag("governance/_filter_select.html")
-def filter_select(field, label: str = "", any_label: str = "Any"):
+def filter_select(field, label: str = "", any_label: str = "Any", yes: str = "Yes", no: str = "No"):
+    """A yes/no filter (no choices of its own) offers `yes` and `no`."""
     chosen = _chosen(field.value())
     options = []
-    for value, text in field.field.choices:
+    choices = getattr(field.field, "choices", None)
+    if choices is None:
+        choices = [("true", yes), ("false", no)]
+    for value, text in choices:
         value = "" if value is None else str(value)
         if value == "":  # the blank choice comes first, under its own label when it has one
             any_label = any_label if str(text) in BLANK_LABELS else text
@@ -35,4 +43,19 @@ def filter_select(field, label: str = "", any_label: str = "Any"):
         "label": label or field.label,
         "any_label": any_label,
         "options": options,
+    }
+
+
+@register.inclusion_tag("governance/_filter_select.html")
+def choice_select(name: str, label: str, choices, chosen, any_label: str | None = "Any"):
+    """The same dropdown for a page that filters without a form: `choices` are (value, label) pairs
+    or bare values, `chosen` the request's value. `any_label=None` offers no blank choice."""
+    pairs = [choice if isinstance(choice, (list, tuple)) else (choice, choice) for choice in choices]
+    wanted = _chosen(chosen)
+    return {
+        "name": name,
+        "id": f"f-{name}",
+        "label": label,
+        "any_label": any_label,
+        "options": [(str(value), text, str(value) in wanted) for value, text in pairs],
     }

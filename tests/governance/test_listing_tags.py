@@ -35,3 +35,25 @@ def test_a_related_choice_is_chosen_by_its_slug_and_the_blank_keeps_its_own_labe
 def test_nothing_chosen_selects_nothing():
     html = render(ExceptionFilter(data={}).form, '{% filter_select f.state "State" %}')
     assert "selected" not in html and '<option value="">Any state</option>' in html
+
+
+def test_a_yes_no_filter_offers_its_own_words():
+    from governance.findings.filters import FindingFilter
+
+    form = FindingFilter(data={"overdue": "false"}).form
+    html = render(
+        form, '{% filter_select f.overdue any_label="Any due date" yes="Overdue" no="Not overdue" %}'
+    )
+    assert '<option value="">Any due date</option>' in html
+    assert '<option value="false" selected>Not overdue</option>' in html and 'value="true">Overdue' in html
+
+
+def test_a_page_without_a_form_passes_its_choices():
+    html = Template(
+        '{% load listing %}{% choice_select "kind" "Kind" kinds chosen any_label="any kind" %}'
+        '{% choice_select "age" "Age" ages "7" any_label=None %}'
+    ).render(Context({"kinds": ["intake", "exception"], "chosen": "exception", "ages": [("7", "a week")]}))
+    assert '<label class="form-label" for="f-kind">Kind</label>' in html
+    assert '<option value="exception" selected>exception</option>' in html
+    assert '<option value="">any kind</option>' in html and '<option value="">Any' not in html
+    assert '<option value="7" selected>a week</option>' in html
