@@ -245,6 +245,7 @@ def _reconcile_page(run: ConnectorRun, connector: Connector, page: Page) -> None
         _advance(run, page, counts, errors, report)
 
 
+@transaction.atomic  # with the page's own transaction; a dry run's page has none of its own
 def _advance(run: ConnectorRun, page: Page, counts: dict[str, int], errors: list[str], report: list) -> None:
     """The run's counts, cursor and progress move with the page's own transaction."""
     locked = ConnectorRun.objects.select_for_update().get(pk=run.pk)

@@ -450,3 +450,15 @@ def test_the_sources_last_use_feeds_last_used_at_with_service_and_region(
     assert (key["service"], key["region"]) == ("sts", "eu-west-1")
     event = AuditEvent.objects.filter(verb="identity.changed_at_source", subject_id=str(identity.pk)).get()
     assert event.after["last_used_at"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_in_autocommit_as_the_worker_runs_it(aws, connector, iam):
+    """Outside a test's transaction (as a worker runs), a dry run's page has no transaction of its own:
+    moving the run's counts must open one (PostgreSQL refuses SELECT … FOR UPDATE without)."""
+    from connectors.services import start_run
+
+    user_with_two_keys(aws)
+    run = start_run(iam, connector, dry_run=True)
+    run.refresh_from_db()
+    assert (run.state, run.dry_run, run.discovered) == ("succeeded", True, 1), run.error_details
