@@ -26,6 +26,7 @@ class Rule(models.TextChoices):
     UNAPPROVED_ENTITLEMENT = "unapproved_entitlement", _("Entitlement beyond approved grants")
     CONNECTOR_FAILING = "connector_failing", _("Connector failing")
     STATIC_SECRET_IN_MCP_CONFIG = "static_secret_in_mcp_config", _("Static secret in an MCP configuration")
+    AGENT_THREAT_UNCONTROLLED = "agent_threat_uncontrolled", _("Agentic threat without a control")
 
 
 class Severity(models.TextChoices):
