@@ -16,7 +16,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('governance', '0025_finding_rule_static_secret_mcp'),
-        migrations.RunPython(refresh_controls, migrations.RunPython.noop),
     ]
 
     operations = [
