@@ -16,6 +16,7 @@ class ConnectorsConfig(AppConfig):
         from connectors.kinds import (
             aws_iam,  # noqa: F401  (registers the aws_iam kind)
             endpoint_scan,  # noqa: F401  (registers the endpoint_scan kind)
+            github_org,  # noqa: F401  (registers the github_org kind)
         )
         from inventory import enforcement as inventory_enforcement
 

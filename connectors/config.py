@@ -112,6 +112,9 @@ def clean_config(kind: str, config: Any) -> tuple[dict[str, Any], dict[str, list
             errors.setdefault(key_text, []).append(err)
             continue
         cleaned[key_text] = value.strip() if isinstance(value, str) else value
+    for key, setting in cls.settings.items():
+        if setting.required and key not in cleaned and key not in errors:
+            errors[key] = [f"Required for {kind}: {setting.help}"]
     return cleaned, errors
 
 

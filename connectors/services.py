@@ -89,8 +89,8 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
             errors["schedule"] = [f"A {kind} connector is not synced (its endpoints post reports): manual."]
         if cleaned.get("enforce"):
             errors["enforce"] = [f"A {kind} connector cannot act on endpoints; enforcement stays off."]
-    if "config" in data and kind:
-        config, config_errors = connector_config.clean_config(kind, data["config"])
+    if ("config" in data or existing is None) and kind:
+        config, config_errors = connector_config.clean_config(kind, data.get("config"))
         if config_errors:
             errors["config"] = [
                 f"{key}: {message}" for key, msgs in config_errors.items() for message in msgs

@@ -149,7 +149,12 @@ def _unique_name(connector: Connector, found: FoundIdentity, taken: set[str]) ->
 def _credential_rows(identity: Identity, found: FoundIdentity) -> list[Credential]:
     return [
         Credential(
-            identity=identity, kind=c.kind, label=c.label, storage=c.storage[:200], issued_at=c.issued_at
+            identity=identity,
+            kind=c.kind,
+            label=c.label,
+            storage=c.storage[:200],
+            issued_at=c.issued_at,
+            expires_at=c.expires_at,
         )
         for c in found.credentials
     ]
@@ -183,7 +188,7 @@ def _reconcile_page(run: ConnectorRun, connector: Connector, page: Page) -> None
     now = timezone.now()
     counts = {"discovered": 0, "changed": 0}
     report: list[dict[str, Any]] = []
-    errors = [e for found in page.identities for e in found.errors]
+    errors = [*page.errors, *(e for found in page.identities for e in found.errors)]
     with transaction.atomic():
         ext_ids = [f.external_id for f in page.identities]
         records = {
@@ -324,6 +329,7 @@ def _apply_changes(
                     label=c.label,
                     storage=c.storage[:200],
                     issued_at=c.issued_at,
+                    expires_at=c.expires_at,
                 )
                 for c in new
             ]
@@ -494,6 +500,8 @@ def _flag_vanished(run: ConnectorRun, connector: Connector) -> None:
                 gone_at=now
             )
         identity_ids = [m[1] for m in missing if m[1]]
+        if kinds.get(connector.kind).gone_confirms_enforcement:
+            _confirm_gone(actor, connector, run, identity_ids)
         flagged = list(
             Identity.objects.filter(pk__in=identity_ids, vanished=False)
             .exclude(status=Identity.Status.DECOMMISSIONED)
@@ -526,6 +534,60 @@ def _flag_vanished(run: ConnectorRun, connector: Connector) -> None:
         ConnectorRun.objects.filter(pk=run.pk).update(
             vanished=len(flagged), report=[*locked.report, *report][:MAX_REPORT]
         )
+
+
+def _confirm_gone(actor: Actor, connector: Connector, run: ConnectorRun, identity_ids: list[int]) -> None:
+    """For kinds whose enforcement removes the thing itself (a revoked PAT grant, a deleted deploy
+    key), an identity gone from the source after its enforcement was applied is confirmed."""
+    applied = list(
+        Enforcement.objects.filter(
+            connector=connector, identity_id__in=identity_ids, state=Enforcement.State.APPLIED
+        ).select_related("identity")
+    )
+    if not applied:
+        return
+    now = timezone.now()
+    by_identity: dict[int, list[Enforcement]] = {}
+    for enforcement in applied:
+        by_identity.setdefault(enforcement.identity_id, []).append(enforcement)
+    Enforcement.objects.filter(pk__in=[e.pk for e in applied]).update(
+        state=Enforcement.State.CONFIRMED, confirmed_at=now, error=""
+    )
+    for identity_id, done in by_identity.items():
+        identity = done[0].identity
+        if identity.remediation not in (Remediation.PENDING, Remediation.FAILED):
+            continue
+        Identity.objects.filter(pk=identity_id).update(
+            remediation=Remediation.CONFIRMED,
+            remediation_confirmed_at=now,
+            remediation_error="",
+            version=F("version") + 1,
+        )
+        confirmed = list(
+            identity.credentials.filter(
+                revoked_at__isnull=False, revocation_confirmed_at__isnull=True
+            ).values_list("pk", flat=True)
+        )
+        Credential.objects.filter(pk__in=confirmed).update(
+            revocation_confirmed_at=now,
+            revocation_confirmed_by=actor.label,
+            revocation_note=f"Gone from the source after enforcement ({connector.name}, run {run.pk})",
+        )
+        audit.record(
+            actor,
+            "identity.remediation_confirmed",
+            identity,
+            before={"remediation": identity.remediation},
+            after={
+                "remediation": Remediation.CONFIRMED,
+                "connector": connector.name,
+                "run": run.pk,
+                "enforcements": [e.pk for e in done],
+                "credentials_confirmed": confirmed,
+                "gone_from_source": True,
+            },
+        )
+        _confirm_review_remediation(identity, connector.actor_label)
 
 
 def _record_worker_credential(run: ConnectorRun, connector: Connector, impl) -> None:
@@ -590,7 +652,7 @@ def _dry_run(run: ConnectorRun, impl) -> None:
             elif records.get(found.external_id) != found.fingerprint():
                 counts["changed"] += 1
                 report.append({"change": "would_change", "external_id": found.external_id})
-        errors = [e for found in page.identities for e in found.errors]
+        errors = [*page.errors, *(e for found in page.identities for e in found.errors)]
         _advance(run, Page(page.identities, {}, page.progress), counts, errors, report)
     gone = [
         ext

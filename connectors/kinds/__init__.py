@@ -53,8 +53,16 @@ class FoundCredential:
     storage: str = ""
     issued_at: datetime | None = None
     active: bool = True
+    expires_at: datetime | None = None  # None: never expires (feeds credential_no_expiry)
     last_used_at: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def _credential_dict(credential: FoundCredential) -> dict[str, Any]:
+    data = asdict(credential)
+    if data["expires_at"] is None:
+        del data["expires_at"]  # as before expiry was reported: unchanged fingerprints stay unchanged
+    return data
 
 
 @dataclass
@@ -76,7 +84,7 @@ class FoundIdentity:
             "name": self.name,
             "kind": self.kind,
             "credentials": sorted(
-                (asdict(c) for c in self.credentials), key=lambda c: (c["kind"], c["label"])
+                (_credential_dict(c) for c in self.credentials), key=lambda c: (c["kind"], c["label"])
             ),
             "entitlements": sorted(
                 (e.as_dict() for e in self.entitlements), key=lambda e: (e["ref"], e["via"])
@@ -96,6 +104,7 @@ class Page:
     identities: list[FoundIdentity]
     next_cursor: dict[str, Any] | None
     progress: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # parts of the page the source would not show
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class Setting:
     default: Any = None
     help: str = ""
     check: Callable[[Any], str | None] | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,8 @@ class BaseConnector:
     settings: ClassVar[dict[str, Setting]] = {}
     # The least-privilege permissions this kind needs (shown on the connector page and in the README).
     permissions: ClassVar[str] = ""
+    # An enforced identity gone from the source (a revoked grant, a deleted key) counts as confirmed.
+    gone_confirms_enforcement: ClassVar[bool] = False
 
     def __init__(self, connector):
         self.connector = connector

@@ -28,3 +28,73 @@ def connector(iam, moto_url, aws):
         iam,
         {"name": "aws-test", "kind": "aws_iam", "config": {"endpoint_url": moto_url}, "schedule": "manual"},
     )
+
+
+# ---------------------------------------------------------------- github_org: a loopback GitHub
+
+
+@pytest.fixture(scope="session")
+def github_description():
+    """GitHub's OpenAPI description (npm @octokit/openapi); skipped without node_modules (fails with
+    STEWARD_REQUIRE_SERVICES=1)."""
+    import os
+
+    from tests.connectors import github_openapi
+
+    reason = github_openapi.missing()
+    if reason:
+        if os.environ.get("STEWARD_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{reason} (STEWARD_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+    return github_openapi.description()
+
+
+@pytest.fixture(scope="session")
+def github_app_key(tmp_path_factory):
+    """A throwaway RSA key for the test app: (path of the private key file, public key)."""
+    from tests.connectors.github_server import private_key_pem
+
+    pem, public = private_key_pem()
+    path = tmp_path_factory.mktemp("github-app") / "app.pem"
+    path.write_text(pem)
+    path.chmod(0o600)
+    return path, public
+
+
+@pytest.fixture(scope="session")
+def github_live(github_description, github_app_key):
+    from tests.connectors.github_server import github_server
+
+    with github_server(github_description, github_app_key[1]) as (url, state):
+        yield url, state
+
+
+@pytest.fixture
+def github(github_live, github_app_key, monkeypatch):
+    """The loopback GitHub's organisation, empty but for Steward's own app; the worker's environment
+    names the app. Every request and answer of the test must agree with GitHub's description."""
+    from connectors.kinds.github_org import APP_ID_ENV, PRIVATE_KEY_ENV
+    from tests.connectors.github_server import APP_ID
+
+    url, state = github_live
+    state.reset()
+    state.url = url
+    monkeypatch.setenv(APP_ID_ENV, str(APP_ID))
+    monkeypatch.setenv(PRIVATE_KEY_ENV, str(github_app_key[0]))
+    yield state
+    assert state.problems() == [], "the loopback GitHub drifted from GitHub's OpenAPI description"
+
+
+@pytest.fixture
+def github_connector(iam, github):
+    from connectors.services import create_connector
+
+    return create_connector(
+        iam,
+        {
+            "name": "gh-test",
+            "kind": "github_org",
+            "config": {"org": "acme", "base_url": github.url, "per_page": 2},
+            "schedule": "manual",
+        },
+    )
