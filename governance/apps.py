@@ -20,6 +20,9 @@ class GovernanceConfig(AppConfig):
 
         access_request_timeline.register()
         review_timeline.register()
+        from governance.threats import identity as threat_profiles
+
+        threat_profiles.register()  # the Threats tab, the tier's reasons, agent_threat_uncontrolled
         from governance import tasks  # noqa: F401  (Celery tasks that services enqueue by name)
         from governance.jobs import builtin  # noqa: F401  (registers governance's scheduled jobs)
         from governance.people import (

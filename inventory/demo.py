@@ -343,6 +343,7 @@ JetBrains AI Assistant|ide_plugin|JetBrains|AI Assistant||mobile|dev|repository:
 Continue (found on laptops)|ide_plugin|Continue|Continue||data|dev|repository:data/notebooks=read_code|pat|||35|210|n|internal
 GitHub MCP server (laptops)|mcp_server|GitHub|github-mcp-server||platform|dev|repository:platform/*=read_code,open_pr|pat|owner|pat|1|200|n|internal
 dependabot|bot|GitHub|Dependabot||security|dev;prod|repository:*=read_code,open_pr|oauth_token|security|iam|0|30|y|internal
+release-train agent|ai_agent|Anthropic|Claude Agent SDK|claude-sonnet-4-5|platform|prod|repository:release/*=read_code,open_pr,merge|oidc_federation|owner|pat|0|10|y|internal
 renovate-bot|bot|Mend|Renovate||platform|dev|repository:platform/*=read_code,open_pr|pat|pat|owner|1|330|y|internal
 slack-incident-bot|bot|Internal|Incident bot||platform|prod|ticketing:PagerDuty=read_tickets,write_tickets|oauth_token|pat|owner|4|60|y|internal
 pagerduty-integration|oauth_app|PagerDuty|PagerDuty||platform|prod|ticketing:PagerDuty=read_tickets|oauth_token|pat||6|100|n|internal

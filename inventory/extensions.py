@@ -51,6 +51,8 @@ class Panel:
     order: int = 100
     # The page listing all of it for one identity, e.g. lambda identity: link("findings", query=...).
     link: Callable[[Any], str] | None = None
+    # Its own tab on the identity page (the tab's key); empty = shown under Overview.
+    tab: str = ""
 
     def render_context(self, identity) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class Panel:
             "empty": self.empty,
             "help_text": self.help_text,
             "link": self.link(identity) if self.link else "",
+            "tab": self.tab,
         }
 
 
@@ -92,3 +95,15 @@ def register_panel(panel: Panel) -> None:
 
 def identity_panels(identity) -> list[dict[str, Any]]:
     return [p.render_context(identity) for p in sorted(_panels.values(), key=lambda p: p.order)]
+
+
+# Lines a feature adds to the identity page's "Why this tier" (e.g. uncontrolled agentic threats).
+_risk_reasons: dict[str, Callable[[Any], Iterable[str]]] = {}
+
+
+def register_risk_reasons(key: str, provider: Callable[[Any], Iterable[str]]) -> None:
+    _risk_reasons[key] = provider
+
+
+def extra_risk_reasons(identity) -> list[str]:
+    return [reason for provider in _risk_reasons.values() for reason in provider(identity)]

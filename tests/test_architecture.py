@@ -27,13 +27,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("inventory", ("inventory",)),
-    ("rules", ("governance.policy", "approvals")),
+    # The threat catalogue is data the policy names (its version); the profiles judge with it.
+    ("rules", ("governance.policy", "approvals", "governance.threats.catalogue")),
     # Flows that run on the approval engine sit above it: approvals.flows, exceptions, JIT (decisions).
     (
         "processes",
         (
-            "approvals.flows", "governance.findings", "governance.decisions", "governance.exceptions",
-            "governance.reviews",
+            "approvals.flows", "governance.findings", "governance.threats", "governance.decisions",
+            "governance.exceptions", "governance.reviews",
         ),
     ),
     ("assurance", ("governance.evidence", "governance.dashboard", "governance.demo", "connectors")),

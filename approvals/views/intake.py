@@ -19,6 +19,7 @@ from governance.access import is_htmx
 from governance.actors import from_request
 from governance.errors import IllegalTransition, NotAllowed
 from governance.ids import parse_id
+from governance.threats import profiles as threat_profiles
 
 
 def _require_requester_role(request) -> None:
@@ -128,8 +129,10 @@ def risk_preview(request):
     """htmx: tier, reasons and policy warnings for the answers so far. Writes nothing."""
     _require_requester_role(request)
     form, formset = intake_forms.form_pair(data=request.POST)
-    result = preview(intake_forms.parse(form, formset))
-    return render(request, "approvals/_risk_preview.html", {"preview": result})
+    answers = intake_forms.parse(form, formset)
+    result = preview(answers)
+    threats = threat_profiles.preview(answers)  # as once approved, judged by the active Cedar set
+    return render(request, "approvals/_risk_preview.html", {"preview": result, "threats": threats})
 
 
 # ---------------------------------------------------------------- my requests

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
-from governance.findings.models import Finding, Severity
+from governance.findings.models import Finding, Rule, Severity
 from governance.links import link
 from governance.policy.services import TIERS, current_policy
 from inventory.models import CREDENTIAL_AGE_BANDS, NO_DATE_BAND, REVOCATION_CONFIRMED, Credential, Identity
@@ -331,4 +331,35 @@ def estate_summary(now=None) -> dict:
         "stale_identities": stale_figures["total"],
         "credentials_static": creds["static"].value,
         "credentials_federated": creds["federated"].value,
+    }
+
+
+def agent_threats(team: str | None = None) -> dict:
+    """Agents with uncontrolled threats: the open `agent_threat_uncontrolled` findings (one per AI
+    identity), by severity (each linked to its list) and by threat (from each finding's evidence).
+    One query."""
+    qs = Finding.objects.filter(status=Finding.Status.OPEN, rule=Rule.AGENT_THREAT_UNCONTROLLED)
+    if team:
+        qs = qs.filter(identity__team__slug=team)
+    by_severity: dict[str, int] = {}
+    by_threat: dict[str, int] = {}
+    names: dict[str, str] = {}
+    total = 0
+    for severity, evidence in qs.order_by().values_list("severity", "evidence"):
+        total += 1
+        by_severity[severity] = by_severity.get(severity, 0) + 1
+        for threat in (evidence or {}).get("threats", []):
+            code = threat.get("code", "")
+            by_threat[code] = by_threat.get(code, 0) + 1
+            names[code] = f"{code} {threat.get('name', '')}".strip()
+    rule = Rule.AGENT_THREAT_UNCONTROLLED
+    return {
+        "total": Figure("agents", total, findings_url(team, rule=rule)),
+        "by_severity": [
+            Figure(s, by_severity[s], findings_url(team, rule=rule, severity=s))
+            for s in reversed(Severity.values)
+            if by_severity.get(s)
+        ],
+        # No list filters findings by threat: these counts stay unlinked (the total's list holds them).
+        "by_threat": [Figure(names[c], by_threat[c]) for c in sorted(by_threat)],
     }

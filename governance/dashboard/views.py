@@ -55,6 +55,7 @@ CARDS = {
         Card("stale", _("Stale identities"), READERS, True),
         Card("findings", _("Open findings"), READERS, True),
         Card("ai", _("AI assistants and agents"), READERS, True),
+        Card("threats", _("Agents with uncontrolled threats"), READERS, True),
         Card("revocation", _("Revocation follow-through"), READERS, True),
         Card("trends", _("Trends"), READERS),
     )
@@ -235,6 +236,10 @@ def _ai(request, team):
     return {"rows": figures.ai_vendors(team)}
 
 
+def _threats(request, team):
+    return figures.agent_threats(team)
+
+
 def _revocation(request, team):
     return figures.revocation_lag(team)
 
@@ -270,6 +275,7 @@ BUILDERS = {
     "stale": _stale,
     "findings": _findings,
     "ai": _ai,
+    "threats": _threats,
     "revocation": _revocation,
     "trends": _trends,
 }

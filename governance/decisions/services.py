@@ -14,6 +14,7 @@ The hot path, per request (one question or a batch of up to 100):
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,14 +28,14 @@ from governance import audit
 from governance.actors import Actor, as_actor
 from governance.bulk import insert_statement
 from governance.cache import add_many, incr_many
-from governance.decisions import attestation, subjects
+from governance.decisions import attestation, chain, subjects
 from governance.decisions.models import AGGREGATE_BUCKET, DecisionRecord
 from governance.decisions.questions import Answer, Ask
 from governance.errors import NotAllowed
 from governance.ids import not_an_id, parse_id
 from governance.people.models import Role
 from governance.policy import cedar
-from governance.policy.cedar_sets import compiled_version
+from governance.policy.cedar_sets import active_compiled, compiled_version
 from inventory.models import Action, Environment, Identity, ResourceKind, UsageEvent
 
 MAX_BATCH = 100
@@ -139,6 +140,8 @@ def parse(payload: Any) -> tuple[list[Ask], bool]:
 def may_ask(actor: Actor, row: subjects.IdentityRow) -> bool:
     """IAM and Security (and their gateways' tokens) ask about any identity; owners about theirs.
     Auditors read the decision log but do not ask: asking counts as the identity's use."""
+    if actor.identity_id is not None:
+        return row.pk == actor.identity_id  # a workload's access token asks about itself only
     if actor.is_system:
         return True
     user = actor.user
@@ -175,6 +178,11 @@ def _resolve(actor: Actor, asks: list[Ask], is_batch: bool) -> list[subjects.Ide
     if missing:
         raise ValidationError(missing)
     if refused:
+        if actor.identity_id is not None:
+            raise NotAllowed(
+                "A workload's access token asks about its own identity only; not about: "
+                + ", ".join(sorted(set(refused)))
+            )
         raise NotAllowed(
             "You may ask only about identities you own (IAM and Security may ask about any): "
             + ", ".join(sorted(set(refused)))
@@ -183,24 +191,75 @@ def _resolve(actor: Actor, asks: list[Ask], is_batch: bool) -> list[subjects.Ide
 
 
 def evaluate(
-    asks: list[Ask], rows: list[subjects.IdentityRow], now: datetime
+    asks: list[Ask], rows: list[subjects.IdentityRow], now: datetime, chains: list | None = None
 ) -> list[tuple[cedar.Verdict, Any]]:
     facts = subjects.subjects_for(list({r.pk: r for r in rows}.values()))
     compiled = compiled_version(rows[0].policy_version, rows[0].policy_digest) if rows else None
+    chains = chains or [None] * len(asks)
     return [
-        (compiled.evaluate(facts[row.pk], ask.question(), now), facts[row.pk])
-        for ask, row in zip(asks, rows, strict=True)
+        (compiled.evaluate(facts[row.pk], ask.question(), now, chain), facts[row.pk])
+        for ask, row, chain in zip(asks, rows, chains, strict=True)
     ]
 
 
+def _revoked(verdict: cedar.Verdict, why: str) -> cedar.Verdict:
+    """A workload whose access token was revoked (its session ended on drift): deny, whatever else."""
+    return cedar.Verdict(
+        decision=cedar.Decision.DENY,
+        reasons=[f"Denied: {why}. Exchange a new token once the identity may act again."],
+        policy_version=verdict.policy_version,
+        policies=["workload_session_revoked"],
+    )
+
+
+def standing_answers(
+    questions: dict[int, list[cedar.Question]], now: datetime
+) -> dict[int, list[cedar.Verdict]]:
+    """What Steward would answer now, recording nothing (no decision row, usage or audit event): each
+    identity's questions against the active Cedar set with its just-in-time grants left out, so a
+    `step_up` means the action needs JIT. The real evaluator on the decisions' own facts (cached as
+    theirs are): one lookup query per 500 identities, plus grants and exceptions for uncached facts."""
+    ids = sorted(pk for pk, asked in questions.items() if asked)
+    answers: dict[int, list[cedar.Verdict]] = {}
+    for start in range(0, len(ids), 500):
+        rows = subjects.lookup(ids=ids[start : start + 500])
+        if not rows:
+            continue
+        facts = subjects.subjects_for(rows)
+        compiled = compiled_version(rows[0].policy_version, rows[0].policy_digest)
+        for row in rows:
+            subject = facts[row.pk]
+            standing = replace(subject, grants=tuple(g for g in subject.grants if not g.jit))
+            answers[row.pk] = [compiled.evaluate(standing, q, now) for q in questions[row.pk]]
+    return answers
+
+
+def hypothetical_answers(
+    subject: cedar.Subject, questions: list[cedar.Question], now: datetime
+) -> list[cedar.Verdict]:
+    """The active Cedar set's answers for an identity that does not exist yet (the intake's preview),
+    recording nothing."""
+    compiled = active_compiled()
+    return [compiled.evaluate(subject, q, now) for q in questions]
+
+
 def decide(
-    actor, asks: list[Ask], *, is_batch: bool = False, now: datetime | None = None, record: bool = True
+    actor,
+    asks: list[Ask],
+    *,
+    is_batch: bool = False,
+    now: datetime | None = None,
+    record: bool = True,
+    revoked: str = "",
 ) -> list[Answer]:
-    """Answer the questions; with `record` (the API), log them and count them as usage."""
+    """Answer the questions; with `record` (the API), log them and count them as usage. `revoked`:
+    why the caller's workload access token no longer stands (every answer is then `deny`)."""
     actor = as_actor(actor)
     now = now or timezone.now()
     rows = _resolve(actor, asks, is_batch)
-    results = evaluate(asks, rows, now)
+    results = evaluate(asks, rows, now, chain.facts(actor, asks, rows, now))
+    if revoked:
+        results = [(_revoked(verdict, revoked), subject) for verdict, subject in results]
     answers = [
         Answer(ask=ask, identity_id=row.pk, identity_name=row.name, verdict=verdict)
         for ask, row, (verdict, _subject) in zip(asks, rows, results, strict=True)
@@ -276,7 +335,7 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
                 identity_status=subject.status,
                 after_revocation=after_revocation,
                 out_of_scope=verdict.out_of_scope,
-                reported_by=f"decision:{actor.label}"[:150],
+                reported_by=f"decision:{actor.with_chain}"[:150],
                 received_at=now,
             )
         )

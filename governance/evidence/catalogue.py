@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from governance.findings.catalogue import ASI, CIS, CSF, ISO, NHI, RULES, SOC2
+from governance.findings.catalogue import ASI, CIS, CSF, ISO, MAESTRO, NHI, RULES, SOC2
 
 AI_RMF = "NIST AI RMF 1.0"
 
@@ -52,6 +52,7 @@ CONTROLS: list[ControlInfo] = [
             SOC2: ("CC6.1", "CC6.2"),
             ISO: ("A.5.9", "A.5.15", "A.5.18"),
             CIS: ("5.1", "5.5", "6.1"),
+            MAESTRO: ("L6 Security and Compliance", "L7 Agent Ecosystem"),
         },
         ("unapproved_vendor", "denied_grant"),
         ("approvals.csv", "identity_origins.csv", "inventory.csv"),
@@ -67,6 +68,8 @@ CONTROLS: list[ControlInfo] = [
             "(A.5.15, A.5.18).",
             CIS: "Accounts and service accounts are inventoried (5.1, 5.5) through an access granting "
             "process (6.1); deny rules bound what a role may hold (6.8).",
+            MAESTRO: "An agent's identity and scope are decided at L6 before it joins the ecosystem (L7); "
+            "vendors and models are vetted there too.",
         },
     ),
     ControlInfo(
@@ -102,6 +105,7 @@ CONTROLS: list[ControlInfo] = [
             SOC2: ("CC6.2", "CC6.3"),
             ISO: ("A.5.18",),
             CIS: ("5.5", "6.2"),
+            MAESTRO: ("L6 Security and Compliance",),
         },
         ("review_overdue",),
         ("reviews.csv", "inventory.csv"),
@@ -113,6 +117,7 @@ CONTROLS: list[ControlInfo] = [
             ISO: "Access rights are reviewed at planned intervals (A.5.18).",
             CIS: "Service accounts are reviewed on a recurring schedule (5.5); a revoke runs the revoking "
             "process (6.2).",
+            MAESTRO: "An agent's privileges at L6 are re-decided on its tier's cadence, not left to drift.",
         },
     ),
     ControlInfo(
@@ -129,6 +134,7 @@ CONTROLS: list[ControlInfo] = [
             CSF: ("PR.AA-01",),
             SOC2: ("CC6.1",),
             ISO: ("A.5.17", "A.8.5"),
+            MAESTRO: ("L6 Security and Compliance", "L7 Agent Ecosystem"),
         },
         ("credential_rotation_overdue", "credential_no_expiry"),
         ("credentials.csv",),
@@ -137,6 +143,8 @@ CONTROLS: list[ControlInfo] = [
             CSF: "Credentials are managed over their life (PR.AA-01).",
             SOC2: "Authentication credentials are protected and renewed (CC6.1).",
             ISO: "Authentication information is managed (A.5.17) and authentication kept secure (A.8.5).",
+            MAESTRO: "The secrets agents and tool servers present to each other (L7) are short-lived or "
+            "rotated (L6).",
         },
     ),
     ControlInfo(
@@ -150,6 +158,7 @@ CONTROLS: list[ControlInfo] = [
             SOC2: ("CC6.2", "CC6.3", "CC7.2"),
             ISO: ("A.8.2", "A.8.15"),
             CIS: ("5.3",),
+            MAESTRO: ("L5 Evaluation and Observability", "Cross-layer threats"),
         },
         ("stale_unused", "used_after_revocation", "out_of_scope_use", "environment_crossing"),
         ("findings.csv", "grants.csv", "inventory.csv"),
@@ -160,6 +169,8 @@ CONTROLS: list[ControlInfo] = [
             SOC2: "Anomalous use is detected (CC7.2) and unneeded access removed (CC6.2, CC6.3).",
             ISO: "Privileged and logged use is monitored (A.8.2, A.8.15, A.8.16).",
             CIS: "Dormant accounts are found and disabled (5.3).",
+            MAESTRO: "Reported use is observed (L5) and checked against the grants, catching rogue or "
+            "cross-environment behaviour that spans layers.",
         },
     ),
     ControlInfo(
@@ -190,6 +201,7 @@ CONTROLS: list[ControlInfo] = [
             CSF: ("GV.RR-02", "PR.AA-05"),
             SOC2: ("CC6.1", "CC6.3"),
             ISO: ("A.5.3", "A.5.15"),
+            MAESTRO: ("L6 Security and Compliance",),
         },
         (),
         ("approvals.csv", "people.csv", "policy_versions.jsonl"),
@@ -199,6 +211,7 @@ CONTROLS: list[ControlInfo] = [
             CSF: "Roles and authorities are set (GV.RR-02) and enforced at each approval (PR.AA-05).",
             SOC2: "Approvals and policy changes need a second person (CC6.1, CC6.3).",
             ISO: "Duties are segregated (A.5.3) within access control (A.5.15).",
+            MAESTRO: "Policy and Cedar changes that govern every agent (L6) take two people.",
         },
     ),
     ControlInfo(
@@ -210,6 +223,7 @@ CONTROLS: list[ControlInfo] = [
             SOC2: ("CC7.2",),
             ISO: ("A.8.15",),
             CIS: ("8.2", "8.3"),
+            MAESTRO: ("L5 Evaluation and Observability",),
         },
         (),
         ("audit_events.jsonl",),
@@ -219,9 +233,59 @@ CONTROLS: list[ControlInfo] = [
             ISO: "Logs are produced and protected against tampering: hash chain and signed checkpoints "
             "(A.8.15).",
             CIS: "Audit logs are collected (8.2) and kept in adequate, append-only storage (8.3).",
+            MAESTRO: "What agents were allowed and did stays observable after the fact (L5), "
+            "tamper-evident.",
         },
     ),
 ]
+
+CONTROLS.append(
+    ControlInfo(
+        "STW-09",
+        "Agent threat profiles",
+        "Each AI identity's agentic threats are derived from its facts and held by controls Steward really "
+        "applies (the active Cedar set's answers); an uncontrolled threat raises a finding.",
+        {
+            ASI: (
+                "ASI01 Agent Goal Hijack",
+                "ASI02 Tool Misuse and Exploitation",
+                "ASI04 Agentic Supply Chain Vulnerabilities",
+                "ASI06 Memory and Context Poisoning",
+                "ASI07 Insecure Inter-Agent Communication",
+                "ASI08 Cascading Failures",
+                "ASI09 Human-Agent Trust Exploitation",
+            ),
+            MAESTRO: (
+                "L1 Foundation Models",
+                "L2 Data Operations",
+                "L3 Agent Frameworks",
+                "L4 Deployment and Infrastructure",
+                "L5 Evaluation and Observability",
+                "L6 Security and Compliance",
+                "L7 Agent Ecosystem",
+                "Cross-layer threats",
+            ),
+            CSF: ("ID.RA-03", "ID.RA-05"),
+            AI_RMF: ("MAP 5.1", "MEASURE 2.7"),
+        },
+        ("agent_threat_uncontrolled",),
+        ("threat_profiles.csv", "findings.csv"),
+        {
+            ASI: "Every Agentic Top 10 threat that applies to an agent is listed with the control that holds "
+            "it or the gap.",
+            MAESTRO: "Each agent is modelled layer by layer (L1-L7 and cross-layer), as MAESTRO asks, from "
+            "facts Steward holds.",
+            CSF: "Threats to each AI identity are identified (ID.RA-03) and their likelihood and impact feed "
+            "its risk tier's reasons (ID.RA-05).",
+            AI_RMF: "Likely impacts are characterised per AI system (MAP 5.1) and its security is evaluated "
+            "against what policy really answers (MEASURE 2.7).",
+            SOC2: "Risks to each AI identity are identified (CC3.2) and privileged actions stay gated by "
+            "role and just-in-time access (CC6.3).",
+            ISO: "Access to each agent's privileged tools follows the access control policy (A.5.15), "
+            "privileged use held by just-in-time access (A.8.2).",
+        },
+    )
+)
 
 CONTROLS_BY_CODE = {control.code: control for control in CONTROLS}
 

@@ -24,6 +24,7 @@ from governance.evidence.period_end import (
     identities_at,
 )
 from governance.findings.models import Finding
+from governance.threats import profiles
 from inventory.models import Credential, Grant, Identity
 
 CHUNK = 2000
@@ -268,6 +269,13 @@ def _finding_row(f: Finding, end: datetime) -> list[Any]:
     ]  # fmt: skip
 
 
+THREAT_HEADER = profiles.CSV_HEADER
+
+
+def _threat_rows() -> Iterable[list[Any]]:
+    return profiles.csv_rows(profiles.profiles())
+
+
 def build_sections(start: datetime, end: datetime) -> list[Section]:
     from governance.evidence.review_records import review_sections
 
@@ -354,6 +362,15 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
             exceptions,
         ),
         *review_sections(start, end),
+        Section(
+            "threat_profiles.csv",
+            THREAT_HEADER,
+            "Every live AI identity's agent threat profile as at export (like `status_now`): one row "
+            "per OWASP Agentic Top 10 threat that applies, its CSA MAESTRO layers, the controls in place "
+            "and the gaps, judged by the active Cedar set (`cedar_policy_version`) and the policy's "
+            "threat catalogue; the same function draws the identity page's Threats tab.",
+            _threat_rows,
+        ),
         Section(
             "findings.csv",
             FINDINGS_HEADER,

@@ -110,4 +110,11 @@ def control_statuses() -> dict[str, ControlStatus]:
         f"{events} events; chain head #{head_seq}",
         events == head_seq,
     )
+    threats = open_for("agent_threat_uncontrolled")
+    statuses["STW-09"] = ControlStatus(
+        None,
+        f"{threats} AI identities with uncontrolled agentic threats (threat_profiles.csv)",
+        threats == 0,
+        threats,
+    )
     return statuses

@@ -211,4 +211,16 @@ identity-id order + `]`; `population_count` is their number. In Python:
 ```python
 {POPULATION_SNIPPET}
 ```
+
+## 9. What threat_profiles.csv holds
+
+One row per AI identity (assistants, agents, IDE plugins, MCP servers; decommissioned ones left out)
+and agentic threat that applies to it, **as at export** like `status_now`: the OWASP Agentic Top 10
+(2026) threat, the CSA MAESTRO (2025) layers it lives in, why it applies, the controls in place and the
+gaps (`controlled` is `no` when there is a gap). Controls that are Cedar answers were asked of the
+policy version in `cedar_policy_version`, with just-in-time grants left out and nothing recorded;
+`threat_catalogue` is the catalogue version the governance policy names. The identity page's Threats
+tab and the `agent_threat_uncontrolled` findings are computed by the same function, so an identity
+with `controlled` = `no` on an active identity has an open finding of that rule in `findings.csv`
+(unless an exception suppresses it).
 """

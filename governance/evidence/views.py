@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_row
-from governance.evidence.catalogue import ensure_loaded
+from governance.evidence.catalogue import CONTROLS_BY_CODE, ensure_loaded
 from governance.evidence.models import EvidenceExport
 from governance.evidence.sampling import SAMPLE_COLUMNS, SAMPLE_KINDS, draw_sample, sample_csv_rows
 from governance.evidence.services import clean_period, default_period, refuse_changed_pack, request_export
@@ -137,6 +137,12 @@ def export_download(request, pk: int):
 def control_list(request):
     statuses = control_statuses()
     controls = [(control, statuses.get(control.code)) for control in ensure_loaded()]
+    for control, _status in controls:  # each mapping's one-line why, from the catalogue
+        info = CONTROLS_BY_CODE.get(control.code)
+        control.mappings = [
+            (framework, refs, info.rationale.get(framework, "") if info else "")
+            for framework, refs in control.references.items()
+        ]
     return render(request, "governance/evidence/control_list.html", {"controls": controls})
 
 

@@ -32,7 +32,8 @@ class RuleInfo:
         for framework, refs in self.references.items():
             for ref in refs:
                 code = ref.split(" ")[0]
-                out.append((f"CIS {code}" if framework == CIS else code, f"{framework}: {ref}"))
+                short = {CIS: f"CIS {code}", MAESTRO: f"MAESTRO {code}"}.get(framework, code)
+                out.append((short, f"{framework}: {ref}"))
         return out
 
 
@@ -42,6 +43,7 @@ CSF = "NIST CSF 2.0"
 SOC2 = "SOC 2 TSC 2017"
 ISO = "ISO/IEC 27001:2022"
 CIS = "CIS Controls v8"
+MAESTRO = "CSA MAESTRO (2025)"
 
 _RULES = [
     RuleInfo(
@@ -227,6 +229,35 @@ _RULES += [
             SOC2: ("CC6.1",),
             ISO: ("A.5.17", "A.8.24"),
             CIS: ("3.11",),
+        },
+    ),
+]
+
+# Found by the agent threat profiles (governance/threats), fed to the sweep as a finding source.
+_RULES += [
+    RuleInfo(
+        "agent_threat_uncontrolled",
+        _("Agentic threat without a control"),
+        _(
+            "An AI identity's threat profile has threats no control holds: each is listed with its missing "
+            "control (e.g. merge in prod that the active Cedar set allows without just-in-time access)."
+        ),
+        {
+            ASI: (
+                "ASI01 Agent Goal Hijack",
+                "ASI02 Tool Misuse and Exploitation",
+                "ASI03 Identity and Privilege Abuse",
+                "ASI05 Unexpected Code Execution",
+                "ASI10 Rogue Agents",
+            ),
+            MAESTRO: (
+                "L3 Agent Frameworks",
+                "L4 Deployment and Infrastructure",
+                "L6 Security and Compliance",
+            ),
+            CSF: ("ID.RA-05", "PR.AA-05"),
+            SOC2: ("CC3.2", "CC6.3"),
+            ISO: ("A.5.15", "A.8.2"),
         },
     ),
 ]

@@ -442,6 +442,8 @@ unmanaged_identity = _from_sources(Rule.UNMANAGED_IDENTITY)
 unapproved_entitlement = _from_sources(Rule.UNAPPROVED_ENTITLEMENT)
 connector_failing = _from_sources(Rule.CONNECTOR_FAILING)
 static_secret_in_mcp_config = _from_sources(Rule.STATIC_SECRET_IN_MCP_CONFIG)
+# Fed by governance.threats (agent threat profiles), which reads the findings above.
+agent_threat_uncontrolled = _from_sources(Rule.AGENT_THREAT_UNCONTROLLED)
 
 
 RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
@@ -460,6 +462,7 @@ RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
     Rule.UNAPPROVED_ENTITLEMENT: unapproved_entitlement,
     Rule.CONNECTOR_FAILING: connector_failing,
     Rule.STATIC_SECRET_IN_MCP_CONFIG: static_secret_in_mcp_config,
+    Rule.AGENT_THREAT_UNCONTROLLED: agent_threat_uncontrolled,
 }
 
 

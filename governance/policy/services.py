@@ -24,6 +24,8 @@ from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
 from governance.policy.models import PolicyVersion
+from governance.threats.catalogue import CATALOGUES as THREAT_CATALOGUES
+from governance.threats.catalogue import DEFAULT_VERSION as DEFAULT_CATALOGUE
 
 TIERS = ("low", "medium", "high", "critical")
 # Above this tier a person always decides: no policy document can make high or critical automatic.
@@ -112,6 +114,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     # Days to fix a finding after it is first seen, by severity: its due date (issue 19 item 11).
     # Common remediation SLAs (critical a week, high a month, medium a quarter, low half a year).
     "finding_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
+    # The agent threat catalogue (CSA MAESTRO layers, OWASP Agentic Top 10) that judges threat
+    # profiles: a version of governance/threats/catalogue.py, moved by a policy change (issue 25).
+    "threat_catalogue": DEFAULT_CATALOGUE,
 }
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -259,6 +264,11 @@ def validate_document(document: Any) -> dict[str, Any]:
                 steps = jit.get(key, ["iam"])
                 if not isinstance(steps, list) or not steps or any(s not in APPROVER_ROLES for s in steps):
                     errors.setdefault("jit", []).append(f"{key}: a non-empty list of 'iam' / 'security'.")
+    catalogue_version = document.get("threat_catalogue")
+    if catalogue_version is not None and catalogue_version not in THREAT_CATALOGUES:
+        errors.setdefault("threat_catalogue", []).append(
+            f"One of the threat catalogue versions: {', '.join(THREAT_CATALOGUES)}."
+        )
     errors.update(_auto_approve_errors(document.get("auto_approve")))
     errors.update(_sla_errors(document.get("finding_sla_days")))
     for key in ("allowed_vendors", "allowed_models", "deny_rules"):

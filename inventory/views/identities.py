@@ -339,6 +339,7 @@ def identity_detail(request, pk: int):
         "history": _history_page(request, identity),
         "review_items": list(review_history(identity)[:20]),  # the Reviews tab's count and its card
         "identity_panels": extensions.identity_panels(identity),
+        "extra_risk_reasons": extensions.extra_risk_reasons(identity),
         "can_edit": can_edit,
         "is_governor": user.is_governor,
         "actions": _available_actions(user, identity, can_edit),

@@ -188,11 +188,11 @@ def test_the_auditors_controls_card_shows_each_controls_live_status(client, audi
     # 3 active identities (the suspended one is not counted): 2 reviewed on time, 1 overdue; 1 orphaned
     assert "67% of active identities reviewed on time; 1 overdue" in body
     assert "67% of active identities have an active owner; 1 orphaned" in body
-    assert body.count('<li class="list-group-item" data-code="STW-') == 8
+    assert body.count('<li class="list-group-item" data-code="STW-') == 9
     assert 'href="/evidence/controls/#STW-03"' in body
     # STW-02 and STW-03 need attention; so do approvals (factory identities carry no approval)
     healthy = body.count(">OK</span>")
-    assert f"{healthy} of 8 OK" in body and healthy < 8
+    assert f"{healthy} of 9 OK" in body and healthy < 9
     controls_page = client.get("/evidence/controls/").content.decode()
     assert 'id="STW-03"' in controls_page
 

@@ -30,7 +30,7 @@ PACK_FILES = {
     "manifest.json", "inventory.csv", "grants.csv", "credentials.csv", "approvals.csv", "exceptions.csv",
     "reviews.csv", "findings.csv", "audit_events.jsonl", "controls.csv", "summary.html",
     "manifest.sig", "VERIFY.md", "people.csv", "policy_versions.jsonl", "identity_origins.csv",
-    "review_campaigns.csv", "review_population.jsonl",
+    "review_campaigns.csv", "review_population.jsonl", "threat_profiles.csv",
 }  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def test_a_ready_pack_holds_every_contract_file_and_each_hashes_to_its_manifest(
     assert manifest["period"]["start"] == export.period_start.isoformat()
     assert set(manifest["population"]) >= {"inventory.csv", "audit_events.jsonl"}
     assert manifest["files"]["credentials.csv"]["framework_references"]
-    assert manifest["row_counts"]["controls.csv"] == 8
+    assert manifest["row_counts"]["controls.csv"] == 9
     assert verify_pack(_pack(export)).ok
     assert hashlib.sha256(_pack(export).read_bytes()).hexdigest() == export.sha256
 

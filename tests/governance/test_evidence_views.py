@@ -28,7 +28,7 @@ def _media(settings, tmp_path):
 
 def test_the_catalogue_is_loaded_and_reuses_finding_rule_references(db):
     codes = list(Control.objects.values_list("code", flat=True))
-    assert codes == [f"STW-0{n}" for n in range(1, 9)]
+    assert codes == [f"STW-0{n}" for n in range(1, 10)]
     rotation = Control.objects.get(code="STW-04")
     assert "credential_rotation_overdue" in rotation.rules
     for framework, refs in RULES["credential_rotation_overdue"].references.items():

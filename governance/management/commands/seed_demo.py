@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from governance.demo import DEMO_PASSWORD, seed_people
+from governance.demo import DEMO_PASSWORD, seed_people, seed_release_train_policy
 
 
 class Command(BaseCommand):
@@ -17,4 +17,5 @@ class Command(BaseCommand):
         from inventory.demo import build_estate
 
         created = build_estate(users, size=size, stdout=self.stdout)
+        seed_release_train_policy()  # the agent threat profiles' demo story (governance/demo.py)
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {len(users)} users, {created} new identities."))

@@ -1,0 +1,345 @@
+"""Threat profiles: the facts of any number of AI identities, Cedar's answers, and the rules' verdicts.
+
+One function (`profiles`) computes what the identity page, the sweep's finding, the dashboard card and
+the evidence pack's `threat_profiles.csv` show, so they cannot disagree. Its query count does not
+grow with the number of identities: the identities, their current grants, live credentials, open
+findings and active exceptions are read with one query each (filtered by a subquery, not a list of
+ids), the active policies with one each, and Cedar's facts with the decisions' own lookup (one query
+per 500 identities, plus grants and exceptions when not cached).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from governance.decisions.services import hypothetical_answers, standing_answers
+from governance.exceptions.models import PolicyException
+from governance.findings.models import Finding, Rule, Severity
+from governance.findings.rules import Hit
+from governance.policy import cedar
+from governance.policy.models import CedarPolicySet
+from governance.policy.services import Policy, current_policy
+from governance.threats import rules
+from governance.threats.catalogue import Catalogue, catalogue
+from inventory.models import Credential, Grant, Identity
+
+LIVE = [s for s in Identity.Status.values if s != Identity.Status.DECOMMISSIONED]
+# Uncontrolled threats whose gap is something Cedar allows in prod: the finding is high.
+CEDAR_BACKED = ("ASI01", "ASI02", "ASI05", "ASI06", "ASI08", "ASI09")
+# Layers drawn top to bottom (MAESTRO's stack: the ecosystem on top, foundation models at the base).
+STACK = ("L7", "L6", "L5", "L4", "L3", "L2", "L1", "X")
+
+
+@dataclass
+class ThreatResult:
+    code: str
+    name: str
+    about: str
+    layers: tuple[str, ...]
+    why: list[str]
+    controls: list[str]
+    gaps: list[str]
+
+    @property
+    def controlled(self) -> bool:
+        return not self.gaps
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+@dataclass
+class LayerRow:
+    code: str
+    name: str
+    about: str
+    threats: list[ThreatResult] = field(default_factory=list)
+
+    @property
+    def spanned(self) -> bool:
+        return bool(self.threats)
+
+    @property
+    def uncontrolled(self) -> list[ThreatResult]:
+        return [t for t in self.threats if not t.controlled]
+
+
+@dataclass
+class Profile:
+    identity_id: int
+    identity_name: str
+    kind: str
+    status: str
+    catalogue_version: str
+    cedar_version: int | None
+    threats: list[ThreatResult]
+    layers: list[LayerRow]
+
+    @property
+    def uncontrolled(self) -> list[ThreatResult]:
+        return [t for t in self.threats if not t.controlled]
+
+    @property
+    def spanned_layers(self) -> list[LayerRow]:
+        return [layer for layer in self.layers if layer.spanned]
+
+    def gap_lines(self) -> list[str]:
+        return [f"{t.label}: {gap}" for t in self.uncontrolled for gap in t.gaps]
+
+    def risk_reasons(self) -> list[str]:
+        """What the profile adds to the tier's reasons: each uncontrolled threat with its gaps."""
+        return [f"Uncontrolled agentic threat {t.label}: {'; '.join(t.gaps)}." for t in self.uncontrolled]
+
+
+# ---------------------------------------------------------------- building
+
+
+def _assess(facts: rules.Facts, book: Catalogue, cedar_version: int | None) -> Profile:
+    results = []
+    for row in rules.TABLE:
+        assessment = row.rule(facts)
+        if assessment is None:
+            continue
+        threat = book.threat(row.threat)
+        results.append(
+            ThreatResult(
+                threat.code, threat.name, threat.about, threat.layers,
+                assessment.why, assessment.controls, assessment.gaps,
+            )
+        )  # fmt: skip
+    layers = []
+    for code in STACK:
+        layer = book.layer(code)
+        layers.append(LayerRow(code, layer.name, layer.about, [t for t in results if code in t.layers]))
+    return Profile(
+        facts.identity_id, facts.name, facts.kind, facts.status, book.version, cedar_version, results, layers
+    )
+
+
+def _ask_cedar(facts: list[rules.Facts], now: datetime) -> None:
+    asked = {f.identity_id: rules.questions(f) for f in facts}
+    verdicts = standing_answers(
+        {pk: [cedar.Question(a, k, n, rules.PROD) for a, k, n in qs] for pk, qs in asked.items()}, now
+    )
+    for f in facts:
+        found = verdicts.get(f.identity_id, [])
+        f.answers = tuple(
+            _answer(question, verdict) for question, verdict in zip(asked[f.identity_id], found, strict=False)
+        )
+
+
+def _answer(question: tuple[str, str, str], verdict: cedar.Verdict) -> rules.CedarAnswer:
+    action, kind, name = question
+    return rules.CedarAnswer(
+        action, kind, name, verdict.decision, tuple(verdict.policies), tuple(verdict.exceptions)
+    )
+
+
+def _active_cedar_version() -> int | None:
+    return CedarPolicySet.objects.filter(is_active=True).values_list("version", flat=True).first()
+
+
+def ai_identities(statuses: Iterable[str] = LIVE) -> QuerySet:
+    return Identity.objects.filter(kind__in=rules.AI_KINDS, status__in=list(statuses))
+
+
+def profiles(
+    identities: QuerySet | None = None, *, now: datetime | None = None, policy: Policy | None = None
+) -> list[Profile]:
+    """Profiles of the AI identities in `identities` (default: every live one), ordered by name."""
+    now = now or timezone.now()
+    policy = policy or current_policy()
+    selected = (identities if identities is not None else ai_identities()).filter(kind__in=rules.AI_KINDS)
+    rows = list(
+        selected.order_by("name").values(
+            "id", "name", "kind", "status", "autonomous", "environments", "data_classification", "vendor",
+            "model_name", "last_used_at", "owner_id", "owner__is_active", "next_review_due",
+        )
+    )  # fmt: skip
+    if not rows:
+        return []
+    within = Q(identity__in=selected.values("pk"))
+    grants: dict[int, list[rules.GrantFacts]] = {}
+    for identity_id, kind, name, actions, origin in (
+        Grant.objects.current(now)
+        .filter(within)
+        .order_by("identity_id", "resource_kind", "resource_name", "pk")
+        .values_list("identity_id", "resource_kind", "resource_name", "actions", "origin")
+    ):
+        grants.setdefault(identity_id, []).append(
+            rules.GrantFacts(kind, name, frozenset(actions or []), origin == Grant.Origin.JIT)
+        )
+    static = set(policy.get("static_credential_kinds") or [])
+    credentials: dict[int, list[str]] = {}
+    never_expire: dict[int, int] = {}
+    for identity_id, kind, expires_at in (
+        Credential.objects.filter(within, revoked_at__isnull=True)
+        .order_by("identity_id", "pk")
+        .values_list("identity_id", "kind", "expires_at")
+    ):
+        credentials.setdefault(identity_id, []).append(kind)
+        if kind in static and expires_at is None:
+            never_expire[identity_id] = never_expire.get(identity_id, 0) + 1
+    findings: dict[int, set[str]] = {}
+    for identity_id, rule in (
+        Finding.objects.filter(within, status=Finding.Status.OPEN)
+        .exclude(rule=Rule.AGENT_THREAT_UNCONTROLLED)
+        .values_list("identity_id", "rule")
+    ):
+        findings.setdefault(identity_id, set()).add(rule)
+    exceptions: dict[int, list[str]] = {}
+    for identity_id, rule in (
+        PolicyException.objects.active(now).filter(within).values_list("identity_id", "rule")
+    ):
+        exceptions.setdefault(identity_id, []).append(rule)
+    today = timezone.localdate(now)
+    facts = [
+        rules.Facts(
+            identity_id=r["id"],
+            name=r["name"],
+            kind=r["kind"],
+            status=r["status"],
+            autonomous=r["autonomous"],
+            environments=tuple(r["environments"] or ()),
+            data_classification=r["data_classification"],
+            vendor=r["vendor"],
+            model_name=r["model_name"],
+            last_used_at=r["last_used_at"],
+            owner_active=bool(r["owner_id"]) and bool(r["owner__is_active"]),
+            next_review_due=r["next_review_due"],
+            today=today,
+            grants=tuple(grants.get(r["id"], ())),
+            credential_kinds=tuple(credentials.get(r["id"], ())),
+            static_without_expiry=never_expire.get(r["id"], 0),
+            static_kinds=tuple(sorted(static)),
+            open_findings=frozenset(findings.get(r["id"], ())),
+            exceptions=tuple(exceptions.get(r["id"], ())),
+            vendor_allowed=_vendor_allowed(policy, r["kind"], r["vendor"]),
+            model_allowed=policy.model_allowed(r["model_name"]),
+        )
+        for r in rows
+    ]
+    _ask_cedar(facts, now)
+    book = catalogue(policy.get("threat_catalogue"))
+    version = _active_cedar_version()
+    return [_assess(f, book, version) for f in facts]
+
+
+def _vendor_allowed(policy: Policy, kind: str, vendor: str) -> bool:
+    """As the unapproved_vendor rule reads AI kinds: with an allowed list, no vendor named fails too."""
+    return policy.vendor_allowed(vendor)
+
+
+def profile_of(identity: Identity, *, now: datetime | None = None) -> Profile | None:
+    """The identity page's profile; None for identities that are not AI (no profile)."""
+    if identity.kind not in rules.AI_KINDS:
+        return None
+    found = profiles(Identity.objects.filter(pk=identity.pk), now=now)
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------- the intake's preview
+
+
+def preview(answers: dict[str, Any], *, now: datetime | None = None) -> Profile | None:
+    """The profile an intake's answers would have once approved (active, owned, its grants standing),
+    judged by the active Cedar set. None for kinds that get no profile. Writes nothing."""
+    kind = answers.get("kind") or ""
+    if kind not in rules.AI_KINDS:
+        return None
+    now = now or timezone.now()
+    policy = current_policy()
+    grants = tuple(
+        rules.GrantFacts(
+            g.get("resource_kind") or "", g.get("resource_name") or "", frozenset(g.get("actions") or [])
+        )
+        for g in answers.get("grants") or []
+        if g.get("resource_kind") and g.get("resource_name")
+    )
+    facts = rules.Facts(
+        identity_id=0,
+        name=answers.get("name") or "(new)",
+        kind=kind,
+        autonomous=bool(answers.get("autonomous")),
+        environments=tuple(answers.get("environments") or ()),
+        data_classification=answers.get("data_classification") or "internal",
+        vendor=answers.get("vendor") or "",
+        model_name=answers.get("model_name") or "",
+        grants=grants,
+        static_kinds=tuple(policy.get("static_credential_kinds") or []),
+        vendor_allowed=_vendor_allowed(policy, kind, answers.get("vendor") or ""),
+        model_allowed=policy.model_allowed(answers.get("model_name") or ""),
+    )
+    asked = rules.questions(facts)
+    if asked:
+        subject = cedar.Subject(
+            id="preview",
+            name=facts.name,
+            kind=kind,
+            tier="medium",
+            status="active",
+            environments=tuple(sorted(facts.environments)),
+            owner_active=True,
+            grants=tuple(
+                cedar.GrantFact(f"p{i}", g.resource_kind, g.resource_name, g.actions)
+                for i, g in enumerate(grants, start=1)
+            ),
+        )
+        verdicts = hypothetical_answers(
+            subject, [cedar.Question(a, k, n, rules.PROD) for a, k, n in asked], now
+        )
+        facts.answers = tuple(_answer(q, v) for q, v in zip(asked, verdicts, strict=True))
+    return _assess(facts, catalogue(policy.get("threat_catalogue")), _active_cedar_version())
+
+
+# ---------------------------------------------------------------- the sweep's finding
+
+
+def finding_hits(now: datetime) -> Iterable[Hit]:
+    """`agent_threat_uncontrolled`: one hit per active AI identity with an uncontrolled threat, listing
+    each with its missing control. High when Cedar allows something in prod that should be held;
+    never critical (an open critical finding would itself block prod and hide the gap)."""
+    for profile in profiles(ai_identities([Identity.Status.ACTIVE]), now=now):
+        uncontrolled = profile.uncontrolled
+        if not uncontrolled:
+            continue
+        high = any(t.code in CEDAR_BACKED for t in uncontrolled)
+        yield Hit(
+            profile.identity_id,
+            Severity.HIGH if high else Severity.MEDIUM,
+            {
+                "summary": "Uncontrolled: "
+                + "; ".join(f"{t.label} ({', '.join(t.gaps)})" for t in uncontrolled),
+                "threats": [{"code": t.code, "name": t.name, "gaps": t.gaps} for t in uncontrolled],
+                "threat_catalogue": profile.catalogue_version,
+                "cedar_policy_version": profile.cedar_version,
+            },
+            profile.identity_name,
+        )
+
+
+# ---------------------------------------------------------------- the evidence pack
+
+CSV_HEADER = [
+    "identity", "identity_name", "kind", "status", "threat_catalogue", "cedar_policy_version", "threat",
+    "threat_name", "maestro_layers", "controlled", "applies_because", "controls_in_place", "gaps",
+]  # fmt: skip
+
+
+def csv_rows(found: list[Profile]) -> Iterable[list[Any]]:
+    """One row per identity and applicable threat, as the identity page's Threats tab lists them."""
+    for p in found:
+        for t in p.threats:
+            yield [
+                p.identity_id, p.identity_name, p.kind, p.status, p.catalogue_version,
+                p.cedar_version if p.cedar_version is not None else "", t.code, t.name, " ".join(t.layers),
+                "yes" if t.controlled else "no", " | ".join(t.why), " | ".join(t.controls),
+                " | ".join(t.gaps),
+            ]  # fmt: skip

@@ -1,0 +1,240 @@
+"""Agent threat profiles (issue 25): Cedar decides what counts as controlled, the sweep raises and closes
+agent_threat_uncontrolled, the demo tells the story, and the pack, pages and card agree."""
+
+import csv
+import io
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from governance.decisions import subjects
+from governance.decisions.models import DecisionRecord
+from governance.demo import (
+    RELEASE_TRAIN_NOTE,
+    release_train_policy_text,
+    seed_people,
+    seed_release_train_policy,
+)
+from governance.evidence.catalogue import CONTROLS_BY_CODE
+from governance.findings.models import Finding, Rule, Severity
+from governance.findings.sweep import run_sweep
+from governance.models import AuditEvent
+from governance.policy import cedar, cedar_sets
+from governance.threats import profiles
+from inventory.demo import build_small
+from inventory.models import Grant, Identity, UsageEvent
+from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    cache.clear()
+    subjects.clear_local()
+    yield
+    cache.clear()
+    subjects.clear_local()
+
+
+@pytest.fixture
+def release_agent(owner, iam2):
+    agent = IdentityFactory(
+        name="release-train agent", kind=Identity.Kind.AI_AGENT, owner=owner, backup_owner=iam2,
+        environments=["prod"], autonomous=True, risk_tier="high", vendor="Anthropic",
+        next_review_due=timezone.localdate() + timedelta(days=60),
+    )  # fmt: skip
+    GrantFactory(
+        identity=agent,
+        resource_kind="repository",
+        resource_name="release/*",
+        actions=["read_code", "open_pr", "merge"],
+    )
+    CredentialFactory(identity=agent, kind="oidc_federation", expires_at=timezone.now() + timedelta(days=1))
+    return agent
+
+
+def _threat(profile, code):
+    return next(t for t in profile.threats if t.code == code)
+
+
+def _carve_out(actor_label="seed_demo"):
+    from governance.actors import system
+
+    cedar_sets.ensure_defaults()
+    saved = cedar_sets.save_version(
+        system(actor_label),
+        text=release_train_policy_text(),
+        schema=cedar.default_schema_text(),
+        note=RELEASE_TRAIN_NOTE,
+    )
+    return cedar_sets.activate(system(actor_label), saved)
+
+
+def test_merge_in_prod_is_controlled_by_the_shipped_jit_rule_and_nothing_is_recorded(release_agent):
+    profile = profiles.profile_of(release_agent)
+    misuse = _threat(profile, "ASI02")
+    assert misuse.controlled
+    assert misuse.controls == [
+        "merge on repository release/* in prod: Cedar answers step_up (prod_privileged_needs_jit)"
+    ]
+    assert not DecisionRecord.objects.exists() and not UsageEvent.objects.exists()
+    assert {layer.code for layer in profile.spanned_layers} >= {"L3", "L6", "L7"}
+
+
+def test_a_live_jit_grant_does_not_count_as_the_control(release_agent):
+    GrantFactory(
+        identity=release_agent, resource_kind="repository", resource_name="release/*", actions=["merge"],
+        origin=Grant.Origin.JIT, expires_at=timezone.now() + timedelta(hours=1),
+    )  # fmt: skip
+    assert _threat(profiles.profile_of(release_agent), "ASI02").controlled  # step_up: JIT still needed
+
+
+def test_without_the_jit_rule_tool_misuse_is_uncontrolled_the_sweep_raises_it_and_the_rule_back_closes_it(
+    release_agent, security, iam
+):
+    _carve_out()
+    profile = profiles.profile_of(release_agent)
+    assert _threat(profile, "ASI02").gaps == [
+        "merge on repository release/* in prod without JIT: Cedar answers allow"
+    ]
+    assert "Uncontrolled agentic threat ASI02 Tool Misuse and Exploitation" in profile.risk_reasons()[0]
+
+    run_sweep()
+    finding = Finding.objects.get(rule=Rule.AGENT_THREAT_UNCONTROLLED, identity=release_agent)
+    assert finding.status == Finding.Status.OPEN and finding.severity == Severity.HIGH
+    assert "ASI02" in [t["code"] for t in finding.evidence["threats"]]
+    assert "merge on repository release/* in prod without JIT" in finding.evidence["summary"]
+    opened = AuditEvent.objects.filter(subject_type="governance.finding", subject_id=str(finding.pk)).first()
+    assert opened.actor == "system:sweep"
+
+    # Security adds the JIT rule back (the shipped policies), a second person activates it.
+    fixed = cedar_sets.save_version(
+        security, text=cedar.default_policy_text(), schema=cedar.default_schema_text(),
+        note="Release train merges need JIT again",
+    )  # fmt: skip
+    cedar_sets.propose_activation(security, fixed)
+    cedar_sets.approve_activation(iam, fixed)
+    run_sweep()
+    finding.refresh_from_db()
+    assert finding.status == Finding.Status.RESOLVED
+    assert _threat(profiles.profile_of(release_agent), "ASI02").controlled
+
+
+def test_an_exception_to_the_jit_rule_leaves_tool_misuse_uncontrolled_and_says_so(release_agent, owner):
+    from governance.exceptions.models import PolicyException
+
+    PolicyException.objects.create(
+        identity=release_agent, rule="prod_privileged_needs_jit", justification="release freeze",
+        compensating_controls="branch protection", state=PolicyException.State.ACTIVE, requested_by=owner,
+        expires_at=timezone.now() + timedelta(days=10), approved_at=timezone.now(),
+    )  # fmt: skip
+    gap = _threat(profiles.profile_of(release_agent), "ASI02").gaps[0]
+    assert "Cedar answers allow (exception #" in gap
+
+
+def test_profiles_cost_the_same_number_of_queries_for_3_and_for_12_identities(owner):
+    def estate(n):
+        for i in range(n):
+            agent = IdentityFactory(kind=Identity.Kind.AI_AGENT, owner=owner, environments=["prod", "dev"])
+            GrantFactory(
+                identity=agent,
+                resource_kind="repository",
+                resource_name=f"r{i}/*",
+                actions=["merge", "open_pr"],
+            )
+            GrantFactory(
+                identity=agent, resource_kind="ticketing", resource_name="JIRA", actions=["read_tickets"]
+            )
+            CredentialFactory(identity=agent, kind="pat")
+
+    def measured():
+        cache.clear()
+        subjects.clear_local()
+        with CaptureQueriesContext(connection) as ctx:
+            found = profiles.profiles()
+        return len(found), len(ctx.captured_queries)
+
+    estate(3)
+    small_n, small = measured()
+    estate(9)
+    large_n, large = measured()
+    assert (small_n, large_n) == (3, 12)
+    assert large == small, (small, large)
+
+
+def test_non_ai_identities_get_no_profile(owner):
+    account = IdentityFactory(kind=Identity.Kind.SERVICE_ACCOUNT, owner=owner)
+    assert profiles.profile_of(account) is None
+    assert profiles.profiles(Identity.objects.filter(pk=account.pk)) == []
+
+
+# ---------------------------------------------------------------- the demo estate
+
+
+@pytest.fixture
+def demo(db):
+    users = seed_people()
+    build_small(users)
+    seed_release_train_policy()
+    return users
+
+
+def test_the_demo_gives_every_ai_identity_a_profile_and_the_release_agent_a_finding(demo):
+    live_ai = Identity.objects.filter(kind__in=profiles.rules.AI_KINDS).exclude(status="decommissioned")
+    found = profiles.profiles()
+    assert {p.identity_id for p in found} == set(live_ai.values_list("pk", flat=True))
+    assert all(p.threats for p in found)
+    agent = next(p for p in found if p.identity_name == "release-train agent")
+    assert not _threat(agent, "ASI02").controlled
+    assert seed_release_train_policy() is None  # idempotent
+    run_sweep()
+    assert Finding.objects.filter(
+        rule=Rule.AGENT_THREAT_UNCONTROLLED, identity_id=agent.identity_id, status="open"
+    ).exists()
+
+
+def test_the_packs_threat_profiles_csv_matches_the_pages(
+    demo, auditor, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from tests.governance.evidence_support import export_now
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    export = export_now(auditor, django_capture_on_commit_callbacks)
+    assert export.state == "ready", export.error
+    with zipfile.ZipFile(Path(settings.MEDIA_ROOT) / export.file_path) as zf:
+        text = zf.read("threat_profiles.csv").decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == profiles.CSV_HEADER
+    expected = [[str(v) for v in row] for row in profiles.csv_rows(profiles.profiles())]
+    assert rows[1:] == expected
+    release = [r for r in rows[1:] if r[1] == "release-train agent" and r[6] == "ASI02"]
+    assert release and release[0][9] == "no" and "without JIT" in release[0][12]
+
+
+def test_the_control_catalogue_cites_maestro_with_a_why_for_each_mapping(client, auditor):
+    maestro = "CSA MAESTRO (2025)"
+    for info in CONTROLS_BY_CODE.values():
+        if maestro in info.references:
+            assert info.rationale.get(maestro), info.code
+    assert CONTROLS_BY_CODE["STW-09"].name == "Agent threat profiles"
+    client.force_login(auditor)
+    body = client.get("/evidence/controls/").content.decode()
+    assert body.count('data-framework="CSA MAESTRO (2025)"') >= 6
+    assert "Why: Each agent is modelled layer by layer" in body
+
+
+def test_the_policy_names_its_threat_catalogue_and_refuses_an_unknown_one(security, api_as):
+    from governance.policy.services import DEFAULT_POLICY, current_policy
+
+    assert current_policy().get("threat_catalogue") == DEFAULT_POLICY["threat_catalogue"] == "2026.1"
+    document = {**DEFAULT_POLICY, "threat_catalogue": "1999"}
+    response = api_as(security).put("/api/v1/policy/", {"document": document, "note": "x"}, format="json")
+    assert response.status_code == 400
+    assert "threat_catalogue" in response.json()
