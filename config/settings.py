@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "inventory",
     "approvals",
     "connectors",
+    "workload",
 ]
 
 # CSP right after SecurityMiddleware; Axes last, so it turns a lockout into the login page's answer.
@@ -219,6 +220,8 @@ CELERY_TASK_SERIALIZER = "json"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # A Steward access token (a JWT from the token exchange) first; static `stw_` tokens next.
+        "workload.auth.WorkloadTokenAuthentication",
         "governance.people.tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

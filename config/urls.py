@@ -10,6 +10,7 @@ from governance.people.auth import StewardLoginView
 from governance.people.views import StewardLogoutView, backchannel_logout
 from governance.policy.api import PolicyView
 from inventory.views.credentials import credential_list
+from workload.api import DelegationView, IntrospectionView, TokenExchangeView
 
 admin.site.site_header = "Steward administration"
 admin.site.site_title = "Steward admin"
@@ -32,6 +33,11 @@ urlpatterns = [
     path("scim/", include("governance.people.scim.urls")),  # SCIM 2.0 provisioning at /scim/v2/
     path("admin/", admin.site.urls),
     path("api/v1/policy/", PolicyView.as_view(), name="api-policy"),
+    # Workload identity (RFC 8693 exchange, delegation, RFC 7662 introspection): before the router.
+    path("api/v1/token/", TokenExchangeView.as_view(), name="api-token"),
+    path("api/v1/token/delegation/", DelegationView.as_view(), name="api-token-delegation"),
+    path("api/v1/token/introspect/", IntrospectionView.as_view(), name="api-token-introspect"),
+    path("workload/", include("workload.urls")),
     # Namespaced: the router's names (exception-detail, approval-detail, …) must not shadow the pages'.
     path("api/v1/", include((router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -16,6 +16,21 @@ class Actor:
     user: User | None = None
     on_behalf_of: str = ""
     token_id: int | None = None
+    # A workload calling with a Steward access token (issue 21): the identity it is, and who is
+    # behind the call, from intent to execution (each link a sorted tuple of its items).
+    identity_id: int | None = None
+    chain: tuple = ()
+
+    @property
+    def chain_links(self) -> list[dict]:
+        return [dict(link) for link in self.chain]
+
+    @property
+    def with_chain(self) -> str:
+        """The label, and for a workload who is behind it: "workload:12:coder (via alice → planner)"."""
+        if self.identity_id is not None and self.on_behalf_of:
+            return f"{self.label} (via {self.on_behalf_of})"
+        return self.label
 
     @property
     def is_system(self) -> bool:
@@ -46,6 +61,8 @@ def from_request(request) -> Actor:
     """The actor behind an HTTP request: the token when one authenticated it, else the person."""
     token = getattr(request, "auth", None)
     user = request.user
+    if token is not None and hasattr(token, "actor"):
+        return token.actor(user)  # a workload's access token names its own actor and chain
     if token is not None and hasattr(token, "key_prefix"):
         return Actor(
             label=f"token:{token.key_prefix}",

@@ -31,6 +31,7 @@ def navigation(request):
         ("inventory", "Inventory", "inventory:list", member, "estate"),
         ("credentials", "Credentials", "credentials", member, "estate"),
         ("connectors", "Connectors", "connectors:list", reader, "estate"),
+        ("workload", "Workload identity", "workload:issuers", reader, "estate"),
         ("policy", "Policy", "policy", reader, "policy-group"),
         ("decisions", "Decisions", "decisions-log", reader, "policy-group"),
         ("audit", "Audit log", "audit-log", reader, "assurance"),

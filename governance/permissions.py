@@ -72,7 +72,7 @@ class AuditorReadOnly(permissions.BasePermission):
             return True
         if user.is_auditor:
             return bool(getattr(view, "auditor_may_write", False))
-        if isinstance(request.auth, ApiToken):
+        if isinstance(request.auth, ApiToken) or getattr(request.auth, "is_machine_credential", False):
             # A machine's token (a discovery job reporting usage) may belong to a service user who
             # holds no role: its write scope is what admits it, and the services decide the rest.
             return True

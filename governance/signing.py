@@ -56,6 +56,11 @@ PURPOSES: dict[str, Purpose] = {
     "attestation": Purpose("attestation", "steward-attestation+jwt", ES256, timedelta(days=1)),
     "audit-checkpoint": Purpose("audit-checkpoint", "steward-audit-checkpoint+jwt", EDDSA, None),
     "evidence": Purpose("evidence", "steward-evidence-manifest+jose", EDDSA, None),
+    # Workload identity (issue 21). Access tokens live 15 minutes, delegation tokens 5: a retired key
+    # stays published a day. A Security Event Token may be checked later by a receiver: a week.
+    "access-token": Purpose("access-token", "at+jwt", ES256, timedelta(days=1)),
+    "delegation": Purpose("delegation", "steward-delegation+jwt", ES256, timedelta(days=1)),
+    "security-event": Purpose("security-event", "secevent+jwt", ES256, timedelta(days=7)),
 }
 
 

@@ -38,6 +38,8 @@ class ApiRateThrottle(BaseThrottle):
         token = getattr(request, "auth", None)
         if token is not None and getattr(token, "pk", None) is not None and hasattr(token, "key_prefix"):
             ident = f"token:{token.pk}"
+        elif token is not None and getattr(token, "is_machine_credential", False):
+            ident = f"workload:{token.identity_id}"  # a workload's access tokens share its bucket
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:

@@ -291,6 +291,8 @@ class UsageEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
     filterset_fields = ["identity", "after_revocation", "out_of_scope", "environment"]
     # A `report`-scoped token may POST batches here, and nothing else (TokenScopePermission).
     token_report_actions = frozenset({"create"})
+    # So may a workload's exchanged access token, for its own identity (named or left out).
+    workload_token_actions = ("create",)
 
     def get_queryset(self):
         return UsageEvent.objects.order_by("-at", "-pk")

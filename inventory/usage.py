@@ -127,6 +127,8 @@ def _may_report(actor: Actor) -> bool | None:
     discovery job, an agent gateway) reports for any identity. Auditors never change anything."""
     if actor.is_system:
         return True
+    if actor.identity_id is not None:
+        return None  # a workload's access token: its own identity only (checked below)
     user = actor.user
     if user is None or not user.is_active or user.is_auditor:
         return False
@@ -194,6 +196,13 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
         raise ValidationError({"events": "Give a non-empty list of usage events."})
     if len(raw_events) > MAX_BATCH:
         raise ValidationError({"events": f"At most {MAX_BATCH:,} events per batch; got {len(raw_events):,}."})
+    if actor.identity_id is not None:  # a workload's events name its own identity when they name none
+        raw_events = [
+            {**e, "identity": actor.identity_id}
+            if isinstance(e, dict) and not any(k in e for k in ("identity", "source", "external_id"))
+            else e
+            for e in raw_events
+        ]
     scope = _may_report(actor)
     if scope is False:
         raise NotAllowed(
@@ -223,7 +232,15 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
             errors[index] = [("identity", where)]
         else:
             event["row"] = row
-    if scope is None:
+    if scope is None and actor.identity_id is not None:
+        own = actor.identity_id
+        foreign = sorted({e["row"]["id"] for e in cleaned if "row" in e and e["row"]["id"] != own})
+        if foreign:
+            raise NotAllowed(
+                "A workload's access token reports usage for its own identity only; not for "
+                + ", ".join(map(str, foreign[:20]))
+            )
+    elif scope is None:
         # Who may comes before what is wrong with the batch: the refusal names the identities.
         user_pk = actor.user.pk
         foreign = sorted(
@@ -292,7 +309,7 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
                 identity_status=status,
                 after_revocation=status in REVOKED_STATUSES,
                 out_of_scope=out_of_scope,
-                reported_by=(reported_by or actor.label)[:150],
+                reported_by=(reported_by or actor.with_chain)[:150],
                 received_at=now,
             )
         )

@@ -112,6 +112,10 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DecisionRecordSerializer
     filterset_class = DecisionRecordFilter
     queryset = DecisionRecord.objects.select_related("identity").order_by("-at", "-pk")
+    # A workload's exchanged access token may ask (about itself; `identity` may be left out). Once
+    # revoked it still reaches here and every answer is `deny`, logged.
+    workload_token_actions = ("create",)
+    workload_revoked_answers = True
 
     def get_permissions(self):
         if self.action == "create":
@@ -127,10 +131,28 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="One question (object) → one answer; a list of up to 100 → a list of answers.",
     )
     def create(self, request, *args, **kwargs):
-        asks, is_batch = services.parse(request.data)
-        answers = services.decide(from_request(request), asks, is_batch=is_batch)
+        credential = request.auth if getattr(request.auth, "is_machine_credential", False) else None
+        data = request.data
+        if credential is not None:
+            data = own_identity(data, credential.identity_id)
+        asks, is_batch = services.parse(data)
+        revoked = credential.revoked_reason if credential else ""
+        answers = services.decide(from_request(request), asks, is_batch=is_batch, revoked=revoked)
         body = [a.as_dict() for a in answers]
         return Response(body if is_batch else body[0], status=status.HTTP_200_OK)
+
+
+def own_identity(data, identity_id: int):
+    """A workload's questions name its own identity when they name none."""
+
+    def fill(entry):
+        if isinstance(entry, dict) and not any(k in entry for k in ("identity", "source", "external_id")):
+            return {**entry, "identity": identity_id}
+        return entry
+
+    if isinstance(data, list):
+        return [fill(entry) for entry in data]
+    return fill(dict(data.items())) if hasattr(data, "items") else data
 
 
 # ---------------------------------------------------------------- access requests
@@ -207,6 +229,7 @@ class AccessRequestViewSet(
 
     serializer_class = AccessRequestSerializer
     filterset_class = AccessRequestFilter
+    workload_token_actions = ("create",)  # a workload asks for just-in-time access for itself
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -223,6 +246,8 @@ class AccessRequestViewSet(
     @extend_schema(request=AccessRequestInputSerializer, responses={201: AccessRequestSerializer})
     def create(self, request, *args, **kwargs):
         data = request.data if isinstance(request.data, dict) else {}
+        if getattr(request.auth, "is_machine_credential", False):
+            data = own_identity(data, request.auth.identity_id)
         ar = jit.request_access(from_request(request), dict(data))
         return self._fresh(ar, status.HTTP_201_CREATED)
 

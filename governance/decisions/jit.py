@@ -167,6 +167,21 @@ def _verdicts(identity: Identity, question: cedar.Question, duration: int, now: 
 
 
 @transaction.atomic
+def _accountable(actor, identity: Identity):
+    """A workload asking for itself (an exchanged access token): the request is in the name of the
+    person in its chain, or else of its owner, who then cannot approve it (separation of duties)."""
+    from governance.people.models import User
+
+    if identity.pk != actor.identity_id:
+        raise NotAllowed("A workload's access token asks for just-in-time access for its own identity only.")
+    people = [link for link in actor.chain_links if link.get("kind") == "person"]
+    person = User.objects.filter(pk=people[-1].get("id"), is_active=True).first() if people else None
+    person = person or identity.owner
+    if person is None or not person.is_active:
+        raise NotAllowed(f"{identity.name} has no active owner to answer for its request.")
+    return person
+
+
 def request_access(actor, data: dict[str, Any]) -> AccessRequest:
     actor = as_actor(actor)
     user = actor.user
@@ -174,7 +189,9 @@ def request_access(actor, data: dict[str, Any]) -> AccessRequest:
         raise NotAllowed("Just-in-time access is requested by a person or their token.")
     fields = clean(data)
     identity: Identity = fields.pop("identity")
-    if not may_request(user, identity):
+    if actor.identity_id is not None:
+        user = _accountable(actor, identity)
+    elif not may_request(user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may request access for it.")
     now = timezone.now()
     question = cedar.Question(
@@ -359,6 +376,15 @@ def end_access(actor, ar: AccessRequest, reason: str = "") -> AccessRequest:
     ar.refresh_from_db()
     audit.record(
         actor, "access_request.ended", ar, before={"state": "approved"}, after=snapshot(ar), reason=reason
+    )
+    # Ended early is ended: the source (connectors) and the identity's live sessions (workload) hear of
+    # it as of an expiry.
+    enforcement.request(
+        actor,
+        [ar.identity_id],
+        cause=enforcement.GRANT_EXPIRED,
+        reason=f"just-in-time access ended: {reason}",
+        grant_ids=[ar.grant_id] if ar.grant_id else [],
     )
     return ar
 

@@ -7,6 +7,7 @@ number of identities scanned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,6 +81,16 @@ def _covering_exceptions(pairs: list[tuple[int, str]], now: datetime) -> dict[tu
         if (identity_id, rule) in wanted:
             found.setdefault((identity_id, rule), pk)
     return found
+
+
+# Called inside the sweep's transaction with (actor, rule, identity ids) for each rule that opened
+# findings: a feature above (workload identity) ends sessions when behaviour drifts.
+_opened_hooks: list[Callable[..., Any]] = []
+
+
+def on_findings_opened(hook: Callable[..., Any]) -> None:
+    if hook not in _opened_hooks:
+        _opened_hooks.append(hook)
 
 
 def run_sweep(now: datetime | None = None) -> dict[str, Any]:
@@ -163,6 +174,14 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                     },
                 }
             )
+
+        opened: dict[str, list[int]] = {}
+        for finding in created:
+            if finding.status == Status.OPEN:
+                opened.setdefault(finding.rule, []).append(finding.identity_id)
+        for rule, identity_ids in opened.items():
+            for hook in _opened_hooks:
+                hook(actor, rule, identity_ids)
 
         # Resolve what cleared.
         cleared = [key for key in existing if key not in hits]

@@ -19,6 +19,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -233,6 +234,23 @@ def _annotations(text: str) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------- evaluation
 
 
+# The chain of a caller that is not an exchanged workload (a person, a static token): neutral.
+NO_CHAIN: dict[str, Any] = {
+    "exchanged": False,
+    "has_human": False,
+    "human_related": True,
+    "has_parent": False,
+    "within_parent_scope": True,
+    "depth": 0,
+}
+
+
+def _declares_chain(schema_text: str) -> bool:
+    """Does the schema's context declare `chain`? (cedarpy offers no schema introspection.)"""
+    code = "\n".join(line.split("//", 1)[0] for line in schema_text.splitlines())
+    return re.search(r"\bchain\s*:", code) is not None
+
+
 class CompiledPolicySet:
     """A parsed policy set with its schema, ready to answer questions in microseconds."""
 
@@ -243,6 +261,8 @@ class CompiledPolicySet:
         self.policies = cedarpy.PolicySet.from_str(text)
         self.schema = cedarpy.Schema.from_str(schema_text)
         self.annotations = _annotations(text)
+        # Sets saved before delegation chains (issue 21) have no `chain` in their context type.
+        self.takes_chain = _declares_chain(schema_text)
         self._entities: OrderedDict[Subject, cedarpy.Entities] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -293,7 +313,9 @@ class CompiledPolicySet:
 
     # -- the answer
 
-    def evaluate(self, subject: Subject, question: Question, now: datetime) -> Verdict:
+    def evaluate(
+        self, subject: Subject, question: Question, now: datetime, chain: dict[str, Any] | None = None
+    ) -> Verdict:
         now_ts = now.timestamp()
         # An exception past its expiry lifts nothing, even before the expiry job has run.
         live_exceptions = tuple(
@@ -313,6 +335,8 @@ class CompiledPolicySet:
             "standing_grant": any(not g.jit for g in covering),
             "jit_grant": any(g.jit for g in covering),
         }
+        if self.takes_chain:
+            context["chain"] = dict(chain or NO_CHAIN)
         result = self._authorize(subject, question, covering, context)
         fired = list(result.diagnostics.reasons)
         errors = list(result.diagnostics.errors)
@@ -488,7 +512,8 @@ def check_case_shape(request: Any) -> list[str]:
 
 def run_case(compiled: CompiledPolicySet, request: dict[str, Any], now: datetime) -> Verdict:
     subject, question = subject_from_case(request)
+    chain = request.get("chain") if isinstance(request.get("chain"), dict) else None
     try:
-        return compiled.evaluate(subject, question, now)
+        return compiled.evaluate(subject, question, now, {**NO_CHAIN, **chain} if chain else None)
     except (ValueError, KeyError, TypeError) as exc:
         return Verdict(Decision.DENY, [f"The test case could not be evaluated: {exc}"], compiled.version)

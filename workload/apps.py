@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class WorkloadConfig(AppConfig):
+    name = "workload"
+    verbose_name = "Workload identity"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from inventory import enforcement as inventory_enforcement
+        from workload import (
+            approval,  # noqa: F401  (registers the trust-binding approval kind)
+            drift,
+            identity,
+            jobs,  # noqa: F401  (registers the workload jobs)
+        )
+
+        inventory_enforcement.register("workload", drift.on_revocation)
+        identity.register()
