@@ -44,7 +44,8 @@ class ConnectorSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     config = serializers.JSONField(
         required=False,
-        help_text="Where to look, per kind (aws_iam: region, endpoint_url, page_size, max_attempts). "
+        help_text="Where to look, per kind (aws_iam: region, endpoint_url, page_size, max_attempts; "
+        "github_org: org, base_url, installation_id, per_page, scan_workflows, retries, max_wait). "
         "Never a secret: credentials come from the worker's environment.",
     )
     url = serializers.CharField(source="get_absolute_url", read_only=True)

@@ -41,6 +41,9 @@ def _settings_from_form(kind: str, post) -> dict:
             continue
         if setting.type is int:
             config[key] = int(raw) if raw.isascii() and raw.isdigit() else raw
+        elif setting.type is bool:
+            words = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
+            config[key] = words.get(raw.lower(), raw)
         else:
             config[key] = raw
     return config
@@ -85,7 +88,10 @@ def connector_list(request):
         "errors": errors,
         "form": form,
         "kinds": [(k, cls.label) for k, cls in kinds.available().items()],
-        "aws_settings": kinds.get("aws_iam").settings,
+        # Each kind's settings in a fieldset of its own (a kind without settings has none).
+        "kind_settings": [
+            (k, cls.label, cls.settings) for k, cls in kinds.available().items() if cls.settings
+        ],
         "schedules": Connector.Schedule.choices,
         "may_change": request.user.has_role(*GOVERNORS),
     }

@@ -5,7 +5,7 @@ The connector authenticates as a GitHub App (githubkit): its id and private key 
 worker's environment (`STEWARD_GITHUB_APP_ID`, `STEWARD_GITHUB_APP_PRIVATE_KEY_PATH`), never from
 Steward's database; the installation in the organisation is looked up (or named by `installation_id`).
 Listings are followed page by page through their `Link` headers; a secondary rate limit (403 or 429
-with `retry-after`) is waited out up to `max_wait` seconds, `max_attempts` times.
+with `retry-after`) is waited out up to `max_wait` seconds, `retries` times.
 
 What becomes an identity (`external_id`):
 - `github:installation/<id>`: an app installed in the organisation, its permissions as entitlements;
@@ -164,6 +164,13 @@ def _positive(limit: int):
     return check
 
 
+def _between(low: int, high: int):
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"Between {low} and {high}."
+
+    return check
+
+
 def _org(value: str) -> str | None:
     if re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?", value):
         return None
@@ -223,7 +230,9 @@ class GithubOrg(BaseConnector):
         "scan_workflows": Setting(
             bool, True, "Read workflow files for `id-token: write` (needs Contents read).", None
         ),
-        "max_attempts": Setting(int, 5, "Tries per request on rate limits and server errors.", _positive(10)),
+        "retries": Setting(
+            int, 4, "Retries per request on rate limits and server errors (0-10).", _between(0, 10)
+        ),
         "max_wait": Setting(
             int, 120, "The longest retry-after (seconds) waited out before the run fails.", _positive(900)
         ),
@@ -274,7 +283,7 @@ class GithubOrg(BaseConnector):
             timeout=30,
             http_cache=False,  # a revoke must be seen by the very next listing
             cache_strategy=MemCacheStrategy(),  # tokens live for this connector's run, not the process
-            auto_retry=_RetryDecision(int(self.config["max_attempts"]), int(self.config["max_wait"])),
+            auto_retry=_RetryDecision(int(self.config["retries"]) + 1, int(self.config["max_wait"])),
         )
 
     def app(self):

@@ -287,10 +287,10 @@ def test_a_secondary_rate_limit_is_waited_out(
     assert Identity.objects.filter(source="gh-test", external_id__startswith="github:pat/").count() == 1
 
 
-def test_a_rate_limit_that_outlasts_max_attempts_fails_the_run_with_the_reason(
+def test_a_rate_limit_that_outlasts_the_retries_fails_the_run_with_the_reason(
     github, github_connector, iam, api_as, django_capture_on_commit_callbacks
 ):
-    github_connector.config = {**github_connector.config, "max_attempts": 2}
+    github_connector.config = {**github_connector.config, "retries": 1}
     github_connector.save()
     github.throttle["/orgs/acme/personal-access-token-requests"] = 5
 
@@ -392,3 +392,37 @@ def test_a_dry_run_writes_nothing(github, github_connector, iam, api_as, django_
 
     assert (run.state, run.discovered) == ("succeeded", 7), run.error_details
     assert (Identity.objects.count(), SourceRecord.objects.count(), Credential.objects.count()) == before
+
+
+def test_the_connector_form_offers_github_and_registers_one(client, iam, settings):
+    settings.STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = ["github.internal.example.com"]
+    client.force_login(iam)
+    page = client.get("/connectors/").content.decode()
+    assert '<option value="github_org"' in page and 'name="config_org"' in page
+    assert 'name="config_region"' in page  # aws_iam's settings stay beside it
+
+    bad = client.post("/connectors/", {"name": "gh-prod", "kind": "github_org", "config_org": ""})
+    assert bad.status_code == 400 and "org: Required for github_org" in bad.content.decode()
+
+    response = client.post(
+        "/connectors/",
+        {
+            "name": "gh-prod",
+            "kind": "github_org",
+            "schedule": "daily",
+            "config_org": "acme",
+            "config_base_url": "https://github.internal.example.com/api/v3",
+            "config_scan_workflows": "false",
+            "config_region": "eu-west-1",  # another kind's setting: ignored
+        },
+    )
+
+    connector = Connector.objects.get(name="gh-prod")
+    assert response.status_code == 302
+    assert connector.config == {
+        "org": "acme",
+        "base_url": "https://github.internal.example.com/api/v3",
+        "scan_workflows": False,
+    }
+    detail = client.get(connector.get_absolute_url()).content.decode()
+    assert "Personal access tokens read" in detail  # the least permissions the app needs

@@ -158,7 +158,7 @@ def test_names_kinds_and_fixed_fields_are_checked(iam, api_as):
     bad = client.post("/api/v1/connectors/", {"name": "AWS Prod!", "kind": "nope"}, format="json")
     assert bad.status_code == 400 and {"name", "kind"} <= set(bad.json())
     missing = client.post("/api/v1/connectors/", {"name": "gh", "kind": "github_org"}, format="json")
-    assert missing.status_code == 400 and "not available" in missing.json()["kind"][0]
+    assert missing.status_code == 400 and missing.json()["config"][0].startswith("org: Required")
     created = client.post("/api/v1/connectors/", {"name": "aws-a", "kind": "aws_iam"}, format="json").json()
     renamed = client.patch(f"/api/v1/connectors/{created['id']}/", {"name": "aws-b"}, format="json")
     assert renamed.status_code == 400 and "fixed" in renamed.json()["name"][0]
