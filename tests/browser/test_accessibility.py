@@ -72,6 +72,7 @@ def _pages(estate) -> dict[str, list[str]]:
             f"/intake/{estate['intake'].pk}/",
             f"/reviews/campaigns/{estate['campaign'].pk}/",
             "/policy/",
+            f"/inventory/{estate['identity'].pk}/#threats",  # the Threats tab's stacked layers
         ],
         "owner": ["/", f"/inventory/{estate['identity'].pk}/", "/intake/new/", "/reviews/"],
         "auditor": ["/", "/evidence/", "/evidence/controls/", "/audit/"],

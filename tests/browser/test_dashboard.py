@@ -13,7 +13,7 @@ EXPECTED_CARDS = {
     "owner": ["mine", "my-work"],
     "iam": ["mine", "my-work", "queue", "identities", "findings", "trends"],
     "security": ["mine", "my-work", "queue", "ownership", "stale"],
-    "auditor": ["mine", "my-work", "controls", "credentials", "ai", "revocation", "trends"],
+    "auditor": ["mine", "my-work", "controls", "credentials", "ai", "threats", "revocation", "trends"],
 }
 
 
@@ -40,7 +40,7 @@ def test_each_role_sees_its_dashboard(page, live_server, login, role_users, owne
         page.locator("canvas.trend-chart[data-drawn='true']").wait_for()  # Chart.js drew the trend
     if role == "auditor":  # the controls' live status, each one a link to the catalogue
         controls = page.get_by_test_id("control-statuses").locator("li[data-code]")
-        assert controls.count() == 8
+        assert controls.count() == 9
         assert "reviewed on time" in controls.filter(has_text="STW-03").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{role}.png"), full_page=True)

@@ -14,7 +14,8 @@ from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TABS = ["Overview", "Grants", "Credentials", "Findings", "Reviews", "History"]
+# deploy-bot is an AI assistant (the factory's kind), so it has a threat profile: the Threats tab.
+TABS = ["Overview", "Grants", "Credentials", "Findings", "Threats", "Reviews", "History"]
 
 
 @pytest.fixture
