@@ -109,6 +109,29 @@ def permission_actions(name: str, level: str, *, organization: bool = False) -> 
     return {"write_data"} if writes else {"read_data"}
 
 
+ORGANIZATION_PERMISSIONS = {
+    "members",
+    "custom_properties_for_organizations",
+    # account-level permissions of an app: not on any repository
+    "email_addresses",
+    "followers",
+    "git_ssh_keys",
+    "gpg_keys",
+    "interaction_limits",
+    "profile",
+    "starring",
+}
+
+
+def split_app_permissions(permissions: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An app's permissions (one flat object) as (repository, organisation and account) permissions."""
+    repository, organization = {}, {}
+    for name, level in permissions.items():
+        org = name.startswith(("organization_", "enterprise_")) or name in ORGANIZATION_PERMISSIONS
+        (organization if org else repository)[name] = level
+    return repository, organization
+
+
 def summarise(permissions: dict[str, Any], *, organization: bool = False) -> set[str]:
     actions: set[str] = set()
     for name, level in (permissions or {}).items():
@@ -419,8 +442,10 @@ class GithubOrg(BaseConnector):
                 name=f"app {slug}",
                 kind="ai_assistant" if any(a in slug.lower() for a in AI_APPS) else "bot",
             )
+            repository, organization = split_app_permissions(item.get("permissions") or {})
             identity.entitlements = self._entitlements(
-                item.get("permissions") or {},
+                repository,
+                organization,
                 repos=[f"{self.org}/*"],
                 via=f"app {slug} ({'all' if everything else 'selected'} repositories)",
                 ref=f"installation:{item['id']}",
@@ -441,11 +466,15 @@ class GithubOrg(BaseConnector):
         return found
 
     def _entitlements(
-        self, permissions: dict[str, Any], *, repos: list[str], via: str, ref: str
+        self,
+        repository: dict[str, Any],
+        organization: dict[str, Any],
+        *,
+        repos: list[str],
+        via: str,
+        ref: str,
     ) -> list[Entitlement]:
         """Repository permissions on each repository; organisation permissions on the organisation."""
-        repository = {k: v for k, v in permissions.items() if k in REPOSITORY_ACTIONS or k in IGNORED}
-        organization = {k: v for k, v in permissions.items() if k not in repository}
         entitlements = []
         actions = summarise(repository)
         if actions:
@@ -463,9 +492,6 @@ class GithubOrg(BaseConnector):
         """A PAT grant or request: the token as a credential, its permissions per repository."""
         owner = (item.get("owner") or {}).get("login", "")
         permissions = item.get("permissions") or {}
-        flat: dict[str, str] = {}
-        for section in ("repository", "organization", "other"):
-            flat.update(permissions.get(section) or {})
         selection = item.get("repository_selection")
         if selection == "subset":
             repos = [
@@ -510,31 +536,17 @@ class GithubOrg(BaseConnector):
         if what == "pat":
             details["access_granted_at"] = item.get("access_granted_at")
             identity.entitlements = self._entitlements(
-                {k: v for k, v in flat.items() if k in (permissions.get("repository") or {})},
+                permissions.get("repository") or {},
+                {**(permissions.get("organization") or {}), **(permissions.get("other") or {})},
                 repos=repos,
                 via=f"fine-grained PAT {item.get('token_name')} of {owner}",
                 ref=f"pat:{item['id']}",
-            ) + self._org_entitlements(permissions, item, owner)
+            )
         else:
             # Not granted yet: what it asks for is shown, nothing is reconciled against grants.
             details.update(requested_at=item.get("created_at"), reason=(item.get("reason") or "")[:1000])
         identity.details = details
         return identity
-
-    def _org_entitlements(self, permissions, item, owner) -> list[Entitlement]:
-        organization = {**(permissions.get("organization") or {}), **(permissions.get("other") or {})}
-        actions = summarise(organization, organization=True)
-        if not actions:
-            return []
-        return [
-            Entitlement(
-                "other",
-                f"github:{self.org}",
-                tuple(sorted(actions)),
-                f"fine-grained PAT {item.get('token_name')} of {owner}",
-                f"pat:{item['id']}",
-            )
-        ]
 
     def _pats(self, items: list[dict[str, Any]]) -> list[FoundIdentity]:
         method = self.client().rest.orgs.list_pat_grant_repositories

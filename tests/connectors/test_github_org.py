@@ -426,3 +426,22 @@ def test_the_connector_form_offers_github_and_registers_one(client, iam, setting
     }
     detail = client.get(connector.get_absolute_url()).content.decode()
     assert "Personal access tokens read" in detail  # the least permissions the app needs
+
+
+@pytest.mark.parametrize(
+    ("permissions", "repository", "organization"),
+    [
+        ({"contents": "write", "metadata": "read"}, {"read_code", "write_code"}, set()),
+        ({"pull_requests": "write", "issues": "read"}, {"open_pr", "read_tickets"}, set()),
+        ({"secrets": "read", "workflows": "write"}, {"read_secrets", "write_code", "run_ci"}, set()),
+        ({"administration": "write", "organization_secrets": "read"}, {"admin"}, {"read_secrets"}),
+        ({"members": "write", "code_scanning_alerts": "read"}, {"read_data"}, {"admin"}),
+    ],
+)
+def test_github_permissions_become_the_grants_words(permissions, repository, organization):
+    from connectors.kinds.github_org import split_app_permissions, summarise
+
+    repo_part, org_part = split_app_permissions(permissions)
+
+    assert summarise(repo_part) == repository
+    assert summarise(org_part, organization=True) == organization
