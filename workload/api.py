@@ -25,7 +25,7 @@ from governance.actors import from_request
 from governance.errors import NotAllowed
 from governance.filters import id_filter
 from governance.people.models import ApiToken, Role
-from governance.permissions import ReadAllRoles, TokenScopePermission
+from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
 from inventory.models import Identity
 from workload import exchange, services, tokens
 from workload.models import SetDelivery, SetReceiver, TrustBinding, TrustedIssuer
@@ -250,7 +250,7 @@ class TrustedIssuerViewSet(
     retires one with `retire/`, which revokes its bindings."""
 
     serializer_class = TrustedIssuerSerializer
-    permission_classes = [GovernRead, TokenScopePermission]
+    permission_classes = [GovernRead, TokenScopePermission, AuditorReadOnly]
     queryset = TrustedIssuer.objects.select_related("proposed_by", "decided_by").order_by("name")
     filterset_fields = ["state", "template"]
 
@@ -351,11 +351,13 @@ class TrustBindingViewSet(
     `revoke/` ends it and every live access token it gave."""
 
     serializer_class = TrustBindingSerializer
-    permission_classes = [BindingPermission, TokenScopePermission]
+    permission_classes = [BindingPermission, TokenScopePermission, AuditorReadOnly]
     filterset_class = TrustBindingFilter
 
     def get_queryset(self):
         rows = TrustBinding.objects.select_related("identity", "created_by").order_by("-created_at", "-pk")
+        if getattr(self, "swagger_fake_view", False):
+            return rows.none()
         user = self.request.user
         if user.has_role(Role.IAM, Role.SECURITY, Role.AUDITOR):
             return rows
@@ -410,7 +412,7 @@ class SetReceiverViewSet(
     Security registers (`name`, `endpoint`, `audience`) and removes receivers."""
 
     serializer_class = SetReceiverSerializer
-    permission_classes = [GovernRead, TokenScopePermission]
+    permission_classes = [GovernRead, TokenScopePermission, AuditorReadOnly]
     queryset = SetReceiver.objects.order_by("name")
 
     def create(self, request, *args, **kwargs):

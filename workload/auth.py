@@ -81,6 +81,13 @@ class WorkloadTokenScheme(OpenApiAuthenticationExtension):
     target_class = WorkloadTokenAuthentication
     name = "workloadAccessToken"
 
+    def get_security_requirement(self, auto_schema):
+        """Listed only on the operations that accept it."""
+        view = auto_schema.view
+        if accepts(view) or getattr(view, "workload_token_actions", ()) == "__all__":
+            return {self.name: []}
+        return None
+
     def get_security_definition(self, auto_schema):
         return {
             "type": "http",

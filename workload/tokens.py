@@ -168,8 +168,18 @@ def _verification_key(kid: str) -> jwt.PyJWK | None:
     with _jwks_lock:
         key = _jwks["keys"].get(kid)
         stale = time.monotonic() - _jwks["at"] > 1.0
-    if key is not None or not stale:
+    if key is not None:
         return key
+    purpose = signing.purpose_of(kid)
+    if purpose and signing.current_key_path(purpose).exists():
+        current = signing.signing_key(purpose).public_jwk  # cached until its file changes
+        if current["kid"] == kid:
+            key = jwt.PyJWK(current)
+            with _jwks_lock:
+                _jwks["keys"][kid] = key
+            return key
+    if not stale:
+        return None
     keys = {}
     for jwk in signing.public_keys(published_only=False):
         try:

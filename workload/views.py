@@ -8,7 +8,6 @@ import json
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -103,8 +102,6 @@ def issuer_list(request):
 @role_required(*READERS)
 @require_POST
 def issuer_decide(request, pk: int, verb: str):
-    if verb not in VERBS:
-        raise Http404
     issuer = get_object_or_404(TrustedIssuer, pk=pk)
     VERBS[verb](as_actor(request.user), issuer.pk, request.POST.get("reason", "").strip())
     messages.success(request, f"{issuer.name}: {verb}d." if verb != "reject" else f"{issuer.name}: rejected.")

@@ -247,7 +247,10 @@ class AccessRequestViewSet(
     def create(self, request, *args, **kwargs):
         data = request.data if isinstance(request.data, dict) else {}
         if getattr(request.auth, "is_machine_credential", False):
-            data = own_identity(data, request.auth.identity_id)
+            ar = jit.request_access(from_request(request), own_identity(data, request.auth.identity_id))
+            # The workload sees its own request (it holds no role to list others).
+            row = AccessRequest.objects.select_related("identity", "requester").get(pk=ar.pk)
+            return Response(AccessRequestSerializer(row).data, status=status.HTTP_201_CREATED)
         ar = jit.request_access(from_request(request), dict(data))
         return self._fresh(ar, status.HTTP_201_CREATED)
 

@@ -191,6 +191,7 @@ def request_access(actor, data: dict[str, Any]) -> AccessRequest:
     identity: Identity = fields.pop("identity")
     if actor.identity_id is not None:
         user = _accountable(actor, identity)
+        actor = replace(actor, user=user)  # the workload acts; its accountable person answers for it
     elif not may_request(user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may request access for it.")
     now = timezone.now()

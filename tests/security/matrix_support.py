@@ -160,6 +160,7 @@ def build_estate(users) -> dict[str, int | str]:
         iam, {"name": "matrix-aws", "kind": "aws_iam", "config": {"endpoint_url": "http://127.0.0.1:9"}}
     )
     run = ConnectorRun.objects.create(connector=connector, state="succeeded", actor="iam", finished_at=now)
+    workload = _workload_estate(users, identity)
     version = PolicyVersion.objects.order_by("-version").first()
     test_case = PolicyTestCase.objects.first()
     with transaction.atomic():
@@ -186,7 +187,34 @@ def build_estate(users) -> dict[str, int | str]:
         "seq": event.seq,
         "connector": connector.pk,
         "run": run.pk,
+        **workload,
     }
+
+
+def _workload_estate(users, identity) -> dict[str, int]:
+    """A trusted issuer proposed by Security (IAM may approve it, Security may not: its proposer),
+    an active binding on the estate's identity, and a SET receiver."""
+    from workload import services
+    from workload.models import TrustBinding
+
+    security = users["security"]
+    active = services.propose_issuer(
+        security,
+        {"name": "matrix-ci", "issuer": "https://ci.matrix.example", "jwks": {"keys": [
+            {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "k1"}]}, "audience": "steward"},
+    )
+    services.approve_issuer(users["iam2"], active.pk)
+    proposed = services.propose_issuer(
+        security, {"name": "matrix-k8s", "issuer": "https://k8s.matrix.example",
+                   "jwks_uri": "https://k8s.matrix.example/openid/v1/jwks", "audience": "steward"},
+    )
+    binding = TrustBinding.objects.create(
+        issuer=active, identity=identity, claims={"sub": "repo:acme/matrix:environment:prod"},
+        state=TrustBinding.State.ACTIVE, created_by=users["iam"],
+    )
+    receiver = services.add_receiver(security, {"name": "matrix-gateway", "endpoint": "https://gw.matrix.example/events"})
+    return {"trusted_issuer": proposed.pk, "binding": binding.pk, "receiver": receiver.pk}
 
 
 # The path segment just before `<pk>` names the object: `inventory/<pk>/` an identity,
@@ -216,6 +244,12 @@ PARAMS_BY_SEGMENT = {
     "test-cases": "test_case",
     "connectors": "connector",
     "connector-runs": "run",
+    "issuers": "trusted_issuer",
+    "trusted-issuers": "trusted_issuer",
+    "bindings": "binding",
+    "trust-bindings": "binding",
+    "receivers": "receiver",
+    "set-receivers": "receiver",
     "runs": "run",
 }
 # Routes whose object is not the one their path suggests.

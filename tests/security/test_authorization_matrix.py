@@ -33,12 +33,54 @@ AUDITOR_POSTS = {
     "POST evidence-verify evidence/verify/",
     "POST policy-try policy/try/",
     "POST evidence-export-list api/v1/^evidence-exports/$",
+    "POST api-token-introspect api/v1/token/introspect/",
 }
 # Called server to server with no session; a signed token in the body is the only proof that counts,
 # so the empty body every role sends is a 400 (tests/security/test_sso_logout.py tests the tokens).
-SIGNED_TOKEN_POSTS = {"POST oidc_backchannel_logout oidc/backchannel-logout/"}
+SIGNED_TOKEN_POSTS = {
+    "POST oidc_backchannel_logout oidc/backchannel-logout/",
+    # The token exchange: the workload's signed JWT is its credential (tests/workload/).
+    "POST api-token api/v1/token/",
+}
 
 EXPECTED = {
+    # Workload identity (issue 21): Security proposes issuers and receivers, a second person (IAM or
+    # Security, never the proposer) approves; IAM and Security bind, owners bind their own (through
+    # approval) and revoke their own bindings; auditors read. The exchange needs no session.
+    "POST api-token api/v1/token/": "+++++++",
+    "POST api-token-delegation api/v1/token/delegation/": "--++++-",
+    "POST api-token-introspect api/v1/token/introspect/": "L---+++",
+    "GET trusted-issuer-list api/v1/^trusted-issuers/$": "L---+++",
+    "POST trusted-issuer-list api/v1/^trusted-issuers/$": "L----+-",
+    "GET trusted-issuer-detail api/v1/^trusted-issuers/(?P<pk>[^/.]+)/$": "L---+++",
+    "POST trusted-issuer-approve api/v1/^trusted-issuers/(?P<pk>[^/.]+)/approve/$": "L---+--",
+    "POST trusted-issuer-reject api/v1/^trusted-issuers/(?P<pk>[^/.]+)/reject/$": "L---+--",
+    "POST trusted-issuer-retire api/v1/^trusted-issuers/(?P<pk>[^/.]+)/retire/$": "L----+-",
+    "GET trust-binding-list api/v1/^trust-bindings/$": "L-+++++",
+    "POST trust-binding-list api/v1/^trust-bindings/$": "L-++++-",
+    "GET trust-binding-detail api/v1/^trust-bindings/(?P<pk>[^/.]+)/$": "L-+-+++",
+    "POST trust-binding-revoke api/v1/^trust-bindings/(?P<pk>[^/.]+)/revoke/$": "L-+-++-",
+    "GET set-receiver-list api/v1/^set-receivers/$": "L---+++",
+    "POST set-receiver-list api/v1/^set-receivers/$": "L----+-",
+    "GET set-receiver-detail api/v1/^set-receivers/(?P<pk>[^/.]+)/$": "L---+++",
+    "DELETE set-receiver-detail api/v1/^set-receivers/(?P<pk>[^/.]+)/$": "L----+-",
+    "GET set-delivery-list api/v1/^set-deliveries/$": "L---+++",
+    "GET workload:issuers workload/": "L---+++",
+    "POST workload:issuers workload/": "L----+-",
+    "GET workload:issuer-approve workload/issuers/<int:pk>/approve/": "L---...",
+    "POST workload:issuer-approve workload/issuers/<int:pk>/approve/": "L---+--",
+    "GET workload:issuer-reject workload/issuers/<int:pk>/reject/": "L---...",
+    "POST workload:issuer-reject workload/issuers/<int:pk>/reject/": "L---+--",
+    "GET workload:issuer-retire workload/issuers/<int:pk>/retire/": "L---...",
+    "POST workload:issuer-retire workload/issuers/<int:pk>/retire/": "L----+-",
+    "GET workload:receiver-add workload/receivers/": "L---...",
+    "POST workload:receiver-add workload/receivers/": "L----+-",
+    "GET workload:receiver-remove workload/receivers/<int:pk>/remove/": "L---...",
+    "POST workload:receiver-remove workload/receivers/<int:pk>/remove/": "L----+-",
+    "GET workload:binding-create workload/identities/<int:pk>/bindings/": "L......",
+    "POST workload:binding-create workload/identities/<int:pk>/bindings/": "L-+-++-",
+    "GET workload:binding-revoke workload/bindings/<int:pk>/revoke/": "L......",
+    "POST workload:binding-revoke workload/bindings/<int:pk>/revoke/": "L-+-++-",
     "POST access-request-approve api/v1/^access-requests/(?P<pk>[^/.]+)/approve/$": "L---+--",
     "GET access-request-decide access-requests/<int:pk>/decide/": "L......",
     "POST access-request-decide access-requests/<int:pk>/decide/": "L---+--",
