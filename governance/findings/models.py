@@ -27,6 +27,10 @@ class Rule(models.TextChoices):
     CONNECTOR_FAILING = "connector_failing", _("Connector failing")
     STATIC_SECRET_IN_MCP_CONFIG = "static_secret_in_mcp_config", _("Static secret in an MCP configuration")
     AGENT_THREAT_UNCONTROLLED = "agent_threat_uncontrolled", _("Agentic threat without a control")
+    STATIC_CREDENTIAL_WHERE_FEDERATION_EXISTS = (
+        "static_credential_where_federation_exists",
+        _("Static credential where federation exists"),
+    )
 
 
 class Severity(models.TextChoices):
@@ -74,7 +78,7 @@ class Finding(models.Model):
         IDENTITY_SUSPENDED = "identity_suspended", _("identity suspended")
         IDENTITY_DECOMMISSIONED = "identity_decommissioned", _("identity decommissioned")
 
-    rule = models.CharField(_("rule"), max_length=40, choices=Rule.choices)
+    rule = models.CharField(_("rule"), max_length=64, choices=Rule.choices)
     identity = models.ForeignKey(
         "inventory.Identity", on_delete=models.CASCADE, related_name="findings", verbose_name=_("identity")
     )
