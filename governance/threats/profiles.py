@@ -123,16 +123,20 @@ def _assess(facts: rules.Facts, book: Catalogue, cedar_version: int | None) -> P
     )
 
 
-def _ask_cedar(facts: list[rules.Facts], now: datetime) -> None:
+def _ask_cedar(facts: list[rules.Facts], now: datetime) -> int | None:
+    """Fill each identity's answers; returns the Cedar version that answered (None: nothing asked)."""
     asked = {f.identity_id: rules.questions(f) for f in facts}
     verdicts = standing_answers(
         {pk: [cedar.Question(a, k, n, rules.PROD) for a, k, n in qs] for pk, qs in asked.items()}, now
     )
+    version = None
     for f in facts:
         found = verdicts.get(f.identity_id, [])
         f.answers = tuple(
             _answer(question, verdict) for question, verdict in zip(asked[f.identity_id], found, strict=False)
         )
+        version = next((v.policy_version for v in found), version)
+    return version
 
 
 def _answer(question: tuple[str, str, str], verdict: cedar.Verdict) -> rules.CedarAnswer:
@@ -226,9 +230,10 @@ def profiles(
         )
         for r in rows
     ]
-    _ask_cedar(facts, now)
+    version = _ask_cedar(facts, now)
     book = catalogue(policy.get("threat_catalogue"))
-    version = _active_cedar_version()
+    if version is None:  # nothing asked of Cedar: name the version that would answer
+        version = _active_cedar_version()
     return [_assess(f, book, version) for f in facts]
 
 

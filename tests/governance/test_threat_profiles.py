@@ -238,3 +238,31 @@ def test_the_policy_names_its_threat_catalogue_and_refuses_an_unknown_one(securi
     response = api_as(security).put("/api/v1/policy/", {"document": document, "note": "x"}, format="json")
     assert response.status_code == 400
     assert "threat_catalogue" in response.json()
+
+
+def test_the_intake_preview_judges_the_answers_with_the_active_cedar_set(db):
+    answers = {
+        "name": "new agent", "kind": "ai_agent", "vendor": "Anthropic", "environments": ["prod"],
+        "autonomous": True,
+        "grants": [
+            {"resource_kind": "repository", "resource_name": "release/*", "actions": ["merge", "open_pr"]}
+        ],
+    }  # fmt: skip
+    assert _threat(profiles.preview(answers), "ASI02").controlled  # the shipped JIT rule steps it up
+    _carve_out()
+    preview = profiles.preview(answers)
+    assert not _threat(preview, "ASI02").controlled
+    assert preview.risk_reasons()[0].startswith("Uncontrolled agentic threat ASI02")
+    assert profiles.preview({**answers, "kind": "service_account"}) is None
+    assert not DecisionRecord.objects.exists()
+
+
+def test_the_dashboard_card_counts_agents_and_its_total_opens_their_list(client, iam, release_agent):
+    _carve_out()
+    run_sweep()
+    client.force_login(iam)
+    body = client.get("/dashboard/card/threats/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-figure="threats-total" data-testid="threats-total" title="Open the list">1</a>' in body
+    assert "ASI02 Tool Misuse and Exploitation" in body
+    listed = client.get("/findings/?rule=agent_threat_uncontrolled&status=open").content.decode()
+    assert "release-train agent" in listed and "1 in all" in listed
