@@ -12,6 +12,7 @@ class WorkloadConfig(AppConfig):
         from workload import (
             approval,  # noqa: F401  (registers the trust-binding approval kind)
             drift,
+            findings,
             identity,
             jobs,  # noqa: F401  (registers the workload jobs)
             tasks,  # noqa: F401  (registers the Celery task the outbox enqueues by name)
@@ -20,3 +21,4 @@ class WorkloadConfig(AppConfig):
         inventory_enforcement.register("workload", drift.on_revocation)
         sweep.on_findings_opened(drift.on_findings_opened)
         identity.register()
+        findings.register()

@@ -83,6 +83,15 @@ class DecisionRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.identity_id} {self.action} {self.resource_kind}:{self.resource_name} → {self.decision}"
 
+    @property
+    def by_workload(self) -> bool:
+        """Asked with a workload's exchanged access token ("workload:<id>:<name>")."""
+        return self.actor.startswith("workload:")
+
+    @property
+    def executed_by(self) -> str:
+        return self.actor.split(":", 2)[-1] if self.by_workload else self.actor
+
 
 class AccessRequest(models.Model):
     """Just-in-time access: one action on one resource, for one task, for a few hours at most."""

@@ -262,6 +262,25 @@ _RULES += [
     ),
 ]
 
+# Found by workload identity (workload/), fed to the sweep as a finding source.
+_RULES += [
+    RuleInfo(
+        "static_credential_where_federation_exists",
+        _("Static credential where federation exists"),
+        _(
+            "The identity can prove itself with a short-lived token from a trusted issuer (it has a trust "
+            "binding), yet a static credential of it is still live: revoke the static secret."
+        ),
+        {
+            NHI: ("NHI7 Long-Lived Secrets", "NHI2 Secret Leakage"),
+            ASI: ("ASI03 Identity and Privilege Abuse",),
+            CSF: ("PR.AA-01", "PR.AA-03"),
+            SOC2: ("CC6.1",),
+            ISO: ("A.5.17", "A.8.5"),
+        },
+    ),
+]
+
 RULES: dict[str, RuleInfo] = {rule.code: rule for rule in _RULES}
 
 

@@ -444,6 +444,8 @@ connector_failing = _from_sources(Rule.CONNECTOR_FAILING)
 static_secret_in_mcp_config = _from_sources(Rule.STATIC_SECRET_IN_MCP_CONFIG)
 # Fed by governance.threats (agent threat profiles), which reads the findings above.
 agent_threat_uncontrolled = _from_sources(Rule.AGENT_THREAT_UNCONTROLLED)
+# Fed by workload identity: a trust binding exists, yet a static credential is still live.
+static_credential_where_federation_exists = _from_sources(Rule.STATIC_CREDENTIAL_WHERE_FEDERATION_EXISTS)
 
 
 RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
@@ -463,6 +465,7 @@ RULE_FUNCTIONS: dict[str, Callable[[RuleContext], Iterable[Hit]]] = {
     Rule.CONNECTOR_FAILING: connector_failing,
     Rule.STATIC_SECRET_IN_MCP_CONFIG: static_secret_in_mcp_config,
     Rule.AGENT_THREAT_UNCONTROLLED: agent_threat_uncontrolled,
+    Rule.STATIC_CREDENTIAL_WHERE_FEDERATION_EXISTS: static_credential_where_federation_exists,
 }
 
 

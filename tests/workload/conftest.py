@@ -40,12 +40,24 @@ def receiver():
     server.stop()
 
 
-def trust(server: TestIssuer, proposer, approver, *, template: str = "custom", name: str | None = None,
-          audience: str = "steward") -> TrustedIssuer:
+def trust(
+    server: TestIssuer,
+    proposer,
+    approver,
+    *,
+    template: str = "custom",
+    name: str | None = None,
+    audience: str = "steward",
+) -> TrustedIssuer:
     issuer = services.propose_issuer(
         proposer,
-        {"name": name or f"issuer {server.url}", "template": template, "issuer": server.url,
-         "jwks_uri": server.jwks_uri, "audience": audience},
+        {
+            "name": name or f"issuer {server.url}",
+            "template": template,
+            "issuer": server.url,
+            "jwks_uri": server.jwks_uri,
+            "audience": audience,
+        },
     )
     return services.approve_issuer(approver, issuer.pk)
 
@@ -56,7 +68,9 @@ def trusted(oidc_issuer, security, iam):
 
 
 def bind(issuer: TrustedIssuer, identity, claims: dict, actor=None):
-    return services.create_binding(actor or system("test"), identity=identity, issuer_id=issuer.pk, claims=claims)
+    return services.create_binding(
+        actor or system("test"), identity=identity, issuer_id=issuer.pk, claims=claims
+    )
 
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -4,7 +4,8 @@ receiver (RFC 8935) that records what it is pushed.
 
 Claims follow each issuer's documentation:
 - GitHub Actions: https://docs.github.com/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
-  (RS256, `kid` and `x5t` headers; jti, sub, aud, ref, sha, repository, repository_owner, … iss, nbf, exp, iat);
+  (RS256, `kid` and `x5t` headers; jti, sub, aud, ref, sha, repository, repository_owner, …,
+  iss, nbf, exp, iat);
 - Kubernetes projected service-account tokens (RS256; `aud` a list; `kubernetes.io` namespace, pod,
   serviceaccount; sub `system:serviceaccount:<ns>:<name>`; jti since 1.29);
 - SPIFFE JWT-SVID (https://github.com/spiffe/spiffe/blob/main/standards/JWT-SVID.md): sub the SPIFFE ID,
@@ -71,8 +72,11 @@ class _IssuerHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         issuer: TestIssuer = self.server.owner
         if self.path == "/.well-known/openid-configuration":
-            body = {"issuer": issuer.url, "jwks_uri": issuer.jwks_uri,
-                    "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
+            body = {
+                "issuer": issuer.url,
+                "jwks_uri": issuer.jwks_uri,
+                "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            }
         elif self.path == "/jwks":
             issuer.jwks_fetches += 1
             body = {"keys": [k.public_jwk for k in issuer.published]}
@@ -117,8 +121,17 @@ class TestIssuer(_Server):
         now = int(now if now is not None else time.time())
         return {"iat": now, "nbf": now, "exp": now + lifetime}
 
-    def github(self, *, repository: str = "acme/payments", environment: str = "prod", ref: str = "refs/heads/main",
-               aud: str = "steward", now: float | None = None, lifetime: int = 300, **extra) -> str:
+    def github(
+        self,
+        *,
+        repository: str = "acme/payments",
+        environment: str = "prod",
+        ref: str = "refs/heads/main",
+        aud: str = "steward",
+        now: float | None = None,
+        lifetime: int = 300,
+        **extra,
+    ) -> str:
         owner = repository.split("/")[0]
         workflow_ref = f"{repository}/.github/workflows/deploy.yml@{ref}"
         claims = {
@@ -152,8 +165,16 @@ class TestIssuer(_Server):
         }
         return self.sign(claims, headers={"x5t": "example-thumbprint"})
 
-    def kubernetes(self, *, namespace: str = "payments", service_account: str = "deployer",
-                   aud: str = "steward", now: float | None = None, lifetime: int = 3600, **extra) -> str:
+    def kubernetes(
+        self,
+        *,
+        namespace: str = "payments",
+        service_account: str = "deployer",
+        aud: str = "steward",
+        now: float | None = None,
+        lifetime: int = 3600,
+        **extra,
+    ) -> str:
         claims = {
             "aud": [aud],
             "iss": self.url,
@@ -170,10 +191,24 @@ class TestIssuer(_Server):
         }
         return self.sign(claims)
 
-    def spiffe(self, *, spiffe_id: str = "spiffe://example.org/ns/payments/sa/deployer", aud: str = "steward",
-               now: float | None = None, lifetime: int = 300, **extra) -> str:
+    def spiffe(
+        self,
+        *,
+        spiffe_id: str = "spiffe://example.org/ns/payments/sa/deployer",
+        aud: str = "steward",
+        now: float | None = None,
+        lifetime: int = 300,
+        **extra,
+    ) -> str:
         times = self._times(now, lifetime)
-        claims = {"sub": spiffe_id, "aud": [aud], "exp": times["exp"], "iat": times["iat"], "iss": self.url, **extra}
+        claims = {
+            "sub": spiffe_id,
+            "aud": [aud],
+            "exp": times["exp"],
+            "iat": times["iat"],
+            "iss": self.url,
+            **extra,
+        }
         return self.sign(claims)
 
 

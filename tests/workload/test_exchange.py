@@ -89,8 +89,12 @@ def test_a_pasted_key_set_works_without_a_uri(client, oidc_issuer, security, iam
 
     issuer = services.propose_issuer(
         security,
-        {"name": "pasted", "issuer": oidc_issuer.url, "jwks": {"keys": [oidc_issuer.signing.public_jwk]},
-         "audience": "steward"},
+        {
+            "name": "pasted",
+            "issuer": oidc_issuer.url,
+            "jwks": {"keys": [oidc_issuer.signing.public_jwk]},
+            "audience": "steward",
+        },
     )
     services.approve_issuer(iam, issuer.pk)
     workload = IdentityFactory(owner=owner)
@@ -124,21 +128,37 @@ def bound(trusted, ci):
 def test_a_wrong_key_is_refused(client, oidc_issuer, bound):
     stranger = _Key("RSA")
     stranger.kid = oidc_issuer.signing.kid  # claims a published kid, signed by another key
-    _refused(client, oidc_issuer.sign({"sub": "repo:acme/payments:environment:prod", "aud": "steward",
-                                       "iss": oidc_issuer.url, "iat": int(time.time()),
-                                       "exp": int(time.time()) + 300}, key=stranger), words="signature")
+    _refused(
+        client,
+        oidc_issuer.sign(
+            {
+                "sub": "repo:acme/payments:environment:prod",
+                "aud": "steward",
+                "iss": oidc_issuer.url,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 300,
+            },
+            key=stranger,
+        ),
+        words="signature",
+    )
 
 
 def test_wrong_audience_expired_not_yet_valid_and_future_iat_are_refused(client, oidc_issuer, bound):
     _refused(client, oidc_issuer.github(aud="someone-else"), words="audience")
     _refused(client, oidc_issuer.github(now=time.time() - 3600), words="expired")
     _refused(client, oidc_issuer.github(nbf=int(time.time()) + 600, exp=int(time.time()) + 900), words="nbf")
-    _refused(client, oidc_issuer.github(iat=int(time.time()) + 600, exp=int(time.time()) + 900), words="future")
+    _refused(
+        client, oidc_issuer.github(iat=int(time.time()) + 600, exp=int(time.time()) + 900), words="future"
+    )
     _refused(client, oidc_issuer.github(lifetime=3 * 86400), words="24 hours")
 
 
 def test_small_clock_skew_is_tolerated(client, oidc_issuer, bound):
-    assert exchange(client, oidc_issuer.github(iat=int(time.time()) + 20, nbf=int(time.time()) + 20)).status_code == 200
+    assert (
+        exchange(client, oidc_issuer.github(iat=int(time.time()) + 20, nbf=int(time.time()) + 20)).status_code
+        == 200
+    )
 
 
 def test_a_replayed_token_is_refused_within_its_lifetime(client, oidc_issuer, bound):
@@ -155,16 +175,31 @@ def test_an_unbound_token_is_refused(client, oidc_issuer, bound):
 def test_an_issuer_not_yet_approved_is_not_trusted(client, oidc_issuer, security, ci):
     from workload import services
 
-    services.propose_issuer(security, {"name": "pending", "issuer": oidc_issuer.url, "jwks_uri": oidc_issuer.jwks_uri,
-                                       "audience": "steward"})
+    services.propose_issuer(
+        security,
+        {
+            "name": "pending",
+            "issuer": oidc_issuer.url,
+            "jwks_uri": oidc_issuer.jwks_uri,
+            "audience": "steward",
+        },
+    )
     _refused(client, oidc_issuer.github(), words="not trusted")
 
 
 def test_symmetric_and_none_algorithms_are_refused(client, oidc_issuer, bound):
-    claims = {"sub": "repo:acme/payments:environment:prod", "aud": "steward", "iss": oidc_issuer.url,
-              "iat": int(time.time()), "exp": int(time.time()) + 300}
-    _refused(client, jwt.encode(claims, "a-shared-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
-             words="algorithm")
+    claims = {
+        "sub": "repo:acme/payments:environment:prod",
+        "aud": "steward",
+        "iss": oidc_issuer.url,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 300,
+    }
+    _refused(
+        client,
+        jwt.encode(claims, "a-shared-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
+        words="algorithm",
+    )
     _refused(client, jwt.encode(claims, None, algorithm="none"), words="algorithm")
 
 
@@ -179,11 +214,17 @@ def test_symmetric_and_none_algorithms_are_refused(client, oidc_issuer, bound):
     ],
 )
 def test_malformed_requests_are_invalid_request(client, oidc_issuer, bound, form, error):
-    fields = {"grant_type": exchange_module.GRANT_TYPE, "subject_token": oidc_issuer.github(),
-              "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", **form}
+    fields = {
+        "grant_type": exchange_module.GRANT_TYPE,
+        "subject_token": oidc_issuer.github(),
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        **form,
+    }
     from urllib.parse import urlencode
 
-    response = client.post("/api/v1/token/", urlencode(fields), content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/api/v1/token/", urlencode(fields), content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 400
     assert response.json()["error"] == error
 
@@ -223,9 +264,16 @@ def test_unknown_kids_cannot_hammer_the_issuer(client, oidc_issuer, bound):
     fetches = oidc_issuer.jwks_fetches
     stranger = _Key("RSA")
     for _ in range(5):
-        token = oidc_issuer.sign({"sub": "repo:acme/payments:environment:prod", "aud": "steward",
-                                  "iss": oidc_issuer.url, "iat": int(time.time()),
-                                  "exp": int(time.time()) + 300}, key=stranger)
+        token = oidc_issuer.sign(
+            {
+                "sub": "repo:acme/payments:environment:prod",
+                "aud": "steward",
+                "iss": oidc_issuer.url,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 300,
+            },
+            key=stranger,
+        )
         assert exchange(client, token).status_code == 400
     assert oidc_issuer.jwks_fetches <= fetches + 1  # at most one refresh within the floor
 
@@ -237,19 +285,34 @@ def test_an_unreachable_jwks_is_temporarily_unavailable_not_500(client, oidc_iss
     from workload.models import TrustedIssuer
 
     TrustedIssuer.objects.update(jwks_cache=None, jwks_fetched_at=None)
-    claims_token = jwt.encode({"iss": url, "sub": "x", "aud": "steward", "exp": int(time.time()) + 60,
-                               "iat": int(time.time())}, _Key("RSA").private, algorithm="RS256",
-                              headers={"kid": "k"})
+    claims_token = jwt.encode(
+        {"iss": url, "sub": "x", "aud": "steward", "exp": int(time.time()) + 60, "iat": int(time.time())},
+        _Key("RSA").private,
+        algorithm="RS256",
+        headers={"kid": "k"},
+    )
     response = exchange(client, claims_token)
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
 
 
 def test_an_idp_id_token_is_not_an_actor_token(client, oidc_issuer, bound):
-    idp_token = oidc_issuer.sign({"iss": oidc_issuer.url, "sub": "alice", "aud": "steward",
-                                  "iat": int(time.time()), "exp": int(time.time()) + 300, "nonce": "n"})
-    response = exchange(client, oidc_issuer.github(), actor_token=idp_token,
-                        actor_token_type="urn:ietf:params:oauth:token-type:jwt")
+    idp_token = oidc_issuer.sign(
+        {
+            "iss": oidc_issuer.url,
+            "sub": "alice",
+            "aud": "steward",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 300,
+            "nonce": "n",
+        }
+    )
+    response = exchange(
+        client,
+        oidc_issuer.github(),
+        actor_token=idp_token,
+        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert "delegation token" in response.json()["error_description"]

@@ -29,7 +29,11 @@ from workload.models import IssuedToken, SetDelivery
 
 pytestmark = pytest.mark.django_db
 
-MERGE_PROD = {"action": "merge", "resource": {"kind": "repository", "name": "acme/payments"}, "environment": "prod"}
+MERGE_PROD = {
+    "action": "merge",
+    "resource": {"kind": "repository", "name": "acme/payments"},
+    "environment": "prod",
+}
 
 
 def bearer(token: str) -> APIClient:
@@ -40,8 +44,9 @@ def bearer(token: str) -> APIClient:
 
 @pytest.fixture
 def ci(owner):
-    identity = IdentityFactory(owner=owner, name="payments-deploy", kind="workload", environments=["prod"],
-                               risk_tier="medium")
+    identity = IdentityFactory(
+        owner=owner, name="payments-deploy", kind="workload", environments=["prod"], risk_tier="medium"
+    )
     GrantFactory(identity=identity, resource_name="acme/payments", actions=["read_code", "open_pr", "merge"])
     return identity
 
@@ -62,8 +67,16 @@ def test_ci_job_steps_up_its_owner_gets_jit_approved_and_the_same_token_is_allow
     assert first.json()["identity"] == ci.pk
     assert any(r.startswith("prod_merge_needs_human_in_chain") for r in first.json()["reasons"])
 
-    ar = jit.request_access(owner, {"identity": ci.pk, **MERGE_PROD, "duration_minutes": 30,
-                                    "reason": "Release 4.2", "task_ref": "REL-42"})
+    ar = jit.request_access(
+        owner,
+        {
+            "identity": ci.pk,
+            **MERGE_PROD,
+            "duration_minutes": 30,
+            "reason": "Release 4.2",
+            "task_ref": "REL-42",
+        },
+    )
     jit.approve(iam, ar, "ok for the release")
 
     second = agent.post("/api/v1/decisions/", MERGE_PROD, format="json")
@@ -75,7 +88,9 @@ def test_ci_job_steps_up_its_owner_gets_jit_approved_and_the_same_token_is_allow
 
 def test_a_workload_token_asks_about_itself_only(ci_token, owner):
     other = IdentityFactory(owner=owner)
-    response = bearer(ci_token).post("/api/v1/decisions/", {**MERGE_PROD, "identity": other.pk}, format="json")
+    response = bearer(ci_token).post(
+        "/api/v1/decisions/", {**MERGE_PROD, "identity": other.pk}, format="json"
+    )
     assert response.status_code == 403
     assert "own identity" in response.json()["detail"]
 
@@ -92,8 +107,15 @@ def test_a_workload_token_works_on_decisions_usage_and_access_requests_only(ci_t
 def test_usage_reports_with_a_workload_token_record_the_chain(ci_token, ci):
     response = bearer(ci_token).post(
         "/api/v1/usage-events/",
-        [{"at": "2026-12-06T09:00:00Z", "action": "read_code", "resource_kind": "repository",
-          "resource_name": "acme/payments", "environment": "prod"}],
+        [
+            {
+                "at": "2026-12-06T09:00:00Z",
+                "action": "read_code",
+                "resource_kind": "repository",
+                "resource_name": "acme/payments",
+                "environment": "prod",
+            }
+        ],
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -125,8 +147,13 @@ def _delegation(user, identity=None) -> str:
 
 
 def _assistant(trusted, oidc_issuer, owner_user, *, repo="acme/assistant"):
-    assistant = IdentityFactory(owner=owner_user, name=f"assistant-{repo}", kind="ai_assistant",
-                                environments=["dev"], team=owner_user.team)
+    assistant = IdentityFactory(
+        owner=owner_user,
+        name=f"assistant-{repo}",
+        kind="ai_assistant",
+        environments=["dev"],
+        team=owner_user.team,
+    )
     GrantFactory(identity=assistant, resource_name=repo, actions=["read_code", "open_pr"])
     bind(trusted, assistant, {"sub": f"repo:{repo}:environment:dev"})
     return assistant
@@ -134,16 +161,26 @@ def _assistant(trusted, oidc_issuer, owner_user, *, repo="acme/assistant"):
 
 def test_an_assistant_acting_for_its_owner_is_allowed_and_the_chain_is_recorded(trusted, oidc_issuer, owner):
     assistant = _assistant(trusted, oidc_issuer, owner)
-    response = exchange(Client(), oidc_issuer.github(repository="acme/assistant", environment="dev"),
-                        actor_token=_delegation(owner, assistant),
-                        actor_token_type="urn:ietf:params:oauth:token-type:jwt")
+    response = exchange(
+        Client(),
+        oidc_issuer.github(repository="acme/assistant", environment="dev"),
+        actor_token=_delegation(owner, assistant),
+        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    )
     assert response.status_code == 200, response.json()
     token = response.json()["access_token"]
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["act"] == {"sub": "user:owner"}  # RFC 8693: the party behind the subject
     assert [link["kind"] for link in claims["chain"]] == ["person", "identity"]
-    answer = bearer(token).post("/api/v1/decisions/", {"action": "open_pr", "environment": "dev",
-                                "resource": {"kind": "repository", "name": "acme/assistant"}}, format="json")
+    answer = bearer(token).post(
+        "/api/v1/decisions/",
+        {
+            "action": "open_pr",
+            "environment": "dev",
+            "resource": {"kind": "repository", "name": "acme/assistant"},
+        },
+        format="json",
+    )
     assert answer.status_code == 200, answer.json()
     assert answer.json()["decision"] == "allow", answer.json()
     record = DecisionRecord.objects.get()
@@ -151,14 +188,26 @@ def test_an_assistant_acting_for_its_owner_is_allowed_and_the_chain_is_recorded(
     assert record.actor.startswith(f"workload:{assistant.pk}:")
 
 
-def test_an_assistant_acting_for_a_person_is_denied_what_that_person_could_not_do(trusted, oidc_issuer, owner, owner2):
-    assistant = _assistant(trusted, oidc_issuer, owner)  # owner's assistant, owner's team
-    response = exchange(Client(), oidc_issuer.github(repository="acme/assistant", environment="dev"),
-                        actor_token=_delegation(owner2),  # another team's person
-                        actor_token_type="urn:ietf:params:oauth:token-type:jwt")
+def test_an_assistant_acting_for_a_person_is_denied_what_that_person_could_not_do(
+    trusted, oidc_issuer, owner, owner2
+):
+    _assistant(trusted, oidc_issuer, owner)  # owner's assistant, owner's team
+    response = exchange(
+        Client(),
+        oidc_issuer.github(repository="acme/assistant", environment="dev"),
+        actor_token=_delegation(owner2),  # another team's person
+        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    )
     token = response.json()["access_token"]
-    answer = bearer(token).post("/api/v1/decisions/", {"action": "open_pr", "environment": "dev",
-                                "resource": {"kind": "repository", "name": "acme/assistant"}}, format="json")
+    answer = bearer(token).post(
+        "/api/v1/decisions/",
+        {
+            "action": "open_pr",
+            "environment": "dev",
+            "resource": {"kind": "repository", "name": "acme/assistant"},
+        },
+        format="json",
+    )
     assert answer.json()["decision"] == "deny"
     assert "delegation_within_persons_reach" in answer.json()["policies"]
 
@@ -166,9 +215,12 @@ def test_an_assistant_acting_for_a_person_is_denied_what_that_person_could_not_d
 def test_a_delegation_for_another_identity_is_refused(trusted, oidc_issuer, owner):
     _assistant(trusted, oidc_issuer, owner)
     elsewhere = IdentityFactory(owner=owner)
-    response = exchange(Client(), oidc_issuer.github(repository="acme/assistant", environment="dev"),
-                        actor_token=_delegation(owner, elsewhere),
-                        actor_token_type="urn:ietf:params:oauth:token-type:jwt")
+    response = exchange(
+        Client(),
+        oidc_issuer.github(repository="acme/assistant", environment="dev"),
+        actor_token=_delegation(owner, elsewhere),
+        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    )
     assert response.status_code == 400 and "another identity" in response.json()["error_description"]
 
 
@@ -185,15 +237,29 @@ def test_a_sub_agent_inherits_at_most_its_parents_scope(trusted, oidc_issuer, ow
     coder = _assistant(trusted, oidc_issuer, owner, repo="acme/coder")
     GrantFactory(identity=planner, resource_name="acme/shared", actions=["read_code"])
     GrantFactory(identity=coder, resource_name="acme/shared", actions=["read_code"])
-    parent = exchange(Client(), oidc_issuer.github(repository="acme/planner", environment="dev")).json()["access_token"]
-    child = exchange(Client(), oidc_issuer.github(repository="acme/coder", environment="dev"), actor_token=parent,
-                     actor_token_type="urn:ietf:params:oauth:token-type:access_token")
+    parent = exchange(Client(), oidc_issuer.github(repository="acme/planner", environment="dev")).json()[
+        "access_token"
+    ]
+    child = exchange(
+        Client(),
+        oidc_issuer.github(repository="acme/coder", environment="dev"),
+        actor_token=parent,
+        actor_token_type="urn:ietf:params:oauth:token-type:access_token",
+    )
     assert child.status_code == 200, child.json()
     claims = jwt.decode(child.json()["access_token"], options={"verify_signature": False})
     assert claims["act"] == {"sub": f"identity:{planner.pk}"}
     agent = bearer(child.json()["access_token"])
-    shared = {"action": "read_code", "environment": "dev", "resource": {"kind": "repository", "name": "acme/shared"}}
-    own = {"action": "read_code", "environment": "dev", "resource": {"kind": "repository", "name": "acme/coder"}}
+    shared = {
+        "action": "read_code",
+        "environment": "dev",
+        "resource": {"kind": "repository", "name": "acme/shared"},
+    }
+    own = {
+        "action": "read_code",
+        "environment": "dev",
+        "resource": {"kind": "repository", "name": "acme/coder"},
+    }
     assert agent.post("/api/v1/decisions/", shared, format="json").json()["decision"] == "allow"
     beyond = agent.post("/api/v1/decisions/", own, format="json").json()
     assert beyond["decision"] == "deny" and "subagent_within_parent_scope" in beyond["policies"]
@@ -222,7 +288,12 @@ def test_suspension_revokes_the_token_the_next_decision_is_deny_and_a_signed_set
     assert "revoked" in " ".join(answer.json()["reasons"])
     assert _introspect(ci_token, iam) == {"active": False}
     # Everywhere else the revoked token is simply refused.
-    assert bearer(ci_token).post("/api/v1/usage-events/", [{"at": "2026-12-06T09:00:00Z"}], format="json").status_code == 401
+    assert (
+        bearer(ci_token)
+        .post("/api/v1/usage-events/", [{"at": "2026-12-06T09:00:00Z"}], format="json")
+        .status_code
+        == 401
+    )
 
     assert len(receiver.requests) == 1
     pushed = receiver.requests[0]
@@ -242,7 +313,9 @@ def test_suspension_revokes_the_token_the_next_decision_is_deny_and_a_signed_set
 def test_ending_jit_early_revokes_the_session(ci_token, ci, owner, iam, django_capture_on_commit_callbacks):
     ar = jit.request_access(owner, {"identity": ci.pk, **MERGE_PROD, "duration_minutes": 30, "reason": "r"})
     ar = jit.approve(iam, ar, "ok")
-    assert bearer(ci_token).post("/api/v1/decisions/", MERGE_PROD, format="json").json()["decision"] == "allow"
+    assert (
+        bearer(ci_token).post("/api/v1/decisions/", MERGE_PROD, format="json").json()["decision"] == "allow"
+    )
     jit.end_access(owner, ar, "done")
     assert bearer(ci_token).post("/api/v1/decisions/", MERGE_PROD, format="json").json()["decision"] == "deny"
 
@@ -267,8 +340,15 @@ def test_the_sweep_finding_out_of_scope_use_ends_the_session(ci_token, ci, iam):
 
     bearer(ci_token).post(
         "/api/v1/usage-events/",
-        [{"at": "2026-12-06T09:00:00Z", "action": "deploy", "resource_kind": "cloud_account",
-          "resource_name": "prod-billing", "environment": "prod"}],
+        [
+            {
+                "at": "2026-12-06T09:00:00Z",
+                "action": "deploy",
+                "resource_kind": "cloud_account",
+                "resource_name": "prod-billing",
+                "environment": "prod",
+            }
+        ],
         format="json",
     )
     run_sweep()
@@ -276,8 +356,9 @@ def test_the_sweep_finding_out_of_scope_use_ends_the_session(ci_token, ci, iam):
     assert _introspect(ci_token, iam) == {"active": False}
 
 
-def test_a_receiver_that_fails_is_retried_until_it_acknowledges(ci_token, ci, iam, security, receiver,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_receiver_that_fails_is_retried_until_it_acknowledges(
+    ci_token, ci, iam, security, receiver, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
