@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('approvals', '0002_notification_outbox'),
+        ("approvals", "0002_notification_outbox"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='intakerequest',
-            name='kind',
-            field=models.CharField(blank=True, choices=[('ai_assistant', 'AI assistant'), ('ide_plugin', 'IDE plugin'), ('ai_agent', 'AI agent'), ('service_account', 'service account'), ('api_key', 'API key'), ('oauth_app', 'OAuth app'), ('bot', 'bot'), ('workload', 'workload'), ('mcp_server', 'MCP server')], max_length=20, verbose_name='kind'),
+            model_name="intakerequest",
+            name="kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("ai_assistant", "AI assistant"),
+                    ("ide_plugin", "IDE plugin"),
+                    ("ai_agent", "AI agent"),
+                    ("service_account", "service account"),
+                    ("api_key", "API key"),
+                    ("oauth_app", "OAuth app"),
+                    ("bot", "bot"),
+                    ("workload", "workload"),
+                    ("mcp_server", "MCP server"),
+                ],
+                max_length=20,
+                verbose_name="kind",
+            ),
         ),
     ]

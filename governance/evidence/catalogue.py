@@ -233,8 +233,7 @@ CONTROLS: list[ControlInfo] = [
             ISO: "Logs are produced and protected against tampering: hash chain and signed checkpoints "
             "(A.8.15).",
             CIS: "Audit logs are collected (8.2) and kept in adequate, append-only storage (8.3).",
-            MAESTRO: "What agents were allowed and did stays observable after the fact (L5), "
-            "tamper-evident.",
+            MAESTRO: "What agents were allowed and did stays observable after the fact (L5), tamper-evident.",
         },
     ),
 ]

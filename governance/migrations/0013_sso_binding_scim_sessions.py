@@ -6,71 +6,123 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('governance', '0012_audit_actor_verb_index'),
+        ("governance", "0012_audit_actor_verb_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='scim_external_id',
-            field=models.CharField(blank=True, max_length=255, null=True, unique=True, verbose_name='SCIM externalId'),
+            model_name="user",
+            name="scim_external_id",
+            field=models.CharField(
+                blank=True, max_length=255, null=True, unique=True, verbose_name="SCIM externalId"
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='scim_managed',
-            field=models.BooleanField(default=False, help_text="Provisioned by the identity provider's SCIM client; SCIM Groups set the roles.", verbose_name='managed by SCIM'),
+            model_name="user",
+            name="scim_managed",
+            field=models.BooleanField(
+                default=False,
+                help_text="Provisioned by the identity provider's SCIM client; SCIM Groups set the roles.",
+                verbose_name="managed by SCIM",
+            ),
         ),
         migrations.AlterField(
-            model_name='apitoken',
-            name='scope',
-            field=models.CharField(choices=[('read', 'read'), ('write', 'write'), ('scim', 'SCIM provisioning')], default='read', max_length=10),
+            model_name="apitoken",
+            name="scope",
+            field=models.CharField(
+                choices=[("read", "read"), ("write", "write"), ("scim", "SCIM provisioning")],
+                default="read",
+                max_length=10,
+            ),
         ),
         migrations.CreateModel(
-            name='ScimGroup',
+            name="ScimGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(max_length=255, unique=True)),
-                ('external_id', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('members', models.ManyToManyField(blank=True, related_name='scim_groups', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=255, unique=True)),
+                ("external_id", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        blank=True, related_name="scim_groups", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SCIM group',
-                'ordering': ['display_name'],
+                "verbose_name": "SCIM group",
+                "ordering": ["display_name"],
             },
         ),
         migrations.CreateModel(
-            name='SignedInSession',
+            name="SignedInSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(max_length=40, unique=True)),
-                ('sso_issuer', models.CharField(blank=True, max_length=500)),
-                ('sso_sid', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signed_in_sessions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_key", models.CharField(max_length=40, unique=True)),
+                ("sso_issuer", models.CharField(blank=True, max_length=500)),
+                ("sso_sid", models.CharField(blank=True, db_index=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signed_in_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SsoBinding',
+            name="SsoBinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issuer', models.CharField(max_length=500)),
-                ('subject', models.CharField(max_length=255, verbose_name='subject (sub)')),
-                ('bound_by', models.CharField(help_text='Who made the binding (a person or system:sso).', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_login_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sso_binding', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("issuer", models.CharField(max_length=500)),
+                ("subject", models.CharField(max_length=255, verbose_name="subject (sub)")),
+                (
+                    "bound_by",
+                    models.CharField(
+                        help_text="Who made the binding (a person or system:sso).", max_length=200
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_login_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sso_binding",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SSO binding',
-                'ordering': ['issuer', 'subject'],
-                'constraints': [models.UniqueConstraint(fields=('issuer', 'subject'), name='sso_binding_issuer_subject_unique')],
+                "verbose_name": "SSO binding",
+                "ordering": ["issuer", "subject"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("issuer", "subject"), name="sso_binding_issuer_subject_unique"
+                    )
+                ],
             },
         ),
     ]

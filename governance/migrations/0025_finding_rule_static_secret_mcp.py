@@ -4,15 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('governance', '0024_control_wording_sweep_schedule'),
+        ("governance", "0024_control_wording_sweep_schedule"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='finding',
-            name='rule',
-            field=models.CharField(choices=[('stale_unused', 'Stale, unused access'), ('credential_rotation_overdue', 'Credential rotation overdue'), ('credential_no_expiry', 'Credential without expiry'), ('orphaned_owner', 'Orphaned owner'), ('review_overdue', 'Access review overdue'), ('exception_expired', 'Exception expired'), ('environment_crossing', 'Environment crossing'), ('denied_grant', 'Grant denied by policy'), ('unapproved_vendor', 'Unapproved vendor or model'), ('used_after_revocation', 'Used after revocation'), ('out_of_scope_use', 'Use outside approved scope'), ('unmanaged_identity', 'Unmanaged identity at the source'), ('unapproved_entitlement', 'Entitlement beyond approved grants'), ('connector_failing', 'Connector failing'), ('static_secret_in_mcp_config', 'Static secret in an MCP configuration')], max_length=40, verbose_name='rule'),
+            model_name="finding",
+            name="rule",
+            field=models.CharField(
+                choices=[
+                    ("stale_unused", "Stale, unused access"),
+                    ("credential_rotation_overdue", "Credential rotation overdue"),
+                    ("credential_no_expiry", "Credential without expiry"),
+                    ("orphaned_owner", "Orphaned owner"),
+                    ("review_overdue", "Access review overdue"),
+                    ("exception_expired", "Exception expired"),
+                    ("environment_crossing", "Environment crossing"),
+                    ("denied_grant", "Grant denied by policy"),
+                    ("unapproved_vendor", "Unapproved vendor or model"),
+                    ("used_after_revocation", "Used after revocation"),
+                    ("out_of_scope_use", "Use outside approved scope"),
+                    ("unmanaged_identity", "Unmanaged identity at the source"),
+                    ("unapproved_entitlement", "Entitlement beyond approved grants"),
+                    ("connector_failing", "Connector failing"),
+                    ("static_secret_in_mcp_config", "Static secret in an MCP configuration"),
+                ],
+                max_length=40,
+                verbose_name="rule",
+            ),
         ),
     ]

@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0009_identity_vanished_remediation'),
+        ("inventory", "0009_identity_vanished_remediation"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='identity',
-            name='kind',
-            field=models.CharField(choices=[('ai_assistant', 'AI assistant'), ('ide_plugin', 'IDE plugin'), ('ai_agent', 'AI agent'), ('service_account', 'service account'), ('api_key', 'API key'), ('oauth_app', 'OAuth app'), ('bot', 'bot'), ('workload', 'workload'), ('mcp_server', 'MCP server')], max_length=20, verbose_name='kind'),
+            model_name="identity",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("ai_assistant", "AI assistant"),
+                    ("ide_plugin", "IDE plugin"),
+                    ("ai_agent", "AI agent"),
+                    ("service_account", "service account"),
+                    ("api_key", "API key"),
+                    ("oauth_app", "OAuth app"),
+                    ("bot", "bot"),
+                    ("workload", "workload"),
+                    ("mcp_server", "MCP server"),
+                ],
+                max_length=20,
+                verbose_name="kind",
+            ),
         ),
     ]

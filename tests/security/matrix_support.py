@@ -200,20 +200,43 @@ def _workload_estate(users, identity) -> dict[str, int]:
     security = users["security"]
     active = services.propose_issuer(
         security,
-        {"name": "matrix-ci", "issuer": "https://ci.matrix.example", "jwks": {"keys": [
-            {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "k1"}]}, "audience": "steward"},
+        {
+            "name": "matrix-ci",
+            "issuer": "https://ci.matrix.example",
+            "jwks": {
+                "keys": [
+                    {
+                        "kty": "EC",
+                        "crv": "P-256",
+                        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                        "kid": "k1",
+                    }
+                ]
+            },
+            "audience": "steward",
+        },
     )
     services.approve_issuer(users["iam2"], active.pk)
     proposed = services.propose_issuer(
-        security, {"name": "matrix-k8s", "issuer": "https://k8s.matrix.example",
-                   "jwks_uri": "https://k8s.matrix.example/openid/v1/jwks", "audience": "steward"},
+        security,
+        {
+            "name": "matrix-k8s",
+            "issuer": "https://k8s.matrix.example",
+            "jwks_uri": "https://k8s.matrix.example/openid/v1/jwks",
+            "audience": "steward",
+        },
     )
     binding = TrustBinding.objects.create(
-        issuer=active, identity=identity, claims={"sub": "repo:acme/matrix:environment:prod"},
-        state=TrustBinding.State.ACTIVE, created_by=users["iam"],
+        issuer=active,
+        identity=identity,
+        claims={"sub": "repo:acme/matrix:environment:prod"},
+        state=TrustBinding.State.ACTIVE,
+        created_by=users["iam"],
     )
-    receiver = services.add_receiver(security, {"name": "matrix-gateway", "endpoint": "https://gw.matrix.example/events"})
+    receiver = services.add_receiver(
+        security, {"name": "matrix-gateway", "endpoint": "https://gw.matrix.example/events"}
+    )
     return {"trusted_issuer": proposed.pk, "binding": binding.pk, "receiver": receiver.pk}
 
 
