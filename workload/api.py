@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,13 +24,26 @@ from governance import audit
 from governance.actors import from_request
 from governance.errors import NotAllowed
 from governance.filters import id_filter
+from governance.ids import parse_id
 from governance.people.models import ApiToken, Role
-from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
+from governance.people.tokens import BearerTokenAuthentication
+from governance.permissions import REPORT_ONLY, AuditorReadOnly, ReadAllRoles, TokenScopePermission
+from governance.safe_json import DepthLimitedJSONParser
 from inventory.models import Identity
 from workload import exchange, services, tokens
 from workload.models import SetDelivery, SetReceiver, TrustBinding, TrustedIssuer
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class ExchangeScope(TokenScopePermission):
+    """Any caller may exchange; a SCIM or report-scoped static token is refused as everywhere."""
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if isinstance(token, ApiToken) and token.scope in (ApiToken.Scope.READ, ApiToken.Scope.WRITE):
+            return True
+        return super().has_permission(request, view)
 
 
 class TokenExchangeView(APIView):
@@ -40,9 +53,11 @@ class TokenExchangeView(APIView):
     Answers a Steward access token of at most 15 minutes, or an OAuth error (`invalid_request`,
     `invalid_grant`, `unsupported_grant_type`)."""
 
-    authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    # No credential of Steward's is needed: the subject token is the proof. A static token sent anyway
+    # is still judged by its scope (a SCIM or report token does its one thing only).
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [permissions.AllowAny, ExchangeScope]
+    parser_classes = [FormParser, MultiPartParser, DepthLimitedJSONParser]
 
     @extend_schema(
         request=inline_serializer(
@@ -81,13 +96,23 @@ class TokenExchangeView(APIView):
         return Response(result.body(), headers=NO_STORE)
 
 
+class PersonOnly(permissions.BasePermission):
+    message = (
+        "A delegation token is for a person signed in to Steward (browser session or SSO), not an API token."
+    )
+
+    def has_permission(self, request, view):
+        return not isinstance(request.auth, ApiToken)
+
+
 class DelegationView(APIView):
     """A signed-in person's delegation token (5 minutes): given to an assistant as `actor_token`, it
     makes "acting for <person>" explicit in the access token and in every decision. Optional
     `identity`: only that identity may use it."""
 
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [permissions.IsAuthenticated]
+    # A static token is read only to be refused by name (its scope, or "not a person").
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    permission_classes = [permissions.IsAuthenticated, TokenScopePermission, PersonOnly]
 
     @extend_schema(
         request=inline_serializer(
@@ -110,9 +135,9 @@ class DelegationView(APIView):
             raise NotAllowed("Only people with an owner, IAM or Security role may delegate to an agent.")
         identity_id = request.data.get("identity") if hasattr(request.data, "get") else None
         if identity_id not in (None, ""):
-            if not str(identity_id).isdigit() or not Identity.objects.filter(pk=int(identity_id)).exists():
+            identity_id = parse_id(identity_id)
+            if identity_id is None or not Identity.objects.filter(pk=identity_id).exists():
                 raise serializers.ValidationError({"identity": ["No identity with this id."]})
-            identity_id = int(identity_id)
         else:
             identity_id = None
         with transaction.atomic():
@@ -137,6 +162,8 @@ class IntrospectionPermission(permissions.BasePermission):
     def has_permission(self, request, view):
         token = request.auth
         if isinstance(token, ApiToken):
+            if token.scope == ApiToken.Scope.REPORT:
+                self.message = REPORT_ONLY
             return token.scope in (ApiToken.Scope.READ, ApiToken.Scope.WRITE)
         user = request.user
         return bool(user and user.is_authenticated and user.has_role(Role.IAM, Role.SECURITY, Role.AUDITOR))
@@ -146,7 +173,7 @@ class IntrospectionView(APIView):
     """RFC 7662: `token=<Steward access token>` → `{"active": true, ...}` or `{"active": false}`."""
 
     permission_classes = [IntrospectionPermission]
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    parser_classes = [FormParser, MultiPartParser, DepthLimitedJSONParser]
     workload_token_actions = "__all__"  # a workload may ask about its own token
 
     @extend_schema(
@@ -367,8 +394,8 @@ class TrustBindingViewSet(
 
     def create(self, request, *args, **kwargs):
         data = request.data if hasattr(request.data, "get") else {}
-        identity_id = data.get("identity")
-        identity = Identity.objects.filter(pk=identity_id if str(identity_id).isdigit() else None).first()
+        identity_id = parse_id(data.get("identity"))
+        identity = Identity.objects.filter(pk=identity_id).first() if identity_id else None
         if identity is None:
             raise serializers.ValidationError({"identity": ["No identity with this id."]})
         binding = services.create_binding(

@@ -20,6 +20,7 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from governance.ids import parse_id
 from governance.people.models import Role
 from inventory.models import Identity
 from inventory.services import is_owner
@@ -230,7 +231,8 @@ def create_binding(
         raise NotAllowed("Only IAM (or the identity's owner, through approval) may bind a workload to it.")
     if identity.status in (Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED):
         raise IllegalTransition(f"{identity.name} is {identity.status}: nothing can be bound to it.")
-    issuer = TrustedIssuer.objects.filter(pk=issuer_id if str(issuer_id).isdigit() else None).first()
+    issuer_pk = parse_id(issuer_id)
+    issuer = TrustedIssuer.objects.filter(pk=issuer_pk).first() if issuer_pk else None
     if issuer is None or issuer.state != TrustedIssuer.State.ACTIVE:
         raise ValidationError({"issuer": "Choose an approved trusted issuer."})
     cleaned = clean_claims(issuer, claims)

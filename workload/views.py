@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from governance import safe_json
 from governance.access import READERS, role_required
 from governance.actors import as_actor
 from governance.links import link
@@ -79,7 +80,7 @@ def issuer_list(request):
     errors: dict[str, list[str]] = {}
     if form["jwks"]:
         try:
-            data["jwks"] = json.loads(form["jwks"])
+            data["jwks"] = safe_json.loads(form["jwks"])
         except ValueError:
             errors["jwks"] = ["The pasted key set is not JSON."]
     else:

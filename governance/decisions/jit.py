@@ -166,7 +166,6 @@ def _verdicts(identity: Identity, question: cedar.Question, duration: int, now: 
     return compiled.evaluate(subject, question, now), compiled.evaluate(with_jit, question, now)
 
 
-@transaction.atomic
 def _accountable(actor, identity: Identity):
     """A workload asking for itself (an exchanged access token): the request is in the name of the
     person in its chain, or else of its owner, who then cannot approve it (separation of duties)."""
@@ -182,6 +181,7 @@ def _accountable(actor, identity: Identity):
     return person
 
 
+@transaction.atomic
 def request_access(actor, data: dict[str, Any]) -> AccessRequest:
     actor = as_actor(actor)
     user = actor.user
@@ -211,7 +211,7 @@ def request_access(actor, data: dict[str, Any]) -> AccessRequest:
     ar = AccessRequest.objects.create(
         identity=identity,
         requester=user,
-        requested_via=actor.label[:150],
+        requested_via=actor.with_chain[:150],
         deadline=now + timedelta(minutes=int(config["deadline_minutes"])),
         created_at=now,
         **fields,

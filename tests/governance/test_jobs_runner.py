@@ -28,6 +28,7 @@ FEATURE_JOBS = {
 }  # fmt: skip
 FEATURE_JOBS |= {"import_previews"}  # inventory.jobs: abandoned import previews
 FEATURE_JOBS |= {"connector_recovery"}  # connectors.jobs: resume runs whose worker died
+FEATURE_JOBS |= {"workload_housekeeping"}  # workload.jobs: resend due security events, forget replays
 ALL_JOBS = JOBS | FEATURE_JOBS
 
 

@@ -86,8 +86,9 @@ def test_identity_page_query_count_is_fixed(client, iam, rich_identity, django_a
     # 9 for the page itself + 1 each for the findings, exceptions, ownership-transfers,
     # out-of-scope-use, review-history and at-the-source (connectors) panels; 9 for the Threats tab
     # (policy, identity, grants, credentials, findings, exceptions, and Cedar's lookup, grants and
-    # exceptions), whatever the number of grants.
-    with django_assert_num_queries(24):
+    # exceptions), whatever the number of grants; 3 for the workload-identity panel (bindings, approved
+    # issuers for its form, live access tokens).
+    with django_assert_num_queries(27):
         assert client.get(f"/inventory/{rich_identity.pk}/").status_code == 200
 
 

@@ -48,7 +48,7 @@ EXPECTED = {
     # Security, never the proposer) approves; IAM and Security bind, owners bind their own (through
     # approval) and revoke their own bindings; auditors read. The exchange needs no session.
     "POST api-token api/v1/token/": "+++++++",
-    "POST api-token-delegation api/v1/token/delegation/": "--++++-",
+    "POST api-token-delegation api/v1/token/delegation/": "L-++++-",
     "POST api-token-introspect api/v1/token/introspect/": "L---+++",
     "GET trusted-issuer-list api/v1/^trusted-issuers/$": "L---+++",
     "POST trusted-issuer-list api/v1/^trusted-issuers/$": "L----+-",
