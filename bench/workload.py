@@ -136,7 +136,7 @@ def in_process(issuer_server, identity, static: str, n: int) -> dict:
     }
 
 
-def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int) -> dict:
+def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, workers: int = 2) -> dict:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -233,6 +233,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
     args = parser.parse_args()
     url = database_url()
     fresh_database(url)

@@ -331,7 +331,6 @@ class TrustBindingSerializer(serializers.ModelSerializer):
             "revoked_at",
             "revoked_by",
             "last_exchange_at",
-            "exchanges",
         ]
         read_only_fields = [
             "state",
@@ -341,7 +340,6 @@ class TrustBindingSerializer(serializers.ModelSerializer):
             "revoked_at",
             "revoked_by",
             "last_exchange_at",
-            "exchanges",
             "identity_name",
         ]
 

@@ -17,13 +17,13 @@ token: a person delegates through Steward, signed in, where the delegation is re
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from governance import audit
@@ -39,6 +39,7 @@ LEEWAY = 60  # seconds of clock skew allowed on exp, nbf and iat
 MAX_SUBJECT_LIFETIME = timedelta(hours=24)
 MAX_CHAIN = 6  # a person and five agents deep is already a pipeline to look at
 MAX_TOKEN_BYTES = 16 * 1024
+LAST_EXCHANGE_EVERY = timedelta(minutes=1)
 
 
 class OAuthError(Exception):
@@ -89,10 +90,28 @@ def _unverified(value: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
+_issuers: dict[str, tuple[float, TrustedIssuer | None]] = {}
+ISSUER_CACHE_SECONDS = 10.0
+
+
+def clear_cache() -> None:
+    _issuers.clear()
+
+
 def _trusted_issuer(iss: Any) -> TrustedIssuer:
+    """The approved issuer for `iss`, kept 10 s per process (an approval or retirement is seen within
+    that; retiring also revokes every binding at once, and bindings are read fresh every time)."""
     if not isinstance(iss, str) or not iss:
         raise _grant("The subject token has no `iss`.")
-    issuer = TrustedIssuer.objects.filter(issuer=iss, state=TrustedIssuer.State.ACTIVE).first()
+    now = time.monotonic()
+    cached = _issuers.get(iss)
+    if cached is not None and now - cached[0] < ISSUER_CACHE_SECONDS:
+        issuer = cached[1]
+    else:
+        issuer = TrustedIssuer.objects.filter(issuer=iss, state=TrustedIssuer.State.ACTIVE).first()
+        if len(_issuers) > 1000:
+            _issuers.clear()
+        _issuers[iss] = (now, issuer)
     if issuer is None:
         raise _grant(f"The issuer {iss[:200]!r} is not trusted here (or its approval is pending).")
     return issuer
@@ -170,21 +189,28 @@ def _matches(binding_claims: dict[str, Any], claims: dict[str, Any]) -> bool:
     return all(isinstance(v, str) and claims.get(k) == v for k, v in binding_claims.items())
 
 
-def _binding(issuer: TrustedIssuer, claims: dict[str, Any]) -> TrustBinding:
-    bindings = [
-        b
-        for b in TrustBinding.objects.filter(issuer=issuer, state=TrustBinding.State.ACTIVE).select_related(
-            "identity"
-        )
-        if b.claims and _matches(b.claims, claims)
-    ]
-    identities = {b.identity_id for b in bindings}
-    if not bindings:
+@dataclass(frozen=True)
+class Bound:
+    binding_id: int
+    identity_id: int
+    identity_name: str
+    identity_status: str
+    last_exchange_at: datetime | None
+
+
+def _binding(issuer: TrustedIssuer, claims: dict[str, Any]) -> Bound:
+    """The one identity whose active binding this token's claims satisfy (one query, plain values)."""
+    rows = TrustBinding.objects.filter(issuer=issuer, state=TrustBinding.State.ACTIVE).values_list(
+        "pk", "claims", "identity_id", "identity__name", "identity__status", "last_exchange_at"
+    )
+    matching = [row for row in rows if row[1] and _matches(row[1], claims)]
+    if not matching:
         raise _grant(f"No trust binding matches this token (sub {str(claims.get('sub'))[:200]!r}).")
-    if len(identities) > 1:
+    if len({row[2] for row in matching}) > 1:
         raise _grant("The token matches bindings of more than one identity; IAM must make them exact.")
     # The most specific binding (most claims) is the one named.
-    return max(bindings, key=lambda b: (len(b.claims), b.pk))
+    pk, _claims, identity_id, name, status, last = max(matching, key=lambda row: (len(row[1]), row[0]))
+    return Bound(pk, identity_id, name, status, last)
 
 
 def _replay_key(value: str, claims: dict[str, Any]) -> str:
@@ -195,21 +221,29 @@ def _replay_key(value: str, claims: dict[str, Any]) -> str:
 
 
 def _mark_seen(issuer: TrustedIssuer, key: str, claims: dict[str, Any], now: datetime) -> None:
+    """Record the token as used, in one statement: a row already there is a replay. (INSERT ... ON
+    CONFLICT DO NOTHING, the same on PostgreSQL and SQLite: no savepoint round trips.)"""
     exp = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY)
-    try:
-        with transaction.atomic():
-            SeenSubjectToken.objects.create(issuer=issuer, jti=key, expires_at=max(exp, now))
-    except IntegrityError:
-        raise _grant(
-            "This subject token was already exchanged (replay); ask the issuer for a new one."
-        ) from None
+    meta = SeenSubjectToken._meta
+    qn = connection.ops.quote_name
+    columns = [meta.get_field(f).column for f in ("issuer", "jti", "expires_at")]
+    params = [issuer.pk, key, connection.ops.adapt_datetimefield_value(max(exp, now))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(c) for c in columns)}) VALUES (%s, %s, %s) "
+            f"ON CONFLICT ({qn(columns[0])}, {qn(columns[1])}) DO NOTHING",
+            params,
+        )
+        inserted = cursor.rowcount
+    if inserted != 1:
+        raise _grant("This subject token was already exchanged (replay); ask the issuer for a new one.")
 
 
 # ---------------------------------------------------------------- the actor token
 
 
 def _actor_chain(
-    value: str, token_type: str, identity: Identity
+    value: str, token_type: str, identity_id: int
 ) -> tuple[list[dict[str, Any]], IssuedToken | None]:
     if token_type not in ACTOR_TYPES:
         raise _request(f"actor_token_type must be one of {', '.join(ACTOR_TYPES)}.")
@@ -219,9 +253,9 @@ def _actor_chain(
         raise _request("actor_token is not a signed JWT.") from None
     typ = header.get("typ")
     if typ == tokens.signing.PURPOSES[tokens.DELEGATION].typ:
-        return _delegation_chain(value, identity), None
+        return _delegation_chain(value, identity_id), None
     if typ == tokens.signing.PURPOSES[tokens.ACCESS].typ:
-        return _parent_chain(value, identity)
+        return _parent_chain(value, identity_id)
     raise _grant(
         "actor_token is neither a Steward delegation token nor a Steward access token. An identity "
         "provider's ID token is not an actor token: the person gets a delegation token from "
@@ -236,7 +270,7 @@ def _live_row(jti: str, kind: str) -> IssuedToken:
     return row
 
 
-def _delegation_chain(value: str, identity: Identity) -> list[dict[str, Any]]:
+def _delegation_chain(value: str, identity_id: int) -> list[dict[str, Any]]:
     try:
         claims = tokens.verify(value, tokens.DELEGATION, tokens.EXCHANGE_AUDIENCE)
     except tokens.TokenInvalid as exc:
@@ -245,12 +279,12 @@ def _delegation_chain(value: str, identity: Identity) -> list[dict[str, Any]]:
     user = row.user
     if user is None or not user.is_active:
         raise _grant("actor_token: the delegating person's account is not active.")
-    if claims.get("may_act_for") not in (None, identity.pk):
+    if claims.get("may_act_for") not in (None, identity_id):
         raise _grant("actor_token delegates to another identity, not this one.")
     return [tokens.person_link(user)]
 
 
-def _parent_chain(value: str, identity: Identity) -> tuple[list[dict[str, Any]], IssuedToken]:
+def _parent_chain(value: str, identity_id: int) -> tuple[list[dict[str, Any]], IssuedToken]:
     try:
         claims = tokens.verify(value, tokens.ACCESS, tokens.AUDIENCE)
     except tokens.TokenInvalid as exc:
@@ -258,10 +292,10 @@ def _parent_chain(value: str, identity: Identity) -> tuple[list[dict[str, Any]],
     row = _live_row(claims["jti"], IssuedToken.Kind.ACCESS)
     if row.identity is None or row.identity.status != Identity.Status.ACTIVE:
         raise _grant("actor_token: the parent agent's identity is not active.")
-    if row.identity_id == identity.pk:
+    if row.identity_id == identity_id:
         raise _grant("actor_token is this identity's own token: an agent does not spawn itself.")
     chain = list(row.chain or [])
-    if any(link.get("kind") == "identity" and link.get("id") == identity.pk for link in chain):
+    if any(link.get("kind") == "identity" and link.get("id") == identity_id for link in chain):
         raise _grant("actor_token: this identity is already in the chain (a loop).")
     return chain, row
 
@@ -291,40 +325,40 @@ def exchange(data, *, now: datetime | None = None) -> Exchanged:
         iss, sub = str(unverified.get("iss") or "")[:500], str(unverified.get("sub") or "")[:300]
         issuer = _trusted_issuer(unverified.get("iss"))
         claims = _verified(fields["subject_token"], header, issuer, now)
-        binding = _binding(issuer, claims)
-        identity = binding.identity
-        if identity.status != Identity.Status.ACTIVE:
-            raise _grant(f"The identity {identity.name} is {identity.status}: no tokens for it.")
+        bound = _binding(issuer, claims)
+        if bound.identity_status != Identity.Status.ACTIVE:
+            raise _grant(f"The identity {bound.identity_name} is {bound.identity_status}: no tokens for it.")
         chain: list[dict[str, Any]] = []
         parent = None
         if fields.get("actor_token"):
-            chain, parent = _actor_chain(fields["actor_token"], fields.get("actor_token_type", ""), identity)
-        chain = [*chain, tokens.identity_link(identity.pk, identity.name)]
+            chain, parent = _actor_chain(
+                fields["actor_token"], fields.get("actor_token_type", ""), bound.identity_id
+            )
+        chain = [*chain, tokens.identity_link(bound.identity_id, bound.identity_name)]
         if len(chain) > MAX_CHAIN:
             raise _grant(f"The delegation chain would be {len(chain)} deep; at most {MAX_CHAIN}.")
         key = _replay_key(fields["subject_token"], claims)
         with transaction.atomic():
             _mark_seen(issuer, key, claims, now)
             value, row = tokens.mint_access(
-                identity.pk,
-                identity.name,
+                bound.identity_id,
+                bound.identity_name,
                 chain,
-                binding_id=binding.pk,
+                binding_id=bound.binding_id,
                 parent=parent,
                 subject_jti=key,
                 now=now,
             )
-            TrustBinding.objects.filter(pk=binding.pk).update(
-                last_exchange_at=now, exchanges=F("exchanges") + 1
-            )
+            if bound.last_exchange_at is None or now - bound.last_exchange_at > LAST_EXCHANGE_EVERY:
+                TrustBinding.objects.filter(pk=bound.binding_id).update(last_exchange_at=now)
             audit.record(
                 system("token_exchange"),
                 "workload.token_exchanged",
-                identity,
+                ("inventory.identity", bound.identity_id, bound.identity_name),
                 after={
                     "issuer": issuer.issuer,
                     "sub": str(claims.get("sub"))[:300],
-                    "binding": binding.pk,
+                    "binding": bound.binding_id,
                     "jti": row.jti,
                     "expires_at": row.expires_at.isoformat(),
                     "chain": tokens.describe(chain),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,12 +29,18 @@ def _items(identity):
         .order_by("-created_at", "-pk")[:50]
     )
     issuers = list(TrustedIssuer.objects.filter(state=TrustedIssuer.State.ACTIVE).order_by("name"))
-    live = IssuedToken.objects.filter(
-        identity=identity,
-        kind=IssuedToken.Kind.ACCESS,
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    ).count()
+    # One query for both: exchanges per binding (the access tokens kept, 30 days) and the live ones.
+    live_now = Q(revoked_at__isnull=True, expires_at__gt=timezone.now())
+    counts = (
+        IssuedToken.objects.filter(identity=identity, kind=IssuedToken.Kind.ACCESS)
+        .values("binding_id")
+        .annotate(n=Count("pk"), live=Count("pk", filter=live_now))
+        .order_by()
+    )
+    by_binding = {row["binding_id"]: row for row in counts}
+    for binding in bindings:
+        binding.exchange_count = by_binding.get(binding.pk, {}).get("n", 0)
+    live = sum(row["live"] for row in by_binding.values())
     last = max((b.last_exchange_at for b in bindings if b.last_exchange_at), default=None)
     return [Summary(bindings, issuers, live, last)]
 

@@ -113,8 +113,9 @@ class TrustBinding(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.CharField(max_length=150, blank=True)
+    # Moved forward at most once a minute (a write per exchange would serialise busy CI fleets); the
+    # exchanges themselves are the access tokens' rows.
     last_exchange_at = models.DateTimeField(_("last exchange"), null=True, blank=True)
-    exchanges = models.PositiveIntegerField(_("exchanges"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -142,7 +143,7 @@ class IssuedToken(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     binding = models.ForeignKey(
-        TrustBinding, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        TrustBinding, null=True, blank=True, on_delete=models.SET_NULL, related_name="issued_tokens"
     )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     chain = models.JSONField(default=list, help_text=_("Who is behind the call, from intent to execution."))

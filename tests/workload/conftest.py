@@ -6,17 +6,18 @@ import pytest
 
 from governance.actors import system
 from tests.workload.servers import SetReceiverServer, TestIssuer
+from workload import exchange as exchange_module
 from workload import issuers, services, tokens
 from workload.models import TrustedIssuer
 
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    issuers.clear_cache()
-    tokens.clear_cache()
+    for module in (issuers, tokens, exchange_module):
+        module.clear_cache()
     yield
-    issuers.clear_cache()
-    tokens.clear_cache()
+    for module in (issuers, tokens, exchange_module):
+        module.clear_cache()
 
 
 @pytest.fixture
