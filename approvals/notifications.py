@@ -8,7 +8,12 @@ job racing for the same row send it once.
 
 Channels implement `send(event, recipients, subject, body, url)`. Two ship with Steward: email
 (Django's mail backend; the console backend in the demo) and a generic JSON webhook (for a chat tool),
-enabled by `STEWARD_WEBHOOK_URL`. A failing channel is logged and never breaks the request that
+enabled by `STEWARD_WEBHOOK_URL`. A channel that follows approval requests rather than people (Slack,
+`chat/`, registered with `register_channel`) sets `follows_requests` and overrides `accepts`/`deliver`:
+a row names the request it is `about`, and such a row is written even when nobody is to be told by
+mail (a request withdrawn by its requester still updates its Slack message).
+
+A failing channel is logged and never breaks the request that
 caused the notification; the row is retried later for that channel only, up to `MAX_ATTEMPTS`.
 """
 
@@ -61,6 +66,16 @@ class Channel(abc.ABC):
     """A way to tell people (email, webhook, …); register more with register_channel()."""
 
     name = "channel"
+    # True for a channel that tells a room about each approval request (its message follows the
+    # request), not people: rows `about` a request are then written even with no recipients.
+    follows_requests = False
+
+    def accepts(self, row) -> bool:
+        """Whether this row is for this channel at all (people's channels: when it names people)."""
+        return bool(row.recipients)
+
+    def deliver(self, row, recipients: list[Recipient]) -> None:
+        self.send(row.event, recipients, row.subject, row.body, row.url)
 
     @abc.abstractmethod
     def send(self, event: str, recipients: list[Recipient], subject: str, body: str, url: str) -> None:
@@ -141,14 +156,17 @@ _broker_down_until = 0.0
 DELIVER_TASK = "approvals.deliver_notification"  # approvals.tasks.deliver_notification
 
 
-def notify(event: str, recipients: list[Recipient], subject: str, body: str, path: str):
+def notify(event: str, recipients: list[Recipient], subject: str, body: str, path: str, *, about=None):
     """Record a notification in the current transaction; it is delivered after commit (never if the
-    change rolls back), or later by the scheduled job if it cannot be queued now."""
+    change rolls back), or later by the scheduled job if it cannot be queued now. `about`: the
+    approval request it concerns, for the channels that follow requests."""
     from approvals.models import Notification
 
-    if not recipients:
+    follows = about is not None and any(c.follows_requests for c in channels())
+    if not recipients and not follows:
         return None
     row = Notification.objects.create(
+        approval=about if follows else None,
         event=event[:80],
         recipients=[asdict(r) for r in recipients],
         subject=subject[:300],
@@ -198,10 +216,10 @@ def deliver_notification(notification_id: int, now: datetime | None = None) -> b
     done = list(row.channels_done)
     errors = []
     for channel in channels():
-        if channel.name in done:
+        if channel.name in done or not channel.accepts(row):
             continue
         try:
-            channel.send(row.event, recipients, row.subject, row.body, row.url)
+            channel.deliver(row, recipients)
         except Exception as exc:  # noqa: BLE001 - a broken channel must never break the request
             logger.exception("notification via %s failed (event %s)", channel.name, row.event)
             errors.append(f"{channel.name}: {exc.__class__.__name__}: {exc}")

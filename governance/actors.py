@@ -20,6 +20,9 @@ class Actor:
     # behind the call, from intent to execution (each link a sorted tuple of its items).
     identity_id: int | None = None
     chain: tuple = ()
+    # Where the person acted when it was not the browser or the API, e.g. "slack" (issue 28): every
+    # audit event this actor writes names it (`after.channel`).
+    channel: str = ""
 
     @property
     def chain_links(self) -> list[dict]:

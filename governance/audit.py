@@ -58,6 +58,9 @@ def record(
 def _event(AuditEvent, actor: Actor, entry: dict[str, Any], seq: int, at, request_id: str, prev_hash: str):
     """One event chained after `prev_hash`, hashed: the only place an event is built."""
     subject_type, subject_id, subject_label = subject_of(entry["subject"])
+    after = entry.get("after")
+    if getattr(actor, "channel", ""):  # a decision from chat says so in its own event
+        after = {**(after or {}), "channel": actor.channel}
     event = AuditEvent(
         seq=seq,
         at=at,
@@ -69,7 +72,7 @@ def _event(AuditEvent, actor: Actor, entry: dict[str, Any], seq: int, at, reques
         subject_id=subject_id,
         subject_label=subject_label,
         before=_normalise(entry.get("before")),
-        after=_normalise(entry.get("after")),
+        after=_normalise(after),
         reason=entry.get("reason") or "",
         request_id=request_id,
         prev_hash=prev_hash,

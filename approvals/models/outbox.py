@@ -25,6 +25,10 @@ class Notification(models.Model):
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("body"), blank=True)
     url = models.CharField(_("link"), max_length=500, blank=True)
+    # The approval request it concerns, for channels whose message follows the request (Slack).
+    approval = models.ForeignKey(
+        "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     # Channels already delivered, so a retry after a partial failure repeats none of them.
     channels_done = models.JSONField(default=list, blank=True)

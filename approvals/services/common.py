@@ -148,6 +148,7 @@ def notify_step_opened(request: ApprovalRequest, step: ApprovalStep, actor: Acto
         f"{request.requester} asks for approval of {request.title}, risk tier {request.tier}. "
         f"Step {step.order} needs {ROLE_LABELS[step.role]}.",
         request.get_absolute_url(),
+        about=request,
     )
 
 
@@ -160,6 +161,7 @@ def notify_requester(request: ApprovalRequest, actor: Actor, event: str, summary
         f"{request.title}: {summary}",
         body,
         request.get_absolute_url(),
+        about=request,
     )
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import notifications
 from approvals.models import ApprovalRequest, ApprovalStep, Comment, roles_of
 from approvals.registry import handler_for
 from approvals.routing import describe_steps, remaining_roles, steps_for
@@ -183,6 +184,15 @@ def withdraw(actor, request: ApprovalRequest, *, reason: str = "") -> ApprovalRe
     handler_for(request.kind).on_withdrawn(request, actor, reason)
     if expired:
         notify_requester(request, actor, "approval.expired", "expired after no activity", "")
+    else:  # nobody to tell by mail; a channel following the request (Slack) updates its message
+        notifications.notify(
+            "approval.withdrawn",
+            [],
+            f"{request.title}: withdrawn",
+            reason,
+            request.get_absolute_url(),
+            about=request,
+        )
     return request
 
 
