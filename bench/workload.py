@@ -144,7 +144,7 @@ def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, worke
             str(Path(PY).with_name("gunicorn")),
             "config.wsgi:application",
             "--workers",
-            "2",
+            str(workers),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -214,7 +214,7 @@ def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, worke
         s = summary(samples)
         return {
             "name": "token exchange (RFC 8693)",
-            "via": f"gunicorn 2 workers, {clients} Python clients",
+            "via": f"gunicorn {workers} sync workers, {clients} Python clients",
             "exchanges_per_s": round((len(samples) - errors[0]) / took, 1),
             "p50_ms": s["p50_ms"],
             "p95_ms": s["p95_ms"],
@@ -253,7 +253,7 @@ def main() -> None:
         identity, static = setup_estate(issuer_server)
         rows = [in_process(issuer_server, identity, static, args.decisions)]
         print(json.dumps(rows[-1], indent=1), flush=True)
-        rows.append(through_gunicorn(issuer_server, env, args.clients, args.seconds))
+        rows.append(through_gunicorn(issuer_server, env, args.clients, args.seconds, args.workers))
         print(json.dumps(rows[-1], indent=1), flush=True)
     finally:
         issuer_server.stop()
