@@ -30,12 +30,13 @@ sys.path.insert(0, str(ROOT))
 from bench.run import RESULTS, SQLITE_REFUSAL, bench_environment, machine  # noqa: E402
 
 
-def database_url() -> str:
+def database_url(suffix: str = "_connectors", script: str = "python bench/connectors.py") -> str:
+    """DATABASE_URL's database with `suffix`: a database of this benchmark's own (PostgreSQL only)."""
     url = os.environ.get("DATABASE_URL", "")
     if not url or url.startswith("sqlite"):
-        sys.exit(SQLITE_REFUSAL.replace("make bench BENCH=quick", "python bench/connectors.py"))
+        sys.exit(SQLITE_REFUSAL.replace("make bench BENCH=quick", script))
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_connectors"))
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
 
 
 def fresh_database(url: str) -> None:

@@ -28,13 +28,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.connectors import database_url, fresh_database  # noqa: E402
 from bench.measure import PY, _free_port, summary  # noqa: E402
-from bench.run import RESULTS, SQLITE_REFUSAL, bench_environment, machine  # noqa: E402
+from bench.run import RESULTS, bench_environment, machine  # noqa: E402
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
@@ -43,24 +44,6 @@ QUESTION = {
     "resource": {"kind": "repository", "name": "acme/payments"},
     "environment": "prod",
 }
-
-
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url or url.startswith("sqlite"):
-        sys.exit(SQLITE_REFUSAL.replace("make bench BENCH=quick", "python bench/workload.py"))
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_workload"))
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_estate(issuer_server):
@@ -235,7 +218,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
     args = parser.parse_args()
-    url = database_url()
+    url = database_url("_workload", "python bench/workload.py")
     fresh_database(url)
     env = bench_environment(url)
     env["STEWARD_SIGNING_KEY_DIR"] = str(RESULTS / "var" / "workload-keys")
