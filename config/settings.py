@@ -5,6 +5,7 @@ console email. Production (`STEWARD_ENV=production`) refuses to start with a def
 or with DEBUG on.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "approvals",
     "connectors",
     "workload",
+    "chat",
 ]
 
 # CSP right after SecurityMiddleware; Axes last, so it turns a lockout into the login page's answer.
@@ -434,3 +436,17 @@ STEWARD_EVIDENCE_BUILD_LEASE_MINUTES = int(os.environ.get("STEWARD_EVIDENCE_BUIL
 STEWARD_VERSION = os.environ.get("STEWARD_VERSION", "")
 # Notifications also go to this webhook (JSON POST) when set.
 STEWARD_WEBHOOK_URL = os.environ.get("STEWARD_WEBHOOK_URL", "")
+# Approve from chat (chat/, issue 28). Secrets from the environment only, never stored or logged: the
+# bot token (xoxb-…, scopes chat:write and commands) and the app's signing secret. The API's base URL
+# (slack-sdk's base_url). Where each request is posted: a JSON object whose keys are "team:<slug>",
+# "tier:<tier>" or "default" and whose values are channel ids, e.g. {"tier:critical": "C0SEC",
+# "default": "C0IAM"}; the team's channel wins over the tier's. No token: nothing is posted.
+STEWARD_SLACK_BOT_TOKEN = os.environ.get("STEWARD_SLACK_BOT_TOKEN", "")
+STEWARD_SLACK_SIGNING_SECRET = os.environ.get("STEWARD_SLACK_SIGNING_SECRET", "")
+STEWARD_SLACK_API_URL = os.environ.get("STEWARD_SLACK_API_URL", "https://slack.com/api/")
+try:
+    STEWARD_SLACK_CHANNELS = json.loads(os.environ.get("STEWARD_SLACK_CHANNELS", "") or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"STEWARD_SLACK_CHANNELS is not valid JSON: {exc}") from exc
+if not isinstance(STEWARD_SLACK_CHANNELS, dict):
+    raise ImproperlyConfigured('STEWARD_SLACK_CHANNELS must be a JSON object, e.g. {"default": "C0123"}.')

@@ -38,6 +38,8 @@ urlpatterns = [
     path("api/v1/token/delegation/", DelegationView.as_view(), name="api-token-delegation"),
     path("api/v1/token/introspect/", IntrospectionView.as_view(), name="api-token-introspect"),
     path("workload/", include("workload.urls")),
+    # Slack's interactivity requests (signature checked, no login) and the linking page (issue 28).
+    path("integrations/", include("chat.urls")),
     # Namespaced: the router's names (exception-detail, approval-detail, …) must not shadow the pages'.
     path("api/v1/", include((router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -35,7 +35,15 @@ class ReadOnlyRolesMiddleware:
     # Reading that happens to be a POST: asking for an evidence pack, checking an uploaded one,
     # trying a request against the policy, and leaving.
     READING_POSTS = ("/evidence/", "/evidence/verify/", "/policy/try/")
-    EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/oidc/", "/scim/")  # /scim/: bearer tokens only
+    # /scim/: bearer tokens only; /integrations/slack/interactions/: Slack's signature only, never a session.
+    EXEMPT_PREFIXES = (
+        "/api/",
+        "/admin/",
+        "/accounts/",
+        "/oidc/",
+        "/scim/",
+        "/integrations/slack/interactions/",
+    )
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -27,8 +27,11 @@ READ_ONLY_FORMS = {
 READ_ONLY_POSTS = {
     "evidence/", "evidence/verify/", "policy/try/", "intake/preview/", "intake/grant-row/",
 }  # fmt: skip
-# Not pages: the API, the admin, sign-in, SCIM (bearer tokens of scope scim only) and public keys.
-SKIPPED_PREFIXES = ("api/", "admin/", "accounts/", "oidc/", "scim/", ".well-known/", "healthz")
+# Not pages: the API, the admin, sign-in, SCIM (bearer tokens of scope scim only), public keys and
+# Slack's interactivity endpoint (Slack's signature only; tests/chat/).
+SKIPPED_PREFIXES = (
+    "api/", "admin/", "accounts/", "oidc/", "scim/", ".well-known/", "healthz", "integrations/slack/interactions/",
+)  # fmt: skip
 
 FORM_TAG = re.compile(r"<form\b[^>]*>", re.I)
 HX_WRITE = re.compile(r'hx-(?:post|put|patch|delete)="([^"]*)"', re.I)

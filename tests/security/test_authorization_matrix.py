@@ -41,9 +41,17 @@ SIGNED_TOKEN_POSTS = {
     "POST oidc_backchannel_logout oidc/backchannel-logout/",
     # The token exchange: the workload's signed JWT is its credential (tests/workload/).
     "POST api-token api/v1/token/",
+    # Slack's interactivity requests: Slack's signature over the body is the only proof (tests/chat/).
+    "POST chat:slack-interactions integrations/slack/interactions/",
 }
 
 EXPECTED = {
+    # Approve from chat (issue 28): Slack's requests carry no session, only a signature (401 without
+    # one, whoever is signed in); linking a Slack user is for those who decide steps.
+    "GET chat:slack-interactions integrations/slack/interactions/": ".......",
+    "POST chat:slack-interactions integrations/slack/interactions/": "LLLLLLL",
+    "GET chat:slack-link integrations/slack/link/<str:token>/": "L---++-",
+    "POST chat:slack-link integrations/slack/link/<str:token>/": "L---++-",
     # Workload identity (issue 21): Security proposes issuers and receivers, a second person (IAM or
     # Security, never the proposer) approves; IAM and Security bind, owners bind their own (through
     # approval) and revoke their own bindings; auditors read. The exchange needs no session.
@@ -331,6 +339,8 @@ EXPECTED = {
     "POST policy policy/": "L-....-",
     "GET policy-document policy/document/": "L......",
     "POST policy-document policy/document/": "L----+-",
+    "GET policy-document-edit policy/document/edit/": "L----+-",
+    "POST policy-document-edit policy/document/edit/": "L----+-",
     "GET policy-document-version policy/document/<int:version>/": "L---+++",
     "POST policy-document-version policy/document/<int:version>/": "L-....-",
     "GET policy-document-approve policy/document/<int:version>/approve/": "L......",
