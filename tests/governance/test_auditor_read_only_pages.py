@@ -30,7 +30,8 @@ READ_ONLY_POSTS = {
 # Not pages: the API, the admin, sign-in, SCIM (bearer tokens of scope scim only), public keys and
 # Slack's interactivity endpoint (Slack's signature only; tests/chat/).
 SKIPPED_PREFIXES = (
-    "api/", "admin/", "accounts/", "oidc/", "scim/", ".well-known/", "healthz", "integrations/slack/interactions/",
+    "api/", "admin/", "accounts/", "oidc/", "scim/", ".well-known/", "healthz",
+    "integrations/slack/interactions/",
 )  # fmt: skip
 
 FORM_TAG = re.compile(r"<form\b[^>]*>", re.I)
