@@ -24,6 +24,7 @@ urlpatterns = [
     path("policy/test-cases/<int:pk>/delete/", views.test_case_delete, name="policy-test-delete"),
     path("policy/try/", views.try_request, name="policy-try"),
     path("policy/document/", views.document_update, name="policy-document"),
+    path("policy/document/edit/", views.document_edit, name="policy-document-edit"),
     path("policy/document/<int:version>/", views.document_version, name="policy-document-version"),
     path(
         "policy/document/<int:version>/approve/",

@@ -7,6 +7,7 @@ approves or rejects them. The services check all of it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.contrib import messages
@@ -26,6 +27,7 @@ from governance.links import link
 from governance.people.models import Role
 from governance.policy import cedar, cedar_sets
 from governance.policy import services as policy_service
+from governance.policy.forms import PolicyForm, setting_label
 from governance.policy.models import CedarActivation, CedarPolicySet, PolicyTestCase, PolicyVersion
 from governance.policy.services import current_policy
 from inventory.models import Action, Environment, Identity, ResourceKind
@@ -124,6 +126,7 @@ def overview(request):
         proposals=proposals,
         activations=activations,
         document_json=json.dumps(policy.document, indent=2, sort_keys=True),
+        document_tiers=[(t, policy.document["tiers"][t]) for t in policy_service.TIERS],
         document_version=policy.version,
         case_example=json.dumps(cedar.default_test_cases()[0]["request"], indent=1),
         expected_choices=PolicyTestCase.Expected.choices,
@@ -379,6 +382,100 @@ def document_update(request):
         "(Security or IAM) approves it.",
     )
     return redirect(proposal.get_absolute_url())
+
+
+def _digest(document: dict) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _preview(changes: list[dict]) -> list[dict]:
+    return [
+        {
+            **c,
+            "label": setting_label(c["path"]),
+            "before_json": json.dumps(c["before"]),
+            "after_json": json.dumps(c["after"]),
+        }
+        for c in changes
+    ]
+
+
+@role_required(Role.SECURITY)
+def document_edit(request):
+    """The governance policy as a form (or as JSON, the advanced tab): preview what changes against
+    the policy in force, then propose it. A second person puts it in force (`document_decide`)."""
+    policy = current_policy()
+    mode = request.POST.get("mode") or request.GET.get("mode") or "form"
+    mode = mode if mode in ("form", "json") else "form"
+    data = request.POST if request.method == "POST" else None
+    form = PolicyForm(policy.document, data if mode == "form" else None)
+    raw = json.dumps(policy.document, indent=2, sort_keys=True)
+    errors: dict[str, list[str]] = {}
+    changes = None
+    digest = ""
+    if request.method == "POST":
+        note = request.POST.get("note", "").strip()
+        document = None
+        if mode == "json":
+            raw = request.POST.get("document", "")
+            try:
+                document = safe_json.loads(raw)
+            except ValueError as exc:
+                errors["document"] = [f"Not valid JSON: {exc}"]
+        elif form.is_valid():
+            document = form.document()
+        if document is not None:
+            try:
+                merged = policy_service.validate_document(document)
+            except ValidationError as exc:
+                if mode == "form":
+                    form.add_service_errors(_errors(exc))
+                else:
+                    errors["document"] = [f"{k}: {m}" for k, v in _errors(exc).items() for m in v]
+            else:
+                changes = _preview(policy_service.document_changes(policy.document, merged))
+        based_on = parse_id(request.POST.get("based_on")) or 0
+        if changes is not None:
+            digest = _digest(merged)
+        if request.POST.get("intent") == "propose" and changes is not None:
+            if request.POST.get("previewed") != digest:
+                errors["__all__"] = [
+                    "The form changed since the preview: check the changes below, then propose."
+                ]
+            elif based_on != policy.version:
+                errors["__all__"] = [
+                    f"The policy in force changed to v{policy.version} while you edited. Check the "
+                    "changes below against it, then propose again."
+                ]
+            elif not changes:
+                errors["__all__"] = ["This changes nothing against the policy in force."]
+            if not note:
+                errors["note"] = ["Say why this change is needed: the second person reads it."]
+            if not errors:
+                try:
+                    proposal = policy_service.propose_policy(as_actor(request.user), document, note=note)
+                except ValidationError as exc:
+                    errors["__all__"] = [f"{k}: {m}" for k, v in _errors(exc).items() for m in v]
+                else:
+                    messages.success(
+                        request,
+                        f"Proposed governance policy version {proposal.version}. It takes effect once a "
+                        "second person (Security or IAM) approves it.",
+                    )
+                    return redirect(proposal.get_absolute_url())
+    has_errors = bool(errors) or (mode == "form" and data is not None and form.error_count > 0)
+    context = {
+        "previewed": digest,
+        "form": form,
+        "mode": mode,
+        "raw": raw,
+        "errors": errors,
+        "has_errors": has_errors,
+        "changes": changes,
+        "note": request.POST.get("note", ""),
+        "policy_version": policy.version,
+    }
+    return render(request, "governance/policy/document_edit.html", context, status=400 if has_errors else 200)
 
 
 @require_GET
