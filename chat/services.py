@@ -168,6 +168,10 @@ def sync_message(request: ApprovalRequest) -> SlackMessage | None:
     """
     if not slack.configured():
         return None
+    if not SlackMessage.objects.filter(request_id=request.pk).exclude(ts="").exists():
+        fresh = ApprovalRequest.objects.select_related("team").get(pk=request.pk)
+        if fresh.state != ApprovalRequest.State.PENDING or not slack.channel_for(fresh):
+            return None  # never posted, and nothing to post: decided already, or no room for it
     SlackMessage.objects.get_or_create(request_id=request.pk)
     with transaction.atomic():
         message = SlackMessage.objects.select_for_update().get(request_id=request.pk)

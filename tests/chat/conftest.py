@@ -26,6 +26,7 @@ class SlackCalls:
         self.calls: list[dict] = []
         self.lock = threading.Lock()
         self.counter = 0
+        self.fail_next = 0  # answer this many Web API calls with Slack's error shape
 
     def of(self, method: str) -> list[dict]:
         return [c for c in self.calls if c["method"] == method]
@@ -66,6 +67,9 @@ def _handler(recorded: SlackCalls):
 
         @staticmethod
         def _api(method, body, recorded):
+            if recorded.fail_next:
+                recorded.fail_next -= 1
+                return {"ok": False, "error": "ratelimited"}
             if method == "chat.postMessage":
                 recorded.counter += 1
                 ts = f"1765000000.{recorded.counter:06d}"

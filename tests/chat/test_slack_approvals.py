@@ -90,6 +90,34 @@ def test_a_new_request_is_posted_once_to_its_teams_channel_with_buttons(posted, 
     assert len(slack.of("chat.postMessage")) == 1
 
 
+def test_slack_down_leaves_the_row_in_the_outbox_and_a_retry_posts_it_once(
+    slack, make_intake, owner, iam, mailoutbox, django_capture_on_commit_callbacks
+):
+    slack.fail_next = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        intake = make_intake(owner, "high")
+    request = engine.approval_of(intake)
+    row = Notification.objects.get(approval=request)
+    assert row.state == "pending" and "slack" not in row.channels_done and "ratelimited" in row.last_error
+    assert "email" in row.channels_done and len(mailoutbox) == 1  # the mail went out, and only once
+    assert not SlackMessage.objects.exclude(ts="").exists()
+    deliver_pending()
+    deliver_pending()
+    row.refresh_from_db()
+    assert row.state == "sent" and "slack" in row.channels_done
+    assert len(slack.of("chat.postMessage")) == 2  # the refused one and the one that worked
+    assert SlackMessage.objects.get(request=request).ts == "1765000000.000001"
+    assert len(mailoutbox) == 1
+
+
+def test_an_auto_approved_request_is_not_posted(
+    slack, make_intake, owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        make_intake(owner, "auto")
+    assert not slack.of("chat.postMessage") and not SlackMessage.objects.exists()
+
+
 def test_no_bot_token_posts_nothing_and_writes_no_extra_rows(
     settings, make_intake, owner, django_capture_on_commit_callbacks
 ):
