@@ -4,6 +4,7 @@ API documentation shows. Requests to Steward are signed as Slack signs them (v0 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -91,29 +92,33 @@ def _handler(recorded: SlackCalls):
     return Handler
 
 
-@pytest.fixture
-def slack_api():
+@contextlib.contextmanager
+def loopback_slack(settings):
+    """Start the loopback Slack and point Steward's Slack settings at it (usable from any test module)."""
     recorded = SlackCalls()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorded))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     recorded.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield recorded
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def slack(settings, slack_api):
     settings.STEWARD_SLACK_BOT_TOKEN = BOT_TOKEN
     settings.STEWARD_SLACK_SIGNING_SECRET = SIGNING_SECRET
-    settings.STEWARD_SLACK_API_URL = f"{slack_api.base}/api/"
+    settings.STEWARD_SLACK_API_URL = f"{recorded.base}/api/"
     settings.STEWARD_SLACK_CHANNELS = {
         "team:platform": "C0PLATFORM",
         "tier:critical": "C0SECURITY",
         "default": "C0IAM",
     }
-    return slack_api
+    try:
+        yield recorded
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def slack(settings):
+    with loopback_slack(settings) as recorded:
+        yield recorded
 
 
 def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
