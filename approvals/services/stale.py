@@ -2,9 +2,12 @@
 
 Open requests (waiting for an approver, or sent back to the requester) untouched for the policy's
 `request_reminder_days` get one reminder, recorded on the request before anything is sent, so a rerun
-sends nothing. After `request_expiry_days` without activity they expire: the request is withdrawn with
-the reason "expired". Both are audited as `system:approvals`. Safe when two runs overlap: rows are
-claimed under `select_for_update(skip_locked=True)` and re-checked under the lock.
+sends nothing. It goes through the reminders the daily digest records (`governance.jobs.reminders`),
+under the digest's own key for the request and step: whichever of the two runs first tells a person,
+the other leaves it out that day, and both read alike (issue 22 item 9). After `request_expiry_days`
+without activity they expire: the request is withdrawn with the reason "expired". Both are audited
+as `system:approvals`. Safe when two runs overlap: rows are claimed under
+`select_for_update(skip_locked=True)` and re-checked under the lock.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from approvals import notifications
 from approvals.models import ApprovalRequest, ApprovalStep, Comment
 from approvals.registry import handler_for
+from approvals.reminders import SUBJECT_TYPE
 from approvals.routing import ROLE_LABELS
 from approvals.services.common import ROLE_GROUPS
 from approvals.services.requests import withdraw
 from governance import audit
 from governance.actors import system
 from governance.errors import IllegalTransition
+from governance.jobs import reminders
+from governance.jobs.models import Reminder
+from governance.jobs.reminders import Due
 from governance.people.models import Role, User
 from governance.policy.services import current_policy
 
@@ -96,6 +102,7 @@ def _remind(now: datetime, cutoff: datetime, expiry_cutoff: datetime) -> int:
     actor = system(ACTOR)
     members = _role_members()
     events = []
+    due: list[Due] = []
     for request in claimed:
         step = request.open_step()
         if step is not None:
@@ -123,13 +130,31 @@ def _remind(now: datetime, cutoff: datetime, expiry_cutoff: datetime) -> int:
             after={"holder": holder, "recipients": sorted(u.username for u in people)},
             reason=f"no activity since {request.last_activity_at:%Y-%m-%d}",
         )
-        notifications.notify(
-            "approval.reminder",
-            notifications.recipients_from(people),
-            f"Reminder: {request.title} is waiting",
-            f"{request.title} has had no activity since {request.last_activity_at:%Y-%m-%d}. "
-            f"It now waits for {holder}. It expires if nothing happens.",
-            handler_for(request.kind).url(request),
+        why = (
+            f"No activity since {request.last_activity_at:%Y-%m-%d}; it waits for {holder} and expires "
+            "if nothing happens."
         )
+        url = handler_for(request.kind).url(request)
+        for person in people:
+            # The key the daily digest uses for the same request and step (approvals.reminders), so
+            # a person hears of it once a day whichever job runs first, in the digest's style.
+            due.append(
+                Due(
+                    recipient_id=person.pk,
+                    subject_type=SUBJECT_TYPE,
+                    subject_id=f"{request.pk}:{step.pk}" if step is not None else f"{request.pk}:requester",
+                    kind=Reminder.Kind.OVERDUE,
+                    title=f"{request.title} waits for your approval"
+                    if step is not None
+                    else f"{request.title} waits for your changes",
+                    why=why,
+                    url=url,
+                    cadence="day",
+                    section="Approvals",
+                )
+            )
     Comment.objects.bulk_create(events)
+    batch = reminders.send_now(due, now)
+    if batch:
+        transaction.on_commit(lambda: reminders.deliver_now(batch, now))
     return len(claimed)

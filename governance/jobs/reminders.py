@@ -30,6 +30,14 @@ How a run works (safe to repeat and to overlap):
 3. the digest lists the rows this run created (plus unsent rows left by a crashed run), and the rows
    are marked sent after the mail goes. Mail is Django mail; when ``approvals.notifications`` offers
    ``emit(event, payload)`` the same digest also goes to its webhook channel.
+
+One dedupe window, one style (issue 22 item 9). A person hears about a subject at most once a day,
+whichever path tells them: the daily digest, or a person's "Send reminders now" (`send_now`), which
+records the same rows and mails them at once in the digest's own subject and layout. An item already
+recorded today for that recipient and subject, of any kind and window, is left out of both.
+
+Escalations are audited (`reminder.escalated`, actor ``system:reminders``): which subject, to whom,
+overdue with whom and when, so the audit log shows who was escalated to.
 """
 
 from __future__ import annotations
@@ -43,9 +51,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from governance import audit
+from governance.actors import system
 from governance.jobs import registry
 from governance.jobs.models import Reminder, ReminderOptOut
 from governance.people.models import Role, User
@@ -129,22 +140,34 @@ def _with_escalations(items: list[Due], people: dict[int, dict], iam_ids: list[i
     return out
 
 
-def run_reminders(now: datetime) -> dict[str, Any]:
-    token = uuid.uuid4().hex
-    day = timezone.localdate(now)
-    today = window_for("day", day)
-    people = {
+def _people() -> dict[int, dict]:
+    return {
         row["id"]: {**row, "name": row["display_name"] or row["username"]}
         for row in User.objects.filter(is_active=True).values(
             "id", "username", "display_name", "email", "manager_id"
         )
     }
-    iam_ids = list(
-        User.objects.filter(is_active=True, groups__name=Role.IAM).values_list("id", flat=True).distinct()
-    )
-    items = [i for i in _with_escalations(_collect(now), people, iam_ids) if i.recipient_id in people]
 
-    # 1. Record before sending; an existing row for the same window means "already reminded".
+
+def _start_of_day(now: datetime) -> datetime:
+    return timezone.make_aware(datetime.combine(timezone.localdate(now), datetime.min.time()))
+
+
+def _reminded_today(now: datetime) -> set[tuple[int, str, str]]:
+    """(recipient, subject type, subject id) already recorded today, on any path, of any kind."""
+    return set(
+        Reminder.objects.filter(created_at__gte=_start_of_day(now), created_at__lte=now)
+        .exclude(kind=Kind.DIGEST)
+        .values_list("recipient_id", "subject_type", "subject_id")
+    )
+
+
+def _record(items: list[Due], now: datetime, token: str) -> dict[tuple, Reminder]:
+    """Write the items as `Reminder` rows under `token`; returns every item's row, written or not.
+
+    Not written: a row for the same window (the unique constraint), or any row recorded today for
+    the same person and subject (another path reminded them already)."""
+    day = timezone.localdate(now)
     rows: dict[tuple, Reminder] = {}
     for item in items:
         key = (item.recipient_id, item.subject_type, str(item.subject_id), item.kind)
@@ -163,8 +186,68 @@ def run_reminders(now: datetime) -> dict[str, Any]:
                 claim=token,
             ),
         )
-    sections = {(i.subject_type, str(i.subject_id)): i.section for i in items if i.kind != Kind.ESCALATION}
-    Reminder.objects.bulk_create(list(rows.values()), ignore_conflicts=True, batch_size=CHUNK)
+    today = _reminded_today(now)
+    new = [r for r in rows.values() if (r.recipient_id, r.subject_type, r.subject_id) not in today]
+    Reminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=CHUNK)
+    return rows
+
+
+def _sections(items: list[Due]) -> dict[tuple[str, str], str]:
+    return {(i.subject_type, str(i.subject_id)): i.section for i in items if i.kind != Kind.ESCALATION}
+
+
+def _audit_escalations(items: list[Due], token: str, people: dict[int, dict], now: datetime) -> int:
+    """One audit event per escalated subject that this run recorded: to whom, overdue with whom."""
+    recorded = set(
+        Reminder.objects.filter(claim=token, kind=Kind.ESCALATION).values_list(
+            "recipient_id", "subject_type", "subject_id"
+        )
+    )
+    by_subject: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:
+        key = (item.subject_type, str(item.subject_id))
+        if item.kind != Kind.ESCALATION or (item.recipient_id, *key) not in recorded:
+            continue
+        entry = by_subject.setdefault(key, {"title": item.title, "why": item.why, "to": set()})
+        entry["to"].add(people[item.recipient_id]["username"])
+    if not by_subject:
+        return 0
+    with transaction.atomic():
+        audit.record_many(
+            system("reminders"),
+            [
+                {
+                    "verb": "reminder.escalated",
+                    # The subject itself (a request, a campaign), not the reminder's key "17:42".
+                    "subject": (subject_type, subject_id.split(":")[0], entry["title"][:255]),
+                    "after": {
+                        "escalated_to": sorted(entry["to"]),
+                        "at": now.isoformat(),
+                        "why": entry["why"],
+                    },
+                    "reason": entry["why"],
+                }
+                for (subject_type, subject_id), entry in sorted(by_subject.items())
+            ],
+        )
+    return len(by_subject)
+
+
+def run_reminders(now: datetime) -> dict[str, Any]:
+    token = uuid.uuid4().hex
+    day = timezone.localdate(now)
+    today = window_for("day", day)
+    people = _people()
+    iam_ids = list(
+        User.objects.filter(is_active=True, groups__name=Role.IAM).values_list("id", flat=True).distinct()
+    )
+    items = [i for i in _with_escalations(_collect(now), people, iam_ids) if i.recipient_id in people]
+
+    # 1. Record before sending; a row recorded today for the same person and subject (on any path,
+    #    the digest or "Send reminders now") or for the same window means "already reminded".
+    rows = _record(items, now, token)
+    sections = _sections(items)
+    escalated = _audit_escalations(items, token, people, now)
     # Rows a dead run left unsent are taken over (never rows a live run created a moment ago).
     Reminder.objects.filter(sent_at__isnull=True, created_at__lt=now - ORPHAN_AFTER).exclude(
         kind=Kind.DIGEST
@@ -232,9 +315,54 @@ def run_reminders(now: datetime) -> dict[str, Any]:
         "digests_sent": len(mine) - len(failed),
         "items_sent": len(sent_ids),
         "escalations": sum(1 for i in items if i.kind == Kind.ESCALATION),
+        "escalated_subjects": escalated,
         "opted_out": len(muted),
         "failed": len(failed),
     }
+
+
+def send_now(items: list[Due], now: datetime) -> dict[int, list[dict]]:
+    """Someone asked for these reminders now ("Send reminders now"): record them as the digest does,
+    then mail them in the digest's style (`deliver_now`, after the caller's commit).
+
+    Returns, per recipient, the entries recorded now; people reminded of a subject today (by the
+    digest or by an earlier press) are left out, so nobody hears of the same item twice in a day."""
+    token = uuid.uuid4().hex
+    people = _people()
+    _record([i for i in items if i.recipient_id in people], now, token)
+    by_person: dict[int, list[dict]] = defaultdict(list)
+    for row in (
+        Reminder.objects.filter(claim=token, sent_at__isnull=True)
+        .order_by("recipient_id", "kind", "id")
+        .values("id", "recipient_id", "subject_type", "subject_id", "kind", "title", "why", "url")
+    ):
+        by_person[row["recipient_id"]].append(row)
+    sections = _sections(items)
+    for entries in by_person.values():
+        for entry in entries:
+            entry["section"] = sections.get((entry["subject_type"], entry["subject_id"]), "")
+    return dict(by_person)
+
+
+def deliver_now(batch: dict[int, list[dict]], now: datetime) -> int:
+    """Mail what `send_now` recorded, one message per person in the digest's style; rows are marked
+    sent once their mail went. A failed mail leaves its rows for the next digest to take over."""
+    people = _people()
+    day = timezone.localdate(now)
+    connection = get_connection()
+    sent: list[int] = []
+    for pid, entries in sorted(batch.items()):
+        if pid not in people:
+            continue
+        sections = {(e["subject_type"], e["subject_id"]): e.get("section", "") for e in entries}
+        try:
+            _deliver(people[pid], entries, sections, day, connection)
+        except Exception:  # noqa: BLE001 - the rows stay unsent; the daily digest takes them over
+            log.exception("reminders sent now to user %s failed", pid)
+            continue
+        sent.extend(e["id"] for e in entries)
+    _mark(sent, now, "sent")
+    return len(sent)
 
 
 def _mark(ids: list[int], now: datetime, outcome: str) -> None:

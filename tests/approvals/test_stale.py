@@ -33,7 +33,25 @@ def test_pending_request_is_reminded_once(
     assert event.actor == "system:approvals"
     assert sorted(event.after["recipients"]) == ["iam", "iam2"]
     assert sorted(to for m in mailoutbox for to in m.to) == ["iam2@example.com", "iam@example.com"]
-    assert "Reminder" in mailoutbox[0].subject and f"/intake/{intake.pk}/" in mailoutbox[0].body
+    # In the daily digest's style (issue 22 item 9), and the digest leaves it out the same day.
+    assert mailoutbox[0].subject.startswith("Steward: 1 item(s) need your attention (1 overdue)")
+    assert f"/intake/{intake.pk}/" in mailoutbox[0].body and "waits for your approval" in mailoutbox[0].body
+
+
+@pytest.mark.django_db
+def test_the_stale_reminder_and_the_digest_tell_an_approver_once_a_day(
+    owner, iam, make_intake, start, mailoutbox, django_capture_on_commit_callbacks
+):
+    from governance.jobs.reminders import run_reminders
+
+    intake = make_intake(owner, "medium")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert remind_and_expire_stale_requests(start + timedelta(days=4))["reminded"] == 1
+    assert [m.to for m in mailoutbox] == [["iam@example.com"]]
+    with time_machine.travel(start + timedelta(days=4, seconds=11), tick=False):
+        run_reminders(timezone.now())
+    assert [m.to for m in mailoutbox] == [["iam@example.com"]], [m.subject for m in mailoutbox]
+    assert intake.approval.pk
 
 
 @pytest.mark.django_db

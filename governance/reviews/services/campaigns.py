@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
@@ -15,8 +14,9 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
-from governance.links import link
+from governance.jobs import reminders
 from governance.people.models import User
+from governance.reviews import reminders as review_reminders
 from governance.reviews.models import ReviewCampaign, ReviewItem, ReviewReminder
 from governance.reviews.services.common import clean_reason, lock_item, require_iam, require_open
 from inventory.models import Identity
@@ -73,30 +73,14 @@ def reassign(actor, item: ReviewItem | int, reviewer: User | str, reason: str | 
     return item
 
 
-def _reminder_mail(reviewer: User, campaign: ReviewCampaign, open_items: int) -> tuple:
-    url = settings.STEWARD_BASE_URL.rstrip("/") + link("reviews", query={"campaign": campaign.pk})
-    body = (
-        f"Hello {reviewer},\n\n"
-        f"You have {open_items} access review item(s) waiting in '{campaign.name}', "
-        f"due {campaign.due_at:%Y-%m-%d}.\n"
-        f"Certify what is still needed, remove what is not: {url}\n\n"
-        "Steward"
-    )
-    return (
-        f"[Steward] {open_items} access review(s) due",
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [reviewer.email],
-    )
-
-
 @transaction.atomic
 def send_reminders(actor, campaign: ReviewCampaign | int, now: datetime | None = None) -> dict[str, int]:
-    """Remind each reviewer with pending items, at most once a day per campaign.
+    """Remind each reviewer with pending items now, through the same reminders as the daily digest.
 
-    The reminder rows are written first (unique per campaign, reviewer and day); the mail goes after
-    commit, so a rerun the same day finds the rows and sends nothing twice.
-    """
+    One dedupe window and one style (issue 22 item 9): the items are the digest's own (the reviews
+    reminder source, this campaign only), recorded as the digest records them, so a reviewer the
+    digest reminded today is not reminded again, and today's digest leaves out what was sent here.
+    The mail goes after commit, in the digest's subject and layout."""
     actor = as_actor(actor)
     require_iam(actor, "send review reminders")
     campaign = _lock_campaign(campaign)
@@ -104,12 +88,20 @@ def send_reminders(actor, campaign: ReviewCampaign | int, now: datetime | None =
         raise IllegalTransition("This campaign is closed; there is nobody to remind.")
     now = now or timezone.now()
     window = timezone.localdate(now)
-    already = ReviewReminder.objects.filter(campaign=campaign, reviewer=OuterRef("pk"), window=window)
-    reviewers = list(
-        User.objects.filter(review_items__campaign=campaign, review_items__decision=D.PENDING, is_active=True)
-        .annotate(open_items=Count("review_items"))
-        .filter(~Exists(already))
-        .order_by("username")
+    prefix = f"{campaign.pk}:"
+    items = [
+        replace(item, cadence="day")  # a press reminds again tomorrow, not next week
+        for item in review_reminders.due_items(now)
+        if str(item.subject_id).startswith(prefix)
+        and item.subject_id.split(":")[1] not in ("signoff", "unassigned")
+    ]
+    batch = reminders.send_now(items, now)
+    reviewers = list(User.objects.filter(pk__in=batch).order_by("username"))
+    open_items = dict(
+        campaign.items.filter(decision=D.PENDING, reviewer__in=reviewers)
+        .values("reviewer")
+        .annotate(n=Count("id"))
+        .values_list("reviewer", "n")
     )
     ReviewReminder.objects.bulk_create(
         [
@@ -117,12 +109,13 @@ def send_reminders(actor, campaign: ReviewCampaign | int, now: datetime | None =
                 campaign=campaign,
                 reviewer=r,
                 window=window,
-                open_items=r.open_items,
+                open_items=open_items.get(r.pk, 0),
                 sent_at=now,
                 sent_by_label=actor.label,
             )
             for r in reviewers
-        ]
+        ],
+        ignore_conflicts=True,
     )
     unassigned = campaign.items.filter(decision=D.PENDING, reviewer__isnull=True).count()
     result = {"sent": len(reviewers), "unassigned": unassigned}
@@ -132,17 +125,9 @@ def send_reminders(actor, campaign: ReviewCampaign | int, now: datetime | None =
         campaign,
         after={**result, "reviewers": [r.username for r in reviewers], "window": window.isoformat()},
     )
-    messages = [_reminder_mail(r, campaign, r.open_items) for r in reviewers if r.email]
-    if messages:
-        transaction.on_commit(lambda: _send(messages))
+    if batch:
+        transaction.on_commit(lambda: reminders.deliver_now(batch, now))
     return result
-
-
-def _send(messages: list[tuple]) -> None:
-    try:
-        send_mass_mail(messages, fail_silently=False)
-    except Exception:  # the reminder is recorded; a mail outage must not undo it
-        log.exception("Sending %d review reminder(s) failed", len(messages))
 
 
 @transaction.atomic
