@@ -9,9 +9,11 @@ from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, When
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest, ApprovalStep, Comment, IntakeRequest, roles_of
+from approvals.reminders import SUBJECT_TYPE as REMINDER_SUBJECT
 from approvals.routing import ROLE_LABELS
 from approvals.services import engine
 from approvals.services.intake_checks import answers_of, preview
+from governance.audit_models import AuditEvent
 from governance.ids import parse_id
 from governance.people.models import Role
 from inventory.models import TIER_ORDER, Identity
@@ -176,4 +178,12 @@ def intake_page_context(intake: IntakeRequest, user) -> dict[str, Any]:
     if roles_of(user) and not context["can_decide"]:
         context["next_item"] = engine.next_awaiting(user, after=approval)
     context["comments"] = list(approval.comments.all())
+    # Overdue with its approvers: who the reminders escalated it to, and when (issue 22 item 9).
+    context["escalations"] = list(
+        AuditEvent.objects.filter(
+            verb="reminder.escalated", subject_type=REMINDER_SUBJECT, subject_id=str(approval.pk)
+        )
+        .order_by("-seq")
+        .values("at", "after")[:10]
+    )
     return context

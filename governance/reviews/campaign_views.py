@@ -136,7 +136,10 @@ def campaign_remind(request, pk: int):
     else:
         text = f"Sent {result['sent']} reminder(s)."
         if result["sent"] == 0:
-            text = "Every reviewer with open items was already reminded today; nothing sent."
+            text = (
+                "Every reviewer with open items was already reminded today (by the daily digest or "
+                "an earlier press); nothing sent."
+            )
         if result["unassigned"]:
             text += f" {result['unassigned']} item(s) have no reviewer: reassign them."
         messages.success(request, text)
