@@ -95,6 +95,11 @@ def _handler(recorded: SlackCalls):
 @contextlib.contextmanager
 def loopback_slack(settings):
     """Start the loopback Slack and point Steward's Slack settings at it (usable from any test module)."""
+    from approvals import notifications
+    from chat.channel import SlackChannel
+
+    if not any(isinstance(c, SlackChannel) for c in notifications.channels()):  # chat's ready() adds it
+        notifications.register_channel(SlackChannel())
     recorded = SlackCalls()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorded))
     thread = threading.Thread(target=server.serve_forever, daemon=True)

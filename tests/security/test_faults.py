@@ -210,7 +210,8 @@ def test_a_mail_server_down_keeps_the_notification_and_retries_only_what_failed(
         def send(self, event, recipients, subject, body, url):
             sent_by_webhook.append(event)
 
-    notifications.register_channel(Recorder())
+    recorder = Recorder()
+    notifications.register_channel(recorder)
     settings.EMAIL_BACKEND = "tests.security.test_faults.RefusingEmailBackend"
     try:
         with django_capture_on_commit_callbacks(execute=True):
@@ -224,7 +225,7 @@ def test_a_mail_server_down_keeps_the_notification_and_retries_only_what_failed(
         assert [m.to for m in mail.outbox] == [["iam@example.com"]]
         assert sent_by_webhook == ["approval.step_opened"]  # not repeated by the retry
     finally:
-        notifications._extra_channels.clear()
+        notifications._extra_channels.remove(recorder)  # the app's own (Slack) stay
 
 
 class RefusingEmailBackend:
