@@ -18,12 +18,13 @@ from slack_sdk.webhook import WebhookClient
 
 from approvals.models import ApprovalRequest, ApprovalStep
 from approvals.registry import handler_for, registered_kinds
-from approvals.routing import ROLE_LABELS
+from approvals.services.common import NEEDS
 
 MAX_AGE_SECONDS = 5 * 60
 APPROVE, REJECT, OPEN = "steward_approve", "steward_reject", "steward_open"
 REASON_BLOCK, REASON_INPUT = "steward_reason", "reason"
 TIMEOUT_SECONDS = 5
+RESPOND_TIMEOUT_SECONDS = 2  # inside Slack's three seconds for answering a click
 
 
 def configured() -> bool:
@@ -97,7 +98,7 @@ def respond(response_url: str, text: str) -> None:
     """Tell the clicker only (ephemeral), through the response_url Slack gave with the click."""
     if not response_url_allowed(response_url):
         return
-    WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
+    WebhookClient(response_url, timeout=RESPOND_TIMEOUT_SECONDS).send(
         text=text, response_type="ephemeral", replace_original=False
     )
 
@@ -134,7 +135,7 @@ def outcome_line(request: ApprovalRequest) -> str:
     if request.state == ApprovalRequest.State.PENDING:
         step = request.open_step()
         done = f"; step {last.order} approved{by}" if last is not None else ""
-        needs = f"Step {step.order} of {len(steps)} needs {ROLE_LABELS[step.role]}" if step else "Waiting"
+        needs = f"Step {step.order} of {len(steps)} needs {NEEDS[step.role]}" if step else "Waiting"
         return f":hourglass_flowing_sand: {needs}{done}."
     if request.state == ApprovalRequest.State.APPROVED:
         return f":white_check_mark: *Approved*{by}."
