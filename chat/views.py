@@ -110,8 +110,8 @@ def _interaction(raw: str) -> HttpResponse:
     decision = Decision.APPROVE if action_id == slack.APPROVE else Decision.REJECT
     try:
         decided = services.decide(user, target, decision, step_id=step_pk, comment=comment[:2000])
-    except NotAllowed as exc:
-        return _refuse(response_url, str(exc), 403)
+    except PermissionDenied as exc:  # NotAllowed from the engine, or a flow's own refusal
+        return _refuse(response_url, str(exc) or "You may not decide this request.", 403)
     except IllegalTransition as exc:
         return _refuse(response_url, f"Someone decided first: {exc}", 409)
     except ValidationError as exc:
