@@ -49,7 +49,7 @@ run: install
 	@$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v0 && echo "static files: collected"
 	@$(RUN_ENV) $(PY) manage.py seed_demo
 	@$(RUN_ENV) $(PY) manage.py run_governance_jobs --job sweep
-	@echo "Steward: $(STEWARD_BASE_URL)/ (Ctrl-C stops web, worker and beat); demo logins owner, owner2, iam, iam2, security, auditor (password steward-demo)"
+	@echo "Steward: $(STEWARD_BASE_URL)/ (Ctrl-C stops web, worker and beat); demo logins owner, owner2, iam, iam2, security, security2, auditor (password steward-demo)"
 	@$(RUN_ENV) HOST=$(HOST) PORT=$(PORT) DJANGO_RUNSERVER_HIDE_WARNING=true $(VENV)/bin/honcho -f Procfile.dev start
 
 test: install browser-deps

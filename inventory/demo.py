@@ -356,7 +356,18 @@ openai-api-key (data science)|api_key|OpenAI|API key|gpt-4.1|data|sandbox|docume
 mobile-release-signer|workload|Apple|App Store Connect API||mobile|prod|ci_pipeline:mobile/release=run_ci,deploy|certificate|miles|owner|12|200|n|internal
 security-scanner-agent|ai_agent|Internal|Triage agent|claude-opus-4-1|security|prod|ticketing:JIRA=read_tickets,write_tickets;repository:*=read_code|oauth_token|security|iam|1|25|y|confidential
 old-jenkins-deployer|service_account|Jenkins|Jenkins||platform|prod|ci_pipeline:platform/legacy=run_ci,deploy|password|pat|owner|300|1100|y|internal
+argocd-deployer|workload|Argo|Argo CD||platform|staging|ci_pipeline:platform/gitops=run_ci,deploy|oidc_federation|pat|owner|0|20|y|internal
+backstage-catalog-bot|bot|Spotify|Backstage||platform|dev|repository:platform/*=read_code|oauth_token|pat|owner|1|40|y|internal
+sonarqube-scanner|oauth_app|SonarSource|SonarQube||platform|dev|repository:platform/*=read_code|pat|pat|owner|2|90|n|internal
+external-dns|workload|Kubernetes|external-dns||platform|staging|cloud_account:aws-staging=write_data|oidc_federation|pat|owner|0|15|y|internal
+buildkite-agent|workload|Buildkite|Buildkite Agent||platform|dev|ci_pipeline:platform/build=run_ci|static_key|pat|owner|0|60|y|internal
 """  # noqa: E501
+# The seats docs/examples/ai-coding-assistants.csv lists too: the same source and external id, so
+# importing the example on the demo updates them rather than clashing on their names (issue 22 item 8).
+IMPORT_KEYS = {
+    "GitHub Copilot (payments)": ("github-enterprise", "copilot-seat-payments"),
+    "Cursor (mobile)": ("cursor-admin", "cursor-mobile"),
+}
 STATUS_OVERRIDES = {
     "docs-summariser": Identity.Status.SUSPENDED,
     "legacy-deploy-key": Identity.Status.DISCOVERED,
@@ -488,8 +499,8 @@ def build_small(users) -> int:
             next_review_due=(reviewed + timedelta(days=cadence)).date() if reviewed else None,
             approved_at=approved if status in (Identity.Status.ACTIVE, Identity.Status.SUSPENDED) else None,
             created_at=approved,
-            source="demo",
-            external_id=name.lower().replace(" ", "-"),
+            source=IMPORT_KEYS.get(name, ("demo",))[0],
+            external_id=IMPORT_KEYS[name][1] if name in IMPORT_KEYS else name.lower().replace(" ", "-"),
         )
         decommissioned = status == Identity.Status.DECOMMISSIONED
         Grant.objects.bulk_create(
@@ -570,8 +581,21 @@ def build_small(users) -> int:
     return created
 
 
+@transaction.atomic
+def _adopt_import_keys() -> None:
+    """A demo seeded before the example files matched it: give those seats the files' keys."""
+    actor = system("seed_demo")
+    for name, (source, external_id) in IMPORT_KEYS.items():
+        for identity in Identity.objects.filter(name=name, source="demo"):
+            before = {"source": identity.source, "external_id": identity.external_id}
+            Identity.objects.filter(pk=identity.pk).update(source=source, external_id=external_id)
+            after = {"source": source, "external_id": external_id}
+            audit.record(actor, "identity.updated", identity, before=before, after=after)
+
+
 def build_estate(users, size: str = "small", stdout=None) -> int:
     created = build_small(users)
+    _adopt_import_keys()
     if size == "large":
         created += build_large(users, stdout=stdout)
     return created

@@ -233,7 +233,9 @@ def _audit_escalations(items: list[Due], token: str, people: dict[int, dict], no
     return len(by_subject)
 
 
-def run_reminders(now: datetime) -> dict[str, Any]:
+def run_reminders(now: datetime, connection=None) -> dict[str, Any]:
+    """One run of the daily reminders; `connection` overrides the mail connection (the demo's seed
+    records its first digests without printing them)."""
     token = uuid.uuid4().hex
     day = timezone.localdate(now)
     today = window_for("day", day)
@@ -296,7 +298,7 @@ def run_reminders(now: datetime) -> dict[str, Any]:
     )
     sent_ids: list[int] = []
     failed: list[int] = []
-    connection = get_connection()
+    connection = connection or get_connection()
     for pid in sorted(mine):
         entries = by_person[pid]
         try:
