@@ -419,3 +419,50 @@ def test_a_link_expires_after_ten_minutes(slack, time_machine):
     assert services.read_link_token(token) is not None
     time_machine.shift(2 * 60)
     assert services.read_link_token(token) is None
+
+
+def test_a_just_in_time_request_is_posted_and_approved_from_slack(
+    slack, owner, iam, security, django_capture_on_commit_callbacks
+):
+    """Every flow on the engine: here just-in-time access (governance/decisions/jit.py)."""
+    from governance.decisions import jit
+    from tests.factories import IdentityFactory
+
+    agent = IdentityFactory(owner=owner, kind="ai_agent", environments=["prod"])
+    with django_capture_on_commit_callbacks(execute=True):
+        access = jit.request_access(
+            owner,
+            {
+                "identity": agent.pk,
+                "action": "merge",
+                "resource": {"kind": "repository", "name": "platform/api"},
+                "environment": "prod",
+                "duration_minutes": 30,
+                "reason": "release 1.2",
+            },
+        )
+    request = engine.approval_of(access)
+    message = SlackMessage.objects.get(request=request)
+    (post,) = slack.of("chat.postMessage")
+    assert "release 1.2" in str(post["body"]["blocks"]) and "just-in-time access" in str(
+        post["body"]["blocks"]
+    )
+    _link(iam, "U0IAM")
+    _link(security, "U0SEC")
+    for _round in range(2):  # IAM, then Security when the route asks for both
+        request.refresh_from_db()
+        if request.state != "pending":
+            break
+        role = request.open_step().role
+        clicker = "U0IAM" if role == "iam" else "U0SEC"
+        with django_capture_on_commit_callbacks(execute=True):
+            response, _, _ = _click(Client(), slack, message, user_id=clicker)
+        assert response.status_code == 200, response.content
+    request.refresh_from_db()
+    access.refresh_from_db()
+    assert request.state == "approved"
+    assert (
+        AuditEvent.objects.filter(subject_id=str(request.pk), verb="approval.approved").get().after["channel"]
+        == "slack"
+    )
+    assert "Approved* by" in slack.of("chat.update")[-1]["body"]["text"]
