@@ -32,11 +32,8 @@ def configured() -> bool:
 
 
 def client() -> WebClient:
-    return WebClient(
-        token=settings.STEWARD_SLACK_BOT_TOKEN,
-        base_url=settings.STEWARD_SLACK_API_URL,
-        timeout=TIMEOUT_SECONDS,
-    )
+    base_url = settings.STEWARD_SLACK_API_URL.rstrip("/") + "/"  # slack-sdk joins method names to it
+    return WebClient(token=settings.STEWARD_SLACK_BOT_TOKEN, base_url=base_url, timeout=TIMEOUT_SECONDS)
 
 
 # ---------------------------------------------------------------- who sent it
