@@ -691,6 +691,13 @@ def end_grants(actor, identity: Identity, grant_ids: list[int], reason: str) -> 
         after={"grants_ended": sorted(wanted)},
         reason=reason,
     )
+    jit = [g.pk for g in current if g.origin == Grant.Origin.JIT]
+    if jit:
+        # A just-in-time grant ended here ends as if its window closed: at the source and in the
+        # identity's live sessions.
+        enforcement.request(
+            actor, [identity.pk], cause=enforcement.GRANT_EXPIRED, reason=reason.strip(), grant_ids=jit
+        )
     return sorted(wanted)
 
 

@@ -186,7 +186,11 @@ class IntrospectionView(APIView):
             return Response(
                 {"error": "invalid_request", "error_description": "token is required."}, status=400
             )
-        return Response(introspect(value), headers=NO_STORE)
+        answer = introspect(value)
+        credential = request.auth if getattr(request.auth, "is_machine_credential", False) else None
+        if credential is not None and answer.get("identity") != credential.identity_id:
+            answer = {"active": False}  # a workload learns about its own tokens only
+        return Response(answer, headers=NO_STORE)
 
     def check_permissions(self, request):
         if getattr(request.auth, "is_machine_credential", False):

@@ -43,7 +43,9 @@ def end_sessions(actor, identity_ids: Iterable[int], *, cause: str, reason: str 
         from workload.models import IssuedToken
 
         for jti, identity_id in IssuedToken.objects.filter(jti__in=jtis).values_list("jti", "identity_id"):
-            revoked[identity_id].append(jti)
+            # A sub-agent's token ended with its parent's: that identity's session ends too.
+            revoked.setdefault(identity_id, []).append(jti)
+    ids = sorted(revoked)
     names = dict(Identity.objects.filter(pk__in=ids).values_list("pk", "name"))
     # Only identities that ever exchanged a token (or are bound) concern receivers.
     from workload.models import IssuedToken, TrustBinding
@@ -81,3 +83,16 @@ def on_findings_opened(actor, rule: str, identity_ids: list[int]) -> None:
     """The sweep saw an identity act outside its approved scope or after revocation."""
     if rule in DRIFT_RULES:
         end_sessions(actor, identity_ids, cause=rule, reason=f"the sweep found {rule.replace('_', ' ')}")
+
+
+def open_drift_finding(identity_id: int) -> tuple[int, str] | None:
+    """(id, rule) of an open drift finding of the identity, or None. While one is open (and no
+    exception suppresses it) the identity gets no new access token: ending its sessions would
+    otherwise last one request."""
+    from governance.findings.models import Finding
+
+    return (
+        Finding.objects.filter(identity_id=identity_id, rule__in=DRIFT_RULES, status=Finding.Status.OPEN)
+        .values_list("pk", "rule")
+        .first()
+    )

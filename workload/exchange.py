@@ -29,7 +29,7 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import system
 from inventory.models import Identity
-from workload import issuers, tokens
+from workload import drift, issuers, tokens
 from workload.models import IssuedToken, SeenSubjectToken, TrustBinding, TrustedIssuer
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -87,7 +87,22 @@ def _unverified(value: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise _request("subject_token is not a signed JWT.") from None
     if not isinstance(claims, dict):
         raise _request("subject_token is not a signed JWT.")
+    if _has_nul(header) or _has_nul(claims):
+        # Inside the base64 the request-level NUL guard never sees it; PostgreSQL text refuses it.
+        raise _request("subject_token carries a NUL character.")
     return header, claims
+
+
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
 
 
 _issuers: dict[str, tuple[float, TrustedIssuer | None]] = {}
@@ -214,10 +229,13 @@ def _binding(issuer: TrustedIssuer, claims: dict[str, Any]) -> Bound:
 
 
 def _replay_key(value: str, claims: dict[str, Any]) -> str:
+    """The token's `jti`; without one (a JWT-SVID), the hash of what was signed — header and payload,
+    never the signature, which can be re-encoded (an ECDSA `s` and `n - s` both verify)."""
     jti = claims.get("jti")
     if isinstance(jti, str) and jti:
         return jti[:200]
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    signed = value.rsplit(".", 1)[0]
+    return "sha256:" + hashlib.sha256(signed.encode()).hexdigest()
 
 
 def _mark_seen(issuer: TrustedIssuer, key: str, claims: dict[str, Any], now: datetime) -> None:
@@ -279,8 +297,18 @@ def _delegation_chain(value: str, identity_id: int) -> list[dict[str, Any]]:
     user = row.user
     if user is None or not user.is_active:
         raise _grant("actor_token: the delegating person's account is not active.")
-    if claims.get("may_act_for") not in (None, identity_id):
+    bound_to = claims.get("may_act_for") or row.identity_id
+    if bound_to not in (None, identity_id):
         raise _grant("actor_token delegates to another identity, not this one.")
+    if bound_to is None:
+        # A delegation named no identity: the first one to use it is the only one that may.
+        claimed = IssuedToken.objects.filter(pk=row.pk, identity__isnull=True).update(identity_id=identity_id)
+        if (
+            not claimed
+            and IssuedToken.objects.filter(pk=row.pk).values_list("identity_id", flat=True).first()
+            != identity_id
+        ):
+            raise _grant("actor_token was already used by another identity.")
     return [tokens.person_link(user)]
 
 
@@ -328,6 +356,12 @@ def exchange(data, *, now: datetime | None = None) -> Exchanged:
         bound = _binding(issuer, claims)
         if bound.identity_status != Identity.Status.ACTIVE:
             raise _grant(f"The identity {bound.identity_name} is {bound.identity_status}: no tokens for it.")
+        drifting = drift.open_drift_finding(bound.identity_id)
+        if drifting:
+            raise _grant(
+                f"The identity {bound.identity_name} has an open {drifting[1].replace('_', ' ')} finding "
+                f"(#{drifting[0]}): no new tokens until it is resolved or excepted."
+            )
         chain: list[dict[str, Any]] = []
         parent = None
         if fields.get("actor_token"):

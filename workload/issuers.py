@@ -9,10 +9,11 @@ issuer or a test's): a JWKS over plain http could be swapped on the way.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
-import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,11 @@ from urllib.parse import urlsplit
 
 from django.utils import timezone
 
+from governance import safe_json
 from workload.models import IssuerTemplate, TrustedIssuer
 
 CACHE_SECONDS = 15 * 60
+MAX_STALE = 24 * 3600  # keys read this long ago still verify while the issuer cannot be reached
 REFRESH_FLOOR = 30.0
 FETCH_TIMEOUT = 5.0
 MAX_JWKS_BYTES = 256 * 1024
@@ -124,31 +127,42 @@ def jwks_error(document: Any) -> str | None:
     return None
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A JWKS is read from the URL two people approved, not from wherever it redirects."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} refused", headers, fp)
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def fetch(url: str) -> dict[str, Any]:
     problem = url_error(url)
     if problem:
         raise JwksError(problem)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310 - checked above
+        with _opener.open(request, timeout=FETCH_TIMEOUT) as response:
             data = response.read(MAX_JWKS_BYTES + 1)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise JwksError(f"could not read {url}: {exc}") from None
     if len(data) > MAX_JWKS_BYTES:
         raise JwksError(f"{url} answered more than {MAX_JWKS_BYTES} bytes")
     try:
-        document = json.loads(data)
+        document = safe_json.loads(data)
     except ValueError:
-        raise JwksError(f"{url} did not answer JSON") from None
+        raise JwksError(f"{url} did not answer JSON (or answered it nested too deep)") from None
     problem = jwks_error(document)
     if problem:
         raise JwksError(f"{url}: {problem}")
     return document
 
 
-_keys: dict[int, tuple[float, dict[str, Any]]] = {}  # issuer pk -> (read at, jwks)
+_keys: dict[int, tuple[float, dict[str, Any]]] = {}  # issuer pk -> (read at, monotonic; jwks)
 _last_refresh: dict[int, float] = {}
 _lock = threading.Lock()
+_fetching: dict[int, threading.Lock] = {}
 
 
 def clear_cache() -> None:
@@ -169,35 +183,60 @@ def _refresh(issuer: TrustedIssuer) -> dict[str, Any]:
     return document
 
 
-def key_set(issuer: TrustedIssuer, *, kid: str | None = None) -> dict[str, Any]:
-    """The issuer's keys; refreshed from `jwks_uri` when stale or when `kid` is unknown (bounded)."""
-    if issuer.jwks and not issuer.jwks_uri:
-        return issuer.jwks
-    now = time.monotonic()
+def _cached(issuer: TrustedIssuer, now: float, max_age: float) -> dict[str, Any] | None:
+    """This process's copy, else the row's, when younger than `max_age` seconds (each by its own
+    read time: a copy from the row keeps the row's age)."""
     with _lock:
         cached = _keys.get(issuer.pk)
-    document = cached[1] if cached and now - cached[0] < CACHE_SECONDS else None
-    if document is None and issuer.jwks_cache and issuer.jwks_fetched_at:
+    if cached and now - cached[0] < max_age:
+        return cached[1]
+    if issuer.jwks_cache and issuer.jwks_fetched_at:
         age = (timezone.now() - issuer.jwks_fetched_at).total_seconds()
-        if age < CACHE_SECONDS:
-            document = issuer.jwks_cache
-    known = document is not None and (kid is None or any(k.get("kid") == kid for k in document["keys"]))
-    if known:
-        with _lock:
-            _keys.setdefault(issuer.pk, (now, document))
+        if age < max_age:
+            with _lock:
+                _keys[issuer.pk] = (now - age, issuer.jwks_cache)
+            return issuer.jwks_cache
+    return None
+
+
+def _knows(document: dict[str, Any] | None, kid: str | None) -> bool:
+    return document is not None and (kid is None or any(k.get("kid") == kid for k in document["keys"]))
+
+
+def key_set(issuer: TrustedIssuer, *, kid: str | None = None) -> dict[str, Any]:
+    """The issuer's keys; refreshed from `jwks_uri` when stale or when `kid` is unknown (bounded).
+
+    Concurrent requests in one process wait for one read instead of each failing; while the issuer
+    cannot be read, keys read within `MAX_STALE` still verify (never older: a withdrawn key must stop)."""
+    if issuer.jwks and not issuer.jwks_uri:
+        return issuer.jwks
+    document = _cached(issuer, time.monotonic(), CACHE_SECONDS)
+    if _knows(document, kid):
         return document
     with _lock:
-        too_soon = now - _last_refresh.get(issuer.pk, -REFRESH_FLOOR) < REFRESH_FLOOR
+        fetching = _fetching.setdefault(issuer.pk, threading.Lock())
+    with fetching:
+        now = time.monotonic()
+        document = _cached(issuer, now, CACHE_SECONDS)
+        if _knows(document, kid):
+            return document  # another request read them while this one waited
+        with _lock:
+            too_soon = now - _last_refresh.get(issuer.pk, -REFRESH_FLOOR) < REFRESH_FLOOR
+            if not too_soon:
+                _last_refresh[issuer.pk] = now
         if not too_soon:
-            _last_refresh[issuer.pk] = now
-    if too_soon:
-        # The kid stays unknown: the signature check refuses it.
-        if document is not None:
+            try:
+                document = _refresh(issuer)
+            except JwksError:
+                stale = _cached(issuer, now, MAX_STALE)
+                if stale is None:
+                    raise
+                return stale
+            with _lock:
+                _keys[issuer.pk] = (now, document)
             return document
-        if issuer.jwks_cache:
-            return issuer.jwks_cache
-        raise JwksError("the issuer's keys could not be read a moment ago; try again shortly")
-    document = _refresh(issuer)
-    with _lock:
-        _keys[issuer.pk] = (now, document)
-    return document
+        # The kid stays unknown (the signature check refuses it), or the last read failed a moment ago.
+        stale = document or _cached(issuer, now, MAX_STALE)
+        if stale is None:
+            raise JwksError("the issuer's keys could not be read a moment ago; try again shortly")
+        return stale

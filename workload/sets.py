@@ -10,7 +10,7 @@ for Security to see. Each delivery is claimed by compare-and-set, so two workers
 
 from __future__ import annotations
 
-import json
+import http.client
 import logging
 import time
 import urllib.error
@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance import signing
+from governance import safe_json, signing
 from workload import tokens
 from workload.models import SetDelivery, SetReceiver
 
@@ -151,13 +151,15 @@ def _post(receiver: SetReceiver, token: str) -> tuple[bool, str]:
             body = response.read(4096)
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read(4096)
-    except (OSError, ValueError) as exc:
-        return False, f"unreachable: {exc}"[:500]
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # A receiver answering garbage is that receiver's failure, retried like any other: it must
+        # not stop the deliveries behind it.
+        return False, f"unreachable: {exc!r}"[:500]
     if status in (200, 202):
         return True, ""
     detail = ""
     try:
-        parsed = json.loads(body or b"{}")
+        parsed = safe_json.loads(body or b"{}")
         detail = (
             f"{parsed.get('err', '')}: {parsed.get('description', '')}" if isinstance(parsed, dict) else ""
         )

@@ -27,7 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from governance import signing
-from workload.models import IssuedToken
+from workload.models import IssuedToken, TrustBinding
 
 ACCESS = "access-token"
 DELEGATION = "delegation"
@@ -251,10 +251,15 @@ def state_of(jti: str) -> TokenState | None:
 
         qn = connection.ops.quote_name
         token, identity = IssuedToken._meta, Identity._meta
+        binding = TrustBinding._meta
+        # The binding's state too: a token minted while its binding was being revoked (the exchange
+        # read it active an instant before) stops with the binding.
         _STATE_SQL.append(
-            f"SELECT t.{qn('revoked_at')}, t.{qn('revoke_reason')}, i.{qn('status')} "
+            f"SELECT t.{qn('revoked_at')}, t.{qn('revoke_reason')}, i.{qn('status')}, b.{qn('state')} "
             f"FROM {qn(token.db_table)} t LEFT JOIN {qn(identity.db_table)} i "
-            f"ON i.{qn('id')} = t.{qn(token.get_field('identity').column)} WHERE t.{qn('jti')} = %s"
+            f"ON i.{qn('id')} = t.{qn(token.get_field('identity').column)} "
+            f"LEFT JOIN {qn(binding.db_table)} b ON b.{qn('id')} = t.{qn(token.get_field('binding').column)} "
+            f"WHERE t.{qn('jti')} = %s"
         )
     with connection.cursor() as cursor:
         cursor.execute(_STATE_SQL[0], [jti])
@@ -264,6 +269,8 @@ def state_of(jti: str) -> TokenState | None:
     revoked_at = row[0]
     if revoked_at is not None and not isinstance(revoked_at, datetime):  # SQLite answers text
         revoked_at = IssuedToken._meta.get_field("revoked_at").to_python(revoked_at)
+    if revoked_at is None and row[3] is not None and row[3] != TrustBinding.State.ACTIVE:
+        return TokenState(timezone.now(), f"its trust binding is {row[3]}", row[2])
     return TokenState(revoked_at, row[1], row[2])
 
 
@@ -313,7 +320,22 @@ def revoke_live(identity_ids, reason: str, *, now: datetime | None = None) -> li
         revoked_at__isnull=True,
         expires_at__gt=now,
     )
-    jtis = list(live.values_list("jti", flat=True))
-    if jtis:
-        IssuedToken.objects.filter(jti__in=jtis).update(revoked_at=now, revoke_reason=reason[:300])
-    return jtis
+    found = dict(live.values_list("pk", "jti"))
+    # A sub-agent's token rests on its parent's: revoke the descendants too (one query a generation).
+    frontier = set(found)
+    while frontier:
+        children = dict(
+            IssuedToken.objects.filter(
+                parent_id__in=frontier,
+                kind=IssuedToken.Kind.ACCESS,
+                revoked_at__isnull=True,
+                expires_at__gt=now,
+            )
+            .exclude(pk__in=list(found))
+            .values_list("pk", "jti")
+        )
+        found.update(children)
+        frontier = set(children)
+    if found:
+        IssuedToken.objects.filter(pk__in=list(found)).update(revoked_at=now, revoke_reason=reason[:300])
+    return list(found.values())

@@ -7,8 +7,8 @@ for a caller without a chain (a person, a static token):
 
 - `has_human` / `human_related`: the nearest person in the chain owns or backs up the identity asked
   about, or is in its team (an inactive person relates to nothing);
-- `has_parent` / `within_parent_scope`: the nearest parent agent's own live grants cover the question
-  (a sub-agent inherits at most its parent's scope).
+- `has_parent` / `within_parent_scope`: the live grants of every agent above it cover the question
+  (a sub-agent inherits at most its parents' scope).
 """
 
 from __future__ import annotations
@@ -41,17 +41,21 @@ def facts(
         "depth": len(agents),
     }
     related = _related(people[-1], rows) if people else {}
-    parent_grants = _parent_grants(agents[-2], now) if len(agents) > 1 else None
+    ancestors = _ancestor_grants(agents[:-1], now) if len(agents) > 1 else None
     now_ts = now.timestamp()
     result = []
     for ask, row in zip(asks, rows, strict=True):
         chain = dict(base)
         if people:
             chain["human_related"] = related.get(row.pk, False)
-        if parent_grants is not None:
-            chain["within_parent_scope"] = any(
-                g.live(now_ts) and g.covers(ask.action, ask.resource_kind, ask.resource_name)
-                for g in parent_grants
+        if ancestors is not None:
+            # Every agent above it, not only the nearest: C spawned by B spawned by A stays within A.
+            chain["within_parent_scope"] = all(
+                any(
+                    g.live(now_ts) and g.covers(ask.action, ask.resource_kind, ask.resource_name)
+                    for g in grants
+                )
+                for grants in ancestors
             )
         result.append(chain)
     return result
@@ -70,8 +74,11 @@ def _related(person: dict[str, Any], rows: list[subjects.IdentityRow]) -> dict[i
     return {pk: pk in owned for pk in ids}
 
 
-def _parent_grants(parent: dict[str, Any], now: datetime) -> tuple[cedar.GrantFact, ...]:
-    rows = subjects.lookup(ids=[parent["id"]])
-    if not rows or rows[0].status != Identity.Status.ACTIVE:
-        return ()
-    return subjects.subjects_for(rows)[rows[0].pk].grants
+def _ancestor_grants(agents: list[dict[str, Any]], now: datetime) -> list[tuple[cedar.GrantFact, ...]]:
+    """The live grants of each agent above the caller (one lookup query); an agent that is gone or
+    not active covers nothing."""
+    ids = [agent.get("id") for agent in agents]
+    rows = subjects.lookup(ids=[pk for pk in ids if isinstance(pk, int)])
+    active = [row for row in rows if row.status == Identity.Status.ACTIVE]
+    facts = subjects.subjects_for(active) if active else {}
+    return [facts[pk].grants if pk in facts else () for pk in ids]

@@ -174,11 +174,24 @@ def _accountable(actor, identity: Identity):
     if identity.pk != actor.identity_id:
         raise NotAllowed("A workload's access token asks for just-in-time access for its own identity only.")
     people = [link for link in actor.chain_links if link.get("kind") == "person"]
-    person = User.objects.filter(pk=people[-1].get("id"), is_active=True).first() if people else None
-    person = person or identity.owner
-    if person is None or not person.is_active:
+    if people:
+        # The person it acts for asks, and only within their reach (as the delegation policy says):
+        # an unrelated person's name on the request would let the owner approve their own agent's.
+        person = User.objects.filter(pk=people[-1].get("id"), is_active=True).first()
+        related = person is not None and (
+            may_request(person, identity)
+            or (person.team_id is not None and person.team_id == identity.team_id)
+        )
+        if not related:
+            raise NotAllowed(
+                f"{identity.name} acts for a person who does not own it, back it up or share its team: "
+                "that person cannot ask for its access."
+            )
+        return person
+    owner = identity.owner
+    if owner is None or not owner.is_active:
         raise NotAllowed(f"{identity.name} has no active owner to answer for its request.")
-    return person
+    return owner
 
 
 @transaction.atomic

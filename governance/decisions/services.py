@@ -197,9 +197,29 @@ def evaluate(
     compiled = compiled_version(rows[0].policy_version, rows[0].policy_digest) if rows else None
     chains = chains or [None] * len(asks)
     return [
-        (compiled.evaluate(facts[row.pk], ask.question(), now, chain), facts[row.pk])
+        (
+            compiled.evaluate(facts[row.pk], ask.question(), now, chain)
+            if chain is None or compiled.takes_chain or not (chain["has_human"] or chain["has_parent"])
+            else _chain_unsupported(compiled.version),
+            facts[row.pk],
+        )
         for ask, row, chain in zip(asks, rows, chains, strict=True)
     ]
+
+
+def _chain_unsupported(version: int) -> cedar.Verdict:
+    """A delegated or spawned workload under a policy set saved before delegation chains: that set
+    cannot apply the chain's rules, so nothing is allowed until one that can is active."""
+    return cedar.Verdict(
+        decision=cedar.Decision.DENY,
+        reasons=[
+            f"Policy version {version} predates delegation chains (no `context.chain` in its schema): a "
+            "workload acting for a person or spawned by an agent is denied until Security activates a "
+            "version saved from the current defaults."
+        ],
+        policy_version=version,
+        policies=["delegation_chain_unsupported"],
+    )
 
 
 def _revoked(verdict: cedar.Verdict, why: str) -> cedar.Verdict:
