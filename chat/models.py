@@ -9,14 +9,22 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SlackLink(models.Model):
-    """A Slack user (workspace `team_id`, `slack_user_id`) acting as a Steward account. Written only when the
-    signed-in person confirmed it in Steward; an e-mail address in common is never enough."""
+    """A Slack user (workspace `team_id`, `slack_user_id`) acting as a Steward account; an e-mail address
+    in common is never enough. Linking takes both sides: the signed-in person confirms in Steward and
+    gets a one-time code, and the Slack user types it (`/steward confirm CODE`), so a link sent to
+    someone else links nothing. Until then the row is pending (`confirmed_at` empty)."""
 
     team_id = models.CharField(_("Slack workspace"), max_length=32)
     slack_user_id = models.CharField(_("Slack user"), max_length=32)
     slack_name = models.CharField(_("Slack name"), max_length=150, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slack_links")
     linked_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(
+        _("confirmed from Slack"), null=True, blank=True, default=timezone.now
+    )
+    code_hash = models.CharField(max_length=64, blank=True, help_text=_("SHA-256 of the one-time code."))
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

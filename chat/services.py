@@ -8,7 +8,10 @@ events, with the actor marked `channel="slack"` so each event names where the pe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 
 from django.core import signing
@@ -92,7 +95,8 @@ def may_link(user) -> bool:
 
 @transaction.atomic
 def link(user, claim: LinkClaim) -> SlackLink:
-    """The signed-in person confirmed: this Slack user is them."""
+    """Link at once, both sides taken as confirmed: for setup and tests. People link through
+    `start_link` (in Steward) and `finish_link` (the code typed in Slack)."""
     if not may_link(user):
         raise NotAllowed("Only IAM approvers and Security admins decide from Slack.")
     existing = (
@@ -119,6 +123,103 @@ def link(user, claim: LinkClaim) -> SlackLink:
     return row
 
 
+CONFIRM_ATTEMPTS = 5
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+@transaction.atomic
+def start_link(user, claim: LinkClaim, now=None) -> str | None:
+    """Step one, in Steward: the signed-in person confirms the Slack user is them and gets a one-time
+    code (eight digits, ten minutes) to type in Slack as that user. None when already linked to them.
+    Only the code's hash is kept."""
+    if not may_link(user):
+        raise NotAllowed("Only IAM approvers and Security admins decide from Slack.")
+    now = now or timezone.now()
+    row = (
+        SlackLink.objects.select_for_update()
+        .filter(team_id=claim.team_id, slack_user_id=claim.user_id)
+        .first()
+    )
+    if row is not None and row.confirmed_at is not None:
+        if row.user_id == user.pk:
+            return None
+        raise NotAllowed(
+            "This Slack user is already linked to another Steward account; that person unlinks first "
+            "(/steward unlink)."
+        )
+    code = f"{secrets.randbelow(10**8):08d}"
+    fields = {
+        "user": user,
+        "slack_name": claim.slack_name,
+        "linked_at": now,
+        "confirmed_at": None,
+        "code_hash": _code_hash(code),
+        "code_expires_at": now + timezone.timedelta(seconds=LINK_MAX_AGE_SECONDS),
+        "code_attempts": 0,
+    }
+    if row is None:
+        row = SlackLink.objects.create(team_id=claim.team_id, slack_user_id=claim.user_id, **fields)
+    else:  # a pending link (someone else's, or an older code): the new confirmation replaces it
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save()
+    audit.record(
+        user,
+        "chat.slack_link_started",
+        row,
+        after={
+            "team_id": claim.team_id,
+            "user_id": claim.user_id,
+            "slack_name": claim.slack_name,
+            "code_expires_at": row.code_expires_at.isoformat(),
+        },
+    )
+    return code
+
+
+def finish_link(team_id: str, user_id: str, code: str, now=None) -> SlackLink:
+    """Step two, from Slack (a signed request, so it is that Slack user): the code ends the link.
+    A wrong code counts; after five the pending link is dropped. Raises NotAllowed."""
+    outcome, row = _finish(team_id, user_id, code, now or timezone.now())
+    if outcome != "linked":
+        raise NotAllowed(outcome)
+    return row
+
+
+@transaction.atomic
+def _finish(team_id: str, user_id: str, code: str, now) -> tuple[str, SlackLink | None]:
+    row = (
+        SlackLink.objects.select_for_update()
+        .select_related("user")
+        .filter(team_id=team_id, slack_user_id=user_id, confirmed_at__isnull=True)
+        .first()
+    )
+    if row is None:
+        return "No link is waiting for this Slack user: run /steward link and confirm in Steward first.", None
+    if row.code_expires_at is None or row.code_expires_at <= now:
+        row.delete()
+        return "The code has expired: run /steward link again.", None
+    if not hmac.compare_digest(row.code_hash, _code_hash(code)):
+        row.code_attempts += 1
+        if row.code_attempts >= CONFIRM_ATTEMPTS:
+            row.delete()
+            return "Too many wrong codes: the link was dropped. Run /steward link again.", None
+        row.save(update_fields=["code_attempts"])
+        return "That code is not the one Steward showed. Check it and try again.", None
+    row.confirmed_at, row.code_hash, row.code_expires_at = now, "", None
+    row.save(update_fields=["confirmed_at", "code_hash", "code_expires_at"])
+    audit.record(
+        actor_for(row.user),
+        "chat.slack_linked",
+        row,
+        after={"team_id": team_id, "user_id": user_id, "slack_name": row.slack_name},
+    )
+    return "linked", row
+
+
 @transaction.atomic
 def unlink(team_id: str, user_id: str) -> bool:
     row = (
@@ -140,7 +241,11 @@ def unlink(team_id: str, user_id: str) -> bool:
 
 
 def linked_user(team_id: str, user_id: str):
-    row = SlackLink.objects.select_related("user").filter(team_id=team_id, slack_user_id=user_id).first()
+    row = (
+        SlackLink.objects.select_related("user")
+        .filter(team_id=team_id, slack_user_id=user_id, confirmed_at__isnull=False)
+        .first()
+    )
     if row is None or not row.user.is_active:
         return None
     return row.user

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
@@ -154,17 +153,31 @@ def _command(form) -> JsonResponse:
             return JsonResponse(slack.ephemeral(f"You are linked to Steward as {current.get_username()}."))
         url = services.link_url(team_id, user_id, form.get("user_name", ""))
         text = (
-            "Open this link within ten minutes and confirm while signed in to Steward. "
-            "It links *this* Slack user to the account you are signed in with: "
-            "never open one someone sent you."
+            "Open this link within ten minutes and confirm while signed in to Steward; Steward then "
+            "shows a code to type here (`/steward confirm CODE`). It links *this* Slack user to the "
+            "account you are signed in with: never open one someone sent you."
         )
         return JsonResponse(slack.ephemeral(text, _link_blocks(text, url)))
+    if word.startswith("confirm"):
+        code = word.removeprefix("confirm").strip()
+        if not code:
+            return JsonResponse(slack.ephemeral("Type the code Steward showed: `/steward confirm 12345678`."))
+        try:
+            row = services.finish_link(team_id, user_id, code[:32])
+        except NotAllowed as exc:
+            return JsonResponse(slack.ephemeral(str(exc)))
+        return JsonResponse(
+            slack.ephemeral(
+                f"Linked: Approve and Reject here now decide as {row.user.get_username()} in Steward."
+            )
+        )
     if word == "unlink":
         gone = services.unlink(team_id, user_id)
         return JsonResponse(slack.ephemeral("Unlinked." if gone else "This Slack user was not linked."))
     return JsonResponse(
         slack.ephemeral(
-            "`/steward link` links your Slack user to Steward; `/steward unlink` removes the link."
+            "`/steward link` starts linking your Slack user to Steward, `/steward confirm CODE` finishes "
+            "it with the code Steward shows; `/steward unlink` removes the link."
         )
     )
 
@@ -181,14 +194,16 @@ def slack_link(request, token: str):
         return render(request, "chat/link_confirm.html", context, status=400)
     existing = (
         SlackLink.objects.select_related("user")
-        .filter(team_id=claim.team_id, slack_user_id=claim.user_id)
+        .filter(team_id=claim.team_id, slack_user_id=claim.user_id, confirmed_at__isnull=False)
         .first()
     )
     if request.method == "POST":
         try:
-            services.link(request.user, claim)
+            code = services.start_link(request.user, claim)
         except NotAllowed as exc:
             return render(request, "chat/link_confirm.html", {"claim": claim, "error": str(exc)}, status=403)
-        messages.success(request, "Your Slack user is linked: your clicks in Slack now decide as you.")
-        return redirect(request.path)
+        if code is None:
+            return redirect(request.path)  # linked to them already
+        context = {"claim": claim, "code": code, "minutes": services.LINK_MAX_AGE_SECONDS // 60}
+        return render(request, "chat/link_confirm.html", context)
     return render(request, "chat/link_confirm.html", {"claim": claim, "existing": existing})

@@ -63,6 +63,18 @@ def test_an_iam_approver_links_their_slack_user_while_signed_in(
     expect(card).to_contain_text("Confirm only if you ran /steward link yourself")
     assert not SlackLink.objects.exists()
     card.get_by_role("button", name="Link this Slack user to iam").click()
+    code_line = page.get_by_test_id("link-code")
+    expect(code_line).to_contain_text("/steward confirm ")
+    assert not SlackLink.objects.filter(confirmed_at__isnull=False).exists()  # the code is still to type
+    typed = code_line.inner_text().removeprefix("/steward ")
+    confirm = urlencode({
+        "team_id": TEAM, "team_domain": "acme", "channel_id": "C0IAM", "user_id": "U0IAM",
+        "user_name": "iam.slack", "command": "/steward", "text": typed,
+        "trigger_id": "1.2.browser-confirm", "response_url": "https://hooks.slack.com/commands/T0STEWARD1/1/abc",
+    })  # fmt: skip
+    status, answer = _post_signed(interactions, confirm)
+    assert status == 200 and "decide as iam" in answer["text"]
+    page.goto(link)
     expect(page.get_by_test_id("link-done")).to_contain_text("is linked to your account, iam")
     expect(page.get_by_role("alert").or_(page.get_by_role("status")).first).to_be_visible()
     assert SlackLink.objects.get().user == role_users["iam"]

@@ -6,6 +6,7 @@ someone decided first) changes nothing."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 
 import pytest
@@ -379,7 +380,12 @@ def test_steward_link_opens_steward_where_the_signed_in_person_confirms(slack, i
     assert page.status_code == 200 and b"iam.slack" in page.content and b"U0IAM" in page.content
     assert not SlackLink.objects.exists()
     done = browser.post(path)
-    assert done.status_code == 302
+    assert done.status_code == 200
+    code = re.search(rb"/steward confirm (\d{8})", done.content).group(1).decode()
+    assert services.linked_user(TEAM, "U0IAM") is None  # pending until the code is typed in Slack
+    body = _command(f"confirm {code}")
+    confirmed = Client().post(URL, body, content_type="application/x-www-form-urlencoded", **sign(body))
+    assert "decide as iam" in confirmed.json()["text"]
     link = SlackLink.objects.get()
     assert (link.team_id, link.slack_user_id, link.user) == (TEAM, "U0IAM", iam)
     event = AuditEvent.objects.get(verb="chat.slack_linked")
@@ -408,6 +414,35 @@ def test_linking_refuses_people_without_an_approver_role_bad_tokens_and_taken_us
     refused = client.post(path)
     assert refused.status_code == 403
     assert SlackLink.objects.get().user == iam2
+
+
+def test_a_link_someone_else_confirmed_links_nothing_without_the_code(slack, iam):
+    """The attack: a Slack user sends their /steward link URL to an approver, who confirms it. Without
+    the code (shown only to the approver) the Slack user cannot finish; wrong guesses drop the link."""
+    code = services.start_link(iam, services.LinkClaim(TEAM, "U0EVIL", "evil"))
+    assert services.linked_user(TEAM, "U0EVIL") is None
+    for attempt in range(services.CONFIRM_ATTEMPTS):
+        body = _command(f"confirm {(int(code) + 1 + attempt) % 10**8:08d}", user_id="U0EVIL")
+        answer = (
+            Client().post(URL, body, content_type="application/x-www-form-urlencoded", **sign(body)).json()
+        )
+        assert "Linked" not in answer["text"]
+    assert not SlackLink.objects.filter(slack_user_id="U0EVIL").exists()  # dropped after five
+    body = _command(f"confirm {code}", user_id="U0EVIL")
+    late = Client().post(URL, body, content_type="application/x-www-form-urlencoded", **sign(body)).json()
+    assert "No link is waiting" in late["text"]
+    assert services.linked_user(TEAM, "U0EVIL") is None
+
+
+def test_a_link_code_expires(slack, iam, time_machine):
+    from django.utils import timezone
+
+    time_machine.move_to(timezone.now(), tick=False)
+    code = services.start_link(iam, services.LinkClaim(TEAM, "U0SLOW", "slow"))
+    time_machine.shift(11 * 60)
+    body = _command(f"confirm {code}", user_id="U0SLOW")
+    answer = Client().post(URL, body, content_type="application/x-www-form-urlencoded", **sign(body)).json()
+    assert "expired" in answer["text"] and services.linked_user(TEAM, "U0SLOW") is None
 
 
 def test_a_link_expires_after_ten_minutes(slack, time_machine):
