@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "governance.audit_models", "governance.audit", "governance.filters", "governance.throttling",
             "governance.api_common", "governance.signing", "governance.checkpoints", "governance.people",
             "governance.middleware", "governance.permissions", "governance.context_processors",
-            "governance.jobs",
+            "governance.jobs", "governance.progress",
         ),
     ),
     ("inventory", ("inventory",)),

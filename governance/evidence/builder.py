@@ -97,9 +97,10 @@ def _json_value(value):
 
 
 class PackWriter:
-    def __init__(self, zf: zipfile.ZipFile):
+    def __init__(self, zf: zipfile.ZipFile, on_file=None):
         self.zf = zf
         self.files: dict[str, dict] = {}
+        self.on_file = on_file  # called with the number of files written after each one
 
     def _entry(self, name: str, write) -> int:
         with self.zf.open(name, "w", force_zip64=True) as raw:
@@ -114,6 +115,8 @@ class PackWriter:
             "rows": rows,
             "framework_references": references_for_file(name),
         }
+        if self.on_file is not None:
+            self.on_file(len(self.files))
         return rows
 
     def csv(self, name: str, header: list[str], rows) -> int:
@@ -192,8 +195,19 @@ def pack_path(export: EvidenceExport) -> Path:
     return Path(settings.MEDIA_ROOT) / EVIDENCE_DIR / export.filename
 
 
-def write_pack(export: EvidenceExport, target: Path) -> dict:
-    """Write the whole pack to `target`; return the manifest."""
+# Files written besides the row sections: review_population, policy_versions, audit_events, controls,
+# summary.html, VERIFY.md; and the manifest with its signature, counted as one last step.
+FIXED_FILES = 7
+
+
+def pack_steps(sections) -> int:
+    """The steps of a build: every section's file, origins and people, then FIXED_FILES."""
+    return len(sections) + 2 + FIXED_FILES
+
+
+def write_pack(export: EvidenceExport, target: Path, progress=None) -> dict:
+    """Write the whole pack to `target`; return the manifest. `progress(done, total)` hears of each
+    file written (the build records it on the export)."""
     start, end = period_bounds(export.period_start, export.period_end)
     _sweep_if_never_run()
     head = AuditChainHead.objects.filter(pk=1).first()
@@ -211,9 +225,13 @@ def write_pack(export: EvidenceExport, target: Path) -> dict:
     generated_at = timezone.now()
     statuses = control_statuses()
     sections = build_sections(start, end)
+    total = pack_steps(sections)
+    report = (lambda done: progress(done, total)) if progress is not None else None
+    if report is not None:
+        report(0)
     population = {}
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        pack = PackWriter(zf)
+        pack = PackWriter(zf, on_file=report)
         origins, estate = OriginTally(), EstateTally(export.period_end)
         for section in [*sections, origins_section(start, end), people_section(start, end)]:
             rows = section.rows()
@@ -446,7 +464,7 @@ def _claim(export_id: int, now: datetime) -> int | None:
     claimed = (
         EvidenceExport.objects.filter(fresh, pk=export_id, state=EvidenceExport.State.PENDING)
         .filter(attempts__lt=MAX_BUILD_ATTEMPTS)
-        .update(started_at=now, attempts=F("attempts") + 1)
+        .update(started_at=now, attempts=F("attempts") + 1, progress_done=0, progress_total=None)
     )
     if not claimed:
         return None
@@ -479,8 +497,15 @@ def build_pack(export_id: int, now: datetime | None = None) -> EvidenceExport | 
     final = pack_path(export)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(f"{final.name}.{attempt}.part")
+
+    def record_progress(done: int, total: int) -> None:
+        # A plain update outside any transaction, under our claim only: the page sees it at once.
+        EvidenceExport.objects.filter(
+            pk=export.pk, state=EvidenceExport.State.PENDING, started_at=claimed_at
+        ).update(progress_done=min(done, total), progress_total=total)
+
     try:
-        manifest = write_pack(export, partial)
+        manifest = write_pack(export, partial, progress=record_progress)
         digest = hashlib.sha256()
         with open(partial, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -499,6 +524,7 @@ def build_pack(export_id: int, now: datetime | None = None) -> EvidenceExport | 
                     size=size,
                     manifest=manifest,
                     finished_at=timezone.now(),
+                    progress_done=F("progress_total"),
                 )
                 audit.record(
                     system("evidence"),

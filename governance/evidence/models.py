@@ -53,6 +53,9 @@ class EvidenceExport(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Files of the pack written so far by the build holding the claim, of how many (issue 22 item 11).
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -67,3 +70,15 @@ class EvidenceExport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state != self.State.PENDING
+
+    @property
+    def progress(self):
+        from governance.progress import Progress
+
+        return Progress(
+            self.progress_done,
+            self.progress_total,
+            started_at=self.started_at,
+            finished=self.state == self.State.READY,
+            unit="files",
+        )
