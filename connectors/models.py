@@ -127,6 +127,33 @@ class ConnectorRun(models.Model):
     def get_absolute_url(self) -> str:
         return link("connectors:detail", self.connector_id, fragment=f"run-{self.pk}")
 
+    def expected_total(self) -> int | None:
+        """How many identities this run should read: what the connector's last successful run read.
+        A source says nothing of its size up front, so this is an estimate; None when there is no
+        earlier run, or when this one has already read more (the source grew: no honest total)."""
+        previous = (
+            ConnectorRun.objects.filter(
+                connector_id=self.connector_id, state=self.State.SUCCEEDED, started_at__lt=self.started_at
+            )
+            .order_by("-started_at", "-id")
+            .values_list("seen", flat=True)
+            .first()
+        )
+        if not previous or self.seen >= previous:
+            return None
+        return previous
+
+    @property
+    def progress_info(self):
+        """Percent read and time left (governance.progress), the total estimated from the last run."""
+        from governance.progress import Progress
+
+        if self.state != self.State.RUNNING:
+            return Progress(self.seen, self.seen, started_at=self.started_at, finished=True, unit="identities")
+        return Progress(
+            self.seen, self.expected_total(), started_at=self.started_at, estimated=True, unit="identities"
+        )
+
 
 class SourceRecord(models.Model):
     """What the source said about one identity at the last sync: credentials, entitlements, trust."""

@@ -166,7 +166,7 @@ def run_row(request, pk: int):
     run = get_object_or_404(ConnectorRun.objects.select_related("connector"), pk=pk)
     if not is_htmx(request):
         return redirect(run.get_absolute_url())
-    return render(request, "connectors/_run_row.html", {"run": run})
+    return render(request, "connectors/_run_row.html", {"run": run, "polled": True})
 
 
 @require_POST

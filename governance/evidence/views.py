@@ -124,7 +124,7 @@ def _sample_csv(sample, args) -> HttpResponse:
 def export_row(request, pk: int):
     """One pack's row: polled by htmx every 2 s while the pack is pending."""
     export = get_object_or_404(EvidenceExport.objects.select_related("requested_by"), pk=pk)
-    return render(request, "governance/evidence/_export_row.html", {"export": export})
+    return render(request, "governance/evidence/_export_row.html", {"export": export, "polled": True})
 
 
 @role_required(*READERS)
