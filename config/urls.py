@@ -9,7 +9,7 @@ from config.api import router
 from governance.people.auth import StewardLoginView
 from governance.people.views import StewardLogoutView, backchannel_logout
 from governance.policy.api import PolicyView
-from inventory.views.credentials import credential_list
+from inventory.views.credentials import credential_export, credential_list
 from workload.api import DelegationView, IntrospectionView, TokenExchangeView
 
 admin.site.site_header = "Steward administration"
@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("inventory/", include("inventory.urls")),
     path("credentials/", credential_list, name="credentials"),
+    path("credentials/export.csv", credential_export, name="credentials-export"),
     path("connectors/", include("connectors.urls")),
     path("", include("approvals.urls")),
     path("accounts/login/", StewardLoginView.as_view(), name="login"),

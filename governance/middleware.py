@@ -35,6 +35,8 @@ class ReadOnlyRolesMiddleware:
     # Reading that happens to be a POST: asking for an evidence pack, checking an uploaded one,
     # trying a request against the policy, and leaving.
     READING_POSTS = ("/evidence/", "/evidence/verify/", "/policy/try/")
+    # A person's own list preferences (columns, saved filters): never governed state (governance.lists).
+    OWN_PREFERENCES = "/lists/"
     # /scim/: bearer tokens only; /integrations/slack/interactions/: Slack's signature only, never a session.
     EXEMPT_PREFIXES = (
         "/api/",
@@ -51,7 +53,8 @@ class ReadOnlyRolesMiddleware:
     def __call__(self, request):
         if request.method not in self.SAFE_METHODS and self._read_only(request.user):
             path = request.path_info
-            if path not in self.READING_POSTS and not path.startswith(self.EXEMPT_PREFIXES):
+            exempt = (*self.EXEMPT_PREFIXES, self.OWN_PREFERENCES)
+            if path not in self.READING_POSTS and not path.startswith(exempt):
                 from django.core.exceptions import PermissionDenied
                 from django.views.defaults import permission_denied
 

@@ -5,8 +5,8 @@ from governance.decisions.models import AccessRequest, DecisionRecord, SigningKe
 from governance.evidence.models import Control, EvidenceExport  # noqa: F401, E402
 from governance.exceptions.models import PolicyException  # noqa: F401, E402
 from governance.findings.models import Finding  # noqa: F401, E402
-from governance.lists.models import ListPreference  # noqa: F401, E402
 from governance.jobs.models import JobLock, JobRun, PostureSnapshot, Reminder, ReminderOptOut  # noqa: F401, E402
+from governance.lists.models import ListPreference  # noqa: F401, E402
 from governance.people.models import (  # noqa: F401
     ApiToken,
     Role,

@@ -11,6 +11,8 @@ from django.db.models import F
 from django.shortcuts import render
 
 from governance.access import MEMBERS, is_htmx, role_required
+from governance.lists import services as lists
+from governance.lists.export import csv_response
 from governance.people.models import Role
 from inventory.filters import CredentialFilter, credential_queryset
 from inventory.models import Credential, Identity
@@ -18,6 +20,42 @@ from inventory.secrets_guard import looks_like_secret
 from inventory.views.identities import PAGE_SIZE, _is_plain_owner, clean_query
 
 TEMPLATE = "inventory/credential_list.html"
+CREDENTIALS_LIST = lists.register(
+    lists.ListSpec(
+        key="credentials",
+        title="Credentials",
+        url_name="credentials",
+        export_name="credentials-export",
+        roles=MEMBERS,
+        columns=(
+            ("label", "Credential"),
+            ("identity", "Identity"),
+            ("team", "Team"),
+            ("kind", "Kind"),
+            ("issued_at", "Issued"),
+            ("last_rotated_at", "Last rotated"),
+            ("age", "Age"),
+            ("expires_at", "Expires"),
+            ("status", "Status"),
+        ),
+        default=(
+            "label",
+            "identity",
+            "team",
+            "kind",
+            "issued_at",
+            "last_rotated_at",
+            "age",
+            "expires_at",
+            "status",
+        ),
+        fixed=("identity",),
+    )
+)
+EXPORT_HEADER = [
+    "id", "label", "storage", "identity_id", "identity", "team", "kind", "federated", "issued_at",
+    "last_rotated_at", "age_band", "expires_at", "revoked_at", "revocation_confirmed_at",
+]  # fmt: skip
 
 
 def shown_label(credential: Credential) -> str:
@@ -27,27 +65,61 @@ def shown_label(credential: Credential) -> str:
     return f"…{label[-4:]}" if looks_like_secret(label) else label
 
 
-@role_required(*MEMBERS)
-def credential_list(request):
-    """Who may read the inventory reads its credentials (metadata only); owners land on their own."""
-    params = clean_query(request.GET)
-    if not request.GET and _is_plain_owner(request.user) and Identity.objects.owned_by(request.user).exists():
-        params["mine"] = "true"  # as on the inventory list; the "All" tab sends mine=false
+def _filtered(request, params):
     filterset = CredentialFilter(params, queryset=credential_queryset(), request=request)
     queryset = filterset.qs if filterset.is_valid() else Credential.objects.none()
     # Live ones first, then by identity: the rows a figure counts stay together.
     queryset = queryset.order_by(
         F("revoked_at").asc(nulls_first=True), "identity__name", "kind", "label", "pk"
     )
+    return filterset, queryset
+
+
+@role_required(*MEMBERS)
+def credential_export(request):
+    """Exactly the list's current filter as CSV, streamed; labels shown as the list shows them."""
+    _, queryset = _filtered(request, clean_query(request.GET))
+    rows = (
+        (
+            c.pk,
+            shown_label(c),
+            c.storage,
+            c.identity_id,
+            c.identity.name,
+            c.identity.team.slug if c.identity.team_id else "",
+            c.kind,
+            c.is_federated,
+            c.issued_at,
+            c.last_rotated_at,
+            c.age_band,
+            c.expires_at,
+            c.revoked_at,
+            c.revocation_confirmed_at,
+        )  # fmt: skip
+        for c in queryset.iterator(chunk_size=2000)
+    )
+    return csv_response("credentials", EXPORT_HEADER, rows)
+
+
+@role_required(*MEMBERS)
+def credential_list(request):
+    """Who may read the inventory reads its credentials (metadata only); owners land on their own."""
+    params = clean_query(request.GET)
+    if not request.GET and _is_plain_owner(request.user) and Identity.objects.owned_by(request.user).exists():
+        params["mine"] = "true"  # as on the inventory list; the "All" tab sends mine=false
+    filterset, queryset = _filtered(request, params)
     page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     for credential in page.object_list:
         credential.shown_label = shown_label(credential)
     query = params.copy()
     query.pop("page", None)
+    tools = lists.tools(request.user, CREDENTIALS_LIST, query.urlencode())  # one query
     context = {
         "filter": filterset,
         "page": page,
         "query": query.urlencode(),
+        "tools": tools,
+        "shown": tools["shown"],
         "mine": params.get("mine") == "true",
         "is_owner": request.user.has_role(Role.OWNER),
     }

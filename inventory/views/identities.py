@@ -24,6 +24,7 @@ from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_cell
 from governance.errors import NotAllowed
+from governance.lists import services as lists
 from governance.paging import OnePassPaginator
 from governance.people.models import Role
 from governance.reviews.queries import review_history
@@ -49,6 +50,43 @@ SORTABLE = [
     ("team", "Team"),
     ("last_used_at", "Last used"),
 ]
+# The columns a person may choose (issue 22 item 6); the first nine are the default, the name always shows.
+INVENTORY_LIST = lists.register(
+    lists.ListSpec(
+        key="inventory",
+        title="Inventory",
+        url_name="inventory:list",
+        export_name="inventory:export",
+        roles=MEMBERS,
+        columns=(
+            ("name", "Name"),
+            ("kind", "Kind"),
+            ("vendor", "Vendor / product"),
+            ("status", "Status"),
+            ("risk_tier", "Tier"),
+            ("owner", "Owner"),
+            ("team", "Team"),
+            ("last_used_at", "Last used"),
+            ("environments", "Environments"),
+            ("next_review_due", "Review due"),
+            ("data_classification", "Data class"),
+            ("source", "Source"),
+            ("external_id", "External id"),
+        ),
+        default=(
+            "name",
+            "kind",
+            "vendor",
+            "status",
+            "risk_tier",
+            "owner",
+            "team",
+            "last_used_at",
+            "environments",
+        ),  # fmt: skip
+        fixed=("name",),
+    )
+)
 EXPORT_COLUMNS = [
     "id",
     "name",
@@ -164,11 +202,18 @@ def list_context(request, params) -> dict:
     page.object_list = _with_row_labels(list(page.object_list))
     query = params.copy()
     query.pop("page", None)
+    tools = lists.tools(request.user, INVENTORY_LIST, query.urlencode())  # one query
+    sort_links = {col["key"]: col for col in _sort_links(params, params.get("ordering", ""))}
     context = {
         "filter": filterset,
         "page": page,
         "query": query.urlencode(),
-        "sort_links": _sort_links(params, params.get("ordering", "")),
+        "tools": tools,
+        "shown": tools["shown"],
+        "header": [
+            {"key": key, "label": INVENTORY_LIST.label(key), "sort": sort_links.get(key)}
+            for key in tools["shown"]
+        ],
         "ordering": params.get("ordering", ""),
         "mine": params.get("mine") == "true",
         "is_owner": request.user.has_role(Role.OWNER),

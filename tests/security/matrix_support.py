@@ -306,6 +306,8 @@ def url_for(route: Route, estate: dict) -> str:
             return "Users"
         if param == "name":
             return "mine"
+        if param == "list_key":
+            return "inventory"  # the list tools' routes (governance.lists), on the inventory list
         if param in PARAMS_BY_NAME:
             return str(estate[PARAMS_BY_NAME[param]])
         return str(estate[_estate_key(route)])

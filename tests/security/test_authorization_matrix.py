@@ -34,6 +34,10 @@ AUDITOR_POSTS = {
     "POST policy-try policy/try/",
     "POST evidence-export-list api/v1/^evidence-exports/$",
     "POST api-token-introspect api/v1/token/introspect/",
+    # A person's own list preferences (columns, saved filters): not governed state (governance.lists).
+    "POST list-columns lists/<slug:list_key>/columns/",
+    "POST saved-view-create lists/<slug:list_key>/filters/",
+    "POST saved-view-delete lists/<slug:list_key>/filters/delete/",
 }
 # Called server to server with no session; a signed token in the body is the only proof that counts,
 # so the empty body every role sends is a 400 (tests/security/test_sso_logout.py tests the tokens).
@@ -123,6 +127,18 @@ EXPECTED = {
     "POST approvals-mine approvals/mine/": "L-....-",
     "GET audit-event-detail api/v1/^audit-events/(?P<seq>[^/.]+)/$": "L---+++",
     "GET audit-event-list api/v1/^audit-events/$": "L---+++",
+    "GET audit-export audit/export.csv": "L---+++",
+    "POST audit-export audit/export.csv": "L---++-",
+    "GET credentials-export credentials/export.csv": "L-+++++",
+    "POST credentials-export credentials/export.csv": "L-++++-",
+    "GET findings-export findings/export.csv": "L-+++++",
+    "POST findings-export findings/export.csv": "L-++++-",
+    "GET list-columns lists/<slug:list_key>/columns/": "L......",
+    "POST list-columns lists/<slug:list_key>/columns/": "L-+++++",
+    "GET saved-view-create lists/<slug:list_key>/filters/": "L......",
+    "POST saved-view-create lists/<slug:list_key>/filters/": "L-+++++",
+    "GET saved-view-delete lists/<slug:list_key>/filters/delete/": "L......",
+    "POST saved-view-delete lists/<slug:list_key>/filters/delete/": "L-+++++",
     "GET audit-log audit/": "L---+++",
     "POST audit-log audit/": "L---++-",
     # Connectors: IAM and Security register, change and sync them; auditors read; owners see none.
