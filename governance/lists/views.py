@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.links import link
 from governance.lists import services
@@ -38,9 +39,15 @@ def _errors(exc: ValidationError) -> list[str]:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def list_columns(request, list_key: str):
+    """A small page of checkboxes (kept off the list itself, whose filters have the same labels)."""
     spec = _spec(request, list_key)
+    if request.method == "GET":
+        query = services.clean_saved_query(request.GET.get("query", ""))
+        tools = services.tools(request.user, spec, query)
+        back = link(spec.url_name) + (f"?{query}" if query else "")
+        return render(request, "governance/list_columns.html", {"spec": spec, "tools": tools, "back": back})
     chosen = [] if request.POST.get("reset") else request.POST.getlist("columns")
     try:
         services.set_columns(request.user, spec, chosen)

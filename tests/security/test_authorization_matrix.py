@@ -133,7 +133,7 @@ EXPECTED = {
     "POST credentials-export credentials/export.csv": "L-++++-",
     "GET findings-export findings/export.csv": "L-+++++",
     "POST findings-export findings/export.csv": "L-++++-",
-    "GET list-columns lists/<slug:list_key>/columns/": "L......",
+    "GET list-columns lists/<slug:list_key>/columns/": "L-+++++",
     "POST list-columns lists/<slug:list_key>/columns/": "L-+++++",
     "GET saved-view-create lists/<slug:list_key>/filters/": "L......",
     "POST saved-view-create lists/<slug:list_key>/filters/": "L-+++++",
