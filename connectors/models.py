@@ -149,7 +149,8 @@ class ConnectorRun(models.Model):
         from governance.progress import Progress
 
         if self.state != self.State.RUNNING:
-            return Progress(self.seen, self.seen, started_at=self.started_at, finished=True, unit="identities")
+            seen = self.seen
+            return Progress(seen, seen, started_at=self.started_at, finished=True, unit="identities")
         return Progress(
             self.seen, self.expected_total(), started_at=self.started_at, estimated=True, unit="identities"
         )

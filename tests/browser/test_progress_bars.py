@@ -3,18 +3,28 @@ connector run, each a progress bar polled by htmx until it reaches 100 % and don
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from connectors.models import ConnectorRun
 from governance.evidence.services import default_period
-from tests.browser.test_accessibility import _violations, axe_page  # noqa: F401 - the fixture
+from tests.browser.test_accessibility import AXE, _violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def axe_page(browser):
+    """As in test_accessibility: axe is injected inline, which the pages' CSP would refuse."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (npm ci)")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(autouse=True)
