@@ -58,7 +58,7 @@ def test_auditor_browses_controls_with_live_status(page, live_server, login, aud
     page.get_by_role("link", name="Controls").click()
     page.wait_for_url(f"{live_server.url}/evidence/controls/")
     table = page.get_by_test_id("controls-table")
-    assert table.locator("tr[data-code]").count() == 8
+    assert table.locator("tr[data-code]").count() == 9  # STW-09 agent threat profiles (issue 25)
     assert "reviewed on time" in table.locator("tr[data-code='STW-03']").inner_text()
 
 

@@ -69,13 +69,14 @@ def test_each_group_offers_only_what_the_role_may_open(page, live_server, login,
     page.get_by_role("button", name="Estate").click()
     estate = page.locator("[data-nav-group=estate] .dropdown-menu")
     assert [t.strip() for t in estate.get_by_role("link").all_inner_texts()] == ["Inventory", "Credentials"]
-    login(page, "iam")  # IAM reads the connectors too
+    login(page, "iam")  # IAM reads the connectors and the trusted issuers too
     page.get_by_role("button", name="Estate").click()
     estate = page.locator("[data-nav-group=estate] .dropdown-menu")
     assert [t.strip() for t in estate.get_by_role("link").all_inner_texts()] == [
         "Inventory",
         "Credentials",
         "Connectors",
+        "Workload identity",
     ]
     login(page, "auditor")
     assert (
