@@ -101,3 +101,11 @@ class Progress:
             return f"{self.count} {self.unit}"
         about = "≈ " if self.estimated else ""
         return f"{self.count} of {about}{self.total} {self.unit}"
+
+
+def apply_estimate(preview_seconds: float, rows: int) -> float:
+    """Seconds an all-or-nothing apply is expected to take, from its dry run's time: the apply plans
+    again and then writes, so twice the preview, and never under a second when there is work."""
+    if rows <= 0:
+        return 0.0
+    return round(max(1.0, 2 * max(0.0, preview_seconds)), 1)

@@ -84,3 +84,11 @@ def test_the_bar_is_an_accessible_progress_element_with_a_text_label():
     assert "<progress " in unknown and "value=" not in unknown  # indeterminate, honestly
     done = render_to_string("governance/_progress.html", {"p": Progress(3, 3, finished=True), "what": "Run"})
     assert 'value="100"' in done and 'data-finished="1"' in done and "100 % · done" in done
+
+
+def test_an_all_or_nothing_apply_is_estimated_from_its_preview():
+    from governance.progress import apply_estimate
+
+    assert apply_estimate(3.2, rows=40) == 6.4  # it plans again, then writes
+    assert apply_estimate(0.01, rows=40) == 1.0  # never under a second when there is work
+    assert apply_estimate(5, rows=0) == 0.0  # nothing to apply: no estimate
