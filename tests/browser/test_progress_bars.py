@@ -116,3 +116,53 @@ def test_a_connector_run_shows_percent_and_time_left_until_done(axe_page, live_s
     page.wait_for_selector(f"#run-{run.pk}[data-state=succeeded]", timeout=10_000)
     assert _bar(row).get_attribute("value") == "100"
     assert "100 % · done" in row.get_by_test_id("progress-label").inner_text()
+
+
+def test_an_import_apply_shows_an_estimate_labelled_as_one(
+    axe_page, live_server, login, monkeypatch, settings, tmp_path
+):
+    """The apply is one transaction: the bar is an estimate from the preview's time, said so."""
+    import time
+
+    from governance.demo import seed_people
+    from inventory import importers
+    from tests.inventory.test_import_previews import CSV_FILE
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "imports"},
+        },
+    }
+    seed_people("pw-for-tests-1")
+    real = importers.import_identities
+
+    def slow(*args, **kwargs):
+        if not kwargs.get("dry_run"):
+            time.sleep(4)  # a large file's apply
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importers, "import_identities", slow)
+    page = axe_page
+    login(page, "iam")
+    page.goto(f"{live_server.url}/inventory/import/")
+    page.locator("#id_file").set_input_files(str(CSV_FILE))
+    page.get_by_role("button", name="Preview changes").click()
+    # Playwright waits for a pending navigation before it reads the page: what the bar said while the
+    # apply ran is kept in sessionStorage, which outlives the navigation.
+    page.evaluate(
+        """() => new MutationObserver(() => {
+          const bar = document.querySelector("[data-testid=import-confirm] progress");
+          const label = document.querySelector("[data-testid=import-confirm] [data-testid=progress-label]");
+          if (bar && label) sessionStorage.setItem("seen", JSON.stringify(
+            {label: label.textContent, aria: bar.getAttribute("aria-label"), value: bar.value}));
+        }).observe(document.body, {subtree: true, childList: true, characterData: true})"""
+    )
+    page.get_by_role("button", name="Confirm import").click(no_wait_after=True)
+    page.wait_for_url(f"{live_server.url}/inventory/", timeout=20_000)
+    seen = page.evaluate("() => JSON.parse(sessionStorage.getItem('seen'))")
+    label = seen["label"]
+    assert re.search(r"≈ \d+ % · (about \d+ s left|taking longer than estimated)", label), label
+    assert "estimated from the preview" in label and "cannot report midway" in label
+    assert seen["aria"] == "Import progress" and 0 <= seen["value"] <= 95
