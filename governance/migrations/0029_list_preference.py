@@ -6,24 +6,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('governance', '0028_evidenceexport_progress'),
+        ("governance", "0028_evidenceexport_progress"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ListPreference',
+            name="ListPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('list_key', models.CharField(max_length=40)),
-                ('columns', models.JSONField(blank=True, default=list)),
-                ('saved_views', models.JSONField(blank=True, default=list)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='list_preferences', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("list_key", models.CharField(max_length=40)),
+                ("columns", models.JSONField(blank=True, default=list)),
+                ("saved_views", models.JSONField(blank=True, default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="list_preferences",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'list_key'), name='list_preference_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "list_key"), name="list_preference_once")
+                ],
             },
         ),
     ]
