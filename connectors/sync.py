@@ -432,37 +432,11 @@ def _confirm_remediations(
         Enforcement.objects.filter(pk__in=[e.pk for e in done]).update(
             state=Enforcement.State.CONFIRMED, confirmed_at=now, error=""
         )
-        Identity.objects.filter(pk=identity.pk).update(
-            remediation=Remediation.CONFIRMED,
-            remediation_confirmed_at=now,
-            remediation_error="",
-            version=F("version") + 1,
-        )
-        confirmed = list(
-            identity.credentials.filter(
-                revoked_at__isnull=False, revocation_confirmed_at__isnull=True
-            ).values_list("pk", flat=True)
-        )
-        Credential.objects.filter(pk__in=confirmed).update(
-            revocation_confirmed_at=now,
-            revocation_confirmed_by=actor.label,
-            revocation_note=f"Seen disabled at the source (connector {connector.name}, run {run.pk})",
-        )
-        audit.record(
-            actor,
-            "identity.remediation_confirmed",
-            identity,
-            before={"remediation": identity.remediation},
-            after={
-                "remediation": Remediation.CONFIRMED,
-                "connector": connector.name,
-                "run": run.pk,
-                "enforcements": [e.pk for e in done],
-                "credentials_confirmed": confirmed,
-                "disabled_at_source": found.disabled,
-            },
-        )
-        _confirm_review_remediation(identity, connector.actor_label)
+        _remediation_confirmed(
+            actor, identity, connector, run, done, now,
+            note=f"Seen disabled at the source (connector {connector.name}, run {run.pk})",
+            seen={"disabled_at_source": found.disabled},
+        )  # fmt: skip
 
 
 def review_remediation():
@@ -553,41 +527,46 @@ def _confirm_gone(actor: Actor, connector: Connector, run: ConnectorRun, identit
     Enforcement.objects.filter(pk__in=[e.pk for e in applied]).update(
         state=Enforcement.State.CONFIRMED, confirmed_at=now, error=""
     )
-    for identity_id, done in by_identity.items():
+    for done in by_identity.values():
         identity = done[0].identity
         if identity.remediation not in (Remediation.PENDING, Remediation.FAILED):
             continue
-        Identity.objects.filter(pk=identity_id).update(
-            remediation=Remediation.CONFIRMED,
-            remediation_confirmed_at=now,
-            remediation_error="",
-            version=F("version") + 1,
-        )
-        confirmed = list(
-            identity.credentials.filter(
-                revoked_at__isnull=False, revocation_confirmed_at__isnull=True
-            ).values_list("pk", flat=True)
-        )
-        Credential.objects.filter(pk__in=confirmed).update(
-            revocation_confirmed_at=now,
-            revocation_confirmed_by=actor.label,
-            revocation_note=f"Gone from the source after enforcement ({connector.name}, run {run.pk})",
-        )
-        audit.record(
-            actor,
-            "identity.remediation_confirmed",
-            identity,
-            before={"remediation": identity.remediation},
-            after={
-                "remediation": Remediation.CONFIRMED,
-                "connector": connector.name,
-                "run": run.pk,
-                "enforcements": [e.pk for e in done],
-                "credentials_confirmed": confirmed,
-                "gone_from_source": True,
-            },
-        )
-        _confirm_review_remediation(identity, connector.actor_label)
+        _remediation_confirmed(
+            actor, identity, connector, run, done, now,
+            note=f"Gone from the source after enforcement ({connector.name}, run {run.pk})",
+            seen={"gone_from_source": True},
+        )  # fmt: skip
+
+
+def _remediation_confirmed(actor, identity, connector, run, done, now, *, note: str, seen: dict) -> None:
+    """The source shows the enforcement done: the identity's remediation is confirmed, its revoked
+    credentials' revocations too, audited with what was seen, and its review items follow."""
+    Identity.objects.filter(pk=identity.pk).update(
+        remediation=Remediation.CONFIRMED,
+        remediation_confirmed_at=now,
+        remediation_error="",
+        version=F("version") + 1,
+    )
+    unconfirmed = identity.credentials.filter(revoked_at__isnull=False, revocation_confirmed_at__isnull=True)
+    confirmed = list(unconfirmed.values_list("pk", flat=True))
+    Credential.objects.filter(pk__in=confirmed).update(
+        revocation_confirmed_at=now, revocation_confirmed_by=actor.label, revocation_note=note
+    )
+    audit.record(
+        actor,
+        "identity.remediation_confirmed",
+        identity,
+        before={"remediation": identity.remediation},
+        after={
+            "remediation": Remediation.CONFIRMED,
+            "connector": connector.name,
+            "run": run.pk,
+            "enforcements": [e.pk for e in done],
+            "credentials_confirmed": confirmed,
+            **seen,
+        },
+    )
+    _confirm_review_remediation(identity, connector.actor_label)
 
 
 def _record_worker_credential(run: ConnectorRun, connector: Connector, impl) -> None:
