@@ -151,9 +151,12 @@ def test_two_concurrent_sweeps_give_the_same_result_as_one(owner):
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
-    assert sorted(r["opened"] for r in results) == [0, 45]  # 30 unapproved vendor + 15 crossing
-    assert Finding.objects.count() == 45
-    assert AuditEvent.objects.filter(verb="finding.opened").count() == 45
+    # 30 unapproved vendor + 15 crossing + 30 agentic threats without a control (issue 25: an AI
+    # assistant from an unapproved vendor has an uncontrolled supply-chain threat).
+    assert Finding.objects.filter(rule=Rule.AGENT_THREAT_UNCONTROLLED).count() == 30
+    assert sorted(r["opened"] for r in results) == [0, 75]
+    assert Finding.objects.count() == 75
+    assert AuditEvent.objects.filter(verb="finding.opened").count() == 75
     assert AuditEvent.objects.filter(verb="governance.sweep").count() == 2
     assert verify_chain().ok
 
