@@ -22,6 +22,3 @@ class SlackChannel(Channel):
         from chat.services import sync_message
 
         sync_message(row.approval)
-
-    def send(self, event, recipients, subject, body, url) -> None:  # pragma: no cover - rows come via deliver
-        raise NotImplementedError("The Slack channel posts about approval requests (deliver), not people.")
