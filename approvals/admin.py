@@ -3,17 +3,7 @@
 from django.contrib import admin
 
 from approvals.models import ApprovalRequest, ApprovalStep, Comment, IntakeRequest
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from governance.admin import ReadOnlyAdmin
 
 
 class StepInline(admin.TabularInline):

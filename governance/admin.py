@@ -46,6 +46,8 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through the audited services (and the sweep): the admin only shows them."""
+
     def has_add_permission(self, request):
         return False
 

@@ -1,17 +1,7 @@
 from django.contrib import admin
 
+from governance.admin import ReadOnlyAdmin
 from governance.jobs.models import JobRun, PostureSnapshot, Reminder, ReminderOptOut
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(JobRun)
