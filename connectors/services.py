@@ -183,16 +183,7 @@ def update_connector(actor, connector: Connector, data: dict[str, Any]) -> Conne
     for key, value in cleaned.items():
         setattr(connector, key, value)
     connector.save()
-    after = snapshot(connector)
-    changed = [k for k in after if after[k] != before[k]]
-    if changed:
-        audit.record(
-            actor,
-            "connector.updated",
-            connector,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+    audit.record_changes(actor, "connector.updated", connector, before, snapshot(connector))
     _sync_schedule(connector)
     return connector
 

@@ -55,6 +55,28 @@ def record(
     return _append(actor, [entry], "audit.record")[0]
 
 
+def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields that differ between two snapshots of one row: (their values before, their values after)."""
+    changed = [key for key in before if before[key] != after[key]]
+    return {key: before[key] for key in changed}, {key: after[key] for key in changed}
+
+
+def record_changes(
+    actor: Actor | Any,
+    verb: str,
+    subject: Any,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    reason: str = "",
+):
+    """Record an update as the fields it changed, between two snapshots; nothing when none changed."""
+    changed_before, changed_after = changes(before, after)
+    if not changed_before:
+        return None
+    return record(actor, verb, subject, before=changed_before, after=changed_after, reason=reason)
+
+
 def _event(AuditEvent, actor: Actor, entry: dict[str, Any], seq: int, at, request_id: str, prev_hash: str):
     """One event chained after `prev_hash`, hashed: the only place an event is built."""
     subject_type, subject_id, subject_label = subject_of(entry["subject"])

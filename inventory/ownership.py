@@ -123,16 +123,8 @@ def _apply_owner(
         updated_at=timezone.now(),
     )
     identity.refresh_from_db()
-    after = snapshot(identity)
-    changed = [k for k in before if before[k] != after[k]]
-    audit.record(
-        actor,
-        verb,
-        identity,
-        before={k: before[k] for k in changed},
-        after={k: after[k] for k in changed},
-        reason=reason,
-    )
+    changed_before, changed_after = audit.changes(before, snapshot(identity))
+    audit.record(actor, verb, identity, before=changed_before, after=changed_after, reason=reason)
 
 
 # ---------------------------------------------------------------- transfers

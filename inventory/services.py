@@ -287,9 +287,7 @@ def update_identity(
     identity.version = F("version") + 1
     identity.save()
     identity.refresh_from_db()
-    after = snapshot(identity)
-    changed_before = {k: v for k, v in before.items() if after.get(k) != v}
-    changed_after = {k: after[k] for k in changed_before}
+    changed_before, changed_after = audit.changes(before, snapshot(identity))
     audit.record(
         actor, "identity.updated", identity, before=changed_before, after=changed_after, reason=reason
     )
@@ -448,17 +446,7 @@ def activate(
         before = snapshot(identity)
         Identity.objects.filter(pk=identity.pk).update(**changes)
         identity.refresh_from_db()
-        after = snapshot(identity)
-        changed = [k for k in before if before[k] != after[k]]
-        if changed:
-            audit.record(
-                actor,
-                "identity.updated",
-                identity,
-                before={k: before[k] for k in changed},
-                after={k: after[k] for k in changed},
-                reason=reason,
-            )
+        audit.record_changes(actor, "identity.updated", identity, before, snapshot(identity), reason=reason)
     if identity.owner_id is None:
         raise ValidationError({"owner": "Give the identity an owner before activating it."})
     if not (reason or "").strip():

@@ -127,9 +127,8 @@ def update_draft(actor, intake: IntakeRequest, changes: dict[str, Any]) -> Intak
     before = snapshot(intake)
     _apply(intake, answers)
     intake.save()
-    after = snapshot(intake)
-    changed = {k: before[k] for k in before if before[k] != after[k]}
-    audit.record(actor, "intake.updated", intake, before=changed, after={k: after[k] for k in changed})
+    changed_before, changed_after = audit.changes(before, snapshot(intake))
+    audit.record(actor, "intake.updated", intake, before=changed_before, after=changed_after)
     return intake
 
 

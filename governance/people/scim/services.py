@@ -105,17 +105,7 @@ def update_user(user: User, data: UserData) -> User:
         for name in changed:
             setattr(user, name, wanted[name])
         _save(user, update_fields=changed)
-        after = _user_state(user)
-        delta = {k for k in after if before[k] != after[k]}
-        if delta:
-            audit.record(
-                SCIM,
-                "user.updated",
-                user,
-                before={k: before[k] for k in sorted(delta)},
-                after={k: after[k] for k in sorted(delta)},
-                reason="Changed by SCIM.",
-            )
+        audit.record_changes(SCIM, "user.updated", user, before, _user_state(user), reason="Changed by SCIM.")
     if user.is_active and not data.active:
         deactivate_user(SCIM, user, reason="The identity provider set active to false (SCIM).")
     elif not user.is_active and data.active:
@@ -216,8 +206,7 @@ def update_group(group: ScimGroup, data: GroupData) -> ScimGroup:
         group.members.remove(*removed)
     if added:
         group.members.add(*added)
-    changes_before = {k: v for k, v in before.items() if after[k] != v}
-    changes_after = {k: v for k, v in after.items() if before[k] != v}
+    changes_before, changes_after = audit.changes(before, after)
     if added:
         changes_after["added"] = [u.username for u in added]
     if removed:
