@@ -70,3 +70,20 @@ class CredentialFactory(factory.django.DjangoModelFactory):
     label = factory.Sequence(lambda n: f"key-{n}")
     storage = "Vault kv/ci"
     issued_at = factory.LazyFunction(timezone.now)
+
+
+# The one just-in-time ask the tests make unless they say otherwise: merge to platform/api in prod.
+MERGE_PLATFORM_API = {
+    "action": "merge",
+    "resource": {"kind": "repository", "name": "platform/api"},
+    "environment": "prod",
+}
+
+
+def request_merge_access(requester, identity, **fields):
+    """A just-in-time request (governance/decisions/jit.py) for `identity` to merge to platform/api in
+    prod for 30 minutes; `fields` override or add to the form (duration_minutes, reason, task_ref...)."""
+    from governance.decisions import jit
+
+    data = {"identity": identity.pk, **MERGE_PLATFORM_API, "duration_minutes": 30, "reason": "release 1.2"}
+    return jit.request_access(requester, {**data, **fields})

@@ -78,3 +78,19 @@ def login(live_server):
         return page
 
     return do_login
+
+
+@pytest.fixture
+def release_agent_request(role_users):
+    """The owner's `release-agent` (an AI agent that reads platform/*) asks to merge to platform/api in
+    prod for 45 minutes: a just-in-time request waiting for IAM."""
+    from inventory.models import Identity
+    from tests.factories import GrantFactory, IdentityFactory, request_merge_access
+
+    agent = IdentityFactory(
+        name="release-agent", kind=Identity.Kind.AI_AGENT, owner=role_users["owner"], environments=["prod"]
+    )
+    GrantFactory(identity=agent, resource_name="platform/*", actions=["read_code"])
+    return request_merge_access(
+        role_users["owner"], agent, duration_minutes=45, reason="Merge the release branch", task_ref="REL-12"
+    )

@@ -8,12 +8,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from approvals.services import intake as intake_services
-from governance.decisions import jit
 from governance.exceptions import services as exception_services
 from governance.people.models import Role
-from inventory.models import Identity
 from tests.approvals.conftest import answers
-from tests.factories import GrantFactory, IdentityFactory, UserFactory
+from tests.factories import IdentityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,23 +143,10 @@ def test_exception_decisions_refuse_beside_the_form_and_show_who_won_the_race(
     assert not exc.approval.steps.filter(decided_by=security2).exists()
 
 
-def test_jit_decisions_show_who_decided_after_a_lost_race(page, second_page, live_server, login, role_users):
-    agent = IdentityFactory(
-        name="release-agent", kind=Identity.Kind.AI_AGENT, owner=role_users["owner"], environments=["prod"]
-    )
-    GrantFactory(identity=agent, resource_name="platform/*", actions=["read_code"])
-    ar = jit.request_access(
-        role_users["owner"],
-        {
-            "identity": agent.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 45,
-            "reason": "Merge the release branch",
-            "task_ref": "REL-12",
-        },
-    )
+def test_jit_decisions_show_who_decided_after_a_lost_race(
+    page, second_page, live_server, login, role_users, release_agent_request
+):
+    ar = release_agent_request
     url = f"{live_server.url}/access-requests/{ar.pk}/"
     login(page, "iam")
     page.goto(url)

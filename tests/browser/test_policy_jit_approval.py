@@ -6,32 +6,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from governance.decisions import jit, services
-from inventory.models import Identity
+from governance.decisions import services
 from tests.browser.nav import click_nav
-from tests.factories import GrantFactory, IdentityFactory
+from tests.factories import MERGE_PLATFORM_API
 
 
 @pytest.mark.django_db(transaction=True)
 def test_iam_approves_jit_access_from_the_inbox_and_the_log_shows_the_allow(
-    page, live_server, login, role_users
+    page, live_server, login, role_users, release_agent_request
 ):
-    agent = IdentityFactory(
-        name="release-agent", kind=Identity.Kind.AI_AGENT, owner=role_users["owner"], environments=["prod"]
-    )
-    GrantFactory(identity=agent, resource_name="platform/*", actions=["read_code"])
-    ar = jit.request_access(
-        role_users["owner"],
-        {
-            "identity": agent.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 45,
-            "reason": "Merge the release branch",
-            "task_ref": "REL-12",
-        },
-    )
+    ar = release_agent_request
 
     login(page, "iam")
     click_nav(page, "Approvals")
@@ -45,12 +29,7 @@ def test_iam_approves_jit_access_from_the_inbox_and_the_log_shows_the_allow(
     page.get_by_role("button", name="Approve").click()
     expect(page.get_by_test_id("ar-state")).to_have_text("approved")
 
-    ask = {
-        "identity": agent.pk,
-        "action": "merge",
-        "resource": {"kind": "repository", "name": "platform/api"},
-        "environment": "prod",
-    }
+    ask = {"identity": ar.identity_id, **MERGE_PLATFORM_API}
     services.decide(role_users["owner"], services.parse(ask)[0])
     click_nav(page, "Decisions")
     page.get_by_label("Decision").select_option("allow")

@@ -460,22 +460,11 @@ def test_a_just_in_time_request_is_posted_and_approved_from_slack(
     slack, owner, iam, security, django_capture_on_commit_callbacks
 ):
     """Every flow on the engine: here just-in-time access (governance/decisions/jit.py)."""
-    from governance.decisions import jit
-    from tests.factories import IdentityFactory
+    from tests.factories import IdentityFactory, request_merge_access
 
     agent = IdentityFactory(owner=owner, kind="ai_agent", environments=["prod"])
     with django_capture_on_commit_callbacks(execute=True):
-        access = jit.request_access(
-            owner,
-            {
-                "identity": agent.pk,
-                "action": "merge",
-                "resource": {"kind": "repository", "name": "platform/api"},
-                "environment": "prod",
-                "duration_minutes": 30,
-                "reason": "release 1.2",
-            },
-        )
+        access = request_merge_access(owner, agent)
     request = engine.approval_of(access)
     message = SlackMessage.objects.get(request=request)
     (post,) = slack.of("chat.postMessage")

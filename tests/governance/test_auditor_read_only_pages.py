@@ -73,13 +73,12 @@ def demo(db):
     from approvals.flows import scope
     from approvals.models import ApprovalRequest
     from approvals.services import intake as intake_services
-    from governance.decisions import jit
     from governance.policy.models import CedarPolicySet, PolicyTestCase
     from governance.reviews.services.launch import launch_campaign
     from inventory import ownership
     from inventory.models import Credential, Identity
     from tests.approvals.conftest import answers
-    from tests.factories import CredentialFactory, IdentityFactory
+    from tests.factories import CredentialFactory, IdentityFactory, request_merge_access
     from tests.governance.exceptions_support import old_key_identity
     from tests.governance.exceptions_support import request as request_exception
 
@@ -103,17 +102,7 @@ def demo(db):
         reason="publish the docs",
     )
     agent = IdentityFactory(owner=owner, kind="ai_agent", environments=["prod"])
-    access = jit.request_access(
-        owner,
-        {
-            "identity": agent.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 30,
-            "reason": "release 1.2",
-        },
-    )
+    access = request_merge_access(owner, agent)
     from connectors.models import ConnectorRun
     from connectors.services import create_connector
 

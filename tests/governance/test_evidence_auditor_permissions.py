@@ -12,7 +12,7 @@ from django.urls import URLPattern
 from config.api import router
 from governance.models import AuditEvent
 from tests.approvals.conftest import answers
-from tests.factories import IdentityFactory
+from tests.factories import IdentityFactory, request_merge_access
 
 pytestmark = pytest.mark.django_db
 
@@ -73,25 +73,13 @@ def _path(template: str, ids: dict[str, str]) -> str:
 @pytest.fixture
 def ids(owner, team):
     """Real objects, so a detail route is refused for the role, not for a missing id."""
-    from governance.decisions import jit
-
     identity = IdentityFactory(owner=owner)
     from approvals.services import intake as intake_services
 
     draft = intake_services.create_draft(owner, {**answers("high"), "team": team})
     intake = intake_services.submit(owner, draft)  # submitted: waiting for IAM, then Security
     agent = IdentityFactory(owner=owner, kind="ai_agent", environments=["prod"])
-    access = jit.request_access(
-        owner,
-        {
-            "identity": agent.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 30,
-            "reason": "release 1.2",
-        },
-    )
+    access = request_merge_access(owner, agent)
     return {
         "identities": str(identity.pk),
         "intake-requests": str(intake.pk),

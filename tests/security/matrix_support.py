@@ -73,7 +73,6 @@ def build_estate(users) -> dict[str, int | str]:
     from approvals.services import intake as intake_services
     from governance import audit
     from governance.actors import system
-    from governance.decisions import jit
     from governance.evidence.builder import build_pack
     from governance.evidence.services import default_period, request_export
     from governance.exceptions import services as exception_services
@@ -82,7 +81,7 @@ def build_estate(users) -> dict[str, int | str]:
     from governance.reviews.services.launch import launch_campaign
     from inventory import ownership
     from tests.approvals.conftest import answers
-    from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
+    from tests.factories import CredentialFactory, GrantFactory, IdentityFactory, request_merge_access
 
     owner, owner2, iam = users["owner"], users["owner2"], users["iam"]
     now = timezone.now()
@@ -116,18 +115,7 @@ def build_estate(users) -> dict[str, int | str]:
     # 404 for every role: say why here instead.
     built = build_pack(export.pk)
     assert built.state == built.State.READY, f"the estate's evidence pack did not build: {built.error}"
-    access = jit.request_access(
-        owner,
-        {
-            "identity": identity.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 30,
-            "reason": "Release 1.2",
-            "task_ref": "REL-12",
-        },
-    )
+    access = request_merge_access(owner, identity, reason="Release 1.2", task_ref="REL-12")
     transfer = ownership.propose_transfer(owner, [identity], owner2, "Moving teams")[0]
     change = scope.request_scope_change(
         owner,
