@@ -91,15 +91,13 @@ def request_activation(actor, identity: Identity, *, origin: str, reason: str) -
         },
         reason=item.reason,
     )
-    engine.open_request(
+    engine.open_identity_request(
         actor,
+        identity,
         kind=KIND,
         subject=item,
         title=f"Activate {identity.name} ({Origin(origin).label})",
         requester=user,
-        tier=identity.risk_tier,
-        parties=[identity.owner, identity.backup_owner],
-        team=identity.team,
     )
     return item
 

@@ -59,15 +59,8 @@ def request_reactivation(actor, identity: Identity, reason: str) -> Reactivation
         after={"reactivation_request": reactivation.pk, "risk_tier": identity.risk_tier},
         reason=reactivation.reason,
     )
-    engine.open_request(
-        actor,
-        kind=KIND,
-        subject=reactivation,
-        title=f"Reactivate {identity.name}",
-        requester=user,
-        tier=identity.risk_tier,
-        parties=[identity.owner, identity.backup_owner],
-        team=identity.team,
+    engine.open_identity_request(
+        actor, identity, kind=KIND, subject=reactivation, title=f"Reactivate {identity.name}", requester=user
     )
     return reactivation
 

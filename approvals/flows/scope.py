@@ -200,15 +200,14 @@ def request_scope_change(
     title = f"Scope change for {identity.name}: +{len(added)} grant(s), -{len(remove_ids)}"
     if wanted:
         title += "; " + ", ".join(f"{k} → {v}" for k, v in sorted(wanted.items()))
-    engine.open_request(
+    engine.open_identity_request(
         actor,
+        identity,
         kind=KIND,
         subject=change,
         title=title,
         requester=user,
         tier=change.risk_tier,
-        parties=[identity.owner, identity.backup_owner],
-        team=identity.team,
         auto_approve_rule=rule,
     )
     change.refresh_from_db()

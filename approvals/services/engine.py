@@ -1,7 +1,8 @@
 """The approval engine's public face: import services from here.
 
 Other flows (exceptions, ownership transfers, scope changes, reactivation, just-in-time access) open a
-request with `open_request(...)` and register an `approvals.registry.ApprovalKind` for their kind.
+request with `open_request(...)`, or `open_identity_request(...)` for a change to one identity, and
+register an `approvals.registry.ApprovalKind` for their kind.
 """
 
 from approvals.services.common import (  # noqa: F401
@@ -16,6 +17,7 @@ from approvals.services.requests import (  # noqa: F401
     awaiting_count,
     may_comment,
     next_awaiting,
+    open_identity_request,
     open_request,
     raise_tier,
     resubmit,

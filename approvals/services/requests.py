@@ -86,6 +86,18 @@ def open_request(
     return request
 
 
+def open_identity_request(actor, identity, *, tier: str | None = None, **options) -> ApprovalRequest:
+    """`open_request` for a change to one identity: routed by its tier (unless the change carries its
+    own), its owners are parties (so neither decides it), and its team is the request's."""
+    return open_request(
+        actor,
+        tier=identity.risk_tier if tier is None else tier,
+        parties=[identity.owner, identity.backup_owner],
+        team=identity.team,
+        **options,
+    )
+
+
 @transaction.atomic
 def resubmit(
     actor,

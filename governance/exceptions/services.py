@@ -213,15 +213,13 @@ def request_exception(
         created_at=now,
     )
     audit.record(actor, "exception.requested", exc, after=snapshot(exc), reason=justification[:500])
-    approval = engine.open_request(
+    approval = engine.open_identity_request(
         actor,
+        target,
         kind=KIND,
         subject=exc,
         title=f"Exception to {rule} for {target.name} until {expiry.date().isoformat()}",
         requester=user,
-        tier=target.risk_tier,
-        parties=[target.owner, target.backup_owner],
-        team=target.team,
         roles=approvers_for(target.risk_tier),
     )
     PolicyException.objects.filter(pk=exc.pk).update(approval=approval)

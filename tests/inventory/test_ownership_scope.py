@@ -219,7 +219,7 @@ def test_a_scope_request_outside_a_test_transaction_is_one_atomic_write(client, 
     assert change.state == ScopeChange.State.PENDING and approval(change).state == "pending"
 
     engine_down = mock.patch(
-        "approvals.services.engine.open_request", side_effect=RuntimeError("engine down")
+        "approvals.services.engine.open_identity_request", side_effect=RuntimeError("engine down")
     )
     with engine_down, pytest.raises(RuntimeError):
         scope.request_scope_change(
