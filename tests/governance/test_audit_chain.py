@@ -1,34 +1,18 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import connection
 
 from governance import audit
 from governance.actors import system
 from governance.audit import verify_chain
 from governance.models import AppendOnlyError, AuditEvent
-
-
-def _write_events(n, subject):
-    for i in range(n):
-        with transaction.atomic():
-            audit.record(system("test"), "thing.changed", subject, after={"i": i}, reason=f"step {i}")
-
-
-def _raw_sql(sql, params=()):
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The database itself refuses edits; a tamperer with superuser rights can bypass the
-            # trigger, which is exactly what the chain is there to catch.
-            cursor.execute("SET session_replication_role = replica")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = DEFAULT")
+from tests.governance.audit_support import raw_sql, write_events
 
 
 @pytest.mark.django_db
 def test_events_chain_and_verify(team):
-    _write_events(5, team)
+    write_events(5, team)
     report = verify_chain()
     assert report.ok and report.checked == 5
     events = list(AuditEvent.objects.order_by("seq"))
@@ -39,8 +23,8 @@ def test_events_chain_and_verify(team):
 
 @pytest.mark.django_db(transaction=True)
 def test_editing_one_row_is_found_by_verify_audit_chain(team):
-    _write_events(5, team)
-    _raw_sql("UPDATE governance_auditevent SET reason = %s WHERE seq = 3", ["tampered"])
+    write_events(5, team)
+    raw_sql("UPDATE governance_auditevent SET reason = %s WHERE seq = 3", ["tampered"])
     with pytest.raises(CommandError) as excinfo:
         call_command("verify_audit_chain")
     assert excinfo.value.returncode == 1
@@ -48,31 +32,28 @@ def test_editing_one_row_is_found_by_verify_audit_chain(team):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deleting_one_row_is_found(team):
-    _write_events(4, team)
-    _raw_sql("DELETE FROM governance_auditevent WHERE seq = 2")
+@pytest.mark.parametrize(
+    ("written", "deleted"),
+    [(4, 2), (3, 3)],
+    ids=["a-row-in-the-middle", "the-last-row-found-against-the-head"],
+)
+def test_deleting_one_row_is_found(team, written, deleted):
+    write_events(written, team)
+    raw_sql("DELETE FROM governance_auditevent WHERE seq = %s", [deleted])
     report = verify_chain()
-    assert not report.ok and report.broken_seq == 2
-
-
-@pytest.mark.django_db(transaction=True)
-def test_deleting_the_last_row_is_found_against_the_head(team):
-    _write_events(3, team)
-    _raw_sql("DELETE FROM governance_auditevent WHERE seq = 3")
-    report = verify_chain()
-    assert not report.ok and report.broken_seq == 3
+    assert not report.ok and report.broken_seq == deleted
 
 
 @pytest.mark.django_db
 def test_intact_chain_exits_zero(team, capsys):
-    _write_events(2, team)
+    write_events(2, team)
     call_command("verify_audit_chain")
     assert "intact: 2 events" in capsys.readouterr().out
 
 
 @pytest.mark.django_db
 def test_application_refuses_updates_and_deletes(team):
-    _write_events(1, team)
+    write_events(1, team)
     event = AuditEvent.objects.get()
     event.reason = "changed"
     with pytest.raises(AppendOnlyError):
@@ -99,7 +80,7 @@ def test_record_needs_a_transaction(team):
 def test_postgres_refuses_raw_update_and_delete(team, sql):
     from django.db.utils import DatabaseError
 
-    _write_events(1, team)
+    write_events(1, team)
     with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
         cursor.execute(sql)
     assert verify_chain().ok

@@ -11,38 +11,21 @@ import jwt
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from governance import audit, signing
-from governance.actors import system
+from governance import signing
 from governance.audit import compute_hash, verify_chain
 from governance.checkpoints import sign_checkpoint, verify_anchored_chain
 from governance.jobs.runner import run_job
 from governance.models import AuditChainHead, AuditCheckpoint, AuditEvent
-
-
-def _write_events(n, subject):
-    for i in range(n):
-        with transaction.atomic():
-            audit.record(system("test"), "thing.changed", subject, after={"i": i}, reason=f"step {i}")
-
-
-def _raw_sql(sql, params=()):
-    """What someone with database write access does (on PostgreSQL, past the append-only trigger)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = DEFAULT")
+from tests.governance.audit_support import raw_sql, write_events
 
 
 def _move_head_to(seq):
     event = AuditEvent.objects.get(seq=seq)
-    _raw_sql("UPDATE governance_auditchainhead SET seq = %s, hash = %s WHERE id = 1", [seq, event.hash])
+    raw_sql("UPDATE governance_auditchainhead SET seq = %s, hash = %s WHERE id = 1", [seq, event.hash])
 
 
 def _verify_fails() -> str:
@@ -55,7 +38,7 @@ def _verify_fails() -> str:
 @pytest.fixture
 def chain(team):
     """Five events, the head signed after them."""
-    _write_events(5, team)
+    write_events(5, team)
     sign_checkpoint("test")
     return team
 
@@ -65,7 +48,7 @@ def chain(team):
 
 @pytest.mark.django_db(transaction=True)
 def test_deleting_the_last_events_and_moving_the_head_is_caught_as_truncation(chain):
-    _raw_sql("DELETE FROM governance_auditevent WHERE seq > 3")
+    raw_sql("DELETE FROM governance_auditevent WHERE seq > 3")
     _move_head_to(3)
 
     assert verify_chain().ok  # the hash chain alone agrees with itself
@@ -81,7 +64,7 @@ def test_editing_an_event_and_rehashing_every_later_one_is_caught_as_rewriting(c
             event.actor = "someone-else"
         event.prev_hash = prev_hash
         event.hash = compute_hash(event.hashed_fields())
-        _raw_sql(
+        raw_sql(
             "UPDATE governance_auditevent SET actor = %s, prev_hash = %s, hash = %s WHERE seq = %s",
             [event.actor, event.prev_hash, event.hash, event.seq],
         )
@@ -96,15 +79,15 @@ def test_editing_an_event_and_rehashing_every_later_one_is_caught_as_rewriting(c
 @pytest.mark.django_db(transaction=True)
 def test_deleting_checkpoints_with_the_tail_is_caught_because_the_newest_left_is_stale(team):
     now = timezone.now()
-    _write_events(3, team)
+    write_events(3, team)
     sign_checkpoint("scheduled", now=now - timedelta(hours=3))
-    _write_events(2, team)
+    write_events(2, team)
     sign_checkpoint("scheduled", now=now - timedelta(minutes=10))
     call_command("verify_audit_chain")  # intact as it stands
 
-    _raw_sql("DELETE FROM governance_auditevent WHERE seq > 3")
+    raw_sql("DELETE FROM governance_auditevent WHERE seq > 3")
     _move_head_to(3)
-    _raw_sql("DELETE FROM governance_auditcheckpoint WHERE seq > 3")
+    raw_sql("DELETE FROM governance_auditcheckpoint WHERE seq > 3")
 
     assert verify_chain().ok
     message = _verify_fails()
@@ -113,9 +96,9 @@ def test_deleting_checkpoints_with_the_tail_is_caught_because_the_newest_left_is
 
 @pytest.mark.django_db(transaction=True)
 def test_deleting_every_checkpoint_is_caught_once_the_chain_is_older_than_two_intervals(team):
-    _write_events(2, team)
+    write_events(2, team)
     sign_checkpoint("scheduled")
-    _raw_sql("DELETE FROM governance_auditcheckpoint")
+    raw_sql("DELETE FROM governance_auditcheckpoint")
     later = timezone.now() + timedelta(hours=3)
 
     report = verify_anchored_chain(now=later)
@@ -124,11 +107,11 @@ def test_deleting_every_checkpoint_is_caught_once_the_chain_is_older_than_two_in
 
 @pytest.mark.django_db(transaction=True)
 def test_wiping_chain_and_checkpoints_is_caught_by_the_key_files_age(team):
-    _write_events(2, team)
+    write_events(2, team)
     sign_checkpoint("scheduled")
-    _raw_sql("DELETE FROM governance_auditcheckpoint")
-    _raw_sql("DELETE FROM governance_auditevent")
-    _raw_sql("DELETE FROM governance_auditchainhead")
+    raw_sql("DELETE FROM governance_auditcheckpoint")
+    raw_sql("DELETE FROM governance_auditevent")
+    raw_sql("DELETE FROM governance_auditchainhead")
 
     report = verify_anchored_chain(now=timezone.now() + timedelta(hours=3))
     assert not report.ok and "checkpoint key has existed since" in report.problems[0]
@@ -154,7 +137,7 @@ def test_a_checkpoint_row_signed_with_another_key_is_reported_as_not_genuine(cha
 
 @pytest.mark.django_db(transaction=True)
 def test_an_altered_checkpoint_row_is_reported(chain):
-    _raw_sql("UPDATE governance_auditcheckpoint SET seq = 2")
+    raw_sql("UPDATE governance_auditcheckpoint SET seq = 2")
     assert "was altered" in _verify_fails()
 
 
@@ -182,14 +165,14 @@ def test_an_anchored_intact_chain_exits_zero_and_says_what_was_checked(chain, ca
 
 @pytest.mark.django_db
 def test_events_after_the_newest_checkpoint_are_named_but_pass_within_the_interval(chain, capsys):
-    _write_events(2, chain)
+    write_events(2, chain)
     call_command("verify_audit_chain")
     assert "events #6..#7 came after the newest checkpoint" in capsys.readouterr().out
 
 
 @pytest.mark.django_db
 def test_a_young_chain_without_checkpoints_passes_with_a_note(team, capsys):
-    _write_events(2, team)
+    write_events(2, team)
     call_command("verify_audit_chain")
     out = capsys.readouterr().out
     assert "no signed checkpoint yet" in out and "younger than two intervals" in out
