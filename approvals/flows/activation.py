@@ -16,11 +16,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from approvals.registry import ApprovalKind, register
+from approvals.flows.common import IdentityRequestApproval
+from approvals.registry import register
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from governance.links import link
 from inventory import services
 from inventory.models import TIER_ORDER, ActivationRequest, Identity
 
@@ -110,21 +110,13 @@ def activate_now(actor: Actor, identity_id: int, reason: str) -> Identity:
     return identity
 
 
-def _close(actor: Actor, request, state: str, reason: str = "") -> None:
-    services.close_pending_request(
-        actor,
-        ActivationRequest,
-        request.object_id,
-        state,
-        "identity.activation",
-        "activation_request",
-        reason,
-    )
-
-
 @register(KIND)
-class ActivationApproval(ApprovalKind):
+class ActivationApproval(IdentityRequestApproval):
     label = "activation"
+    model = ActivationRequest
+    verb = "identity.activation"
+    after_key = "activation_request"
+    url_name = "inventory:activation"
 
     def _item(self, request) -> ActivationRequest:
         return (
@@ -144,12 +136,6 @@ class ActivationApproval(ApprovalKind):
             raise IllegalTransition(f"'{identity.name}' lost its owner meanwhile; IAM reassigns it first.")
         activate_now(actor, identity.pk, f"activation request #{item.pk} approved: {item.reason}")
         ActivationRequest.objects.filter(pk=item.pk).update(state=State.APPLIED, decided_at=timezone.now())
-
-    def on_rejected(self, request, actor):
-        _close(actor, request, State.REJECTED)
-
-    def on_withdrawn(self, request, actor, reason):
-        _close(actor, request, State.WITHDRAWN, reason)
 
     def on_tier_raised(self, request, actor, reason):
         """IAM raised the tier while deciding: the request and the identity carry the new tier."""
@@ -172,6 +158,3 @@ class ActivationApproval(ApprovalKind):
                 after={"risk_tier": request.tier},
                 reason=reason,
             )
-
-    def url(self, request) -> str:
-        return link("inventory:activation", request.object_id)

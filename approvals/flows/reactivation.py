@@ -13,11 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.registry import ApprovalKind, register
+from approvals.flows.common import IdentityRequestApproval
+from approvals.registry import register
 from governance import audit
-from governance.actors import Actor, as_actor
+from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from governance.links import link
 from inventory import services
 from inventory.models import Identity, ReactivationRequest
 
@@ -65,21 +65,13 @@ def request_reactivation(actor, identity: Identity, reason: str) -> Reactivation
     return reactivation
 
 
-def _close(actor: Actor, request, state: str, reason: str = "") -> None:
-    services.close_pending_request(
-        actor,
-        ReactivationRequest,
-        request.object_id,
-        state,
-        "identity.reactivation",
-        "reactivation_request",
-        reason,
-    )
-
-
 @register(KIND)
-class ReactivationApproval(ApprovalKind):
+class ReactivationApproval(IdentityRequestApproval):
     label = "reactivation"
+    model = ReactivationRequest
+    verb = "identity.reactivation"
+    after_key = "reactivation_request"
+    url_name = "inventory:reactivation"
 
     def on_approved(self, request, actor):
         reactivation = (
@@ -96,12 +88,3 @@ class ReactivationApproval(ApprovalKind):
         ReactivationRequest.objects.filter(pk=reactivation.pk).update(
             state=State.APPLIED, decided_at=timezone.now()
         )
-
-    def on_rejected(self, request, actor):
-        _close(actor, request, State.REJECTED)
-
-    def on_withdrawn(self, request, actor, reason):
-        _close(actor, request, State.WITHDRAWN, reason)
-
-    def url(self, request) -> str:
-        return link("inventory:reactivation", request.object_id)

@@ -17,14 +17,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from approvals.registry import ApprovalKind, register
+from approvals.flows.common import IdentityRequestApproval
+from approvals.registry import register
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from governance.links import link
 from inventory.models import Grant, Identity, ScopeChange
 from inventory.risk import assess, max_tier
-from inventory.services import SCOPE_FIELDS, can_edit, close_pending_request, grant_snapshot
+from inventory.services import SCOPE_FIELDS, can_edit, grant_snapshot
 from inventory.validation import parse_time, validate_grants, validate_identity_fields
 
 KIND = "scope_change"
@@ -271,27 +271,16 @@ def _apply(actor: Actor, change: ScopeChange) -> None:
     )
 
 
-def _close(actor: Actor, request, state: str, reason: str = "") -> None:
-    close_pending_request(
-        actor, ScopeChange, request.object_id, state, "identity.scope_change", "scope_change", reason
-    )
-
-
 @register(KIND)
-class ScopeChangeApproval(ApprovalKind):
+class ScopeChangeApproval(IdentityRequestApproval):
     label = "scope change"
+    model = ScopeChange
+    verb = "identity.scope_change"
+    after_key = "scope_change"
+    url_name = "inventory:scope-change"
 
     def on_approved(self, request, actor):
         _apply(actor, ScopeChange(pk=request.object_id))
-
-    def on_rejected(self, request, actor):
-        _close(actor, request, ScopeChange.State.REJECTED)
-
-    def on_withdrawn(self, request, actor, reason):
-        _close(actor, request, ScopeChange.State.WITHDRAWN, reason)
-
-    def url(self, request) -> str:
-        return link("inventory:scope-change", request.object_id)
 
     def on_tier_raised(self, request, actor, reason):
         ScopeChange.objects.filter(pk=request.object_id).update(risk_tier=request.tier)
