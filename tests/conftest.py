@@ -1,4 +1,4 @@
-"""Shared fixtures: named role users, API clients, and a token helper."""
+"""Shared fixtures: named role users, API clients, a token helper, and moto's IAM server."""
 
 import os
 import tempfile
@@ -124,6 +124,28 @@ def api_as():
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """moto's IAM server on loopback, one per test session."""
+    from tests.connectors.moto_support import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(moto_url, monkeypatch):
+    """An empty IAM at moto's server, boto3's default chain pointed at placeholder credentials."""
+    from tests.connectors.moto_support import FAKE_CREDENTIALS, iam_client, reset
+
+    reset(moto_url)
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    return iam_client(moto_url)
 
 
 @pytest.fixture(scope="session")

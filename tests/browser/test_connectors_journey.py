@@ -8,21 +8,6 @@ import pytest
 from connectors.models import Connector, ConnectorRun
 from inventory.models import Identity
 from tests.browser.nav import click_nav
-from tests.connectors.moto_support import FAKE_CREDENTIALS, iam_client, moto_server, reset
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def aws(moto_url, monkeypatch):
-    reset(moto_url)
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    return iam_client(moto_url)
 
 
 @pytest.mark.django_db(transaction=True)
