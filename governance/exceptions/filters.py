@@ -5,8 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.exceptions.models import PolicyException
-from governance.filters import id_filter
-from governance.people.models import Team
+from governance.filters import id_filter, identity_team_filter
 
 
 class ExceptionFilter(django_filters.FilterSet):
@@ -15,13 +14,7 @@ class ExceptionFilter(django_filters.FilterSet):
     )
     rule = django_filters.CharFilter(label=_("Rule"))
     identity = id_filter("identity_id", label=_("Identity id"))
-    team = django_filters.ModelChoiceFilter(
-        field_name="identity__team",
-        to_field_name="slug",
-        queryset=Team.objects.order_by("name"),
-        label=_("Team"),
-        empty_label=_("Any team"),
-    )
+    team = identity_team_filter()
     expiring_within = django_filters.NumberFilter(
         method="filter_expiring", label=_("Active, expiring within (days)"), min_value=0, max_value=3650
     )

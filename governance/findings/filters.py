@@ -3,9 +3,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.filters import id_filter
+from governance.filters import id_filter, identity_team_filter
 from governance.findings.models import Finding, Rule, Severity
-from governance.people.models import Team
 
 
 class FindingFilter(django_filters.FilterSet):
@@ -17,13 +16,7 @@ class FindingFilter(django_filters.FilterSet):
         choices=Severity.choices, label=_("Severity"), empty_label=_("Any severity")
     )
     identity = id_filter("identity_id", label=_("Identity id"))
-    team = django_filters.ModelChoiceFilter(
-        field_name="identity__team",
-        to_field_name="slug",
-        queryset=Team.objects.order_by("name"),
-        label=_("Team"),
-        empty_label=_("Any team"),
-    )
+    team = identity_team_filter()
     search = django_filters.CharFilter(
         field_name="identity__name", lookup_expr="icontains", label=_("Identity name")
     )
