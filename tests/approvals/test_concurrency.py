@@ -1,14 +1,13 @@
 """Two approvers acting on the same step at the same moment: exactly one decision and one 409."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from approvals.models import ApprovalStep
 from approvals.services import intake as svc
 from governance.errors import IllegalTransition
 from governance.models import AuditEvent
+from tests.races import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -16,33 +15,11 @@ pytestmark = [
 ]
 
 
-def _race(calls):
-    """Run the calls in threads released together; return each one's outcome."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we assert on
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_iam_approvers_on_the_same_step_yield_one_decision_and_one_409(owner, iam, iam2, make_intake):
     intake = make_intake(owner, "high")
     step = intake.approval.steps.get(order=1)
-    outcomes = _race(
+    outcomes = race(
         [
             lambda: svc.approve(iam, intake, comment="one", step_id=step.pk),
             lambda: svc.approve(iam2, intake, comment="two", step_id=step.pk),
@@ -67,7 +44,7 @@ def test_racing_final_approvals_create_one_identity(owner, iam, security, make_i
     intake = make_intake(owner, "high")
     svc.approve(iam, intake)
     step = intake.approval.steps.get(order=2)
-    outcomes = _race(
+    outcomes = race(
         [
             lambda: svc.approve(security, intake, step_id=step.pk),
             lambda: svc.approve(security2, intake, step_id=step.pk),
@@ -83,7 +60,7 @@ def test_racing_final_approvals_create_one_identity(owner, iam, security, make_i
 def test_approve_racing_reject_yields_one_outcome(owner, iam, iam2, make_intake):
     intake = make_intake(owner, "medium")
     step = intake.approval.steps.get()
-    outcomes = _race(
+    outcomes = race(
         [
             lambda: svc.approve(iam, intake, step_id=step.pk),
             lambda: svc.reject(iam2, intake, comment="no", step_id=step.pk),

@@ -39,6 +39,7 @@ from tests.approvals.conftest import answers
 from tests.factories import CredentialFactory, IdentityFactory, UserFactory
 from tests.governance.evidence_support import small_estate
 from tests.governance.test_celery_worker import _database_url_for_worker
+from tests.races import race
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
@@ -388,25 +389,6 @@ def test_with_the_broker_down_an_export_request_succeeds_and_waits_for_the_recov
 # ---------------------------------------------------------------- concurrent edits of one identity
 
 
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
-
-
 def _edit_form(identity, purpose: str, version: int) -> dict:
     return {
         "name": identity.name,
@@ -441,7 +423,7 @@ def test_two_editors_saving_the_same_version_at_once_one_wins_and_the_other_gets
     def by_page():
         return client.post(f"/inventory/{identity.pk}/edit/", _edit_form(identity, "from the page", version))
 
-    api_response, page_response = _race([by_api, by_page])
+    api_response, page_response = race([by_api, by_page])
     statuses = sorted([api_response.status_code, page_response.status_code])
     assert statuses in ([200, 409], [302, 409]), statuses
     identity.refresh_from_db()
