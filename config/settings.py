@@ -87,6 +87,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "governance.middleware.RequestIdMiddleware",
     "governance.middleware.RefuseNulMiddleware",
+    # POST /api/v1/decisions/ with a bearer token: answered here, past the URL resolver, the session
+    # and DRF's machinery, with the same checks (governance/decisions/lean.py).
+    "governance.decisions.lean.LeanDecisionMiddleware",
     "governance.middleware.SsoSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "governance.middleware.ReadOnlyRolesMiddleware",
@@ -427,6 +430,9 @@ STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = [
 ]
 
 # Request-time decisions: allows above this many per identity per minute are counted into one row.
+# The decision endpoint's lean path for bearer-token questions (governance/decisions/lean.py); 0 sends
+# them through DRF like every other request (the answers are the same either way).
+STEWARD_LEAN_DECISIONS = os.environ.get("STEWARD_LEAN_DECISIONS", "1") != "0"
 STEWARD_DECISION_SAMPLE_ABOVE = int(os.environ.get("STEWARD_DECISION_SAMPLE_ABOVE", "60"))
 # Scheduled work: /healthz reports the sweep as late past this age; an evidence build whose worker
 # stopped renewing its lease this long ago is rebuilt by the recovery job.

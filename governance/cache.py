@@ -86,3 +86,56 @@ def add_many(keys: Iterable[str], ttl: int) -> set[str]:
     for key in keys:
         pipe.set(cache.make_and_validate_key(key), 1, nx=True, ex=ttl)
     return {key for key, done in zip(keys, pipe.execute(), strict=True) if done}
+
+
+def incr_and_add(counts: dict[str, int], counts_ttl: int, marks: Iterable[str], marks_ttl: int):
+    """`incr_many(counts, counts_ttl)` and `add_many(marks, marks_ttl)` in one round trip on Redis:
+    (totals, new marks)."""
+    marks = list(dict.fromkeys(marks))
+    client = _redis_client()
+    if client is None or not (counts and marks):
+        return incr_many(counts, counts_ttl), add_many(marks, marks_ttl)
+    pipe = client.pipeline(transaction=False)
+    keys = list(counts)
+    for key in keys:
+        raw = cache.make_and_validate_key(key)
+        pipe.incrby(raw, counts[key])
+        pipe.expire(raw, counts_ttl)
+    for key in marks:
+        pipe.set(cache.make_and_validate_key(key), 1, nx=True, ex=marks_ttl)
+    replies = pipe.execute()
+    totals = {key: int(replies[2 * i]) for i, key in enumerate(keys)}
+    done = replies[2 * len(keys) :]
+    return totals, {key for key, new in zip(marks, done, strict=True) if new}
+
+
+# A sliding-window rate limit's check-and-count, atomic and in one round trip: the two windows'
+# counts are read, and the current one is incremented only when the request is within the limit.
+# KEYS: current window, previous window. ARGV: limit, the previous window's share still in view, ttl.
+# Returns the new count, or -1 when over the limit (nothing counted).
+_WINDOW_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current + previous * tonumber(ARGV[2]) >= tonumber(ARGV[1]) then
+  return -1
+end
+current = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return current
+"""
+_SCRIPTS: dict[int, object] = {}
+
+
+def window_admit(
+    current_key: str, previous_key: str, limit: int, still_counts: float, ttl: int
+) -> bool | None:
+    """On Redis: count a request in the current window unless the sliding window is full; True when
+    admitted, False when not. None on another backend (the caller reads and counts itself)."""
+    client = _redis_client()
+    if client is None:
+        return None
+    script = _SCRIPTS.get(id(client))
+    if script is None:
+        script = _SCRIPTS[id(client)] = client.register_script(_WINDOW_SCRIPT)
+    keys = [cache.make_and_validate_key(current_key), cache.make_and_validate_key(previous_key)]
+    return int(script(keys=keys, args=[limit, repr(still_counts), ttl])) >= 0

@@ -2,8 +2,9 @@
 
 A sliding-window counter: two fixed-window counts (this window and the last), the last weighted by
 how much of it still lies within one window of now. Constant work per request — one read of two
-counters and one increment — where DRF's SimpleRateThrottle stores and rewrites the list of every
-request's time in the window (3,000 floats per token at the default rate, pickled twice a request).
+counters and one increment, on Redis one atomic script call (one round trip) — where DRF's
+SimpleRateThrottle stores and rewrites the list of every request's time in the window (3,000 floats
+per token at the default rate, pickled twice a request).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from governance.cache import incr_many
+from governance.cache import incr_many, window_admit
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -55,14 +56,18 @@ class ApiRateThrottle(BaseThrottle):
         window = int(now // duration)
         key = self.get_cache_key(request, view)
         current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
-        counts = cache.get_many([current_key, previous_key])
-        current, previous = counts.get(current_key, 0), counts.get(previous_key, 0)
         still_counts = 1 - (now - window * duration) / duration  # the last window's share still in view
-        if current + previous * still_counts >= limit:
+        # On Redis, read and count in one atomic round trip (a script); elsewhere two cache calls.
+        admitted = window_admit(current_key, previous_key, limit, still_counts, duration * 2)
+        if admitted is None:
+            counts = cache.get_many([current_key, previous_key])
+            current, previous = counts.get(current_key, 0), counts.get(previous_key, 0)
+            admitted = current + previous * still_counts < limit
+            if admitted:
+                incr_many({current_key: 1}, duration * 2)
+        if not admitted:
             self._wait = max(1, math.ceil((window + 1) * duration - now))  # a retry then has a fair chance
-            return False
-        incr_many({current_key: 1}, duration * 2)  # one round trip on Redis
-        return True
+        return admitted
 
     def wait(self) -> int | None:
         return getattr(self, "_wait", None)

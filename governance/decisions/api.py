@@ -131,15 +131,21 @@ class DecisionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="One question (object) → one answer; a list of up to 100 → a list of answers.",
     )
     def create(self, request, *args, **kwargs):
-        credential = request.auth if getattr(request.auth, "is_machine_credential", False) else None
-        data = request.data
-        if credential is not None:
-            data = own_identity(data, credential.identity_id)
-        asks, is_batch = services.parse(data)
-        revoked = credential.revoked_reason if credential else ""
-        answers = services.decide(from_request(request), asks, is_batch=is_batch, revoked=revoked)
-        body = [a.as_dict() for a in answers]
-        return Response(body if is_batch else body[0], status=status.HTTP_200_OK)
+        return Response(answer(request, request.data), status=status.HTTP_200_OK)
+
+
+def answer(request, data):
+    """The answers to an authenticated, permitted, throttled request's questions (`data`, parsed):
+    one object for one question, a list for a batch. Shared by this view and the lean path
+    (`governance.decisions.lean`), so both answer alike."""
+    credential = request.auth if getattr(request.auth, "is_machine_credential", False) else None
+    if credential is not None:
+        data = own_identity(data, credential.identity_id)
+    asks, is_batch = services.parse(data)
+    revoked = credential.revoked_reason if credential else ""
+    answers = services.decide(from_request(request), asks, is_batch=is_batch, revoked=revoked)
+    body = [a.as_dict() for a in answers]
+    return body if is_batch else body[0]
 
 
 def own_identity(data, identity_id: int):

@@ -27,7 +27,7 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.bulk import insert_statement
-from governance.cache import add_many, incr_many
+from governance.cache import add_many, incr_and_add
 from governance.decisions import attestation, chain, subjects
 from governance.decisions.models import AGGREGATE_BUCKET, DecisionRecord
 from governance.decisions.questions import Answer, Ask
@@ -295,10 +295,8 @@ def decide(
 # ---------------------------------------------------------------- recording
 
 
-def _over_rate(answers: list[Answer], minute: datetime) -> list[bool]:
-    """For each answer: is it an allow above the identity's sampling rate this minute? One counter
-    per identity, moved by the batch's allows in one cache round trip; the allows are numbered in
-    order, so a batch counts exactly as the same questions asked one by one."""
+def _rate_keys(answers: list[Answer], minute: datetime) -> tuple[list[str | None], dict[str, int]]:
+    """Each allow's per-identity counter for this minute, and how much the batch adds to each."""
     allows: dict[str, int] = {}
     keys = []
     for answer in answers:
@@ -307,7 +305,13 @@ def _over_rate(answers: list[Answer], minute: datetime) -> list[bool]:
             key = f"steward:decisions:rate:{answer.identity_id}:{int(minute.timestamp())}"
             allows[key] = allows.get(key, 0) + 1
         keys.append(key)
-    totals = incr_many(allows, 120)
+    return keys, allows
+
+
+def _over_rate(keys: list[str | None], allows: dict[str, int], totals: dict[str, int]) -> list[bool]:
+    """For each answer: is it an allow above the identity's sampling rate this minute? One counter
+    per identity, moved by the batch's allows (`totals`: the counters after); the allows are numbered
+    in order, so a batch counts exactly as the same questions asked one by one."""
     seen = {key: totals[key] - n for key, n in allows.items()}  # the count before this batch
     limit, over = sample_above(), []
     for key in keys:
@@ -327,13 +331,29 @@ def _notable(verdict: cedar.Verdict) -> bool:
     return verdict.decision != cedar.Decision.ALLOW or verdict.jit or bool(verdict.exceptions)
 
 
+def _audit_key(answer: Answer) -> str:
+    verdict = answer.verdict
+    question = (answer.identity_id, *astuple_question(answer.ask), verdict.decision, verdict.jit)
+    return "steward:decisions:audited:" + hashlib.sha1(repr(question).encode()).hexdigest()
+
+
 def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now: datetime) -> None:
     minute = now.replace(second=0, microsecond=0)
     rows: list[DecisionRecord] = []
     usage: list[UsageEvent] = []
     aggregated: list[Answer] = []
     notable: list[tuple[str, Answer, cedar.Subject]] = []
-    for answer, subject, over in zip(answers, facts, _over_rate(answers, minute), strict=True):
+    # One cache round trip in the common case: the allows' rate counters, the once-a-minute marks of
+    # the identities' last use and of the notable answers that are not allows (only an allow can be
+    # over the rate, so these marks do not depend on the counters). A notable allow (on a JIT grant or
+    # an exception) below the rate takes its mark in a second round trip.
+    keys, allows = _rate_keys(answers, minute)
+    used = {f"steward:decisions:used:{pk}": pk for pk in {a.identity_id for a in answers}}
+    early = [
+        _audit_key(a) for a in answers if a.verdict.decision != cedar.Decision.ALLOW and _notable(a.verdict)
+    ]
+    totals, new = incr_and_add(allows, 120, [*early, *used], 60)
+    for answer, subject, over in zip(answers, facts, _over_rate(keys, allows, totals), strict=True):
         ask, verdict = answer.ask, answer.verdict
         after_revocation = subject.status in REVOKED
         if over:
@@ -360,12 +380,11 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             )
         )
         if _notable(verdict):
-            question = (answer.identity_id, *astuple_question(ask), verdict.decision, verdict.jit)
-            key = "steward:decisions:audited:" + hashlib.sha1(repr(question).encode()).hexdigest()
-            notable.append((key, answer, subject))
-    # Once a minute: an audit event per notable question, last_used_at per identity. One round trip.
-    used = {f"steward:decisions:used:{pk}": pk for pk in {a.identity_id for a in answers}}
-    new = add_many([key for key, _a, _s in notable] + list(used), 60)
+            notable.append((_audit_key(answer), answer, subject))
+    # Once a minute: an audit event per notable question, last_used_at per identity.
+    late = [key for key, answer, _s in notable if answer.verdict.decision == cedar.Decision.ALLOW]
+    if late:
+        new |= add_many(late, 60)
     audited = []
     for key, answer, subject in notable:
         if key in new:

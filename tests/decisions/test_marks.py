@@ -98,3 +98,44 @@ def test_counters_read_back_through_the_cache_api(backend):
     marks.incr_many({"t:1": 1}, 60)
     marks.incr_many({"t:1": 1}, 60)
     assert cache.get_many(["t:1", "t:0"]) == {"t:1": 2}
+
+
+def test_counters_and_marks_in_one_call_mean_what_they_mean_apart(backend):
+    marks.add_many(["seen"], 60)
+    totals, new = marks.incr_and_add({"c": 2, "d": 1}, 60, ["seen", "fresh", "fresh"], 60)
+    assert totals == {"c": 2, "d": 1}
+    assert new == {"fresh"}
+    totals, new = marks.incr_and_add({"c": 1}, 60, [], 60)
+    assert (totals, new) == ({"c": 3}, set())
+    assert marks.incr_and_add({}, 60, ["other"], 60) == ({}, {"other"})
+
+
+def test_the_sliding_window_admits_up_to_its_limit_and_counts_only_what_it_admits(backend):
+    """On Redis one script call reads both windows and counts; elsewhere the caller does (None)."""
+    from django.core.cache import cache
+
+    if backend != "redis":
+        assert marks.window_admit("w:2", "w:1", 3, 0.5, 120) is None
+        return
+    marks.incr_many({"w:1": 4}, 120)  # the previous window: 4 requests, half of it still in view
+    assert marks.window_admit("w:2", "w:1", 3, 0.5, 120) is True  # 0 + 2 < 3
+    assert marks.window_admit("w:2", "w:1", 3, 0.5, 120) is False  # 1 + 2 >= 3
+    assert marks.window_admit("w:2", "w:1", 3, 0.5, 120) is False
+    assert cache.get_many(["w:2"]) == {"w:2": 1}  # refusals are not counted
+    assert marks.window_admit("w:2", "w:1", 3, 0.0, 120) is True  # the last window out of view
+
+
+@pytest.mark.django_db
+def test_the_api_throttle_refuses_past_its_rate_on_either_cache(backend, settings):
+    from rest_framework.test import APIRequestFactory
+
+    from governance.throttling import ApiRateThrottle
+
+    settings.STEWARD_API_RATE = "3/min"
+    request = APIRequestFactory().get("/api/v1/identities/")
+    request.user, request.auth = type("U", (), {"is_authenticated": False})(), None
+    throttle = ApiRateThrottle()
+    answers = [throttle.allow_request(request, None) for _ in range(5)]
+    assert answers[:3] == [True, True, True]
+    assert answers[3:] == [False, False]
+    assert 1 <= throttle.wait() <= 120
