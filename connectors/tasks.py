@@ -7,16 +7,8 @@ claimed with a compare-and-set, so a redelivered or duplicated message does noth
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-RETRY = {
-    "acks_late": True,
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 30,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
+from governance.tasks import RETRY
 
 
 @shared_task(name="connectors.run_sync", **RETRY)

@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 
 from governance.jobs.runner import run_job
 
+# Every Steward task's delivery and retry options (the connectors' tasks take them too).
 RETRY = {
     "acks_late": True,
     "autoretry_for": (OperationalError, InterfaceError),
