@@ -8,6 +8,7 @@ compared by fingerprint).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from connectors import config as connector_config
 from connectors import kinds
-from connectors.kinds import ConnectorError, FoundIdentity, Page
+from connectors.kinds import ConnectorError, FoundCredential, FoundIdentity, Page
 from connectors.models import Connector, ConnectorRun, Enforcement, SourceRecord
 from connectors.services import connector_actor
 from governance import audit
@@ -146,7 +147,8 @@ def _unique_name(connector: Connector, found: FoundIdentity, taken: set[str]) ->
     return name
 
 
-def _credential_rows(identity: Identity, found: FoundIdentity) -> list[Credential]:
+def _credential_rows(identity: Identity, credentials: Iterable[FoundCredential]) -> list[Credential]:
+    """New credential rows for what the source reports (key ids and labels, never secret values)."""
     return [
         Credential(
             identity=identity,
@@ -156,7 +158,7 @@ def _credential_rows(identity: Identity, found: FoundIdentity) -> list[Credentia
             issued_at=c.issued_at,
             expires_at=c.expires_at,
         )
-        for c in found.credentials
+        for c in credentials
     ]
 
 
@@ -285,7 +287,7 @@ def _discover(actor: Actor, connector: Connector, found: FoundIdentity, taken: s
         reason=f"Discovered by connector {connector.name}",
     )
     # Key ids are the source's identifiers (not secret values), written as the source reports them.
-    Credential.objects.bulk_create(_credential_rows(identity, found))
+    Credential.objects.bulk_create(_credential_rows(identity, found.credentials))
     if found.last_used_at:
         Identity.objects.filter(pk=identity.pk).update(last_used_at=found.last_used_at)
     audit.record(
@@ -321,19 +323,7 @@ def _apply_changes(
     current = {c.label: c for c in identity.credentials.all()}
     new = [c for c in found.credentials if c.label not in current]
     if new:
-        Credential.objects.bulk_create(
-            [
-                Credential(
-                    identity=identity,
-                    kind=c.kind,
-                    label=c.label,
-                    storage=c.storage[:200],
-                    issued_at=c.issued_at,
-                    expires_at=c.expires_at,
-                )
-                for c in new
-            ]
-        )
+        Credential.objects.bulk_create(_credential_rows(identity, new))
         after["credentials_added"] = sorted(c.label for c in new)
     seen_labels = {c.label for c in found.credentials}
     gone = [
