@@ -6,17 +6,23 @@ Thin on purpose: parse, authorise, call one service, render. Services check role
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from governance.access import MEMBERS
 from governance.actors import from_request
+from governance.api_common import StewardPagination
 from governance.errors import NotAllowed
+from governance.paging import BadCursor, OnePassPaginator, decode_cursor, encode_cursor, keyset_page
 from governance.permissions import AuditorReadOnly, TokenScopePermission, is_usage_report
 from governance.safe_json import DepthLimitedJSONParser
 from inventory import edits, importers, services, usage
@@ -77,6 +83,112 @@ def _with_details(queryset):
     )
 
 
+def _searching(request) -> bool:
+    return bool(request.query_params.get("search", "").strip())
+
+
+class IdentityPagination(StewardPagination):
+    """Pages with an exact `count` (the contract's default), or, given `cursor`, a cursor mode
+    without a count: keyset pages in name order (names are unique), one query each however deep,
+    with `next`/`previous` links carrying opaque cursors. Start it with an empty `?cursor=`."""
+
+    cursor_query_param = "cursor"
+    cursor_key = "name"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.cursor_mode = self.cursor_query_param in request.query_params
+        if not self.cursor_mode:
+            # A search visits every match anyway: count them in the pass that finds the page.
+            self.django_paginator_class = OnePassPaginator if _searching(request) else Paginator
+            return super().paginate_queryset(queryset, request, view)
+        if self.page_query_param in request.query_params:
+            raise ValidationError({self.cursor_query_param: ["Give `cursor` or `page`, not both."]})
+        if "ordering" in request.query_params:
+            raise ValidationError(
+                {
+                    self.cursor_query_param: [
+                        "Cursor mode reads in name order; `ordering` is not offered with it."
+                    ]
+                }
+            )
+        try:
+            position = decode_cursor(request.query_params[self.cursor_query_param])
+        except BadCursor:
+            raise ValidationError(
+                {self.cursor_query_param: ["Not a cursor from this list: start with an empty `cursor=`."]}
+            ) from None
+        size = self.get_page_size(request)
+        self.keyset = keyset_page(queryset, self.cursor_key, size, position, fence=_searching(request))
+        return list(self.keyset)
+
+    def _cursor_link(self, direction: str, key) -> str | None:
+        if key is None:
+            return None
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        return replace_query_param(url, self.cursor_query_param, encode_cursor(direction, key))
+
+    def get_paginated_response(self, data):
+        if not self.cursor_mode:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "next": self._cursor_link("after", self.keyset.next_key),
+                "previous": self._cursor_link("before", self.keyset.previous_key),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        paged = super().get_paginated_response_schema(schema)
+        paged["required"] = ["results"]
+        paged["properties"]["count"]["description"] = (
+            "Exact number of matching identities; absent in cursor mode (`cursor`)."
+        )
+        return paged
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Cursor mode: pages in name order without `count`, each as fast however deep. "
+                    "Send an empty `cursor=` for the first page, then follow `next` and `previous`. "
+                    "Not with `page` or `ordering`; an unknown cursor is a 400."
+                ),
+                "schema": {"type": "string"},
+            },
+        ]
+
+
+FIELDS_PARAMETER = OpenApiParameter(
+    "fields",
+    OpenApiTypes.STR,
+    description=(
+        "Only these fields in each row, comma-separated (e.g. `id,name,status`); an unknown field is a 400."
+    ),
+)
+
+
+def requested_fields(request) -> tuple[str, ...] | None:
+    """The `fields` a list was asked for, in the serializer's order; None for all of them."""
+    raw = request.query_params.get("fields")
+    if raw is None:
+        return None
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    known = IdentityListSerializer.Meta.fields
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValidationError({"fields": [f"Unknown field: {name!r}." for name in unknown]})
+    if not names:
+        raise ValidationError({"fields": ["Name at least one field, e.g. `fields=id,name`."]})
+    wanted = set(names)
+    return tuple(name for name in known if name in wanted)
+
+
 def _require_governor(request, what: str) -> None:
     if not request.user.is_governor:
         raise NotAllowed(f"Only IAM approvers and Security admins may {what}.")
@@ -93,6 +205,7 @@ class IdentityViewSet(
 
     permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
     filterset_class = IdentityFilter
+    pagination_class = IdentityPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
     # The only action a `report`-scoped token may call here (TokenScopePermission).
     token_report_actions = frozenset({"usage"})
@@ -115,6 +228,13 @@ class IdentityViewSet(
         if self.action == "list" and not getattr(self, "swagger_fake_view", False):
             return IdentityListSerializer  # the same fields; the schema names them "Identity"
         return IdentitySerializer
+
+    @extend_schema(parameters=[FIELDS_PARAMETER])
+    def list(self, request, *args, **kwargs):
+        fields = requested_fields(request)  # a 400 before any query
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        write = IdentityListSerializer(context={"fields": fields}).to_representation
+        return self.get_paginated_response([write(identity) for identity in page])
 
     def _detail(self, identity: Identity, code=status.HTTP_200_OK) -> Response:
         fresh = _with_details(base_queryset()).get(pk=identity.pk)

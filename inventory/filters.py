@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db import connections
+from django.db.models import Case, F, Func, IntegerField, Q, TextField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,23 @@ from inventory.models import CREDENTIAL_AGE_BANDS, NO_DATE_BAND, Credential, Env
 
 NONE = "(none)"  # the filter value for "no vendor / no model recorded"
 SEARCH_FIELDS = ("name", "vendor", "product", "model_name", "purpose", "external_id")
+# Joins the searched columns into one text on PostgreSQL; a control character no search term holds
+# (one that does is searched column by column), so a match cannot straddle two columns.
+SEARCH_SEPARATOR = "\x1f"
+
+
+class SearchDocument(Func):
+    """name, vendor, product, model_name, purpose and external_id joined by SEARCH_SEPARATOR, the
+    expression the trigram index `identity_search_trgm` holds (migration 0011). The SQL must stay
+    character for character what that index was built on, or the planner cannot match the two."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || E'\\x1f' || "
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__(*(F(field) for field in SEARCH_FIELDS))
+
 
 # Public sort keys -> model fields (nulls sort last for "last used" so stale ones surface on -last_used).
 ORDERING_FIELDS = (
@@ -114,15 +132,7 @@ class IdentityFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        query = Q()
-        for field in SEARCH_FIELDS:
-            query |= Q(**{f"{field}__icontains": value})
-        if (pk := parse_id(value)) is not None:
-            query |= Q(pk=pk)
-        return queryset.filter(query)
+        return search(queryset, value)
 
     def filter_owner(self, queryset, name, value):
         value = value.strip()
@@ -161,6 +171,30 @@ class IdentityFilter(django_filters.FilterSet):
         if not value or user is None or not user.is_authenticated:
             return queryset
         return queryset.owned_by(user)
+
+
+def search(queryset, term: str):
+    """Identities with `term` in any of SEARCH_FIELDS (case-insensitive substring, Django's
+    `icontains`), or whose id it is.
+
+    On PostgreSQL the six columns are searched as one joined text, `UPPER(doc) LIKE UPPER('%term%')`,
+    which the trigram index serves (a substring of the joined text that holds no separator lies
+    inside one column, so the rows are the same). Elsewhere, and for a term holding the separator,
+    each column is matched on its own. Terms under three characters give no trigram: they scan.
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    if connections[queryset.db].vendor == "postgresql" and SEARCH_SEPARATOR not in term:
+        queryset = queryset.alias(search_document=SearchDocument())
+        query = Q(search_document__icontains=term)
+    else:
+        query = Q()
+        for field in SEARCH_FIELDS:
+            query |= Q(**{f"{field}__icontains": term})
+    if (pk := parse_id(term)) is not None:
+        query |= Q(pk=pk)
+    return queryset.filter(query)
 
 
 def base_queryset():

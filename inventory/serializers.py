@@ -116,6 +116,12 @@ class IdentityListSerializer(IdentitySerializer):
     machinery, which was a third of the identities list's time at estate scale (bench/README.md)."""
 
     def to_representation(self, obj):
+        row = self._row(obj)
+        fields = self.context.get("fields")  # `?fields=`: a subset, in the serializer's order
+        return row if fields is None else {name: row[name] for name in fields}
+
+    @staticmethod
+    def _row(obj) -> dict:
         owner, backup, team = obj.owner, obj.backup_owner, obj.team
         return {
             "id": obj.pk,
