@@ -10,11 +10,6 @@ from tests.browser.nav import click_nav
 from tests.governance.evidence_support import small_estate
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_auditor_exports_the_last_90_days_downloads_the_pack_and_it_verifies(
     page, live_server, login, auditor, owner, tmp_path

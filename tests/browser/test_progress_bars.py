@@ -27,11 +27,6 @@ def axe_page(browser):
     context.close()
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def _bar(row):
     bar = row.get_by_role("progressbar")
     bar.wait_for()

@@ -45,3 +45,10 @@ def export_now(user, django_capture_on_commit_callbacks, period=None) -> Evidenc
         export = request_export(user, start.isoformat(), end.isoformat())
     export.refresh_from_db()
     return export
+
+
+def post_export(client, django_capture_on_commit_callbacks):
+    """The evidence page's form posted for the default period, its after-commit work run."""
+    start, end = default_period()
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post("/evidence/", {"period_start": start.isoformat(), "period_end": end.isoformat()})

@@ -18,11 +18,6 @@ from tests.governance.evidence_support import export_now
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def test_approvals_csv_names_the_identity_an_approved_intake_created(
     owner, team, auditor, django_capture_on_commit_callbacks
 ):

@@ -49,16 +49,6 @@ from tests.governance.evidence_support import export_now
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def now():
-    return timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-
-
 def _at(now, days):
     return time_machine.travel(now - timedelta(days=days), tick=False)
 

@@ -27,11 +27,6 @@ from tests.governance.evidence_support import export_now
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def _origins(export) -> list[dict]:
     with zipfile.ZipFile(Path(django_settings.MEDIA_ROOT) / export.file_path) as zf:
         return list(

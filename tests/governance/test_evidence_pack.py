@@ -34,11 +34,6 @@ PACK_FILES = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def _pack(export) -> Path:
     from django.conf import settings
 

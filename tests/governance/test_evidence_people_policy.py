@@ -28,16 +28,6 @@ pytestmark = pytest.mark.django_db
 IAM, SECURITY = Role.IAM.value, Role.SECURITY.value
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def now():
-    return timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-
-
 def _period(now):
     today = timezone.localdate(now)
     return today - timedelta(days=20), today - timedelta(days=5)

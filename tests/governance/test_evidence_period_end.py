@@ -23,16 +23,6 @@ from tests.governance.evidence_support import export_now
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def now():
-    return timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-
-
 def _rows(export, name) -> dict[str, dict]:
     with zipfile.ZipFile(Path(django_settings.MEDIA_ROOT) / export.file_path) as zf:
         reader = csv.DictReader(io.TextIOWrapper(zf.open(name), encoding="utf-8", newline=""))

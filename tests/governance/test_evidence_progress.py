@@ -12,11 +12,6 @@ from tests.governance.evidence_support import export_now, small_estate
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def test_the_build_records_each_file_where_the_page_can_see_it_and_ends_at_100(
     auditor, owner, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -26,11 +26,6 @@ from tests.governance.evidence_support import export_now
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def _path(export) -> Path:
     return Path(django_settings.MEDIA_ROOT) / export.file_path
 

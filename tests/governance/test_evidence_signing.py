@@ -36,11 +36,6 @@ pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def pack(auditor, owner, django_capture_on_commit_callbacks) -> Path:
     small_estate(owner)

@@ -19,11 +19,6 @@ from tests.governance.exceptions_support import request as request_exception
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def _read(export, name) -> str:
     with zipfile.ZipFile(Path(django_settings.MEDIA_ROOT) / export.file_path) as zf:
         return zf.read(name).decode()

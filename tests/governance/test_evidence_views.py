@@ -16,14 +16,9 @@ from governance.evidence.services import default_period
 from governance.findings.catalogue import RULES
 from governance.models import AuditEvent
 from tests.factories import IdentityFactory, UserFactory
-from tests.governance.evidence_support import export_now, small_estate
+from tests.governance.evidence_support import export_now, post_export, small_estate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def test_the_catalogue_is_loaded_and_reuses_finding_rule_references(db):
@@ -94,11 +89,7 @@ def test_posting_the_form_queues_a_pack_that_becomes_downloadable(
     client, auditor, django_capture_on_commit_callbacks
 ):
     client.force_login(auditor)
-    start, end = default_period()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            "/evidence/", {"period_start": start.isoformat(), "period_end": end.isoformat()}
-        )
+    response = post_export(client, django_capture_on_commit_callbacks)
     assert response.status_code == 302
     export = EvidenceExport.objects.get()
     row = client.get(f"/evidence/evidence-exports/{export.pk}/row/").content.decode()

@@ -37,7 +37,7 @@ from governance.people.models import Role
 from inventory.models import Identity
 from tests.approvals.conftest import answers
 from tests.factories import CredentialFactory, IdentityFactory, UserFactory
-from tests.governance.evidence_support import small_estate
+from tests.governance.evidence_support import post_export, small_estate
 from tests.governance.test_celery_worker import _database_url_for_worker
 from tests.races import race
 
@@ -371,11 +371,7 @@ def test_with_the_broker_down_an_export_request_succeeds_and_waits_for_the_recov
     auditor, client, media, broker_down, django_capture_on_commit_callbacks
 ):
     client.force_login(auditor)
-    start, end = default_period()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            "/evidence/", {"period_start": start.isoformat(), "period_end": end.isoformat()}
-        )
+    response = post_export(client, django_capture_on_commit_callbacks)
     assert response.status_code == 302
     export = EvidenceExport.objects.get()
     assert export.state == EvidenceExport.State.PENDING and export.attempts == 0
