@@ -31,13 +31,12 @@ from django.utils.dateparse import parse_datetime
 
 from connectors.models import Connector, ConnectorRun, SourceRecord
 from connectors.services import connector_actor
-from connectors.sync import VANISHED_REASON, _unique_name
+from connectors.sync import VANISHED_REASON, create_discovered
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import NotAllowed
 from governance.people.models import ApiToken, User
 from inventory import ownership
-from inventory import services as inventory
 from inventory.models import Identity, OwnershipTransfer
 from inventory.secrets_guard import looks_like_secret
 
@@ -564,20 +563,15 @@ def _keep_ledger(connector, ledger, host: str, report: dict[str, Any], day: date
 
 def _discover(actor: Actor, connector: Connector, item: Seen, taken: set[str]) -> Identity:
     what = "MCP server" if item.object_type == "mcp_server" else "IDE extension"
-    identity = inventory.create_identity(
+    identity = create_discovered(
         actor,
-        data={
-            "name": _unique_name(connector, _Named(item.object_type, item.name), taken),
-            "kind": item.kind,
-            "vendor": item.vendor[:100],
-            "purpose": f"{what} found on endpoints by connector '{connector.name}'; not approved yet: "
-            "triage it.",
-            "source": connector.name,
-            "external_id": item.external_id,
-        },
-        status=Identity.Status.DISCOVERED,
-        check_role=False,
-        reason=f"Discovered by connector {connector.name}",
+        connector,
+        _Named(item.object_type, item.name),
+        taken,
+        kind=item.kind,
+        external_id=item.external_id,
+        purpose=f"{what} found on endpoints by connector '{connector.name}'; not approved yet: triage it.",
+        vendor=item.vendor[:100],
     )
     audit.record(
         actor,

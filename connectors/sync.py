@@ -147,6 +147,36 @@ def _unique_name(connector: Connector, found: FoundIdentity, taken: set[str]) ->
     return name
 
 
+def create_discovered(
+    actor: Actor,
+    connector: Connector,
+    found,
+    taken: set[str],
+    *,
+    kind: str,
+    external_id: str,
+    purpose: str,
+    **data,
+) -> Identity:
+    """A `discovered` identity for what the connector found, waiting in triage under a name unique to it.
+
+    `found` names it (its `object_type` and `name`); `data` holds any other field the source reports."""
+    return inventory.create_identity(
+        actor,
+        data={
+            "name": _unique_name(connector, found, taken),
+            "kind": kind,
+            **data,
+            "purpose": purpose,
+            "source": connector.name,
+            "external_id": external_id,
+        },
+        status=Identity.Status.DISCOVERED,
+        check_role=False,
+        reason=f"Discovered by connector {connector.name}",
+    )
+
+
 def _credential_rows(identity: Identity, credentials: Iterable[FoundCredential]) -> list[Credential]:
     """New credential rows for what the source reports (key ids and labels, never secret values)."""
     return [
@@ -272,19 +302,15 @@ def _advance(run: ConnectorRun, page: Page, counts: dict[str, int], errors: list
 
 def _discover(actor: Actor, connector: Connector, found: FoundIdentity, taken: set[str]) -> Identity:
     """New at the source: a `discovered` identity waiting in triage, with its credentials."""
-    identity = inventory.create_identity(
+    identity = create_discovered(
         actor,
-        data={
-            "name": _unique_name(connector, found, taken),
-            "kind": found.kind,
-            "purpose": f"Found at the source by connector '{connector.name}' (IAM {found.object_type}); "
-            "not approved yet: triage it.",
-            "source": connector.name,
-            "external_id": found.external_id,
-        },
-        status=Identity.Status.DISCOVERED,
-        check_role=False,
-        reason=f"Discovered by connector {connector.name}",
+        connector,
+        found,
+        taken,
+        kind=found.kind,
+        external_id=found.external_id,
+        purpose=f"Found at the source by connector '{connector.name}' (IAM {found.object_type}); "
+        "not approved yet: triage it.",
     )
     # Key ids are the source's identifiers (not secret values), written as the source reports them.
     Credential.objects.bulk_create(_credential_rows(identity, found.credentials))
