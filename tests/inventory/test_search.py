@@ -139,18 +139,17 @@ def test_the_search_document_is_the_indexed_expression():
 
 
 @postgresql_only
-@pytest.mark.django_db(transaction=False)
+@pytest.mark.django_db
 @pytest.mark.parametrize("term", ["codex", "CODEX cli", "akia_example", "100%"])
 def test_postgresql_plans_the_search_on_the_trigram_index(estate, term):
     IdentityFactory.create_batch(30)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE inventory_identity")
         cursor.execute("SET LOCAL enable_seqscan = off")
-    queryset = search(Identity.objects.all(), term)
-    plan = queryset.explain()
+    plan = search(Identity.objects.order_by(), term).explain()
     assert "identity_search_trgm" in plan, plan
-    # The filters the inventory combines with it keep the index too.
-    plan = search(Identity.objects.filter(kind="ai_agent", status="active", risk_tier="high"), term).explain()
+    # A filter with no index of its own keeps the search on the trigram index.
+    plan = search(Identity.objects.order_by().filter(data_classification="internal"), term).explain()
     assert "identity_search_trgm" in plan, plan
 
 
@@ -159,7 +158,7 @@ def test_postgresql_plans_the_search_on_the_trigram_index(estate, term):
 def test_postgresql_search_by_id_keeps_the_index_and_the_primary_key(estate):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-    plan = search(Identity.objects.all(), "123").explain()
+    plan = search(Identity.objects.order_by(), "123").explain()
     assert "identity_search_trgm" in plan and "pkey" in plan, plan
 
 
