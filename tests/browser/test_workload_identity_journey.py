@@ -14,16 +14,10 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from governance.decisions import jit
 from tests.browser.nav import click_nav
-from tests.factories import GrantFactory, IdentityFactory
+from tests.factories import GrantFactory, IdentityFactory, request_merge_access
+from tests.workload.conftest import MERGE_PROD
 from tests.workload.servers import TestIssuer
-
-MERGE_PROD = {
-    "action": "merge",
-    "resource": {"kind": "repository", "name": "acme/payments"},
-    "environment": "prod",
-}
 
 
 @pytest.fixture
@@ -96,16 +90,7 @@ def test_issuer_two_people_binding_exchange_step_up_jit_and_the_chain_in_the_log
     first = _post(f"{live_server.url}/api/v1/decisions/", json.dumps(MERGE_PROD).encode(), bearer)
     assert first["decision"] == "step_up"
 
-    ar = jit.request_access(
-        owner,
-        {
-            "identity": ci.pk,
-            **MERGE_PROD,
-            "duration_minutes": 30,
-            "reason": "Release 4.2",
-            "task_ref": "REL-42",
-        },
-    )
+    ar = request_merge_access(owner, ci, **MERGE_PROD, reason="Release 4.2", task_ref="REL-42")
     click_nav(page, "Approvals")
     page.get_by_test_id("inbox").get_by_role("row", name=re.compile("payments-deploy")).get_by_role(
         "link"

@@ -3,6 +3,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
+from rest_framework.test import APIClient
 
 from governance.actors import system
 from tests.workload.servers import SetReceiverServer, TestIssuer
@@ -76,9 +78,51 @@ def bind(issuer: TrustedIssuer, identity, claims: dict, actor=None):
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+# The CI job's question in the journeys: may it merge to acme/payments in prod?
+MERGE_PROD = {
+    "action": "merge",
+    "resource": {"kind": "repository", "name": "acme/payments"},
+    "environment": "prod",
+}
 
 
 def exchange(client, subject_token: str, **extra):
     """POST the exchange as a workload does: a form, no credentials of its own."""
     form = {"grant_type": EXCHANGE, "subject_token": subject_token, "subject_token_type": JWT_TYPE, **extra}
     return client.post("/api/v1/token/", urlencode(form), content_type="application/x-www-form-urlencoded")
+
+
+def exchange_acting_for(subject_token: str, actor_token: str, actor_token_type: str = JWT_TYPE):
+    """The exchange of a workload acting for another party: a person (their delegation token, a JWT)
+    or, for a sub-agent, its parent agent (its Steward access token, ACCESS_TOKEN_TYPE)."""
+    return exchange(Client(), subject_token, actor_token=actor_token, actor_token_type=actor_token_type)
+
+
+def sub_agent_exchange(oidc_issuer: TestIssuer, parent_repo: str, child_repo: str):
+    """The parent agent's job in dev exchanges its token, then its sub-agent's job exchanges acting for
+    it; returns the sub-agent's exchange response."""
+    parent = exchange(Client(), oidc_issuer.github(repository=parent_repo, environment="dev"))
+    return exchange_acting_for(
+        oidc_issuer.github(repository=child_repo, environment="dev"),
+        parent.json()["access_token"],
+        ACCESS_TOKEN_TYPE,
+    )
+
+
+def delegation_token(user, identity=None) -> str:
+    """The delegation token a signed-in person asks for (for one identity, or the first that uses it)."""
+    client = Client()
+    client.force_login(user)
+    response = client.post("/api/v1/token/delegation/", {"identity": identity.pk} if identity else {})
+    assert response.status_code == 201, response.content
+    assert response.json()["expires_in"] == 300
+    return response.json()["delegation_token"]
+
+
+def bearer(token: str) -> APIClient:
+    """An API client presenting a workload's access token (or any bearer token)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client

@@ -15,31 +15,26 @@ import json
 import jwt
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from governance.decisions import jit
 from governance.decisions.models import DecisionRecord
 from governance.models import AuditEvent
 from inventory import services as inventory_services
 from inventory.models import UsageEvent
-from tests.factories import GrantFactory, IdentityFactory
-from tests.workload.conftest import bind, exchange
+from tests.factories import GrantFactory, IdentityFactory, request_merge_access
+from tests.workload.conftest import (
+    MERGE_PROD,
+    bearer,
+    bind,
+    delegation_token,
+    exchange,
+    exchange_acting_for,
+    sub_agent_exchange,
+)
 from workload import services
 from workload.models import IssuedToken, SetDelivery
 
 pytestmark = pytest.mark.django_db
-
-MERGE_PROD = {
-    "action": "merge",
-    "resource": {"kind": "repository", "name": "acme/payments"},
-    "environment": "prod",
-}
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -67,16 +62,7 @@ def test_ci_job_steps_up_its_owner_gets_jit_approved_and_the_same_token_is_allow
     assert first.json()["identity"] == ci.pk
     assert any(r.startswith("prod_merge_needs_human_in_chain") for r in first.json()["reasons"])
 
-    ar = jit.request_access(
-        owner,
-        {
-            "identity": ci.pk,
-            **MERGE_PROD,
-            "duration_minutes": 30,
-            "reason": "Release 4.2",
-            "task_ref": "REL-42",
-        },
-    )
+    ar = request_merge_access(owner, ci, **MERGE_PROD, reason="Release 4.2", task_ref="REL-42")
     jit.approve(iam, ar, "ok for the release")
 
     second = agent.post("/api/v1/decisions/", MERGE_PROD, format="json")
@@ -137,15 +123,6 @@ def test_a_workload_asks_for_jit_itself_in_its_owners_name(ci_token, ci, owner, 
 # ---------------------------------------------------------------- delegation
 
 
-def _delegation(user, identity=None) -> str:
-    client = Client()
-    client.force_login(user)
-    response = client.post("/api/v1/token/delegation/", {"identity": identity.pk} if identity else {})
-    assert response.status_code == 201, response.content
-    assert response.json()["expires_in"] == 300
-    return response.json()["delegation_token"]
-
-
 def _assistant(trusted, oidc_issuer, owner_user, *, repo="acme/assistant"):
     assistant = IdentityFactory(
         owner=owner_user,
@@ -161,11 +138,8 @@ def _assistant(trusted, oidc_issuer, owner_user, *, repo="acme/assistant"):
 
 def test_an_assistant_acting_for_its_owner_is_allowed_and_the_chain_is_recorded(trusted, oidc_issuer, owner):
     assistant = _assistant(trusted, oidc_issuer, owner)
-    response = exchange(
-        Client(),
-        oidc_issuer.github(repository="acme/assistant", environment="dev"),
-        actor_token=_delegation(owner, assistant),
-        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    response = exchange_acting_for(
+        oidc_issuer.github(repository="acme/assistant", environment="dev"), delegation_token(owner, assistant)
     )
     assert response.status_code == 200, response.json()
     token = response.json()["access_token"]
@@ -192,11 +166,9 @@ def test_an_assistant_acting_for_a_person_is_denied_what_that_person_could_not_d
     trusted, oidc_issuer, owner, owner2
 ):
     _assistant(trusted, oidc_issuer, owner)  # owner's assistant, owner's team
-    response = exchange(
-        Client(),
+    response = exchange_acting_for(
         oidc_issuer.github(repository="acme/assistant", environment="dev"),
-        actor_token=_delegation(owner2),  # another team's person
-        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+        delegation_token(owner2),  # another team's person
     )
     token = response.json()["access_token"]
     answer = bearer(token).post(
@@ -215,11 +187,8 @@ def test_an_assistant_acting_for_a_person_is_denied_what_that_person_could_not_d
 def test_a_delegation_for_another_identity_is_refused(trusted, oidc_issuer, owner):
     _assistant(trusted, oidc_issuer, owner)
     elsewhere = IdentityFactory(owner=owner)
-    response = exchange(
-        Client(),
-        oidc_issuer.github(repository="acme/assistant", environment="dev"),
-        actor_token=_delegation(owner, elsewhere),
-        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    response = exchange_acting_for(
+        oidc_issuer.github(repository="acme/assistant", environment="dev"), delegation_token(owner, elsewhere)
     )
     assert response.status_code == 400 and "another identity" in response.json()["error_description"]
 
@@ -237,15 +206,7 @@ def test_a_sub_agent_inherits_at_most_its_parents_scope(trusted, oidc_issuer, ow
     coder = _assistant(trusted, oidc_issuer, owner, repo="acme/coder")
     GrantFactory(identity=planner, resource_name="acme/shared", actions=["read_code"])
     GrantFactory(identity=coder, resource_name="acme/shared", actions=["read_code"])
-    parent = exchange(Client(), oidc_issuer.github(repository="acme/planner", environment="dev")).json()[
-        "access_token"
-    ]
-    child = exchange(
-        Client(),
-        oidc_issuer.github(repository="acme/coder", environment="dev"),
-        actor_token=parent,
-        actor_token_type="urn:ietf:params:oauth:token-type:access_token",
-    )
+    child = sub_agent_exchange(oidc_issuer, "acme/planner", "acme/coder")
     assert child.status_code == 200, child.json()
     claims = jwt.decode(child.json()["access_token"], options={"verify_signature": False})
     assert claims["act"] == {"sub": f"identity:{planner.pk}"}

@@ -15,13 +15,23 @@ import time
 import jwt
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from governance.decisions import jit
 from governance.findings.models import Finding
 from governance.models import AuditEvent
-from tests.factories import GrantFactory, IdentityFactory
-from tests.workload.conftest import bind, exchange, trust
+from tests.factories import GrantFactory, IdentityFactory, request_merge_access
+from tests.workload.conftest import (
+    ACCESS_TOKEN_TYPE,
+    JWT_TYPE,
+    MERGE_PROD,
+    bearer,
+    bind,
+    delegation_token,
+    exchange,
+    exchange_acting_for,
+    sub_agent_exchange,
+    trust,
+)
 from workload import drift, services
 from workload.models import IssuedToken, SetDelivery, TrustBinding, TrustedIssuer
 
@@ -32,12 +42,6 @@ P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -137,15 +141,7 @@ def test_revoking_a_parents_tokens_revokes_its_sub_agents(trusted, oidc_issuer, 
     coder = IdentityFactory(owner=owner, name="coder")
     bind(trusted, planner, {"sub": "repo:acme/planner:environment:dev"})
     bind(trusted, coder, {"sub": "repo:acme/coder:environment:dev"})
-    parent = exchange(Client(), oidc_issuer.github(repository="acme/planner", environment="dev")).json()[
-        "access_token"
-    ]
-    child = exchange(
-        Client(),
-        oidc_issuer.github(repository="acme/coder", environment="dev"),
-        actor_token=parent,
-        actor_token_type="urn:ietf:params:oauth:token-type:access_token",
-    ).json()["access_token"]
+    child = sub_agent_exchange(oidc_issuer, "acme/planner", "acme/coder").json()["access_token"]
     drift.end_sessions(iam, [planner.pk], cause="out_of_scope_use", reason="drift")
     claims = jwt.decode(child, options={"verify_signature": False})
     assert IssuedToken.objects.get(jti=claims["jti"]).revoked_at is not None
@@ -162,15 +158,8 @@ def test_a_workload_acting_for_an_unrelated_person_cannot_ask_jit_in_their_name(
     trusted, oidc_issuer, ci, owner2
 ):
     bind(trusted, ci, {"sub": "repo:acme/payments:environment:prod"})
-    person = Client()
-    person.force_login(owner2)
-    delegation = person.post("/api/v1/token/delegation/", {}).json()["delegation_token"]
-    token = exchange(
-        Client(),
-        oidc_issuer.github(),
-        actor_token=delegation,
-        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
-    ).json()["access_token"]
+    delegation = delegation_token(owner2)
+    token = exchange_acting_for(oidc_issuer.github(), delegation).json()["access_token"]
     response = bearer(token).post(
         "/api/v1/access-requests/",
         {
@@ -201,14 +190,9 @@ def test_a_chained_caller_under_a_policy_set_without_chains_is_denied(
     assistant = IdentityFactory(owner=owner, environments=["dev"])
     GrantFactory(identity=assistant, resource_name="acme/assistant", actions=["read_code"])
     bind(trusted, assistant, {"sub": "repo:acme/assistant:environment:dev"})
-    person = Client()
-    person.force_login(owner)
-    delegation = person.post("/api/v1/token/delegation/", {}).json()["delegation_token"]
-    token = exchange(
-        Client(),
-        oidc_issuer.github(repository="acme/assistant", environment="dev"),
-        actor_token=delegation,
-        actor_token_type="urn:ietf:params:oauth:token-type:jwt",
+    delegation = delegation_token(owner)
+    token = exchange_acting_for(
+        oidc_issuer.github(repository="acme/assistant", environment="dev"), delegation
     ).json()["access_token"]
     monkeypatch.setattr(cedar.CompiledPolicySet, "takes_chain", False, raising=False)
     original = cedar.CompiledPolicySet.__init__
@@ -238,11 +222,7 @@ def test_a_grandchild_stays_within_the_root_agents_scope(trusted, oidc_issuer, o
     GrantFactory(identity=agents["leaf"], resource_name="acme/secret-plans", actions=["read_code"])
     token = None
     for name in ("root", "middle", "leaf"):
-        extra = (
-            {"actor_token": token, "actor_token_type": "urn:ietf:params:oauth:token-type:access_token"}
-            if token
-            else {}
-        )
+        extra = {"actor_token": token, "actor_token_type": ACCESS_TOKEN_TYPE} if token else {}
         token = exchange(
             Client(), oidc_issuer.github(repository=f"acme/{name}", environment="dev"), **extra
         ).json()["access_token"]
@@ -260,17 +240,7 @@ def test_a_review_ending_a_jit_grant_ends_the_sessions(ci_token, ci, owner, iam)
 
     ar = jit.approve(
         iam,
-        jit.request_access(
-            owner,
-            {
-                "identity": ci.pk,
-                "action": "merge",
-                "environment": "prod",
-                "resource": {"kind": "repository", "name": "acme/payments"},
-                "duration_minutes": 30,
-                "reason": "r",
-            },
-        ),
+        request_merge_access(owner, ci, **MERGE_PROD, reason="r"),
         "ok",
     )
     inventory_services.end_grants(iam, ci, [ar.grant_id], reason="review: not needed")
@@ -295,10 +265,8 @@ def test_a_delegation_serves_the_first_identity_that_uses_it(trusted, oidc_issue
     second = IdentityFactory(owner=owner)
     bind(trusted, first, {"sub": "repo:acme/first:environment:dev"})
     bind(trusted, second, {"sub": "repo:acme/second:environment:dev"})
-    person = Client()
-    person.force_login(owner)
-    delegation = person.post("/api/v1/token/delegation/", {}).json()["delegation_token"]
-    actor = {"actor_token": delegation, "actor_token_type": "urn:ietf:params:oauth:token-type:jwt"}
+    delegation = delegation_token(owner)
+    actor = {"actor_token": delegation, "actor_token_type": JWT_TYPE}
     assert (
         exchange(
             Client(), oidc_issuer.github(repository="acme/first", environment="dev"), **actor
