@@ -125,23 +125,17 @@ def bound(trusted, ci):
     return ci
 
 
+def _signed_by(oidc_issuer, key) -> str:
+    """The bound job's subject, for Steward, from this issuer: signed with `key`, not the issuer's."""
+    now = int(time.time())
+    claims = {"sub": "repo:acme/payments:environment:prod", "aud": "steward", "iss": oidc_issuer.url}
+    return oidc_issuer.sign({**claims, "iat": now, "exp": now + 300}, key=key)
+
+
 def test_a_wrong_key_is_refused(client, oidc_issuer, bound):
     stranger = _Key("RSA")
     stranger.kid = oidc_issuer.signing.kid  # claims a published kid, signed by another key
-    _refused(
-        client,
-        oidc_issuer.sign(
-            {
-                "sub": "repo:acme/payments:environment:prod",
-                "aud": "steward",
-                "iss": oidc_issuer.url,
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 300,
-            },
-            key=stranger,
-        ),
-        words="signature",
-    )
+    _refused(client, _signed_by(oidc_issuer, stranger), words="signature")
 
 
 def test_wrong_audience_expired_not_yet_valid_and_future_iat_are_refused(client, oidc_issuer, bound):
@@ -264,16 +258,7 @@ def test_unknown_kids_cannot_hammer_the_issuer(client, oidc_issuer, bound):
     fetches = oidc_issuer.jwks_fetches
     stranger = _Key("RSA")
     for _ in range(5):
-        token = oidc_issuer.sign(
-            {
-                "sub": "repo:acme/payments:environment:prod",
-                "aud": "steward",
-                "iss": oidc_issuer.url,
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 300,
-            },
-            key=stranger,
-        )
+        token = _signed_by(oidc_issuer, stranger)
         assert exchange(client, token).status_code == 400
     assert oidc_issuer.jwks_fetches <= fetches + 1  # at most one refresh within the floor
 

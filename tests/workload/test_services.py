@@ -113,26 +113,22 @@ def active_issuer(security, iam):
     return services.approve_issuer(iam, issuer.pk)
 
 
+def _bind_payments(actor, identity, issuer, environment: str):
+    """`actor` binds the payments repository's deploy job in `environment` to `identity`."""
+    claims = {"sub": f"repo:acme/payments:environment:{environment}"}
+    return services.create_binding(actor, identity=identity, issuer_id=issuer.pk, claims=claims)
+
+
 def test_iam_binds_a_low_identity_at_once(iam, owner, active_issuer):
     identity = IdentityFactory(owner=owner, risk_tier="low")
-    binding = services.create_binding(
-        iam,
-        identity=identity,
-        issuer_id=active_issuer.pk,
-        claims={"sub": "repo:acme/payments:environment:prod"},
-    )
+    binding = _bind_payments(iam, identity, active_issuer, "prod")
     assert binding.state == "active"
     assert AuditEvent.objects.filter(verb="workload.binding_active", subject_id=str(identity.pk)).exists()
 
 
 def test_a_binding_on_a_high_identity_follows_the_tiers_route(iam, iam2, security, owner, active_issuer):
     identity = IdentityFactory(owner=owner, risk_tier="high")
-    binding = services.create_binding(
-        iam,
-        identity=identity,
-        issuer_id=active_issuer.pk,
-        claims={"sub": "repo:acme/payments:environment:prod"},
-    )
+    binding = _bind_payments(iam, identity, active_issuer, "prod")
     assert binding.state == "pending"
     request = engine.approval_of(binding)
     assert request is not None and request.kind == "trust_binding"
@@ -148,12 +144,7 @@ def test_a_binding_on_a_high_identity_follows_the_tiers_route(iam, iam2, securit
 
 def test_an_owner_asks_for_a_binding_through_approval(owner, iam, active_issuer):
     identity = IdentityFactory(owner=owner, risk_tier="low")
-    binding = services.create_binding(
-        owner,
-        identity=identity,
-        issuer_id=active_issuer.pk,
-        claims={"sub": "repo:acme/payments:environment:dev"},
-    )
+    binding = _bind_payments(owner, identity, active_issuer, "dev")
     assert binding.state == "pending"
     engine.reject(iam, engine.approval_of(binding), comment="use the reusable workflow")
     binding.refresh_from_db()
