@@ -102,19 +102,22 @@ def _names(value: Any, where: str, problems: list[str]) -> list[str]:
     return sorted(set(value))
 
 
-def _check_extension(index: int, raw: Any, problems: list[str]) -> dict[str, str] | None:
-    where = f"extensions[{index}]"
+def _is_object(raw: Any, where: str, fields: set[str], shape: str, problems: list[str]) -> bool:
+    """Whether an item of the report is an object (`shape` says which fields it wants); an unknown field
+    is a problem too, but the item is still read."""
     if not isinstance(raw, dict):
-        problems.append(f"{where}: an object with id, version, publisher and ide")
-        return None
-    unknown = sorted(set(raw) - EXTENSION_FIELDS)
+        problems.append(f"{where}: an object with {shape}")
+        return False
+    unknown = sorted(set(raw) - fields)
     if unknown:
         problems.append(f"{where}: unknown field {unknown[0]!r}")
-    ext_id = _text(raw.get("id"), 200, required=True)
-    if ext_id is None:
-        problems.append(f"{where}.id: the extension's id (at most 200 characters)")
-    values = {"id": (ext_id or "").lower()}
-    for key, limit in (("version", 100), ("publisher", 200), ("ide", 100), ("name", 200)):
+    return True
+
+
+def _optional_texts(raw: dict, where: str, limits: tuple[tuple[str, int], ...], problems: list[str]) -> dict:
+    """The item's optional text fields (empty when absent), each at most its limit."""
+    values = {}
+    for key, limit in limits:
         value = _text(raw.get(key), limit)
         if value is None:
             problems.append(f"{where}.{key}: text of at most {limit} characters")
@@ -122,14 +125,21 @@ def _check_extension(index: int, raw: Any, problems: list[str]) -> dict[str, str
     return values
 
 
+def _check_extension(index: int, raw: Any, problems: list[str]) -> dict[str, str] | None:
+    where = f"extensions[{index}]"
+    if not _is_object(raw, where, EXTENSION_FIELDS, "id, version, publisher and ide", problems):
+        return None
+    ext_id = _text(raw.get("id"), 200, required=True)
+    if ext_id is None:
+        problems.append(f"{where}.id: the extension's id (at most 200 characters)")
+    limits = (("version", 100), ("publisher", 200), ("ide", 100), ("name", 200))
+    return {"id": (ext_id or "").lower(), **_optional_texts(raw, where, limits, problems)}
+
+
 def _check_server(index: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
     where = f"mcp_servers[{index}]"
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: an object with name, transport, command or url, env")
+    if not _is_object(raw, where, SERVER_FIELDS, "name, transport, command or url, env", problems):
         return None
-    unknown = sorted(set(raw) - SERVER_FIELDS)
-    if unknown:
-        problems.append(f"{where}: unknown field {unknown[0]!r}")
     name = _text(raw.get("name"), 200, required=True)
     if name is None:
         problems.append(f"{where}.name: the server's name (at most 200 characters)")
@@ -153,20 +163,15 @@ def _check_server(index: int, raw: Any, problems: list[str]) -> dict[str, Any] |
             problems.append(f"{where}.url: without user name, password, query string or fragment")
     if (command and looks_like_secret(command)) or (url and looks_like_secret(url)):
         problems.append(f"{where}: the command or url looks like a secret value; send names only")
-    values = {
+    return {
         "name": name or "",
         "transport": transport if transport in TRANSPORTS else "",
         "command": command or "",
         "url": url or "",
         "env": _names(raw.get("env"), f"{where}.env", problems),
         "headers": _names(raw.get("headers"), f"{where}.headers", problems),
+        **_optional_texts(raw, where, (("client", 100), ("config", 300)), problems),
     }
-    for key, limit in (("client", 100), ("config", 300)):
-        value = _text(raw.get(key), limit)
-        if value is None:
-            problems.append(f"{where}.{key}: text of at most {limit} characters")
-        values[key] = value or ""
-    return values
 
 
 def check_report(data: Any) -> dict[str, Any]:
