@@ -26,6 +26,12 @@ def owners():
     return dict(Identity.objects.values_list("name", "owner__username"))
 
 
+def reassign_all_in_prod(client, reason: str):
+    """Post the bulk form for all 3 identities the page showed matching environment=prod, to owner2."""
+    form = {"scope": "all", "expected": "3", "filters": "environment=prod", "new_owner": "owner2"}
+    return client.post("/inventory/reassign/", {**form, "reason": reason})
+
+
 def test_iam_sees_the_bulk_form_with_the_matching_count(client, iam, estate):
     client.force_login(iam)
     page = client.get("/inventory/?environment=prod").content.decode()
@@ -66,16 +72,7 @@ def test_iam_reassigns_the_ticked_rows_with_a_reason(client, iam, owner2, estate
 
 def test_iam_reassigns_all_matching_the_filters_and_nothing_else(client, security, owner2, estate):
     client.force_login(security)
-    response = client.post(
-        "/inventory/reassign/",
-        {
-            "scope": "all",
-            "expected": "3",
-            "filters": "environment=prod",
-            "new_owner": "owner2",
-            "reason": "moved",
-        },
-    )
+    response = reassign_all_in_prod(client, "moved")
     assert response.status_code == 302
     assert owners() == {"prod-a": "owner2", "prod-b": "owner2", "prod-gone": "owner", "dev-a": "owner"}
 
@@ -83,16 +80,7 @@ def test_iam_reassigns_all_matching_the_filters_and_nothing_else(client, securit
 def test_all_matching_is_refused_when_the_filters_now_match_a_different_set(client, iam, owner2, estate):
     client.force_login(iam)
     IdentityFactory(name="prod-new", environments=["prod"])  # appeared after the page was shown
-    response = client.post(
-        "/inventory/reassign/",
-        {
-            "scope": "all",
-            "expected": "3",
-            "filters": "environment=prod",
-            "new_owner": "owner2",
-            "reason": "moved",
-        },
-    )
+    response = reassign_all_in_prod(client, "moved")
     assert response.status_code == 400
     assert "now match a different set" in response.content.decode()
     assert "owner2" not in owners().values()
@@ -122,15 +110,6 @@ def test_nothing_ticked_is_explained(client, iam, owner2, estate):
 @pytest.mark.parametrize("username", ["owner", "owner2", "auditor", "outsider"])
 def test_non_iam_get_403_and_nothing_changes(client, role_users, estate, username):
     client.force_login(role_users[username])
-    response = client.post(
-        "/inventory/reassign/",
-        {
-            "scope": "all",
-            "expected": "3",
-            "filters": "environment=prod",
-            "new_owner": "owner2",
-            "reason": "mine now",
-        },
-    )
+    response = reassign_all_in_prod(client, "mine now")
     assert response.status_code == 403
     assert set(owners().values()) == {"owner"}
