@@ -82,7 +82,18 @@ def _view():
 
 
 def serve(request) -> HttpResponse | None:
-    """The answer, or None to let the ordinary stack answer (it will refuse the same way)."""
+    """The answer, or None to let the ordinary stack answer (it will refuse the same way): the request
+    is then handed on as it came, with nothing set on it."""
+    lazy_user = request.user
+    response = _serve(request)
+    if response is None:
+        request.user = lazy_user
+        for name in ("auth", "parser_context"):
+            request.__dict__.pop(name, None)
+    return response
+
+
+def _serve(request) -> HttpResponse | None:
     from governance.decisions.api import answer
 
     view = _view()
@@ -124,7 +135,8 @@ def serve(request) -> HttpResponse | None:
         content_type="application/json",
     )
     # What DRF's finalize_response adds: the methods the route answers (the router maps GET to the
-    # log and POST to asking) and the negotiation's Vary.
+    # log and POST to asking) and the negotiation's Vary; on the ordinary stack the session middleware
+    # adds Cookie (DRF's authentication looked at the session), kept so caches see the same answer.
     response["Allow"] = ALLOW
-    response["Vary"] = "Accept"
+    response["Vary"] = "Accept, Cookie"
     return response
