@@ -18,6 +18,7 @@ from governance.people.models import Team, User
 from governance.policy.services import current_policy
 from inventory.forms import people
 from inventory.models import Action, Credential, DataClassification, Environment, Identity, ResourceKind
+from inventory.services import snapshot_value
 
 GRANTS_PREFIX = "grants"
 
@@ -190,10 +191,7 @@ def form_pair(data=None, intake=None, user=None):
     if data is not None:
         return IntakeForm(data), grants_formset(data)
     if intake is not None:
-        initial = {k: getattr(intake, k) for k in ANSWER_FIELDS if k != "grants"}
-        initial["owner"] = intake.owner.username if intake.owner_id else None
-        initial["backup_owner"] = intake.backup_owner.username if intake.backup_owner_id else None
-        initial["team"] = intake.team.slug if intake.team_id else None
+        initial = {k: snapshot_value(intake, k) for k in ANSWER_FIELDS if k != "grants"}
         return IntakeForm(initial=initial), grants_formset(grants=intake.grants)
     initial = {}
     if user is not None:

@@ -7,9 +7,16 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from governance.people.models import Role, Team, User
-from inventory.models import TIER_ORDER, Credential, DataClassification, Environment, Identity
+from inventory.models import (
+    DESCRIPTIVE_FIELDS,
+    TIER_ORDER,
+    Credential,
+    DataClassification,
+    Environment,
+    Identity,
+)
 from inventory.risk import assess_identity, below_floor_message
-from inventory.services import LIVE_STATUSES, OWNER_EDITABLE_FIELDS, RISK_FIELDS
+from inventory.services import LIVE_STATUSES, OWNER_EDITABLE_FIELDS, RISK_FIELDS, snapshot_value
 
 # Who may own an identity: tool owners, IAM and Security (an auditor reads; a person with no role
 # cannot be held to account). The pick-lists offer only them, here and on the intake form.
@@ -81,20 +88,7 @@ class IdentityEditForm(forms.Form):
 
     def __init__(self, *args, identity: Identity, governor: bool, **kwargs):
         initial = {
-            "name": identity.name,
-            "kind": identity.kind,
-            "vendor": identity.vendor,
-            "product": identity.product,
-            "model_name": identity.model_name,
-            "purpose": identity.purpose,
-            "owner": identity.owner.username if identity.owner_id else None,
-            "backup_owner": identity.backup_owner.username if identity.backup_owner_id else None,
-            "team": identity.team.slug if identity.team_id else None,
-            "environments": identity.environments,
-            "data_classification": identity.data_classification,
-            "autonomous": identity.autonomous,
-            "risk_tier": identity.risk_tier,
-            "version": identity.version,
+            name: snapshot_value(identity, name) for name in (*DESCRIPTIVE_FIELDS, "risk_tier", "version")
         }
         super().__init__(*args, initial=initial, **kwargs)
         self.identity = identity

@@ -94,18 +94,19 @@ def require_editor(actor: Actor, identity: Identity, what: str) -> None:
 def snapshot(identity: Identity) -> dict[str, Any]:
     """Every editable field (IDENTITY_FIELDS) plus status: an edit's audit diff is taken from this,
     so a field missing here would be changed with an empty before/after."""
-    return {name: _snapshot_value(identity, name) for name in (*IDENTITY_FIELDS, "status")}
+    return {name: snapshot_value(identity, name) for name in (*IDENTITY_FIELDS, "status")}
 
 
-def _snapshot_value(identity: Identity, name: str) -> Any:
-    """People by username, the team by slug, lists as lists; the rest as stored."""
+def snapshot_value(identity: Identity, name: str) -> Any:
+    """A field as snapshots, audit events and forms write it: people by username, the team by slug,
+    lists as lists; the rest as stored. An intake request's answers are written the same way."""
     if name in ("owner", "backup_owner"):
         person = getattr(identity, name) if getattr(identity, f"{name}_id") else None
         return person.username if person else None
     if name == "team":
         return identity.team.slug if identity.team_id else None
     value = getattr(identity, name)
-    return list(value or []) if name in ("environments", "risk_reasons") else value
+    return list(value or []) if name in ("environments", "risk_reasons", "grants") else value
 
 
 def grant_snapshot(grant: Grant) -> dict[str, Any]:
@@ -207,6 +208,39 @@ def create_identity(
     return identity
 
 
+def locked_for_edit(actor: Actor, identity: Identity) -> Identity:
+    """The identity's row, locked with its people and team, once the actor may edit it."""
+    identity = (
+        # Lock only the identity row: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
+        Identity.objects.select_for_update(of=("self",))
+        .select_related("owner", "backup_owner", "team")
+        .get(pk=identity.pk)
+    )
+    require_editor(actor, identity, "edit this identity")
+    return identity
+
+
+def refuse_fields_owners_may_not_edit(changes: dict[str, Any]) -> None:
+    forbidden = set(changes) - OWNER_EDITABLE_FIELDS
+    if forbidden:
+        raise NotAllowed(
+            f"Owners may change only {', '.join(sorted(OWNER_EDITABLE_FIELDS))}; "
+            f"ask IAM for: {', '.join(sorted(forbidden))}."
+        )
+
+
+def refuse_stale_or_decommissioned(identity: Identity, expected_version: int | None) -> None:
+    """An edit made on an older version than the row's is refused (no lost update), as is any edit of
+    a decommissioned identity."""
+    if expected_version is not None and expected_version != identity.version:
+        raise IllegalTransition(
+            f"This identity was changed by someone else (version {identity.version}, "
+            f"you had {expected_version}). Reload and try again."
+        )
+    if identity.status == Identity.Status.DECOMMISSIONED:
+        raise IllegalTransition("A decommissioned identity cannot be edited.")
+
+
 @transaction.atomic
 def update_identity(
     actor,
@@ -222,29 +256,12 @@ def update_identity(
     approved) and naming a backup owner other than oneself (the person accepts first). The risk tier
     is never set below the computed one."""
     actor = as_actor(actor)
-    identity = (
-        # Lock only the identity row: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
-        Identity.objects.select_for_update(of=("self",))
-        .select_related("owner", "backup_owner", "team")
-        .get(pk=identity.pk)
-    )
-    require_editor(actor, identity, "edit this identity")
+    identity = locked_for_edit(actor, identity)
     changes = {k: v for k, v in changes.items() if k in IDENTITY_FIELDS}
     governor = actor.is_system or (actor.user is not None and actor.user.is_governor)
     if not governor:
-        forbidden = set(changes) - OWNER_EDITABLE_FIELDS
-        if forbidden:
-            raise NotAllowed(
-                f"Owners may change only {', '.join(sorted(OWNER_EDITABLE_FIELDS))}; "
-                f"ask IAM for: {', '.join(sorted(forbidden))}."
-            )
-    if expected_version is not None and expected_version != identity.version:
-        raise IllegalTransition(
-            f"This identity was changed by someone else (version {identity.version}, "
-            f"you had {expected_version}). Reload and try again."
-        )
-    if identity.status == Identity.Status.DECOMMISSIONED:
-        raise IllegalTransition("A decommissioned identity cannot be edited.")
+        refuse_fields_owners_may_not_edit(changes)
+    refuse_stale_or_decommissioned(identity, expected_version)
     _refuse_unapproved_edits(actor, identity, changes, governor)
     merged = {
         "owner": identity.owner,

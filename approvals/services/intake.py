@@ -24,29 +24,20 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.links import link
 from governance.people.models import Role, User
 from inventory.models import Grant, Identity
-from inventory.services import create_identity
+from inventory.services import create_identity, snapshot_value
 
 KIND = "intake"
 
 
+# What an intake's audit events show of it: its answers (the purpose aside) and where it stands.
+SNAPSHOT_FIELDS = (
+    "name", "kind", "vendor", "product", "model_name", "owner", "backup_owner", "team", "environments",
+    "grants", "credential_kind", "data_classification", "autonomous", "state", "risk_tier",
+)  # fmt: skip
+
+
 def snapshot(intake: IntakeRequest) -> dict[str, Any]:
-    return {
-        "name": intake.name,
-        "kind": intake.kind,
-        "vendor": intake.vendor,
-        "product": intake.product,
-        "model_name": intake.model_name,
-        "owner": intake.owner.username if intake.owner_id else None,
-        "backup_owner": intake.backup_owner.username if intake.backup_owner_id else None,
-        "team": intake.team.slug if intake.team_id else None,
-        "environments": list(intake.environments),
-        "grants": list(intake.grants),
-        "credential_kind": intake.credential_kind,
-        "data_classification": intake.data_classification,
-        "autonomous": intake.autonomous,
-        "state": intake.state,
-        "risk_tier": intake.risk_tier,
-    }
+    return {name: snapshot_value(intake, name) for name in SNAPSHOT_FIELDS}
 
 
 def can_request(user: User | None) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 from django.db.models import Max, QuerySet
 
 from governance.models import AuditEvent
+from inventory.services import snapshot_value
 
 CHUNK = 2000
 # Identity fields an audit event's before/after names (inventory.services.snapshot), as inventory.csv
@@ -72,23 +73,7 @@ def _later_events(identity_ids: list[int], end: datetime):
 
 
 def _now(identity) -> dict[str, Any]:
-    return {
-        "name": identity.name,
-        "kind": identity.kind,
-        "vendor": identity.vendor,
-        "product": identity.product,
-        "model_name": identity.model_name,
-        "owner": identity.owner.username if identity.owner_id else None,
-        "backup_owner": identity.backup_owner.username if identity.backup_owner_id else None,
-        "team": identity.team.slug if identity.team_id else None,
-        "environments": list(identity.environments or []),
-        "data_classification": identity.data_classification,
-        "autonomous": identity.autonomous,
-        "risk_tier": identity.risk_tier,
-        "status": identity.status,
-        "source": identity.source,
-        "external_id": identity.external_id,
-    }
+    return {name: snapshot_value(identity, name) for name in REPLAYED}
 
 
 def identities_at(identities: list, end: datetime) -> dict[int, dict[str, Any]]:
