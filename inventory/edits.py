@@ -21,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from governance.actors import as_actor
-from governance.errors import IllegalTransition, NotAllowed
 from inventory import ownership, routes, services
 from inventory.models import Identity, OwnershipTransfer, ScopeChange
 
@@ -50,28 +49,12 @@ def edit_identity(
     reason: str = "",
 ) -> EditOutcome:
     actor = as_actor(actor)
-    identity = (
-        Identity.objects.select_for_update(of=("self",))
-        .select_related("owner", "backup_owner", "team")
-        .get(pk=identity.pk)
-    )
-    services.require_editor(actor, identity, "edit this identity")
+    identity = services.locked_for_edit(actor, identity)
     changes = {k: v for k, v in changes.items() if k in services.IDENTITY_FIELDS}
     user = actor.user
     if not actor.is_system and user is not None and not user.is_governor:
-        forbidden = set(changes) - services.OWNER_EDITABLE_FIELDS
-        if forbidden:
-            raise NotAllowed(
-                f"Owners may change only {', '.join(sorted(services.OWNER_EDITABLE_FIELDS))}; "
-                f"ask IAM for: {', '.join(sorted(forbidden))}."
-            )
-    if expected_version is not None and expected_version != identity.version:
-        raise IllegalTransition(
-            f"This identity was changed by someone else (version {identity.version}, "
-            f"you had {expected_version}). Reload and try again."
-        )
-    if identity.status == Identity.Status.DECOMMISSIONED:
-        raise IllegalTransition("A decommissioned identity cannot be edited.")
+        services.refuse_fields_owners_may_not_edit(changes)
+    services.refuse_stale_or_decommissioned(identity, expected_version)
     # Every field is checked as one edit first, whichever way it then goes.
     services.validate_identity_fields(
         {"owner": identity.owner, "backup_owner": identity.backup_owner, **changes}, status=identity.status
