@@ -259,6 +259,19 @@ def _decide(actor: Actor, transfer: OwnershipTransfer, state: str, comment: str)
     transfer.save(update_fields=["state", "decided_at", "decided_by", "decision_comment"])
 
 
+def _record_answer(
+    actor: Actor, transfer: OwnershipTransfer, identity: Identity, verb: str, comment: str, *, key="to_owner"
+) -> None:
+    """Audit an answer to a transfer that moved no owner: whom the transfer named, and which it was."""
+    audit.record(
+        actor,
+        verb,
+        identity,
+        after={key: transfer.to_owner.username, "transfer": transfer.pk},
+        reason=comment,
+    )
+
+
 def _require_new_owner(actor: Actor, transfer: OwnershipTransfer, what: str) -> None:
     if actor.user is None or actor.user.pk != transfer.to_owner_id:
         raise NotAllowed(
@@ -283,13 +296,7 @@ def accept_transfer(actor, transfer: OwnershipTransfer | int, comment: str = "")
         if identity.owner_id != transfer.to_owner_id:
             raise IllegalTransition(f"'{identity.name}' has changed owner since; this confirmation is void.")
         _decide(actor, transfer, State.ACCEPTED, comment)
-        audit.record(
-            actor,
-            "identity.ownership_confirmed",
-            identity,
-            after={"owner": transfer.to_owner.username, "transfer": transfer.pk},
-            reason=comment,
-        )
+        _record_answer(actor, transfer, identity, "identity.ownership_confirmed", comment, key="owner")
         return transfer
     if identity.owner_id != transfer.from_owner_id:
         raise IllegalTransition(
@@ -349,13 +356,7 @@ def decline_transfer(actor, transfer: OwnershipTransfer | int, comment: str = ""
             actor, identity, None, "identity.orphaned", comment or "promoted backup declined ownership"
         )
     else:
-        audit.record(
-            actor,
-            "identity.transfer_declined",
-            identity,
-            after={"to_owner": transfer.to_owner.username, "transfer": transfer.pk},
-            reason=comment,
-        )
+        _record_answer(actor, transfer, identity, "identity.transfer_declined", comment)
     return transfer
 
 
@@ -375,13 +376,7 @@ def cancel_transfer(actor, transfer: OwnershipTransfer | int, comment: str = "")
     if transfer.auto_promoted:
         raise IllegalTransition("An automatic promotion is answered by the promoted owner, not cancelled.")
     _decide(actor, transfer, State.CANCELLED, comment)
-    audit.record(
-        actor,
-        "identity.transfer_cancelled",
-        identity,
-        after={"to_owner": transfer.to_owner.username, "transfer": transfer.pk},
-        reason=comment,
-    )
+    _record_answer(actor, transfer, identity, "identity.transfer_cancelled", comment)
     return transfer
 
 
