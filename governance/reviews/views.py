@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib import messages
@@ -274,6 +275,20 @@ def _refused(request, item: ReviewItem, exc: IllegalTransition | NotAllowed):
     return _panel(request, item, status=status, alert=exc.message)
 
 
+def _act(request, item: ReviewItem, action: Callable[[], object], done: str, invalid: Callable):
+    """Run one service call on the item. Its field errors go to `invalid` (which answers 400), a
+    refusal is a 403 or 409 in the panel; on success the page says `done` (htmx: the fresh panel)."""
+    try:
+        action()
+    except ValidationError as exc:
+        return invalid(exc)
+    except (NotAllowed, IllegalTransition) as exc:
+        return _refused(request, item, exc)
+    if not is_htmx(request):
+        messages.success(request, done)
+    return _panel(request, item)
+
+
 @role_required(*MEMBERS)
 def decide(request, pk: int):
     if request.method != "POST":
@@ -284,7 +299,13 @@ def decide(request, pk: int):
     if not form.is_valid():
         return _panel(request, item, status=400, form=_rebind(form, item))
     data = form.cleaned_data
-    try:
+
+    def invalid(exc: ValidationError):
+        rebound = _rebind(form, item)
+        apply_service_errors(rebound, exc)
+        return _panel(request, item, status=400, form=rebound)
+
+    def decide_item():
         services.decide(
             request.user,
             item,
@@ -293,17 +314,8 @@ def decide(request, pk: int):
             grants=data["grants"],
             shown_seconds=data.get("shown_seconds"),
         )
-    except ValidationError as exc:
-        form = _rebind(form, item)
-        apply_service_errors(form, exc)
-        return _panel(request, item, status=400, form=form)
-    except NotAllowed as exc:
-        return _refused(request, item, exc)
-    except IllegalTransition as exc:
-        return _refused(request, item, exc)
-    if not is_htmx(request):
-        messages.success(request, "Decision recorded.")
-    return _panel(request, item)
+
+    return _act(request, item, decide_item, "Decision recorded.", invalid)
 
 
 def _rebind(form: DecisionForm, item: ReviewItem) -> DecisionForm:
@@ -323,17 +335,13 @@ def _rebind(form: DecisionForm, item: ReviewItem) -> DecisionForm:
 @role_required(*MEMBERS)
 def sign_off(request, pk: int):
     item = _load_item(request, pk)
-    try:
-        services.sign_off(request.user, item, request.POST.get("note", ""))
-    except ValidationError as exc:
-        return _panel(request, item, status=400, alert=" ".join(exc.messages))
-    except NotAllowed as exc:
-        return _refused(request, item, exc)
-    except IllegalTransition as exc:
-        return _refused(request, item, exc)
-    if not is_htmx(request):
-        messages.success(request, "Signed off.")
-    return _panel(request, item)
+    return _act(
+        request,
+        item,
+        lambda: services.sign_off(request.user, item, request.POST.get("note", "")),
+        "Signed off.",
+        lambda exc: _panel(request, item, status=400, alert=" ".join(exc.messages)),
+    )
 
 
 @require_POST
@@ -342,15 +350,15 @@ def confirm_remediation(request, pk: int):
     item = _load_item(request, pk)
     note_form = NoteForm(request.POST)
     note_form.is_valid()
-    try:
-        services.confirm_remediation(request.user, item, note_form.cleaned_data.get("note", ""))
-    except ValidationError as exc:
+
+    def invalid(exc: ValidationError):
         apply_service_errors(note_form, exc)
         return _panel(request, item, status=400, note_form=note_form)
-    except NotAllowed as exc:
-        return _refused(request, item, exc)
-    except IllegalTransition as exc:
-        return _refused(request, item, exc)
-    if not is_htmx(request):
-        messages.success(request, "Remediation confirmed.")
-    return _panel(request, item)
+
+    return _act(
+        request,
+        item,
+        lambda: services.confirm_remediation(request.user, item, note_form.cleaned_data.get("note", "")),
+        "Remediation confirmed.",
+        invalid,
+    )
