@@ -389,42 +389,23 @@ STATIC_KINDS = ("static_key", "ssh_key", "password")
 def _parse_more() -> list[tuple]:
     rows = []
     for line in MORE_ESTATE.strip().splitlines():
-        (
-            name,
-            kind,
-            vendor,
-            product,
-            model,
-            team,
-            envs,
-            grants,
-            cred,
-            owner,
-            backup,
-            used,
-            rotated,
-            auto,
-            data,
-        ) = line.split("|")
+        # name, kind, vendor, product, model and team are taken as written; the rest are parsed.
+        *described, envs, grants, cred, owner, backup, used, rotated, auto, data = line.split("|")
         grant_list = []
         for part in grants.split(";"):
             resource, _, actions = part.partition("=")
             rkind, _, rname = resource.partition(":")
             grant_list.append((rkind, rname, actions.split(",")))
+        used_days = None if used == "-" else int(used)
         rows.append(
             (
-                name,
-                kind,
-                vendor,
-                product,
-                model,
-                team,
+                *described,
                 envs.split(";"),
                 grant_list,
                 cred,
                 owner or None,
                 backup or None,
-                None if used == "-" else int(used),
+                used_days,
                 int(rotated),
                 auto == "y",
                 data,
