@@ -23,6 +23,7 @@ from django.db.models import Count, Q, QuerySet
 
 from governance.evidence.sections import CHUNK, Section, _iso, _user
 from governance.reviews.models import RUBBER_STAMP_COUNT, RUBBER_STAMP_SECONDS, ReviewCampaign, ReviewItem
+from governance.reviews.queries import fast_certifiers
 
 D = ReviewItem.Decision
 
@@ -62,21 +63,10 @@ def reviews_queryset(start: datetime, end: datetime) -> QuerySet:
 
 def _flagged(campaign_ids: Iterable[int] | QuerySet) -> dict[int, dict[str, int]]:
     """campaign id -> {username: fast certifications} for reviewers over the rubber-stamp threshold."""
-    rows = (
-        ReviewItem.objects.filter(
-            campaign_id__in=campaign_ids,
-            decision=D.CERTIFY,
-            display_seconds__lt=RUBBER_STAMP_SECONDS,
-            decided_by__isnull=False,
-        )
-        .values_list("campaign_id", "decided_by__username")
-        .annotate(fast=Count("id"))
-        .filter(fast__gte=RUBBER_STAMP_COUNT)
-        .order_by()
-    )
+    rows = fast_certifiers(ReviewItem.objects.filter(campaign_id__in=campaign_ids), "campaign_id").order_by()
     found: dict[int, dict[str, int]] = {}
-    for campaign_id, username, fast in rows:
-        found.setdefault(campaign_id, {})[username] = fast
+    for row in rows:
+        found.setdefault(row["campaign_id"], {})[row["decided_by__username"]] = row["fast"]
     return found
 
 

@@ -52,19 +52,21 @@ def visible_items(user: User) -> QuerySet[ReviewItem]:
     return items.filter(Q(reviewer=user) | Q(identity__owner=user) | Q(identity__backup_owner=user))
 
 
-def rubber_stamp_flags(campaign: ReviewCampaign) -> list[dict]:
-    """Reviewers who certified many items each shown only for seconds."""
-    rows = (
-        ReviewItem.objects.filter(
-            campaign=campaign,
-            decision=D.CERTIFY,
-            display_seconds__lt=RUBBER_STAMP_SECONDS,
-            decided_by__isnull=False,
-        )
-        .values("decided_by__username")
+def fast_certifiers(items: QuerySet[ReviewItem], *group: str) -> QuerySet:
+    """Rows of (`group` fields, `decided_by__username`, `fast`): the reviewers who certified at least
+    RUBBER_STAMP_COUNT of these items each shown under RUBBER_STAMP_SECONDS, and how many."""
+    return (
+        items.filter(decision=D.CERTIFY, display_seconds__lt=RUBBER_STAMP_SECONDS, decided_by__isnull=False)
+        .values(*group, "decided_by__username")
         .annotate(fast=Count("id"))
         .filter(fast__gte=RUBBER_STAMP_COUNT)
-        .order_by("-fast", "decided_by__username")
+    )
+
+
+def rubber_stamp_flags(campaign: ReviewCampaign) -> list[dict]:
+    """Reviewers who certified many items each shown only for seconds."""
+    rows = fast_certifiers(ReviewItem.objects.filter(campaign=campaign)).order_by(
+        "-fast", "decided_by__username"
     )
     return [{"reviewer": r["decided_by__username"], "fast_certifications": r["fast"]} for r in rows]
 
