@@ -123,6 +123,14 @@ def test_a_workload_asks_for_jit_itself_in_its_owners_name(ci_token, ci, owner, 
 # ---------------------------------------------------------------- delegation
 
 
+# The assistant's question: may it open a pull request on its own repository in dev?
+OPEN_PR_DEV = {
+    "action": "open_pr",
+    "environment": "dev",
+    "resource": {"kind": "repository", "name": "acme/assistant"},
+}
+
+
 def _assistant(trusted, oidc_issuer, owner_user, *, repo="acme/assistant"):
     assistant = IdentityFactory(
         owner=owner_user,
@@ -146,15 +154,7 @@ def test_an_assistant_acting_for_its_owner_is_allowed_and_the_chain_is_recorded(
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["act"] == {"sub": "user:owner"}  # RFC 8693: the party behind the subject
     assert [link["kind"] for link in claims["chain"]] == ["person", "identity"]
-    answer = bearer(token).post(
-        "/api/v1/decisions/",
-        {
-            "action": "open_pr",
-            "environment": "dev",
-            "resource": {"kind": "repository", "name": "acme/assistant"},
-        },
-        format="json",
-    )
+    answer = bearer(token).post("/api/v1/decisions/", OPEN_PR_DEV, format="json")
     assert answer.status_code == 200, answer.json()
     assert answer.json()["decision"] == "allow", answer.json()
     record = DecisionRecord.objects.get()
@@ -171,15 +171,7 @@ def test_an_assistant_acting_for_a_person_is_denied_what_that_person_could_not_d
         delegation_token(owner2),  # another team's person
     )
     token = response.json()["access_token"]
-    answer = bearer(token).post(
-        "/api/v1/decisions/",
-        {
-            "action": "open_pr",
-            "environment": "dev",
-            "resource": {"kind": "repository", "name": "acme/assistant"},
-        },
-        format="json",
-    )
+    answer = bearer(token).post("/api/v1/decisions/", OPEN_PR_DEV, format="json")
     assert answer.json()["decision"] == "deny"
     assert "delegation_within_persons_reach" in answer.json()["policies"]
 
