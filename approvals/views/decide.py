@@ -1,7 +1,8 @@
 """Deciding a request from its page, the same for every flow on the approval engine (exceptions, JIT
 access, …): approve or reject with a comment through the flow's service, and on a refusal the page
 again with the reason beside the form and the comment kept — a missing comment is 400, a decision
-someone else already made is 409 and the trail shows who."""
+someone else already made is 409 and the trail shows who. Any other action on the page (submit,
+withdraw, revoke, …) goes through `act_from_page`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from approvals.selectors import last_decision
 from governance.actors import from_request
@@ -28,6 +29,21 @@ def decide_from_page(request, subject, *, approve, reject, refused: Callable, ap
         about_comment = "comment" in getattr(exc, "error_dict", {})
         return refused(status=400, message=" ".join(exc.messages), field_error=about_comment)
     messages.success(request, approved if approving else rejected)
+    return redirect(subject.get_absolute_url())
+
+
+def act_from_page(request, subject, call: Callable, success: str):
+    """POST of one action on `subject`'s page: `call(subject)`, then back to the page saying `success`,
+    or the service's field errors. A state that moved meanwhile is the 409 page; a refusal (NotAllowed)
+    is Django's 403."""
+    try:
+        call(subject)
+    except IllegalTransition as exc:
+        return render(request, "409.html", {"message": exc.message}, status=409)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(subject.get_absolute_url())
+    messages.success(request, success)
     return redirect(subject.get_absolute_url())
 
 

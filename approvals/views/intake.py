@@ -15,6 +15,7 @@ from approvals.models import IntakeRequest
 from approvals.services import engine
 from approvals.services import intake as intake_services
 from approvals.services.intake_checks import preview
+from approvals.views.decide import act_from_page
 from governance.access import is_htmx
 from governance.actors import from_request
 from governance.errors import IllegalTransition, NotAllowed
@@ -250,23 +251,12 @@ def intake_decide(request, pk: int):
     return redirect(intake.get_absolute_url())
 
 
-def _simple_post(request, pk: int, call, success: str):
-    intake = _page_intake(request, pk)
-    try:
-        call(intake)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(intake.get_absolute_url())
-    messages.success(request, success)
-    return redirect(intake.get_absolute_url())
-
-
 @require_POST
 def intake_submit(request, pk: int):
     actor = from_request(request)
-    return _simple_post(
+    return act_from_page(
         request,
-        pk,
+        _page_intake(request, pk),
         lambda intake: intake_services.submit(actor, intake, comment=request.POST.get("comment", "")),
         "Submitted for approval.",
     )
@@ -275,9 +265,9 @@ def intake_submit(request, pk: int):
 @require_POST
 def intake_withdraw(request, pk: int):
     actor = from_request(request)
-    return _simple_post(
+    return act_from_page(
         request,
-        pk,
+        _page_intake(request, pk),
         lambda intake: intake_services.withdraw(actor, intake, reason=request.POST.get("reason", "")),
         "Withdrawn.",
     )
@@ -286,9 +276,9 @@ def intake_withdraw(request, pk: int):
 @require_POST
 def intake_raise_tier(request, pk: int):
     actor = from_request(request)
-    return _simple_post(
+    return act_from_page(
         request,
-        pk,
+        _page_intake(request, pk),
         lambda intake: intake_services.raise_tier(
             actor, intake, request.POST.get("risk_tier", ""), request.POST.get("reason", "")
         ),

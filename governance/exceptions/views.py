@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from approvals.models import ApprovalRequest, ApprovalStep
 from approvals.services import engine
-from approvals.views.decide import decide_from_page, refusal_context
+from approvals.views.decide import act_from_page, decide_from_page, refusal_context
 from governance.access import MEMBERS, READERS, is_htmx, role_required
 from governance.actors import from_request
-from governance.errors import IllegalTransition, NotAllowed
+from governance.errors import NotAllowed
 from governance.exceptions import services
 from governance.exceptions.filters import ExceptionFilter
 from governance.exceptions.forms import ExceptionRequestForm
@@ -171,21 +171,6 @@ def _decision_refused(request, pk: int, *, status: int, message: str, field_erro
     return render(request, "governance/exceptions/exception_detail.html", context, status=status)
 
 
-def _act(request, pk: int, call, success: str):
-    exc = _page_exception(request, pk)
-    try:
-        call(exc)
-    except IllegalTransition as error:
-        return render(request, "409.html", {"message": error.message}, status=409)
-    except NotAllowed as error:
-        raise PermissionDenied(error.message) from error
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect(exc.get_absolute_url())
-    messages.success(request, success)
-    return redirect(exc.get_absolute_url())
-
-
 @require_POST
 @role_required(*MEMBERS)
 def exception_decide(request, pk: int):
@@ -205,9 +190,9 @@ def exception_decide(request, pk: int):
 def exception_revoke(request, pk: int):
     actor = from_request(request)
     reason = request.POST.get("reason", "")
-    return _act(
+    return act_from_page(
         request,
-        pk,
+        _page_exception(request, pk),
         lambda exc: services.revoke_exception(actor, exc, reason),
         "Revoked: the finding reopens.",
     )
