@@ -57,17 +57,16 @@ def visible_to(user: User):
     return qs.filter(Q(requester=user) | Q(owner=user) | Q(backup_owner=user))
 
 
-def _require_requester(actor: Actor, intake: IntakeRequest, what: str) -> None:
-    if actor.user is None or actor.user.pk != intake.requester_id:
-        raise NotAllowed(f"Only the requester ({intake.requester.username}) can {what}.")
-
-
-def _lock(intake: IntakeRequest) -> IntakeRequest:
-    return (
+def _lock_for_requester(actor: Actor, intake: IntakeRequest, what: str) -> IntakeRequest:
+    """The request's row, locked with its people and team, once the actor is shown to be its requester."""
+    intake = (
         IntakeRequest.objects.select_for_update(of=("self",))
         .select_related("requester", "owner", "backup_owner", "team")
         .get(pk=intake.pk)
     )
+    if actor.user is None or actor.user.pk != intake.requester_id:
+        raise NotAllowed(f"Only the requester ({intake.requester.username}) can {what}.")
+    return intake
 
 
 def _apply(intake: IntakeRequest, answers: dict[str, Any]) -> None:
@@ -106,8 +105,7 @@ def create_draft(actor, data: dict[str, Any]) -> IntakeRequest:
 def update_draft(actor, intake: IntakeRequest, changes: dict[str, Any]) -> IntakeRequest:
     """Edit a draft, or a request sent back for changes. Only the requester edits."""
     actor = as_actor(actor)
-    intake = _lock(intake)
-    _require_requester(actor, intake, "edit this request")
+    intake = _lock_for_requester(actor, intake, "edit this request")
     if not intake.is_editable:
         raise IllegalTransition(
             f"A {intake.get_state_display()} request cannot be edited; only drafts and requests sent back."
@@ -145,8 +143,7 @@ def _check_name_free(intake: IntakeRequest, name: str) -> None:
 def submit(actor, intake: IntakeRequest, *, comment: str = "") -> IntakeRequest:
     """Check completeness and deny rules, tier it, and route it (or auto-approve what policy allows)."""
     actor = as_actor(actor)
-    intake = _lock(intake)
-    _require_requester(actor, intake, "submit this request")
+    intake = _lock_for_requester(actor, intake, "submit this request")
     if intake.state not in IntakeRequest.EDITABLE_STATES:
         raise IllegalTransition(
             f"This request is {intake.get_state_display()}; it cannot be submitted again."
@@ -211,8 +208,7 @@ def submit(actor, intake: IntakeRequest, *, comment: str = "") -> IntakeRequest:
 @transaction.atomic
 def withdraw(actor, intake: IntakeRequest, *, reason: str = "") -> IntakeRequest:
     actor = as_actor(actor)
-    intake = _lock(intake)
-    _require_requester(actor, intake, "withdraw this request")
+    intake = _lock_for_requester(actor, intake, "withdraw this request")
     if intake.state not in IntakeRequest.OPEN_STATES:
         raise IllegalTransition(f"This request is {intake.get_state_display()}; it cannot be withdrawn.")
     if intake.approval_id is not None:
