@@ -10,6 +10,7 @@ DELETE also releases the account from SCIM so that it is no longer served.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from scim2_models import InvalidValueException, UniquenessException
@@ -166,6 +167,14 @@ def recompute_roles(users: Iterable[User], reason: str) -> None:
         set_roles(SCIM, user, {mapping[n] for n in names if n in mapping}, reason=reason)
 
 
+def _group_state(group: ScimGroup, members: Iterable[User] | None = None) -> dict[str, Any]:
+    """A group as its audit events show it: its names, and its members' usernames when given."""
+    state: dict[str, Any] = {"display_name": group.display_name, "external_id": group.external_id}
+    if members is not None:
+        state["members"] = [u.username for u in members]
+    return state
+
+
 @transaction.atomic
 def create_group(data: GroupData) -> ScimGroup:
     _check_group_unique(data)
@@ -174,15 +183,7 @@ def create_group(data: GroupData) -> ScimGroup:
     _save(group)
     group.members.set(members)
     audit.record(
-        SCIM,
-        "scim_group.created",
-        group,
-        after={
-            "display_name": group.display_name,
-            "external_id": group.external_id,
-            "members": [u.username for u in members],
-        },
-        reason="Provisioned by SCIM.",
+        SCIM, "scim_group.created", group, after=_group_state(group, members), reason="Provisioned by SCIM."
     )
     recompute_roles(members, reason=f"Member of SCIM group '{group.display_name}' (created).")
     return group
@@ -195,9 +196,9 @@ def update_group(group: ScimGroup, data: GroupData) -> ScimGroup:
     current = list(group.members.all())
     added = [u for u in wanted if u not in current]
     removed = [u for u in current if u not in wanted]
-    before = {"display_name": group.display_name, "external_id": group.external_id}
+    before = _group_state(group)
     group.display_name, group.external_id = data.display_name, data.external_id
-    after = {"display_name": group.display_name, "external_id": group.external_id}
+    after = _group_state(group)
     renamed = before != after
     if not renamed and not added and not removed:
         return group
@@ -221,15 +222,7 @@ def update_group(group: ScimGroup, data: GroupData) -> ScimGroup:
 def delete_group(group: ScimGroup) -> None:
     members = list(group.members.all())
     audit.record(
-        SCIM,
-        "scim_group.deleted",
-        group,
-        before={
-            "display_name": group.display_name,
-            "external_id": group.external_id,
-            "members": [u.username for u in members],
-        },
-        reason="Deleted by SCIM.",
+        SCIM, "scim_group.deleted", group, before=_group_state(group, members), reason="Deleted by SCIM."
     )
     name = group.display_name
     group.delete()
