@@ -141,19 +141,12 @@ def register_sources() -> None:
     approval requests about them belong to its story."""
     from inventory.models import ReactivationRequest, ScopeChange
 
-    register_source(
-        Source(
-            "inventory.scopechange",
-            lambda i: ScopeChange.objects.filter(identity=i),
-            own_events=False,
-            approvable=True,
+    for model in (ScopeChange, ReactivationRequest):
+        register_source(
+            Source(
+                model._meta.label_lower,  # the audit log's subject type, e.g. "inventory.scopechange"
+                lambda identity, model=model: model.objects.filter(identity=identity),
+                own_events=False,
+                approvable=True,
+            )
         )
-    )
-    register_source(
-        Source(
-            "inventory.reactivationrequest",
-            lambda identity: ReactivationRequest.objects.filter(identity=identity),
-            own_events=False,
-            approvable=True,
-        )
-    )
