@@ -337,31 +337,36 @@ def denied_grant(ctx: RuleContext) -> Iterator[Hit]:
 # ---------------------------------------------------------------- usage rules
 
 
-def _usage_hits(ctx: RuleContext, flag: str, severity: str, what: str) -> Iterator[Hit]:
+def _recent_use(ctx: RuleContext, flag: str, *fields: str, **counts):
+    """Per identity, its usage events flagged `flag` in the window: how many, the last, and `counts`."""
     since = ctx.now - timedelta(days=USAGE_WINDOW_DAYS)
-    rows = (
+    return (
         UsageEvent.objects.filter(**{flag: True}, at__gte=since)
-        .values("identity_id", "identity__name", "identity__status")
-        .annotate(events=Count("id"), last_at=Max("at"))
+        .values("identity_id", "identity__name", "identity__status", *fields)
+        .annotate(events=Count("id"), last_at=Max("at"), **counts)
         .order_by("identity_id")
     )
-    for row in rows:
-        yield Hit(
-            row["identity_id"],
-            severity,
-            {
-                "summary": f"{row['events']} use(s) {what} in the last {USAGE_WINDOW_DAYS} days",
-                "events": row["events"],
-                "last_event_at": _iso(row["last_at"]),
-                "identity_status": row["identity__status"],
-                "window_days": USAGE_WINDOW_DAYS,
-            },
-            row["identity__name"],
-        )
+
+
+def _usage_hit(row: dict, severity: str, what: str, **evidence) -> Hit:
+    return Hit(
+        row["identity_id"],
+        severity,
+        {
+            "summary": f"{row['events']} use(s) {what} in the last {USAGE_WINDOW_DAYS} days",
+            "events": row["events"],
+            **evidence,
+            "last_event_at": _iso(row["last_at"]),
+            "identity_status": row["identity__status"],
+            "window_days": USAGE_WINDOW_DAYS,
+        },
+        row["identity__name"],
+    )
 
 
 def used_after_revocation(ctx: RuleContext) -> Iterator[Hit]:
-    return _usage_hits(ctx, "after_revocation", Severity.CRITICAL, "after suspension or decommissioning")
+    for row in _recent_use(ctx, "after_revocation"):
+        yield _usage_hit(row, Severity.CRITICAL, "after suspension or decommissioning")
 
 
 # Drift with these actions is high whatever the tier (critical on a critical-tier identity).
@@ -383,31 +388,13 @@ def out_of_scope_severity(tier: str, sensitive: bool) -> str:
 
 
 def out_of_scope_use(ctx: RuleContext) -> Iterator[Hit]:
-    since = ctx.now - timedelta(days=USAGE_WINDOW_DAYS)
-    rows = (
-        UsageEvent.objects.filter(out_of_scope=True, at__gte=since)
-        .values("identity_id", "identity__name", "identity__status", "identity__risk_tier")
-        .annotate(
-            events=Count("id"),
-            last_at=Max("at"),
-            sensitive=Count("id", filter=Q(action__in=OUT_OF_SCOPE_SENSITIVE_ACTIONS)),
-        )
-        .order_by("identity_id")
-    )
-    for row in rows:
-        yield Hit(
-            row["identity_id"],
+    sensitive = Count("id", filter=Q(action__in=OUT_OF_SCOPE_SENSITIVE_ACTIONS))
+    for row in _recent_use(ctx, "out_of_scope", "identity__risk_tier", sensitive=sensitive):
+        yield _usage_hit(
+            row,
             out_of_scope_severity(row["identity__risk_tier"], row["sensitive"] > 0),
-            {
-                "summary": f"{row['events']} use(s) outside the approved grants in the last "
-                f"{USAGE_WINDOW_DAYS} days",
-                "events": row["events"],
-                "sensitive_events": row["sensitive"],
-                "last_event_at": _iso(row["last_at"]),
-                "identity_status": row["identity__status"],
-                "window_days": USAGE_WINDOW_DAYS,
-            },
-            row["identity__name"],
+            "outside the approved grants",
+            sensitive_events=row["sensitive"],
         )
 
 
