@@ -60,6 +60,13 @@ class ResourceKind(models.TextChoices):
     OTHER = "other", _("other")
 
 
+# The choices' values as sets, for the hot paths that check thousands of reported values a second:
+# `Action.values` builds a new list from the enum on every access (it was a third of a usage batch).
+ACTION_VALUES = frozenset(Action.values)
+ENVIRONMENT_VALUES = frozenset(Environment.values)
+RESOURCE_KIND_VALUES = frozenset(ResourceKind.values)
+
+
 class DataClassification(models.TextChoices):
     PUBLIC = "public", _("public")
     INTERNAL = "internal", _("internal")

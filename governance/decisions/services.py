@@ -36,7 +36,16 @@ from governance.ids import not_an_id, parse_id
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.cedar_sets import active_compiled, compiled_version
-from inventory.models import Action, Environment, Identity, ResourceKind, UsageEvent
+from inventory.models import (
+    ACTION_VALUES,
+    ENVIRONMENT_VALUES,
+    RESOURCE_KIND_VALUES,
+    Action,
+    Environment,
+    Identity,
+    ResourceKind,
+    UsageEvent,
+)
 
 MAX_BATCH = 100
 REVOKED = (Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED)
@@ -64,7 +73,7 @@ def _entry_errors(entry: Any) -> tuple[dict[str, str], Ask | None]:
     elif not (isinstance(source, str) and source and isinstance(external_id, str) and external_id):
         errors["identity"] = "Give 'identity' (an id), or 'source' and 'external_id'."
     action = entry.get("action")
-    if action not in Action.values:
+    if action not in ACTION_VALUES:
         errors["action"] = f"'{action}' is not an action. Choose one of: {', '.join(Action.values)}."
     resource = entry.get("resource")
     kind = name = None
@@ -72,14 +81,14 @@ def _entry_errors(entry: Any) -> tuple[dict[str, str], Ask | None]:
         errors["resource"] = 'Give the resource as {"kind": ..., "name": ...}.'
     else:
         kind, name = resource.get("kind"), resource.get("name")
-        if kind not in ResourceKind.values:
+        if kind not in RESOURCE_KIND_VALUES:
             errors["resource"] = (
                 f"'{kind}' is not a resource kind. Choose one of: {', '.join(ResourceKind.values)}."
             )
         elif not isinstance(name, str) or not name.strip() or len(name) > 300:
             errors["resource"] = "The resource needs a name (up to 300 characters)."
     environment = entry.get("environment")
-    if environment not in Environment.values:
+    if environment not in ENVIRONMENT_VALUES:
         errors["environment"] = (
             f"'{environment}' is not an environment. Choose one of: {', '.join(Environment.values)}."
         )
