@@ -60,7 +60,11 @@ class OnePassPaginator(Paginator):
             return super().page(wanted)
         self.__dict__["count"] = found[0][1]  # Paginator.count is a cached_property
         ids = [pk for pk, _total in found]
-        by_id = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        attname = queryset.model._meta.pk.attname  # rows of `.values()` are dicts
+        by_id = {
+            row[attname] if isinstance(row, dict) else row.pk: row
+            for row in queryset.order_by().filter(pk__in=ids)
+        }
         return self._get_page([by_id[pk] for pk in ids if pk in by_id], wanted, self)
 
 
@@ -118,10 +122,14 @@ def keyset_page(queryset, key: str, size: int, position: tuple[str, str] | None,
     rows = rows[:size]
     if direction == "before":
         rows.reverse()
-    first = getattr(rows[0], key) if rows else None
-    last = getattr(rows[-1], key) if rows else None
+    first = _value(rows[0], key) if rows else None
+    last = _value(rows[-1], key) if rows else None
     if direction == "after":
         return KeysetPage(
             rows, next_key=last if more else None, previous_key=first if value is not None else None
         )
     return KeysetPage(rows, next_key=last, previous_key=first if more else None)
+
+
+def _value(row, key: str):
+    return row[key] if isinstance(row, dict) else getattr(row, key)

@@ -232,9 +232,18 @@ class IdentityViewSet(
     @extend_schema(parameters=[FIELDS_PARAMETER])
     def list(self, request, *args, **kwargs):
         fields = requested_fields(request)  # a 400 before any query
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        write = IdentityListSerializer(context={"fields": fields}).to_representation
+        queryset = self.filter_queryset(self.get_queryset()).values(*IdentityListSerializer.COLUMNS)
+        page = self.paginate_queryset(queryset)
+        write = IdentityListSerializer.row_writer(fields)
         return self.get_paginated_response([write(identity) for identity in page])
+
+    def filter_queryset(self, queryset):
+        # django-filter copies its sixteen filters and builds a form on every request, a sixth of
+        # the plain list's time: with none of them in the query there is nothing to apply.
+        params = self.request.query_params
+        if self.action == "list" and not any(name in params for name in IdentityFilter.base_filters):
+            return queryset
+        return super().filter_queryset(queryset)
 
     def _detail(self, identity: Identity, code=status.HTTP_200_OK) -> Response:
         fresh = _with_details(base_queryset()).get(pk=identity.pk)

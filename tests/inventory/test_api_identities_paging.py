@@ -189,3 +189,23 @@ def test_the_schema_documents_cursor_mode_and_fields(client):
     assert "without `count`" in parameters["cursor"]["description"]
     page = schema["components"]["schemas"]["PaginatedIdentityList"]
     assert page["required"] == ["results"] and "cursor mode" in page["properties"]["count"]["description"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", ["", "risk_tier", "-last_used_at", "owner", "-team", "-name"])
+def test_rows_read_as_plain_values_equal_the_generic_serializer_in_every_order(
+    client, estate, owner, owner2, ordering
+):
+    """The list reads plain values rather than model instances; every row and the order must be
+    what the generic serializer and the filter's ordering give."""
+    from django.utils import timezone
+
+    from inventory.filters import IdentityFilter, base_queryset
+
+    IdentityFactory(name="unowned", owner=None, team=None, risk_tier="critical", status="discovered")
+    IdentityFactory(name="shared", owner=owner, backup_owner=owner2, last_used_at=timezone.now())
+    body = client.get(f"{LIST}?page_size=100&ordering={ordering}").json()
+    ids = [row["id"] for row in body["results"]]
+    expected = IdentityFilter({"ordering": ordering}, queryset=base_queryset().order_by("name")).qs
+    assert ids == [identity.pk for identity in expected]
+    assert body["results"] == IdentitySerializer(expected, many=True).data
