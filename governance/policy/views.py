@@ -41,6 +41,11 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
     return {"__all__": exc.messages}
 
 
+def _labelled(exc: ValidationError, prefix: str = "") -> list[str]:
+    """Every message of the error, each after the name of its field."""
+    return [f"{prefix}{field}: {message}" for field, msgs in _errors(exc).items() for message in msgs]
+
+
 def _is_security(user) -> bool:
     return user.has_role(Role.SECURITY) and not user.is_auditor
 
@@ -214,6 +219,14 @@ def version_new(request):
     )
 
 
+def _activation_refused(request, policy_set: CedarPolicySet, exc: ValidationError):
+    """The version's page again (400) with why it cannot be activated."""
+    problems = _errors(exc).get("activation") or [m for v in _errors(exc).values() for m in v]
+    policy_set.refresh_from_db()
+    context = _version_context(request, policy_set, problems=problems)
+    return render(request, "governance/policy/version.html", context, status=400)
+
+
 @require_POST
 @role_required(Role.SECURITY)
 def version_activate(request, version: int):
@@ -224,10 +237,7 @@ def version_activate(request, version: int):
             as_actor(request.user), policy_set, reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:
-        problems = _errors(exc).get("activation") or [m for v in _errors(exc).values() for m in v]
-        policy_set.refresh_from_db()
-        context = _version_context(request, policy_set, problems=problems)
-        return render(request, "governance/policy/version.html", context, status=400)
+        return _activation_refused(request, policy_set, exc)
     except IllegalTransition as exc:  # already active, or already waiting for a second person
         return render(request, "409.html", {"message": exc.message}, status=409)
     messages.success(
@@ -249,10 +259,7 @@ def version_activation_decide(request, version: int, decision: str):
         else:
             cedar_sets.reject_activation(as_actor(request.user), policy_set, comment=comment)
     except ValidationError as exc:  # it no longer passes its checks (a test case changed since)
-        problems = _errors(exc).get("activation") or [m for v in _errors(exc).values() for m in v]
-        policy_set.refresh_from_db()
-        context = _version_context(request, policy_set, problems=problems)
-        return render(request, "governance/policy/version.html", context, status=400)
+        return _activation_refused(request, policy_set, exc)
     except IllegalTransition as exc:
         return render(request, "409.html", {"message": exc.message}, status=409)
     if decision == "approve":
@@ -294,9 +301,8 @@ def test_case_add(request):
             expected=request.POST.get("expected", ""),
         )
     except ValidationError as exc:
-        for field, msgs in _errors(exc).items():
-            for message in msgs:
-                messages.error(request, f"Test case {field}: {message}")
+        for message in _labelled(exc, "Test case "):
+            messages.error(request, message)
         return redirect(link("policy", fragment="test-cases"))
     messages.success(
         request, f"Added test case '{case.name}'. Every version is tried against it before activation."
@@ -372,9 +378,8 @@ def document_update(request):
             as_actor(request.user), document, note=request.POST.get("note", "")
         )
     except ValidationError as exc:
-        for field, msgs in _errors(exc).items():
-            for message in msgs:
-                messages.error(request, f"{field}: {message}")
+        for message in _labelled(exc):
+            messages.error(request, message)
         return redirect(link("policy", fragment="document"))
     messages.success(
         request,
@@ -431,7 +436,7 @@ def document_edit(request):
                 if mode == "form":
                     form.add_service_errors(_errors(exc))
                 else:
-                    errors["document"] = [f"{k}: {m}" for k, v in _errors(exc).items() for m in v]
+                    errors["document"] = _labelled(exc)
             else:
                 changes = _preview(policy_service.document_changes(policy.document, merged))
         based_on = parse_id(request.POST.get("based_on")) or 0
@@ -455,7 +460,7 @@ def document_edit(request):
                 try:
                     proposal = policy_service.propose_policy(as_actor(request.user), document, note=note)
                 except ValidationError as exc:
-                    errors["__all__"] = [f"{k}: {m}" for k, v in _errors(exc).items() for m in v]
+                    errors["__all__"] = _labelled(exc)
                 else:
                     messages.success(
                         request,
