@@ -47,17 +47,23 @@ def save_user_from_admin(actor, user, form, change: bool) -> None:
         end_sessions(user)
 
 
+def _record_roles(actor, user, before: set[str], after: set[str], reason: str = "") -> None:
+    """The `user.roles_changed` event the evidence pack replays a person's roles from."""
+    audit.record(
+        as_actor(actor),
+        "user.roles_changed",
+        user,
+        before={"roles": sorted(before)},
+        after={"roles": sorted(after)},
+        reason=reason,
+    )
+
+
 @transaction.atomic
 def record_role_change(actor, user, before: set[str]) -> None:
     after = set(user.groups.values_list("name", flat=True))
     if before != after:
-        audit.record(
-            as_actor(actor),
-            "user.roles_changed",
-            user,
-            before={"roles": sorted(before)},
-            after={"roles": sorted(after)},
-        )
+        _record_roles(actor, user, before, after)
 
 
 @transaction.atomic
@@ -107,14 +113,7 @@ def set_roles(actor, user, wanted: set[str], *, reason: str = "") -> bool:
         # The role groups come with a migration; get_or_create keeps this working if one was removed.
         user.groups.add(*(Group.objects.get_or_create(name=name)[0] for name in sorted(wanted - current)))
     user.__dict__.pop("roles", None)
-    audit.record(
-        as_actor(actor),
-        "user.roles_changed",
-        user,
-        before={"roles": sorted(current)},
-        after={"roles": sorted(wanted)},
-        reason=reason,
-    )
+    _record_roles(actor, user, current, wanted, reason)
     return True
 
 
