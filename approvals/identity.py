@@ -26,14 +26,7 @@ def _approval_requests(identity):
 
 
 def register() -> None:
-    timeline.register_source(
-        timeline.Source(
-            "approvals.intakerequest",
-            lambda identity: IntakeRequest.objects.filter(identity=identity),
-            lambda subject_id, identity: link("intake-detail", subject_id),
-            approvable=True,
-        )
-    )
+    timeline.register_source(timeline.Source.for_model(IntakeRequest, "intake-detail", approvable=True))
     timeline.register_source(
         timeline.Source(
             "approvals.approvalrequest",

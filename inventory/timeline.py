@@ -67,6 +67,17 @@ class Source:
     own_events: bool = True
     approvable: bool = False
 
+    @classmethod
+    def for_model(cls, model, url_name: str | None = None, **options) -> Source:
+        """The rows of `model` whose `identity` is this one, named as the audit log names their
+        model, each linked to the page `url_name` of its id."""
+        return cls(
+            model._meta.label_lower,  # the audit log's subject type, e.g. "inventory.scopechange"
+            lambda identity: model.objects.filter(identity=identity),
+            (lambda subject_id, identity: link(url_name, subject_id)) if url_name else None,
+            **options,
+        )
+
 
 _sources: dict[str, Source] = {}
 
@@ -142,11 +153,4 @@ def register_sources() -> None:
     from inventory.models import ReactivationRequest, ScopeChange
 
     for model in (ScopeChange, ReactivationRequest):
-        register_source(
-            Source(
-                model._meta.label_lower,  # the audit log's subject type, e.g. "inventory.scopechange"
-                lambda identity, model=model: model.objects.filter(identity=identity),
-                own_events=False,
-                approvable=True,
-            )
-        )
+        register_source(Source.for_model(model, own_events=False, approvable=True))

@@ -55,14 +55,7 @@ def api_items(identity):
 
 
 def register() -> None:
-    timeline.register_source(
-        timeline.Source(
-            "governance.policyexception",
-            lambda identity: PolicyException.objects.filter(identity=identity),
-            lambda subject_id, identity: link("exception-detail", subject_id),
-            approvable=True,
-        )
-    )
+    timeline.register_source(timeline.Source.for_model(PolicyException, "exception-detail", approvable=True))
     extensions.register_related("exceptions", api_items)
     extensions.register_panel(
         extensions.Panel(
