@@ -14,22 +14,12 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from approvals.services.intake_checks import ANSWER_FIELDS
-from governance.people.models import Team, User
 from governance.policy.services import current_policy
-from inventory.forms import people
-from inventory.models import Action, Credential, DataClassification, Environment, Identity, ResourceKind
+from inventory.forms import EnvironmentsField, PersonChoiceField, TeamChoiceField
+from inventory.models import Action, Credential, DataClassification, Identity, ResourceKind
 from inventory.services import snapshot_value
 
 GRANTS_PREFIX = "grants"
-
-
-class PersonChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: User) -> str:
-        return f"{obj} ({obj.username})" if str(obj) != obj.username else obj.username
-
-
-def _people():
-    return people()  # the same people who may own an identity anywhere else
 
 
 def _bootstrap(form: forms.BaseForm) -> None:
@@ -71,28 +61,17 @@ class IntakeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What it will do for the team, and why existing tools are not enough."),
     )
+    # The same people who may own an identity anywhere else (inventory.forms.people).
     owner = PersonChoiceField(
-        label=_("Owner"),
-        queryset=User.objects.none(),
-        to_field_name="username",
-        required=False,
-        help_text=_("Answers reviews and is accountable for it."),
+        label=_("Owner"), required=False, help_text=_("Answers reviews and is accountable for it.")
     )
     backup_owner = PersonChoiceField(
-        label=_("Backup owner"),
-        queryset=User.objects.none(),
-        to_field_name="username",
-        required=False,
-        help_text=_("Takes over when the owner is away or leaves."),
+        label=_("Backup owner"), required=False, help_text=_("Takes over when the owner is away or leaves.")
     )
-    team = forms.ModelChoiceField(
-        label=_("Team"), queryset=Team.objects.all(), to_field_name="slug", required=False
-    )
-    environments = forms.MultipleChoiceField(
+    team = TeamChoiceField(label=_("Team"), required=False)
+    environments = EnvironmentsField(
         label=_("Environments"),
-        choices=Environment.choices,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
         help_text=_("Where it will run or reach. Production raises the risk tier."),
     )
     credential_kind = forms.ChoiceField(
@@ -115,8 +94,6 @@ class IntakeForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = _people()
-        self.fields["backup_owner"].queryset = _people()
         self.vendors = current_policy().allowed_vendors
         self.fields["vendor"].widget.attrs["list"] = "vendor-list"
         _bootstrap(self)

@@ -36,6 +36,20 @@ class PersonChoiceField(forms.ModelChoiceField):
         return label if label == obj.username else f"{label} ({obj.username})"
 
 
+class TeamChoiceField(forms.ModelChoiceField):
+    """A team, chosen by its slug."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Team.objects.all(), to_field_name="slug", **kwargs)
+
+
+class EnvironmentsField(forms.MultipleChoiceField):
+    """Where an identity runs or reaches, one box each."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Environment.choices, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+
 class IdentityEditForm(forms.Form):
     """IAM/Security edit every descriptive field; owners only OWNER_EDITABLE_FIELDS."""
 
@@ -51,15 +65,8 @@ class IdentityEditForm(forms.Form):
     backup_owner = PersonChoiceField(
         label=_("Backup owner"), required=False, help_text=_("Must be a different person from the owner.")
     )
-    team = forms.ModelChoiceField(
-        label=_("Team"), queryset=Team.objects.all(), to_field_name="slug", required=False
-    )
-    environments = forms.MultipleChoiceField(
-        label=_("Environments"),
-        choices=Environment.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
+    team = TeamChoiceField(label=_("Team"), required=False)
+    environments = EnvironmentsField(label=_("Environments"), required=False)
     data_classification = forms.ChoiceField(
         label=_("Data classification"), choices=DataClassification.choices
     )
