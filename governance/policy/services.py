@@ -338,15 +338,20 @@ def propose_policy(actor, document: Any, note: str = "") -> PolicyVersion:
         note=note,
         based_on=active.version if active else None,
     )
+    _record_new_version(actor, "policy.proposed", proposal, active, note)
+    return proposal
+
+
+def _record_new_version(actor: Actor, verb: str, new: PolicyVersion, active: PolicyVersion | None, note: str):
+    """A version saved: the one in force then (and its document) before, the new one after."""
     audit.record(
         actor,
-        "policy.proposed",
-        proposal,
+        verb,
+        new,
         before={"version": active.version, "document": active.document} if active else None,
-        after={"version": proposal.version, "state": proposal.state, "document": document},
+        after={"version": new.version, "state": new.state, "document": new.document},
         reason=note,
     )
-    return proposal
 
 
 def _locked_proposal(actor: Actor, version: int | PolicyVersion, verb: str) -> PolicyVersion:
@@ -469,14 +474,7 @@ def install_policy(actor, document: Any, note: str = "") -> PolicyVersion:
         decided_at=now,
         activated_at=now,
     )
-    audit.record(
-        actor,
-        "policy.installed",
-        installed,
-        before={"version": active.version, "document": active.document} if active else None,
-        after={"version": installed.version, "state": installed.state, "document": document},
-        reason=note,
-    )
+    _record_new_version(actor, "policy.installed", installed, active, note)
     return installed
 
 
