@@ -46,6 +46,7 @@ from inventory.models import (
     ResourceKind,
     UsageEvent,
 )
+from inventory.usage import COPY_COLUMNS as USAGE_COLUMNS
 
 MAX_BATCH = 100
 REVOKED = (Identity.Status.SUSPENDED, Identity.Status.DECOMMISSIONED)
@@ -348,8 +349,8 @@ def _audit_key(answer: Answer) -> str:
 
 def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now: datetime) -> None:
     minute = now.replace(second=0, microsecond=0)
-    rows: list[DecisionRecord] = []
-    usage: list[UsageEvent] = []
+    rows: list[dict] = []  # field values: model instances only when the slower path needs them
+    usage: list[dict] = []
     aggregated: list[Answer] = []
     notable: list[tuple[str, Answer, cedar.Subject]] = []
     # One cache round trip in the common case: the allows' rate counters, the once-a-minute marks of
@@ -369,24 +370,24 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             aggregated.append(answer)
             continue
         rows.append(
-            _record_row(
+            _record_values(
                 actor, answer, now, out_of_scope=verdict.out_of_scope, after_revocation=after_revocation
             )
         )
         usage.append(
-            UsageEvent(
-                identity_id=answer.identity_id,
-                at=now,
-                action=ask.action,
-                resource_kind=ask.resource_kind,
-                resource_name=ask.resource_name,
-                environment=ask.environment,
-                identity_status=subject.status,
-                after_revocation=after_revocation,
-                out_of_scope=verdict.out_of_scope,
-                reported_by=f"decision:{actor.with_chain}"[:150],
-                received_at=now,
-            )
+            {
+                "identity_id": answer.identity_id,
+                "at": now,
+                "action": ask.action,
+                "resource_kind": ask.resource_kind,
+                "resource_name": ask.resource_name,
+                "environment": ask.environment,
+                "identity_status": subject.status,
+                "after_revocation": after_revocation,
+                "out_of_scope": verdict.out_of_scope,
+                "reported_by": f"decision:{actor.with_chain}"[:150],
+                "received_at": now,
+            }
         )
         if _notable(verdict):
             notable.append((_audit_key(answer), answer, subject))
@@ -403,8 +404,8 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
     if not (aggregated or touched or audited) and _insert_in_one_statement(rows, usage):
         return  # the common case: the answers and their usage, one round trip
     with transaction.atomic():
-        DecisionRecord.objects.bulk_create(rows)
-        UsageEvent.objects.bulk_create(usage)
+        DecisionRecord.objects.bulk_create([DecisionRecord(**values) for values in rows])
+        UsageEvent.objects.bulk_create([UsageEvent(**values) for values in usage])
         _aggregate_all(actor, aggregated, minute, now)
         if touched:
             Identity.objects.filter(pk__in=touched).filter(
@@ -432,17 +433,54 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             )
 
 
-def _insert_in_one_statement(rows: list[DecisionRecord], usage: list[UsageEvent]) -> bool:
+def _insert_in_one_statement(rows: list[dict], usage: list[dict]) -> bool:
     """On PostgreSQL, write the decision rows and their usage events with ONE statement (a
     data-modifying CTE, atomic on its own in autocommit): one round trip instead of four (BEGIN,
-    two INSERTs, COMMIT). False when not applicable; the caller then uses a transaction."""
+    two INSERTs, COMMIT). False when not applicable; the caller then uses a transaction.
+
+    The statement is written once per batch size and its values passed as they are: every column is
+    text, a number, a boolean or an aware time, which psycopg adapts itself, except the two JSON
+    lists (`reasons`, `policies`), wrapped as JSONB. Building model instances and running each
+    field's preparation cost more than the insert (bench/README.md)."""
     if not rows or connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
-    first, first_params = insert_statement(DecisionRecord, rows)
-    second, second_params = insert_statement(UsageEvent, usage)
+    from psycopg.types.json import Jsonb
+
+    sql = _CTE_SQL.get(len(rows))
+    if sql is None:
+        sql = _CTE_SQL[len(rows)] = (
+            f"WITH d AS ({_values_insert(DecisionRecord, _DECISION_COLUMNS, len(rows))}) "
+            f"{_values_insert(UsageEvent, _USAGE_COLUMNS, len(usage))}"
+        )
+    params: list = []
+    for values in rows:
+        params += [
+            Jsonb(values[name]) if name in _JSON_COLUMNS else values.get(name, _DEFAULTS.get(name))
+            for name in _DECISION_COLUMNS
+        ]
+    for values in usage:
+        params += [values[name] for name in _USAGE_COLUMNS]
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH d AS ({first}) {second}", [*first_params, *second_params])
+        cursor.execute(sql, params)
     return True
+
+
+_DECISION_COLUMNS = (
+    "identity_id", "action", "resource_kind", "resource_name", "environment", "task_ref", "decision",
+    "reasons", "policies", "policy_version", "at", "actor", "on_behalf_of", "out_of_scope",
+    "after_revocation", "count", "window_start",
+)  # fmt: skip
+_USAGE_COLUMNS = USAGE_COLUMNS  # the usage events' columns, as ingestion writes them
+_JSON_COLUMNS = frozenset({"reasons", "policies"})
+_DEFAULTS = {"count": 1, "window_start": None}
+_CTE_SQL: dict[int, str] = {}
+
+
+def _values_insert(model, names: tuple[str, ...], n: int) -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(model._meta.get_field(name.removesuffix("_id")).column) for name in names)
+    row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * n)}"
 
 
 def _bucket(answer: Answer) -> tuple:
@@ -478,28 +516,29 @@ def _aggregate_all(actor: Actor, aggregated: list[Answer], minute: datetime, now
         )
 
 
-def _record_row(actor: Actor, answer: Answer, now: datetime, **extra) -> DecisionRecord:
-    """One answer as a row; `extra` adds what differs (the scope marks, or an aggregate's count)."""
+def _record_values(actor: Actor, answer: Answer, now: datetime, **extra) -> dict:
+    """One answer as a row's field values; `extra` adds what differs (the scope marks, or an
+    aggregate's count)."""
     ask, verdict = answer.ask, answer.verdict
-    return DecisionRecord(
-        identity_id=answer.identity_id,
-        action=ask.action,
-        resource_kind=ask.resource_kind,
-        resource_name=ask.resource_name,
-        environment=ask.environment,
-        task_ref=ask.task_ref,
-        decision=verdict.decision,
-        reasons=verdict.reasons,
-        policies=verdict.policies,
-        policy_version=verdict.policy_version,
-        at=now,
-        actor=actor.label[:150],
-        on_behalf_of=actor.on_behalf_of[:150],
+    return {
+        "identity_id": answer.identity_id,
+        "action": ask.action,
+        "resource_kind": ask.resource_kind,
+        "resource_name": ask.resource_name,
+        "environment": ask.environment,
+        "task_ref": ask.task_ref,
+        "decision": verdict.decision,
+        "reasons": verdict.reasons,
+        "policies": verdict.policies,
+        "policy_version": verdict.policy_version,
+        "at": now,
+        "actor": actor.label[:150],
+        "on_behalf_of": actor.on_behalf_of[:150],
         **extra,
-    )
+    }
 
 
 def _aggregate_row(actor: Actor, answer: Answer, minute: datetime, now: datetime, n: int) -> DecisionRecord:
-    row = _record_row(actor, answer, now, window_start=minute, count=n)
+    row = DecisionRecord(**_record_values(actor, answer, now, window_start=minute, count=n))
     row.reasons = [*row.reasons, f"Aggregated: allows above {sample_above()} a minute for this identity."]
     return row
