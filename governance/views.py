@@ -77,13 +77,12 @@ def audit_export(request):
 def audit_log(request):
     filterset, queryset = _filtered(request)
     page = Paginator(audit_page_source(queryset, request.GET), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    tools = lists.tools(request.user, AUDIT_LIST, query.urlencode())  # one query
+    query = lists.without_page(request.GET)
+    tools = lists.tools(request.user, AUDIT_LIST, query)  # one query
     context = {
         "filter": filterset,
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         "tools": tools,
         "shown": tools["shown"],
     }

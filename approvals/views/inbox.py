@@ -12,6 +12,7 @@ from approvals import selectors
 from approvals.models import ApprovalRequest
 from approvals.registry import registered_kinds
 from governance.access import is_htmx
+from governance.lists.services import without_page
 from governance.people.models import Role, Team
 from inventory.models import RiskTier
 
@@ -30,14 +31,13 @@ def inbox(request):
     filters = {key: request.GET.get(key, "") for key in ("tier", "kind", "team", "age")}
     queryset = selectors.inbox(user, scope=scope, filters=filters)
     page = Paginator(queryset, 25).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = without_page(request.GET)
     context = {
         "page": page,
         "scope": scope,
         "governor": governor,
         "filters": filters,
-        "query": query.urlencode(),
+        "query": query,
         "counts": selectors.tier_counts(selectors.inbox(user, scope=scope)),
         "tiers": RiskTier.choices,
         "kinds": registered_kinds(),

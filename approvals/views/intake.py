@@ -20,6 +20,7 @@ from governance.access import is_htmx
 from governance.actors import from_request
 from governance.errors import IllegalTransition, NotAllowed
 from governance.ids import parse_id
+from governance.lists.services import without_page
 from governance.threats import profiles as threat_profiles
 
 
@@ -150,15 +151,14 @@ def my_requests(request):
         requests = requests.filter(requester=request.user)
     page = Paginator(requests, 25).get_page(request.GET.get("page"))
     rows = [(intake, selectors.holder_label(intake.approval, intake.state)) for intake in page.object_list]
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = without_page(request.GET)
     context = {
         "page": page,
         "rows": rows,
         "can_request": intake_services.can_request(request.user),
         "state": state if state in IntakeRequest.State.values else "",
         "state_label": IntakeRequest.State(state).label if state in IntakeRequest.State.values else "",
-        "query": query.urlencode(),
+        "query": query,
     }
     template = "approvals/my_requests.html#results" if is_htmx(request) else "approvals/my_requests.html"
     return render(request, template, context)

@@ -23,6 +23,7 @@ from governance.exceptions.filters import ExceptionFilter
 from governance.exceptions.forms import ExceptionRequestForm
 from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding
+from governance.lists.services import without_page
 from governance.people.models import Role
 
 LIST_TEMPLATE = "governance/exceptions/exception_list.html"
@@ -39,12 +40,11 @@ def exception_list(request):
     filterset = ExceptionFilter(request.GET, queryset=queryset, request=request)
     results = filterset.qs if filterset.is_valid() else PolicyException.objects.none()
     page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = without_page(request.GET)
     context = {
         "filter": filterset,
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         "rules": services.rule_choices(),
         "labels": dict(services.rule_choices()),
         "now": timezone.now(),

@@ -84,16 +84,15 @@ def finding_list(request):
     page = Paginator(results, 50).get_page(request.GET.get("page"))
     # A suppressed finding stays listed, with the exception that covers it linked (one query).
     page.object_list = covering_exceptions(page.object_list)
-    query = data.copy()
-    query.pop("page", None)
+    query = lists.without_page(data)
     open_counts = visible.filter(status=Finding.Status.OPEN).aggregate(
         total=Count("id"), **{sev: Count("id", filter=Q(severity=sev)) for sev in Severity.values}
     )
-    tools = lists.tools(request.user, FINDINGS_LIST, query.urlencode())  # one query
+    tools = lists.tools(request.user, FINDINGS_LIST, query)  # one query
     context = {
         "filter": filterset,
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         "tools": tools,
         "shown": tools["shown"],
         "open_counts": open_counts,

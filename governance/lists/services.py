@@ -73,6 +73,13 @@ def shown_columns(spec: ListSpec, pref: ListPreference | None) -> list[str]:
     return [key for key, _ in spec.columns if key in chosen]
 
 
+def without_page(params: QueryDict) -> str:
+    """A list's query string for its links to other pages: everything but the page number."""
+    query = params.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 def clean_saved_query(query: str) -> str:
     """The query as a filter link keeps it: parsed and written out again, without the page number."""
     params = QueryDict(query or "", mutable=True)

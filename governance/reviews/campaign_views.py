@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from governance.access import READERS, is_htmx, role_required
 from governance.csv_safety import safe_row
 from governance.errors import IllegalTransition, NotAllowed
+from governance.lists.services import without_page
 from governance.people.models import Role, User
 from governance.reviews import services
 from governance.reviews.filters import ReviewItemFilter
@@ -34,9 +35,8 @@ def campaign_list(request):
         campaigns = campaigns.filter(state=state)
     page = Paginator(campaigns, 25).get_page(request.GET.get("page"))
     rows = [(c, progress_of(c)) for c in page.object_list]
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"page": page, "rows": rows, "state": state, "query": query.urlencode(), "now": timezone.now()}
+    query = without_page(request.GET)
+    context = {"page": page, "rows": rows, "state": state, "query": query, "now": timezone.now()}
     template = "governance/reviews/campaign_list.html"
     return render(request, f"{template}#results" if is_htmx(request) else template, context)
 
@@ -250,13 +250,12 @@ def campaign_report(request, pk: int):
     filterset = ReviewItemFilter(request.GET or None, queryset=_report_items(campaign))
     items = filterset.qs if filterset.is_valid() else _report_items(campaign)
     page = Paginator(items, 200).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = without_page(request.GET)
     context = {
         "campaign": campaign,
         "progress": progress_of(campaign),
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         # Recomputing the hash reads every item: only on request.
         "verification": services.verify_population(campaign) if request.GET.get("verify") else None,
         "decisions": D.choices,

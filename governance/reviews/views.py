@@ -22,6 +22,7 @@ from governance.findings.identity import covering_exceptions
 from governance.findings.models import Finding
 from governance.ids import not_an_id, parse_id
 from governance.links import link
+from governance.lists.services import without_page
 from governance.reviews import services
 from governance.reviews.forms import DecisionForm, NoteForm, apply_service_errors
 from governance.reviews.models import ReviewItem
@@ -67,12 +68,11 @@ def my_reviews(request):
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
     # Low-tier rows show their grants inline, so rendering them counts as displaying them.
     services.record_shown(user, [i for i in page.object_list if i.risk_tier == "low"], now)
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = without_page(request.GET)
     context = {
         "campaigns": campaigns,
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         "now": now,
         "filter_campaign": campaign_id,
         "filter_tier": tier,
