@@ -38,6 +38,7 @@ from inventory.serializers import (
     RotationSerializer,
     TransitionSerializer,
     UsageEventSerializer,
+    with_pending_flags,
 )
 
 
@@ -77,7 +78,7 @@ def _raw_body(request) -> bytes:
 
 
 def _with_details(queryset):
-    return queryset.prefetch_related(
+    return with_pending_flags(queryset).prefetch_related(
         Prefetch("grants", queryset=Grant.objects.order_by("ended_at", "resource_kind", "resource_name")),
         Prefetch("credentials", queryset=Credential.objects.order_by("revoked_at", "kind", "label")),
     )
@@ -238,10 +239,11 @@ class IdentityViewSet(
         return self.get_paginated_response([write(identity) for identity in page])
 
     def filter_queryset(self, queryset):
-        # django-filter copies its sixteen filters and builds a form on every request, a sixth of
-        # the plain list's time: with none of them in the query there is nothing to apply.
+        # django-filter copies its sixteen filters and builds a form on every request (lists, and
+        # get_object for one identity), a sixth of the plain list's time: with none of them in the
+        # query there is nothing to apply.
         params = self.request.query_params
-        if self.action == "list" and not any(name in params for name in IdentityFilter.base_filters):
+        if not any(name in params for name in IdentityFilter.base_filters):
             return queryset
         return super().filter_queryset(queryset)
 
