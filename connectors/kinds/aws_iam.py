@@ -399,36 +399,27 @@ class AwsIam(BaseConnector):
 
     def _entitlements(self, kind: str, name: str, account: str) -> list[Entitlement]:
         """Attached and inline policies of a user, role or group, each as one entitlement."""
-        resource = f"aws:{account}"
-        found: list[Entitlement] = []
         title = kind.capitalize()
         owner = {f"{title}Name": name}
-        for attached in self._all(f"list_attached_{kind}_policies", "AttachedPolicies", **owner):
-            actions = self._policy_actions(attached["PolicyArn"])
-            if actions:
-                found.append(
-                    Entitlement(
-                        "cloud_account",
-                        resource,
-                        tuple(sorted(actions)),
-                        attached["PolicyName"],
-                        f"managed:{attached['PolicyArn']}",
-                    )
-                )
-        for policy_name in self._all(f"list_{kind}_policies", "PolicyNames", **{f"{title}Name": name}):
-            document = self._call(f"get_{kind}_policy", **{f"{title}Name": name, "PolicyName": policy_name})
-            actions = summarise(_document(document.get("PolicyDocument")))
-            if actions:
-                found.append(
-                    Entitlement(
-                        "cloud_account",
-                        resource,
-                        tuple(sorted(actions)),
-                        policy_name,
-                        f"inline:{policy_name}",
-                    )
-                )
-        return found
+        # (actions, policy name, reference) of each policy, managed ones first.
+        policies = [
+            (
+                self._policy_actions(attached["PolicyArn"]),
+                attached["PolicyName"],
+                f"managed:{attached['PolicyArn']}",
+            )
+            for attached in self._all(f"list_attached_{kind}_policies", "AttachedPolicies", **owner)
+        ]
+        for policy_name in self._all(f"list_{kind}_policies", "PolicyNames", **owner):
+            document = self._call(f"get_{kind}_policy", **owner, PolicyName=policy_name)
+            policies.append(
+                (summarise(_document(document.get("PolicyDocument"))), policy_name, f"inline:{policy_name}")
+            )
+        return [
+            Entitlement("cloud_account", f"aws:{account}", tuple(sorted(actions)), policy, reference)
+            for actions, policy, reference in policies
+            if actions
+        ]
 
     def _group_entitlements(self, group: str, account: str) -> list[Entitlement]:
         if group not in self._groups:
