@@ -126,6 +126,13 @@ def api_as():
     return make
 
 
+def bearer(value: str) -> APIClient:
+    """An API client presenting `value` (an API token, or a workload's access token) as a bearer."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
+    return client
+
+
 @pytest.fixture(scope="session")
 def moto_url():
     """moto's IAM server on loopback, one per test session."""

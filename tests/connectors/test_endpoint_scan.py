@@ -21,6 +21,7 @@ from governance.people.models import Role
 from inventory import ownership
 from inventory.models import Identity, OwnershipTransfer
 from inventory.tokens import issue_token
+from tests.conftest import bearer
 from tests.connectors.test_steward_scan import LEAK_MARK, home, scan  # noqa: F401 - `home` is a fixture
 from tests.factories import UserFactory
 
@@ -63,9 +64,7 @@ def reporter(iam) -> APIClient:
     """The endpoint-management tool: a service user without a role, holding a report token from IAM."""
     machine = UserFactory(username="endpoint-mgmt", roles=[])
     _, value = issue_token(iam, machine, scope="report", name="endpoint management")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
-    return client
+    return bearer(value)
 
 
 @pytest.fixture

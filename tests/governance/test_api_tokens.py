@@ -4,19 +4,13 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from governance.actors import system
 from governance.models import ApiToken, AuditEvent
 from governance.people.tokens import hash_token
 from inventory.models import Identity
 from inventory.tokens import issue_token
-
-
-def bearer(value):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
-    return client
+from tests.conftest import bearer
 
 
 @pytest.mark.django_db

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from governance.actors import system
 from inventory.tokens import issue_token
+from tests.conftest import bearer
 
 
 @pytest.fixture
@@ -15,12 +16,6 @@ def low_rate(settings):
     settings.STEWARD_API_RATE = "3/min"
     yield settings
     cache.clear()
-
-
-def bearer(value):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
-    return client
 
 
 @pytest.mark.django_db

@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from rest_framework.test import APIClient
 
 from governance.actors import system
 from governance.errors import IllegalTransition, NotAllowed
@@ -12,12 +11,7 @@ from governance.models import ApiToken, AuditEvent
 from inventory import services as inventory
 from inventory.models import Identity
 from inventory.tokens import issue_token, revoke_token
-
-
-def bearer(value):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
-    return client
+from tests.conftest import bearer
 
 
 @pytest.fixture

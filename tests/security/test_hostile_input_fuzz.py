@@ -19,10 +19,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
 
 from governance.actors import system
 from inventory.tokens import issue_token
+from tests.conftest import bearer
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 from tests.security.fuzz_support import (
     EXAMPLES,
@@ -63,9 +63,7 @@ def api_client(iam, owner):
     GrantFactory(identity=identity)
     CredentialFactory(identity=identity)
     _token, value = issue_token(system("test"), iam, scope="write", days=1)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
-    return client, identity.pk
+    return bearer(value), identity.pk
 
 
 def _fill_path(path: str, value: str) -> str:

@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from governance.actors import system
 from tests.workload.servers import SetReceiverServer, TestIssuer
@@ -119,10 +118,3 @@ def delegation_token(user, identity=None) -> str:
     assert response.status_code == 201, response.content
     assert response.json()["expires_in"] == 300
     return response.json()["delegation_token"]
-
-
-def bearer(token: str) -> APIClient:
-    """An API client presenting a workload's access token (or any bearer token)."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client

@@ -21,10 +21,10 @@ from governance.decisions.models import DecisionRecord
 from governance.models import AuditEvent
 from inventory import services as inventory_services
 from inventory.models import UsageEvent
+from tests.conftest import bearer
 from tests.factories import GrantFactory, IdentityFactory, request_merge_access
 from tests.workload.conftest import (
     MERGE_PROD,
-    bearer,
     bind,
     delegation_token,
     exchange,

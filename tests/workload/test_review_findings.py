@@ -19,12 +19,12 @@ from django.test import Client
 from governance.decisions import jit
 from governance.findings.models import Finding
 from governance.models import AuditEvent
+from tests.conftest import bearer
 from tests.factories import GrantFactory, IdentityFactory, request_merge_access
 from tests.workload.conftest import (
     ACCESS_TOKEN_TYPE,
     JWT_TYPE,
     MERGE_PROD,
-    bearer,
     bind,
     delegation_token,
     exchange,
