@@ -31,13 +31,12 @@ def inbox(request):
     filters = {key: request.GET.get(key, "") for key in ("tier", "kind", "team", "age")}
     queryset = selectors.inbox(user, scope=scope, filters=filters)
     page = Paginator(queryset, 25).get_page(request.GET.get("page"))
-    query = without_page(request.GET)
     context = {
         "page": page,
         "scope": scope,
         "governor": governor,
         "filters": filters,
-        "query": query,
+        "query": without_page(request.GET),
         "counts": selectors.tier_counts(selectors.inbox(user, scope=scope)),
         "tiers": RiskTier.choices,
         "kinds": registered_kinds(),

@@ -151,14 +151,13 @@ def my_requests(request):
         requests = requests.filter(requester=request.user)
     page = Paginator(requests, 25).get_page(request.GET.get("page"))
     rows = [(intake, selectors.holder_label(intake.approval, intake.state)) for intake in page.object_list]
-    query = without_page(request.GET)
     context = {
         "page": page,
         "rows": rows,
         "can_request": intake_services.can_request(request.user),
         "state": state if state in IntakeRequest.State.values else "",
         "state_label": IntakeRequest.State(state).label if state in IntakeRequest.State.values else "",
-        "query": query,
+        "query": without_page(request.GET),
     }
     template = "approvals/my_requests.html#results" if is_htmx(request) else "approvals/my_requests.html"
     return render(request, template, context)

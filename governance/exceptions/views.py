@@ -40,11 +40,10 @@ def exception_list(request):
     filterset = ExceptionFilter(request.GET, queryset=queryset, request=request)
     results = filterset.qs if filterset.is_valid() else PolicyException.objects.none()
     page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = without_page(request.GET)
     context = {
         "filter": filterset,
         "page": page,
-        "query": query,
+        "query": without_page(request.GET),
         "rules": services.rule_choices(),
         "labels": dict(services.rule_choices()),
         "now": timezone.now(),

@@ -35,8 +35,13 @@ def campaign_list(request):
         campaigns = campaigns.filter(state=state)
     page = Paginator(campaigns, 25).get_page(request.GET.get("page"))
     rows = [(c, progress_of(c)) for c in page.object_list]
-    query = without_page(request.GET)
-    context = {"page": page, "rows": rows, "state": state, "query": query, "now": timezone.now()}
+    context = {
+        "page": page,
+        "rows": rows,
+        "state": state,
+        "query": without_page(request.GET),
+        "now": timezone.now(),
+    }
     template = "governance/reviews/campaign_list.html"
     return render(request, f"{template}#results" if is_htmx(request) else template, context)
 
@@ -250,12 +255,11 @@ def campaign_report(request, pk: int):
     filterset = ReviewItemFilter(request.GET or None, queryset=_report_items(campaign))
     items = filterset.qs if filterset.is_valid() else _report_items(campaign)
     page = Paginator(items, 200).get_page(request.GET.get("page"))
-    query = without_page(request.GET)
     context = {
         "campaign": campaign,
         "progress": progress_of(campaign),
         "page": page,
-        "query": query,
+        "query": without_page(request.GET),
         # Recomputing the hash reads every item: only on request.
         "verification": services.verify_population(campaign) if request.GET.get("verify") else None,
         "decisions": D.choices,

@@ -68,11 +68,10 @@ def my_reviews(request):
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
     # Low-tier rows show their grants inline, so rendering them counts as displaying them.
     services.record_shown(user, [i for i in page.object_list if i.risk_tier == "low"], now)
-    query = without_page(request.GET)
     context = {
         "campaigns": campaigns,
         "page": page,
-        "query": query,
+        "query": without_page(request.GET),
         "now": now,
         "filter_campaign": campaign_id,
         "filter_tier": tier,
