@@ -1,6 +1,20 @@
 import pytest
 
+from connectors.models import Connector, ConnectorRun
+
 # moto_url and aws (moto's IAM server) are in tests/conftest.py: the browser journey uses them too.
+
+
+def sync(client, connector: Connector, capture, *, dry_run: bool = False) -> ConnectorRun:
+    """Start a run through the API (its work after commit runs inline) and return it as it ended."""
+    url = f"/api/v1/connectors/{connector.pk}/sync/" + ("?dry_run=1" if dry_run else "")
+    with capture(execute=True):
+        response = client.post(url)
+    assert response.status_code == 202, response.content
+    assert response.json()["state"] == "running" and response.json()["dry_run"] is dry_run
+    run = ConnectorRun.objects.get(pk=response.json()["id"])
+    run.refresh_from_db()
+    return run
 
 
 @pytest.fixture

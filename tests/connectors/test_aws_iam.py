@@ -15,6 +15,7 @@ from governance.findings.models import Finding
 from governance.models import AuditEvent
 from inventory import services as inventory
 from inventory.models import Credential, Grant, Identity
+from tests.connectors.conftest import sync
 from tests.connectors.moto_support import ACCOUNT
 
 pytestmark = pytest.mark.django_db
@@ -31,15 +32,6 @@ CROSS_ACCOUNT_TRUST = {
         }
     ],
 }
-
-
-def sync(client, connector: Connector, capture, *, dry_run: bool = False) -> ConnectorRun:
-    url = f"/api/v1/connectors/{connector.pk}/sync/" + ("?dry_run=1" if dry_run else "")
-    with capture(execute=True):
-        response = client.post(url)
-    assert response.status_code == 202, response.content
-    assert response.json()["state"] == "running" and response.json()["dry_run"] is dry_run
-    return ConnectorRun.objects.get(pk=response.json()["id"])
 
 
 def user_with_two_keys(aws, name: str = "ci-deployer") -> list[str]:
@@ -286,11 +278,10 @@ def test_without_enforce_a_suspension_stays_in_steward(
     assert identity.remediation == "" and not Enforcement.objects.exists()
 
 
-def test_a_dry_run_writes_nothing(aws, connector, iam, api_as, django_capture_on_commit_callbacks):
-    user_with_two_keys(aws)
-    aws.attach_user_policy(UserName="ci-deployer", PolicyArn=ADMIN)
-    aws.create_role(RoleName="release", AssumeRolePolicyDocument=json.dumps(CROSS_ACCOUNT_TRUST))
-    before = {
+def _footprint() -> dict:
+    """What a sync may write: identities (and their versions), credentials, grants, source records,
+    findings and identity events."""
+    return {
         "identities": list(Identity.objects.order_by("pk").values_list("pk", "version")),
         "credentials": Credential.objects.count(),
         "grants": Grant.objects.count(),
@@ -298,20 +289,20 @@ def test_a_dry_run_writes_nothing(aws, connector, iam, api_as, django_capture_on
         "findings": Finding.objects.count(),
         "identity_events": AuditEvent.objects.filter(subject_type="inventory.identity").count(),
     }
+
+
+def test_a_dry_run_writes_nothing(aws, connector, iam, api_as, django_capture_on_commit_callbacks):
+    user_with_two_keys(aws)
+    aws.attach_user_policy(UserName="ci-deployer", PolicyArn=ADMIN)
+    aws.create_role(RoleName="release", AssumeRolePolicyDocument=json.dumps(CROSS_ACCOUNT_TRUST))
+    before = _footprint()
 
     run = sync(api_as(iam), connector, django_capture_on_commit_callbacks, dry_run=True)
 
     run.refresh_from_db()
     assert (run.state, run.dry_run, run.seen, run.discovered, run.changed) == ("succeeded", True, 2, 2, 0)
     assert {r["change"] for r in run.report} == {"would_discover"}
-    after = {
-        "identities": list(Identity.objects.order_by("pk").values_list("pk", "version")),
-        "credentials": Credential.objects.count(),
-        "grants": Grant.objects.count(),
-        "records": SourceRecord.objects.count(),
-        "findings": Finding.objects.count(),
-        "identity_events": AuditEvent.objects.filter(subject_type="inventory.identity").count(),
-    }
+    after = _footprint()
     assert after == before
 
 

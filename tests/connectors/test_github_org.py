@@ -18,6 +18,7 @@ from governance.findings.models import Finding
 from governance.models import AuditEvent
 from inventory import services as inventory
 from inventory.models import Credential, Grant, Identity
+from tests.connectors.conftest import sync
 from tests.connectors.github_server import STEWARD_INSTALLATION
 
 pytestmark = pytest.mark.django_db
@@ -34,16 +35,6 @@ jobs:
 """
 PLAIN_WORKFLOW = "name: ci\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps: []\n"
 THREE = ["payments", "ledger", "billing"]
-
-
-def sync(client, connector: Connector, capture, *, dry_run: bool = False) -> ConnectorRun:
-    url = f"/api/v1/connectors/{connector.pk}/sync/" + ("?dry_run=1" if dry_run else "")
-    with capture(execute=True):
-        response = client.post(url)
-    assert response.status_code == 202, response.content
-    run = ConnectorRun.objects.get(pk=response.json()["id"])
-    run.refresh_from_db()
-    return run
 
 
 def estate(github) -> dict[str, int]:
