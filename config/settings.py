@@ -134,6 +134,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("OPTIONS", {})
+    if os.environ.get("STEWARD_PGBOUNCER") == "1":
+        # Behind PgBouncer in transaction mode a session is not kept between transactions: no
+        # server-side cursors (Django's iterator()) and no prepared statements (psycopg prepares a
+        # query it has run five times, on a server connection the next transaction may not get).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "governance.User"
