@@ -82,16 +82,21 @@ def test_raw_json_keeps_everything():
     assert '"risk_tier": "critical"' in raw_json({"risk_tier": "high"}, {"risk_tier": "critical"})
 
 
-@pytest.mark.django_db
-def test_audit_change_renders_rows_and_a_raw_toggle(owner):
-    identity = IdentityFactory(owner=owner, name="deploy-bot")
+def _raise_to_critical(user, identity) -> None:
+    """The audit event of `user` raising the identity's risk tier from high to critical."""
     audit.record(
-        as_actor(owner),
+        as_actor(user),
         "identity.updated",
         identity,
         before={"risk_tier": "high"},
         after={"risk_tier": "critical"},
     )
+
+
+@pytest.mark.django_db
+def test_audit_change_renders_rows_and_a_raw_toggle(owner):
+    identity = IdentityFactory(owner=owner, name="deploy-bot")
+    _raise_to_critical(owner, identity)
     event = AuditEvent.objects.get(verb="identity.updated")
     html = Template(
         "{% load history %}{% audit_change event %}{% subject_link event as s %}{{ s.url }}|{{ s.kind }}"
@@ -104,13 +109,7 @@ def test_audit_change_renders_rows_and_a_raw_toggle(owner):
 @pytest.mark.django_db
 def test_audit_log_and_identity_timeline_show_labels_not_dicts(client, owner, iam):
     identity = IdentityFactory(owner=owner, name="deploy-bot")
-    audit.record(
-        as_actor(iam),
-        "identity.updated",
-        identity,
-        before={"risk_tier": "high"},
-        after={"risk_tier": "critical"},
-    )
+    _raise_to_critical(iam, identity)
     client.force_login(iam)
     for url in ("/audit/", f"/inventory/{identity.pk}/"):
         body = client.get(url).content.decode()

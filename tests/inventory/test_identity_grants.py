@@ -41,6 +41,14 @@ def make_grants(identity, current: int, ended: int, expired: int) -> None:
         )
 
 
+def page_with_grants(client, viewer, owner, **counts) -> str:
+    """The page of a new identity of `owner` with that many current, ended and expired grants."""
+    identity = IdentityFactory(owner=owner)
+    make_grants(identity, **counts)
+    client.force_login(viewer)
+    return client.get(f"/inventory/{identity.pk}/").content.decode()
+
+
 @pytest.fixture
 def busy(owner):
     identity = IdentityFactory(name="busy-bot", owner=owner)
@@ -103,20 +111,14 @@ def test_without_javascript_the_show_links_open_every_grant(client, iam, busy):
 
 @pytest.mark.django_db
 def test_a_few_current_grants_show_without_controls(client, iam, owner):
-    identity = IdentityFactory(owner=owner)
-    make_grants(identity, current=3, ended=0, expired=0)
-    client.force_login(iam)
-    page = client.get(f"/inventory/{identity.pk}/").content.decode()
+    page = page_with_grants(client, iam, owner, current=3, ended=0, expired=0)
     assert len(grant_rows(page)) == 3 and "3 current</span>" in page
     assert "Show all" not in page and 'data-testid="ended-grants"' not in page
 
 
 @pytest.mark.django_db
 def test_an_identity_with_only_ended_grants_says_it_reaches_nothing_now(client, iam, owner):
-    identity = IdentityFactory(owner=owner)
-    make_grants(identity, current=0, ended=1, expired=0)
-    client.force_login(iam)
-    page = client.get(f"/inventory/{identity.pk}/").content.decode()
+    page = page_with_grants(client, iam, owner, current=0, ended=1, expired=0)
     assert "0 current, 1 ended or expired" in page
     assert "No current grants: this identity may reach nothing now." in page
     assert "Show 1 ended or expired grant<" in page and grant_rows(page) == []
