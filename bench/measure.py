@@ -7,6 +7,7 @@ import math
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,9 @@ PY = sys.executable
 
 # Targets from issue 13 (2 cores, PostgreSQL on the same machine, 100,000 identities).
 LIST_FILTERS = "kind=ai_agent&status=active&risk_tier=high&search=codex"
+# Terms of at least three characters that each match 8-9 % of the full estate's identities.
+SEARCH_TERMS = ("codex", "cursor", "gemini")
+API_LIST = "/api/v1/identities/?page_size=50"
 MAX_QUERIES = 15
 
 
@@ -68,7 +72,16 @@ def prepare(estate: dict) -> dict:
         "client": client,
         "session": client.cookies["sessionid"].value,
         "big_identity": estate["big_identity"],
+        # An ordinary identity for the detail endpoint: the one in the middle of the estate.
+        "detail_identity": _middle_identity(),
     }
+
+
+def _middle_identity() -> int:
+    from inventory.models import Identity
+
+    ids = Identity.objects.order_by("pk").values_list("pk", flat=True)
+    return ids[ids.count() // 2]
 
 
 def endpoints(ctx: dict) -> list[dict]:
@@ -77,7 +90,16 @@ def endpoints(ctx: dict) -> list[dict]:
     page = {"auth": "session"}
     return [
         {"name": "identities API, page of 50", "path": "/api/v1/identities/?page_size=50", **api,
-         "p50": 20, "p95": 40, "floor": "api", "rows": 50},
+         "p50": 10, "p95": 40, "floor": "api", "rows": 50, "rps8": 200},
+        # Issue 23: search over 1-10 % of the estate, alone and with filters; the detail; cursor mode.
+        *({"name": f"identities API, search={term}", "path": f"{API_LIST}&search={term}", **api,
+           "p95": 40, "rps8": 60} for term in SEARCH_TERMS),
+        {"name": "identities API, 3 filters + search", "path": f"{API_LIST}&{LIST_FILTERS}", **api,
+         "p95": 40, "rps8": 60},
+        {"name": "identities API, cursor mode, page of 50", "path": f"{API_LIST}&cursor=", **api,
+         "p95": 40, "rps8": 200},
+        {"name": "identity detail (API)", "path": f"/api/v1/identities/{ctx['detail_identity']}/", **api,
+         "p95": 40, "rps8": 250},
         {"name": "identities API, page of 100", "path": "/api/v1/identities/?page_size=100", **api,
          "floor": "api", "rows": 100},
         {"name": "inventory page, 3 filters + search", "path": f"/inventory/?{LIST_FILTERS}", **page,
@@ -523,8 +545,6 @@ WRK_LUA = ROOT / "bench" / "wrk_report.lua"
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -627,9 +647,18 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
     base = f"http://127.0.0.1:{port}"
     load = _wrk if shutil.which("wrk") else _python_load
     tool = "wrk" if load is _wrk else "python loop"
-    print(f"\n-- through gunicorn (2 sync workers) on {base}, {tool}, {seconds}s per run", flush=True)
+    # As production runs it (config/gunicorn.py: a threaded worker per core); BENCH_GUNICORN adds
+    # arguments (e.g. "--worker-class sync" for the previous figures), BENCH_PGBOUNCER=1 puts
+    # PgBouncer (transaction pooling) between the web processes and PostgreSQL.
+    extra = os.environ.get("BENCH_GUNICORN", "").split()
+    bouncer, env = _pgbouncer(env) if os.environ.get("BENCH_PGBOUNCER") == "1" else (None, env)
+    print(
+        f"\n-- through gunicorn (config/gunicorn.py {' '.join(extra)}) on {base}"
+        f"{' via PgBouncer' if bouncer else ''}, {tool}, {seconds}s per run",
+        flush=True,
+    )
     server = subprocess.Popen(
-        [str(Path(PY).with_name("gunicorn")), "config.wsgi:application", "--workers", "2",
+        [str(Path(PY).with_name("gunicorn")), "-c", "config/gunicorn.py", *extra, "config.wsgi:application",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
         cwd=ROOT, env={**os.environ, **env},
     )  # fmt: skip
@@ -652,7 +681,7 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
                 if spec["auth"] == "token"
                 else {"Cookie": f"sessionid={ctx['session']}"}
             )
-            loaded = spec["name"].startswith(("identities API, page of 50", "inventory page, 3"))
+            loaded = spec.get("rps8") or spec["name"].startswith("inventory page, 3")
             runs = [1, 8] if loaded else [1]
             for clients in runs:
                 load(base + spec["path"], headers, clients, 1)  # warm both workers
@@ -660,8 +689,8 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
                 row = {"name": spec["name"], "via": f"gunicorn, {tool}, {clients} client(s)", **found}
                 if clients == 1:
                     row["targets"] = {k: spec[k] for k in ("p50", "p95") if k in spec}
-                elif spec["name"].startswith("identities API"):
-                    row["targets"] = {"rps": 100}
+                elif spec.get("rps8"):
+                    row["targets"] = {"rps": spec["rps8"]}
                 results.append(row)
                 print(_line(row), flush=True)
         if "decisions" not in skip:
@@ -679,7 +708,48 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        if bouncer is not None:
+            bouncer.terminate()
+            bouncer.wait(timeout=30)
     return results
+
+
+def _pgbouncer(env: dict) -> tuple[subprocess.Popen, dict]:
+    """Debian's PgBouncer on a free port, transaction pooling, in front of the bench database; the
+    environment for gunicorn pointed at it (STEWARD_PGBOUNCER=1: no prepared statements, no
+    server-side cursors). PgBouncer refuses to run as root, so it runs as `postgres` then."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise SystemExit("BENCH_PGBOUNCER=1 needs PgBouncer: apt-get install pgbouncer")
+    url = urlsplit(env["DATABASE_URL"])
+    port, folder = _free_port(), _scratch_dir() / "pgbouncer"
+    folder.mkdir(exist_ok=True)
+    os.chmod(folder, 0o777)
+    name = url.path.lstrip("/")
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\n{name} = host={url.hostname or '127.0.0.1'} port={url.port or 5432} dbname={name}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\n"
+        f"auth_file = {folder / 'users.txt'}\npool_mode = transaction\ndefault_pool_size = 20\n"
+        f"max_client_conn = 500\nunix_socket_dir =\nlogfile = {folder / 'pgbouncer.log'}\n"
+        f"pidfile = {folder / 'pgbouncer.pid'}\n"
+    )
+    (folder / "users.txt").write_text(f'"{url.username or "postgres"}" ""\n')
+    for child in folder.iterdir():
+        os.chmod(child, 0o666)
+    command = [binary, str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        command[1:1] = ["-u", "postgres"]
+    process = subprocess.Popen(command)
+    for _ in range(50):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    bounced = urlunsplit(url._replace(netloc=f"{url.username or 'postgres'}@127.0.0.1:{port}"))
+    return process, {**env, "DATABASE_URL": bounced, "STEWARD_PGBOUNCER": "1"}
 
 
 def _http_decisions(ctx: dict, base: str, load, tool: str, seconds: int) -> list[dict]:
