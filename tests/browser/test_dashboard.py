@@ -25,14 +25,29 @@ def _wait_for_cards(page, names):
         card.locator(".spinner-border").wait_for(state="detached")
 
 
+def _open_dashboard(page, live_server, login, username, cards):
+    login(page, username)
+    page.goto(f"{live_server.url}/")
+    _wait_for_cards(page, cards)
+
+
+def _follow_figure(page, card, figure_name, url_pattern, table):
+    """A card's figure links to the list it counts: the list shows exactly that many rows."""
+    figure = page.get_by_test_id(f"card-{card}").locator(f"[data-figure='{figure_name}']")
+    expected = int(figure.inner_text())
+    assert expected > 0
+    figure.click()
+    page.wait_for_url(url_pattern)
+    assert page.get_by_test_id(table).locator("tbody tr").count() == expected
+    assert re.search(rf"\b{expected} in all", page.content())
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("role", ["owner", "iam", "security", "auditor"])
 def test_each_role_sees_its_dashboard(page, live_server, login, role_users, owner, owner2, role):
     build_estate(owner, owner2)
     take_snapshot(timezone.now())
-    login(page, role_users[role].username)
-    page.goto(f"{live_server.url}/")
-    _wait_for_cards(page, EXPECTED_CARDS[role])
+    _open_dashboard(page, live_server, login, role_users[role].username, EXPECTED_CARDS[role])
     if role == "owner":
         assert page.get_by_test_id("posture-cards").count() == 0
         assert page.get_by_test_id("my-identity-count").inner_text().strip() != "0"
@@ -49,24 +64,16 @@ def test_each_role_sees_its_dashboard(page, live_server, login, role_users, owne
 @pytest.mark.django_db(transaction=True)
 def test_iam_follows_the_overdue_review_figure_to_the_inventory(page, live_server, login, iam, owner, owner2):
     build_estate(owner, owner2)
-    login(page, "iam")
-    page.goto(f"{live_server.url}/")
-    _wait_for_cards(page, ["ownership"])
-    figure = page.get_by_test_id("card-ownership").locator("[data-figure='review-overdue']")
-    expected = int(figure.inner_text())
-    assert expected > 0
-    figure.click()
-    page.wait_for_url("**/inventory/?review_overdue=true")
-    assert page.get_by_test_id("inventory-table").locator("tbody tr").count() == expected
-    assert re.search(rf"\b{expected} in all", page.content())
+    _open_dashboard(page, live_server, login, "iam", ["ownership"])
+    _follow_figure(
+        page, "ownership", "review-overdue", "**/inventory/?review_overdue=true", "inventory-table"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_team_selector_rescopes_the_posture(page, live_server, login, iam, owner, owner2):
     build_estate(owner, owner2)
-    login(page, "iam")
-    page.goto(f"{live_server.url}/")
-    _wait_for_cards(page, ["ownership"])
+    _open_dashboard(page, live_server, login, "iam", ["ownership"])
     page.get_by_label("Team").select_option("payments")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**/?team=payments")
@@ -80,13 +87,5 @@ def test_auditor_follows_a_credential_figure_to_the_credentials_list(
     page, live_server, login, auditor, owner, owner2, card, name
 ):
     build_estate(owner, owner2)
-    login(page, "auditor")
-    page.goto(f"{live_server.url}/")
-    _wait_for_cards(page, [card])
-    figure = page.get_by_test_id(f"card-{card}").locator(f"[data-figure='{name}']")
-    expected = int(figure.inner_text())
-    assert expected > 0
-    figure.click()
-    page.wait_for_url("**/credentials/?state=*")
-    assert page.get_by_test_id("credentials-table").locator("tbody tr").count() == expected
-    assert re.search(rf"\b{expected} in all", page.content())
+    _open_dashboard(page, live_server, login, "auditor", [card])
+    _follow_figure(page, card, name, "**/credentials/?state=*", "credentials-table")
