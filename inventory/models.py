@@ -525,7 +525,21 @@ class OwnershipTransfer(models.Model):
         return f"{self.identity} → {self.to_owner}"
 
 
-class ScopeChange(models.Model):
+class IdentityRequest(models.Model):
+    """What every request about one identity records: who asked, why, when, and when it was decided.
+    Each kind keeps its own states and what it asks for."""
+
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class ScopeChange(IdentityRequest):
     """An owner's request to add or remove grants, change environments, or change what the identity is
     (vendor, model, kind, data classification, autonomy: the fields the tier and policy checks read).
 
@@ -540,7 +554,6 @@ class ScopeChange(models.Model):
         WITHDRAWN = "withdrawn", _("withdrawn")
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="scope_changes")
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     add_grants = models.JSONField(_("grants to add"), default=list, blank=True)
     remove_grants = models.JSONField(_("grant ids to end"), default=list, blank=True)
     environments = models.JSONField(
@@ -554,21 +567,15 @@ class ScopeChange(models.Model):
             "Fields that feed the tier or a policy check (vendor, model, kind, ...): {field: new value}."
         ),
     )
-    reason = models.TextField(_("reason"))
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
     risk_tier = models.CharField(_("risk tier afterwards"), max_length=10, choices=RiskTier.choices)
     risk_reasons = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Scope change for {self.identity}"
 
 
-class ReactivationRequest(models.Model):
+class ReactivationRequest(IdentityRequest):
     """An owner's request to bring a suspended identity back to `active`.
 
     Suspension is a control, so lifting it is decided like an intake: through the approval engine
@@ -583,17 +590,12 @@ class ReactivationRequest(models.Model):
         WITHDRAWN = "withdrawn", _("withdrawn")
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="reactivation_requests")
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField(_("reason"))
     suspension_reason = models.TextField(
         _("suspension reason"), blank=True, help_text=_("Why it was suspended, as recorded then.")
     )
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(IdentityRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["identity"], condition=Q(state="pending"), name="reactivation_one_open_per_identity"
@@ -607,7 +609,7 @@ class ReactivationRequest(models.Model):
         return link("inventory:reactivation", self.pk)
 
 
-class ActivationRequest(models.Model):
+class ActivationRequest(IdentityRequest):
     """An imported, registered or triaged identity waiting for its tier's approval route before it runs.
 
     Whoever imports or triages an identity is one person; a tier whose route needs more than one step
@@ -628,16 +630,11 @@ class ActivationRequest(models.Model):
         REGISTER = "register", _("registered directly")
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="activation_requests")
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     origin = models.CharField(_("origin"), max_length=20, choices=Origin.choices)
-    reason = models.TextField(_("reason"))
     risk_tier = models.CharField(_("risk tier"), max_length=10, choices=RiskTier.choices)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(IdentityRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["identity"], condition=Q(state="pending"), name="activation_one_open_per_identity"
