@@ -200,6 +200,7 @@ def main() -> None:
         results += measure.pages(context, profile["reps"])
     if "decisions" not in skip:
         results += measure.decisions(context, profile["reps"])
+        report["capacity_inputs"] = measure.capacity_inputs(context)
     if "http" not in skip:
         results += measure.http(context, env, seconds, skip | {"ingest"})
     if "ingest" not in skip:
