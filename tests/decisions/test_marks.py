@@ -139,3 +139,26 @@ def test_the_api_throttle_refuses_past_its_rate_on_either_cache(backend, setting
     assert answers[:3] == [True, True, True]
     assert answers[3:] == [False, False]
     assert 1 <= throttle.wait() <= 120
+
+
+@pytest.mark.django_db
+def test_an_emptied_cache_records_more_never_less(backend, agent, owner, settings):
+    """Redis keeps nothing the decision log needs: every recorded answer is in PostgreSQL before it
+    is returned. A restarted (emptied) Redis resets the counters and marks, so the next answers are
+    recorded one by one again and notable ones audited again: more records, never fewer."""
+    from django.core.cache import cache
+
+    settings.STEWARD_DECISION_SAMPLE_ABOVE = 1
+    now = timezone.now().replace(second=1)
+    allow, deny = question(agent), question(agent, action="write_code")
+    for _ in range(3):
+        services.decide(owner, services.parse([allow, deny])[0], is_batch=True, now=now)
+    rows_before = DecisionRecord.objects.filter(window_start__isnull=True).count()
+    audits_before = AuditEvent.objects.filter(verb="decision.deny").count()
+    assert (rows_before, audits_before) == (4, 1)  # one allow and three denies; the deny audited once
+    cache.clear()  # what a Redis restart without persistence leaves
+    services.decide(owner, services.parse([allow, deny])[0], is_batch=True, now=now)
+    assert DecisionRecord.objects.filter(window_start__isnull=True).count() == rows_before + 2
+    assert AuditEvent.objects.filter(verb="decision.deny").count() == audits_before + 1
+    total = sum(DecisionRecord.objects.filter(decision="allow").values_list("count", flat=True))
+    assert total == 4  # every allow still counted, one row or aggregated
