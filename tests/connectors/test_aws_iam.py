@@ -306,6 +306,14 @@ def test_a_dry_run_writes_nothing(aws, connector, iam, api_as, django_capture_on
     assert after == before
 
 
+def _register(client, name: str, endpoint_url: str):
+    """Register an AWS IAM connector through the API, pointed at `endpoint_url`."""
+    config = {"endpoint_url": endpoint_url}
+    return client.post(
+        "/api/v1/connectors/", {"name": name, "kind": "aws_iam", "config": config}, format="json"
+    )
+
+
 @pytest.mark.parametrize(
     "endpoint",
     ["https://iam.evil.example.com", "http://169.254.169.254/latest", "https://user:pw@127.0.0.1:4566"],
@@ -313,11 +321,7 @@ def test_a_dry_run_writes_nothing(aws, connector, iam, api_as, django_capture_on
 def test_an_endpoint_outside_the_allowlist_is_refused_with_400(endpoint, iam, api_as, settings):
     settings.STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = ["iam.internal.example.com"]
 
-    response = api_as(iam).post(
-        "/api/v1/connectors/",
-        {"name": "aws-prod", "kind": "aws_iam", "config": {"endpoint_url": endpoint}},
-        format="json",
-    )
+    response = _register(api_as(iam), "aws-prod", endpoint)
 
     assert response.status_code == 400
     assert response.json()["config"][0].startswith("endpoint_url: ")
@@ -329,23 +333,11 @@ def test_allowlisted_and_loopback_endpoints_are_accepted_but_loopback_not_in_pro
 ):
     settings.STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = [".internal.example.com"]
     client = api_as(iam)
-    ok = client.post(
-        "/api/v1/connectors/",
-        {"name": "aws-a", "kind": "aws_iam", "config": {"endpoint_url": "https://iam.internal.example.com"}},
-        format="json",
-    )
-    local = client.post(
-        "/api/v1/connectors/",
-        {"name": "aws-b", "kind": "aws_iam", "config": {"endpoint_url": "http://127.0.0.1:4566"}},
-        format="json",
-    )
+    ok = _register(client, "aws-a", "https://iam.internal.example.com")
+    local = _register(client, "aws-b", "http://127.0.0.1:4566")
     assert (ok.status_code, local.status_code) == (201, 201)
     settings.PRODUCTION = True
-    refused = client.post(
-        "/api/v1/connectors/",
-        {"name": "aws-c", "kind": "aws_iam", "config": {"endpoint_url": "http://127.0.0.1:4566"}},
-        format="json",
-    )
+    refused = _register(client, "aws-c", "http://127.0.0.1:4566")
     assert (
         refused.status_code == 400 and "STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST" in refused.json()["config"][0]
     )
@@ -354,11 +346,7 @@ def test_allowlisted_and_loopback_endpoints_are_accepted_but_loopback_not_in_pro
 def test_a_run_refuses_an_endpoint_the_allowlist_no_longer_names(iam, api_as, settings):
     settings.STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = ["iam.internal.example.com"]
     client = api_as(iam)
-    created = client.post(
-        "/api/v1/connectors/",
-        {"name": "aws-a", "kind": "aws_iam", "config": {"endpoint_url": "https://iam.internal.example.com"}},
-        format="json",
-    )
+    created = _register(client, "aws-a", "https://iam.internal.example.com")
     settings.STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = []
 
     response = client.post(f"/api/v1/connectors/{created.json()['id']}/sync/")
