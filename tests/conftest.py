@@ -133,6 +133,11 @@ def bearer(value: str) -> APIClient:
     return client
 
 
+def patch_identity(client, identity, changes: dict):
+    """PATCH an identity through the API, as JSON."""
+    return client.patch(f"/api/v1/identities/{identity.pk}/", changes, format="json")
+
+
 @pytest.fixture(scope="session")
 def moto_url():
     """moto's IAM server on loopback, one per test session."""

@@ -17,6 +17,7 @@ from governance.findings.sweep import run_sweep
 from inventory import ownership, services
 from inventory.models import Identity, OwnershipTransfer, ScopeChange
 from tests.approvals.conftest import answers
+from tests.conftest import patch_identity
 from tests.factories import GrantFactory, IdentityFactory
 
 
@@ -40,9 +41,7 @@ def open_vendor_finding(identity) -> bool:
 def test_owner_patch_of_vendor_or_model_is_a_pending_scope_change_not_an_edit(
     api_as, owner, unapproved, changes
 ):
-    response = api_as(owner).patch(
-        f"/api/v1/identities/{unapproved.pk}/", {**changes, "reason": "we switched"}, format="json"
-    )
+    response = patch_identity(api_as(owner), unapproved, {**changes, "reason": "we switched"})
     assert response.status_code == 202, response.json()
     body = response.json()
     assert body["vendor"] == "SketchyAI" and body["model_name"] == "sk-1"
@@ -54,11 +53,7 @@ def test_owner_patch_of_vendor_or_model_is_a_pending_scope_change_not_an_edit(
 
 @pytest.mark.django_db
 def test_the_change_applies_once_approved_and_then_the_finding_resolves(api_as, owner, iam, unapproved):
-    api_as(owner).patch(
-        f"/api/v1/identities/{unapproved.pk}/",
-        {"vendor": "Anthropic", "reason": "we switched"},
-        format="json",
-    )
+    patch_identity(api_as(owner), unapproved, {"vendor": "Anthropic", "reason": "we switched"})
     change = ScopeChange.objects.get(identity=unapproved)
     assert api_as(owner).post(f"/api/v1/scope-changes/{change.pk}/approve/", {}).status_code == 403
     assert api_as(iam).post(f"/api/v1/scope-changes/{change.pk}/approve/", {}).status_code == 200
@@ -70,9 +65,7 @@ def test_the_change_applies_once_approved_and_then_the_finding_resolves(api_as, 
 
 @pytest.mark.django_db
 def test_a_scope_field_without_a_reason_is_400_and_nothing_changes(api_as, owner, unapproved):
-    response = api_as(owner).patch(
-        f"/api/v1/identities/{unapproved.pk}/", {"purpose": "new words", "vendor": "Anthropic"}, format="json"
-    )
+    response = patch_identity(api_as(owner), unapproved, {"purpose": "new words", "vendor": "Anthropic"})
     assert response.status_code == 400 and "reason" in response.json()
     unapproved.refresh_from_db()
     assert unapproved.purpose == "" and not ScopeChange.objects.exists()
@@ -80,17 +73,13 @@ def test_a_scope_field_without_a_reason_is_400_and_nothing_changes(api_as, owner
 
 @pytest.mark.django_db
 def test_descriptive_fields_still_change_at_once(api_as, owner, unapproved):
-    response = api_as(owner).patch(
-        f"/api/v1/identities/{unapproved.pk}/", {"purpose": "Reviews pull requests"}, format="json"
-    )
+    response = patch_identity(api_as(owner), unapproved, {"purpose": "Reviews pull requests"})
     assert response.status_code == 200 and response.json()["purpose"] == "Reviews pull requests"
 
 
 @pytest.mark.django_db
 def test_owner_patch_of_backup_owner_asks_that_person_first(api_as, owner, owner2, identity):
-    response = api_as(owner).patch(
-        f"/api/v1/identities/{identity.pk}/", {"backup_owner": "owner2"}, format="json"
-    )
+    response = patch_identity(api_as(owner), identity, {"backup_owner": "owner2"})
     assert response.status_code == 202, response.json()
     body = response.json()
     assert body["backup_owner"] is None
@@ -108,7 +97,7 @@ def test_owner_patch_of_backup_owner_asks_that_person_first(api_as, owner, owner
 
 @pytest.mark.django_db
 def test_the_nominee_accepting_takes_the_backup_seat(api_as, owner, owner2, identity):
-    api_as(owner).patch(f"/api/v1/identities/{identity.pk}/", {"backup_owner": "owner2"}, format="json")
+    patch_identity(api_as(owner), identity, {"backup_owner": "owner2"})
     transfer = OwnershipTransfer.objects.get(identity=identity)
     response = api_as(owner2).post(f"/api/v1/ownership-transfers/{transfer.pk}/accept/", {})
     assert response.status_code == 200 and response.json()["role"] == "backup_owner"
@@ -119,9 +108,7 @@ def test_the_nominee_accepting_takes_the_backup_seat(api_as, owner, owner2, iden
 @pytest.mark.django_db
 def test_clearing_the_backup_owner_needs_nobody(api_as, owner, owner2):
     identity = IdentityFactory(owner=owner, backup_owner=owner2)
-    response = api_as(owner).patch(
-        f"/api/v1/identities/{identity.pk}/", {"backup_owner": None}, format="json"
-    )
+    response = patch_identity(api_as(owner), identity, {"backup_owner": None})
     assert response.status_code == 200
     identity.refresh_from_db()
     assert identity.backup_owner is None
@@ -129,7 +116,7 @@ def test_clearing_the_backup_owner_needs_nobody(api_as, owner, owner2):
 
 @pytest.mark.django_db
 def test_iam_naming_themselves_backup_needs_no_acceptance(api_as, iam, identity):
-    response = api_as(iam).patch(f"/api/v1/identities/{identity.pk}/", {"backup_owner": "iam"}, format="json")
+    response = patch_identity(api_as(iam), identity, {"backup_owner": "iam"})
     assert response.status_code == 200 and response.json()["backup_owner"] == "iam"
 
 
@@ -138,10 +125,7 @@ def test_iam_naming_themselves_backup_needs_no_acceptance(api_as, iam, identity)
     "field,value", [("kind", "ai_agent"), ("autonomous", True), ("data_classification", "restricted")]
 )
 def test_owners_ask_for_risk_fields_through_the_scope_change_endpoint(api_as, owner, identity, field, value):
-    assert (
-        api_as(owner).patch(f"/api/v1/identities/{identity.pk}/", {field: value}, format="json").status_code
-        == 403
-    )
+    assert patch_identity(api_as(owner), identity, {field: value}).status_code == 403
     response = api_as(owner).post(
         "/api/v1/scope-changes/",
         {"identity": identity.pk, "changes": {field: value}, "reason": "it grew up"},
@@ -155,11 +139,7 @@ def test_owners_ask_for_risk_fields_through_the_scope_change_endpoint(api_as, ow
 
 @pytest.mark.django_db
 def test_iam_edits_of_what_it_is_are_routed_too(api_as, iam, identity):
-    response = api_as(iam).patch(
-        f"/api/v1/identities/{identity.pk}/",
-        {"kind": "ai_agent", "reason": "it acts alone now"},
-        format="json",
-    )
+    response = patch_identity(api_as(iam), identity, {"kind": "ai_agent", "reason": "it acts alone now"})
     assert response.status_code == 202
     change = ScopeChange.objects.get(identity=identity)
     assert change.changes == {"kind": "ai_agent"} and change.requester.username == "iam"

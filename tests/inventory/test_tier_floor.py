@@ -13,6 +13,7 @@ from governance.models import AuditEvent
 from inventory import services
 from inventory.models import Identity
 from inventory.risk import assess_identity
+from tests.conftest import patch_identity
 from tests.factories import GrantFactory, IdentityFactory
 
 
@@ -37,10 +38,8 @@ def computed_critical(owner):
 
 @pytest.mark.django_db
 def test_iam_patch_lowering_a_computed_critical_to_low_with_a_reason_is_400(api_as, iam, computed_critical):
-    response = api_as(iam).patch(
-        f"/api/v1/identities/{computed_critical.pk}/",
-        {"risk_tier": "low", "reason": "It is only a test account, trust me."},
-        format="json",
+    response = patch_identity(
+        api_as(iam), computed_critical, {"risk_tier": "low", "reason": "It is only a test account, trust me."}
     )
     assert response.status_code == 400, response.json()
     body = response.json()
@@ -53,9 +52,7 @@ def test_iam_patch_lowering_a_computed_critical_to_low_with_a_reason_is_400(api_
 @pytest.mark.django_db
 @pytest.mark.parametrize("tier", ["low", "medium", "high"])
 def test_no_tier_below_the_computed_one_is_accepted(api_as, security, computed_critical, tier):
-    response = api_as(security).patch(
-        f"/api/v1/identities/{computed_critical.pk}/", {"risk_tier": tier, "reason": "lower"}, format="json"
-    )
+    response = patch_identity(api_as(security), computed_critical, {"risk_tier": tier, "reason": "lower"})
     assert response.status_code == 400 and "risk_tier" in response.json()
 
 
@@ -93,10 +90,8 @@ def test_edit_form_names_the_computed_tier(client, iam, computed_critical):
 @pytest.mark.django_db
 def test_raising_above_the_computed_tier_is_allowed_and_shown_with_its_reason(api_as, iam, identity):
     assert assess_identity(identity).tier == "low"
-    response = api_as(iam).patch(
-        f"/api/v1/identities/{identity.pk}/",
-        {"risk_tier": "high", "reason": "handles payment data soon"},
-        format="json",
+    response = patch_identity(
+        api_as(iam), identity, {"risk_tier": "high", "reason": "handles payment data soon"}
     )
     assert response.status_code == 200, response.json()
     body = response.json()
