@@ -118,7 +118,20 @@ def _resolve(events: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
     fields = ("id", "status", "owner_id", "backup_owner_id", "source", "external_id")
     found: dict[Any, dict[str, Any]] = {}
     ids = {e["identity"] for e in events if "identity" in e}
-    if ids:
+    if ids and connection.vendor == "postgresql":
+        # One array parameter instead of a thousand placeholders: preparing and splitting the IN
+        # list cost more than the lookup itself on a full batch.
+        qn = connection.ops.quote_name
+        column = {f.attname: f.column for f in Identity._meta.concrete_fields}
+        columns = ", ".join(qn(column[f]) for f in fields)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM {qn(Identity._meta.db_table)} WHERE {qn('id')} = ANY(%s)",
+                [sorted(ids)],
+            )
+            for values in cursor.fetchall():
+                found[values[0]] = dict(zip(fields, values, strict=True))
+    elif ids:
         for row in Identity.objects.filter(pk__in=ids).values(*fields):
             found[row["id"]] = row
     external = {(e["source"], e["external_id"]) for e in events if "external_id" in e}
@@ -285,11 +298,7 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
 
     identity_ids = {e["row"]["id"] for e in cleaned}
     grants_by_identity: dict[int, list[_GrantScope]] = defaultdict(list)
-    for pk, identity_id, kind, name, actions in (
-        Grant.objects.current()
-        .filter(identity_id__in=identity_ids)
-        .values_list("id", "identity_id", "resource_kind", "resource_name", "actions")
-    ):
+    for pk, identity_id, kind, name, actions in _current_grants(identity_ids):
         grants_by_identity[identity_id].append(
             _GrantScope(pk, identity_id, kind, name, tuple(actions or ()), not WILDCARDS.isdisjoint(name))
         )
@@ -347,6 +356,31 @@ def _ingest(actor: Actor, raw_events: list[Any], *, reported_by: str, single: bo
         after={**result.as_dict(), "identities_used_after_revocation": flagged[:100]},
     )
     return result
+
+
+def _current_grants(identity_ids: set[int]):
+    """(id, identity_id, resource_kind, resource_name, actions) of the identities' current grants.
+
+    On PostgreSQL one statement with the ids as one array parameter and the actions as a text array
+    (psycopg reads it as a list); the ORM's IN list of a thousand placeholders and its JSON decoding
+    per row were a third of a batch's time. Elsewhere the ORM, same rows."""
+    if connection.vendor != "postgresql":
+        return (
+            Grant.objects.current()
+            .filter(identity_id__in=identity_ids)
+            .values_list("id", "identity_id", "resource_kind", "resource_name", "actions")
+        )
+    table = connection.ops.quote_name(Grant._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, identity_id, resource_kind, resource_name, "
+            "ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(actions) WHEN 'array' THEN actions "
+            "ELSE '[]'::jsonb END)) "
+            f"FROM {table} WHERE identity_id = ANY(%s) AND ended_at IS NULL "
+            "AND (expires_at IS NULL OR expires_at > %s)",
+            [sorted(identity_ids), timezone.now()],
+        )
+        return cursor.fetchall()
 
 
 COPY_COLUMNS = (

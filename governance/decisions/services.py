@@ -478,7 +478,8 @@ _CTE_SQL: dict[int, str] = {}
 
 def _values_insert(model, names: tuple[str, ...], n: int) -> str:
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(model._meta.get_field(name.removesuffix("_id")).column) for name in names)
+    column = {f.attname: f.column for f in model._meta.concrete_fields}
+    columns = ", ".join(qn(column[name]) for name in names)
     row = "(" + ", ".join(["%s"] * len(names)) + ")"
     return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * n)}"
 
