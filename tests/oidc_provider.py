@@ -3,7 +3,6 @@ an authlib-based OIDC server speaking HTTP, with discovery, JWKS, RS256 ID token
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from urllib.parse import urlparse
 
 import requests
 import werkzeug.serving
+
+from tests.loopback import serving
 
 ROLE_MAP = (
     "steward-iam=IAM approver,steward-security=Security admin,steward-auditors=Auditor,engineering=Tool owner"
@@ -51,14 +52,8 @@ def running_provider() -> Iterator[Provider]:
     from oidc_provider_mock import app
 
     server = werkzeug.serving.make_server("127.0.0.1", 0, app(require_nonce=True), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield Provider(url=f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server, poll_interval=0.1) as url:
+        yield Provider(url=url)
 
 
 def path_and_query(url: str) -> str:

@@ -1,13 +1,13 @@
 """Notifications: next approvers when a step opens, the requester on every decision, never the actor."""
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from approvals import notifications
 from approvals.services import intake as svc
+from tests.loopback import serving
 
 
 def _to(outbox):
@@ -86,12 +86,10 @@ class _Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook(settings):
     server = HTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Hook.received = []
-    settings.STEWARD_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
-    yield _Hook.received
-    server.shutdown()
+    with serving(server) as url:
+        _Hook.received = []
+        settings.STEWARD_WEBHOOK_URL = f"{url}/hook"
+        yield _Hook.received
 
 
 @pytest.mark.django_db

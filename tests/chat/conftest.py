@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 
 from tests.approvals.conftest import make_intake  # noqa: F401 - the fixture, for tests/chat
+from tests.loopback import serving
 
 SIGNING_SECRET = "test-signing-secret-not-a-real-one"
 BOT_TOKEN = "xoxb-test-token-not-a-real-one"
@@ -102,22 +103,17 @@ def loopback_slack(settings):
         notifications.register_channel(SlackChannel())
     recorded = SlackCalls()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorded))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    recorded.base = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.STEWARD_SLACK_BOT_TOKEN = BOT_TOKEN
-    settings.STEWARD_SLACK_SIGNING_SECRET = SIGNING_SECRET
-    settings.STEWARD_SLACK_API_URL = f"{recorded.base}/api/"
-    settings.STEWARD_SLACK_CHANNELS = {
-        "team:platform": "C0PLATFORM",
-        "tier:critical": "C0SECURITY",
-        "default": "C0IAM",
-    }
-    try:
+    with serving(server) as base:
+        recorded.base = base
+        settings.STEWARD_SLACK_BOT_TOKEN = BOT_TOKEN
+        settings.STEWARD_SLACK_SIGNING_SECRET = SIGNING_SECRET
+        settings.STEWARD_SLACK_API_URL = f"{recorded.base}/api/"
+        settings.STEWARD_SLACK_CHANNELS = {
+            "team:platform": "C0PLATFORM",
+            "tier:critical": "C0SECURITY",
+            "default": "C0IAM",
+        }
         yield recorded
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

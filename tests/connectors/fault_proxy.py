@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.loopback import serving
+
 THROTTLING = (
     b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
     b"<Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
@@ -88,11 +90,6 @@ class FaultProxy:
 def fault_proxy(upstream: str, fail_first: int = 0):
     proxy = FaultProxy(upstream, fail_first)
     server = ThreadingHTTPServer(("127.0.0.1", 0), proxy.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(server) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.connectors.moto_support import free_port
+from tests.loopback import serving
 
 ORG = "acme"
 ORG_ID = 9000
@@ -548,10 +549,5 @@ def github_server(description, public_key):
     server = Server(("127.0.0.1", free_port()), Handler)
     server.state = GitHubState(public_key)
     server.description = description
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", server.state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url, server.state

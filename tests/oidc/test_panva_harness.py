@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +15,7 @@ import jwt
 import pytest
 import requests
 
+from tests.loopback import serving
 from tests.oidc.panva import SCRIPT, LoginRejected, PanvaError, pkce_pair, running_panva
 
 CALLBACK = "http://127.0.0.1:9/oidc/callback/"
@@ -339,13 +339,8 @@ class _Recorder(BaseHTTPRequestHandler):
 def backchannel_receiver():
     handler = type("Recorder", (_Recorder,), {"received": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/oidc/backchannel-logout/", handler.received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server, poll_interval=0.05) as url:
+        yield f"{url}/oidc/backchannel-logout/", handler.received
 
 
 def test_backchannel_logout_reaches_a_loopback_relying_party(backchannel_receiver):
