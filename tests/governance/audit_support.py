@@ -1,5 +1,8 @@
 """Writing to the audit chain, and tampering with it, for the chain and checkpoint tests."""
 
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from governance import audit
@@ -22,3 +25,17 @@ def raw_sql(sql, params=()):
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def verify_passes(capsys) -> str:
+    """Run verify_audit_chain, which must pass; what it printed."""
+    call_command("verify_audit_chain")
+    return capsys.readouterr().out
+
+
+def verify_fails() -> str:
+    """Run verify_audit_chain, which must exit 1; what it said."""
+    with pytest.raises(CommandError) as excinfo:
+        call_command("verify_audit_chain")
+    assert excinfo.value.returncode == 1
+    return str(excinfo.value)

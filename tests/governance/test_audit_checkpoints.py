@@ -20,19 +20,12 @@ from governance.audit import compute_hash, verify_chain
 from governance.checkpoints import sign_checkpoint, verify_anchored_chain
 from governance.jobs.runner import run_job
 from governance.models import AuditChainHead, AuditCheckpoint, AuditEvent
-from tests.governance.audit_support import raw_sql, write_events
+from tests.governance.audit_support import raw_sql, verify_fails, verify_passes, write_events
 
 
 def _move_head_to(seq):
     event = AuditEvent.objects.get(seq=seq)
     raw_sql("UPDATE governance_auditchainhead SET seq = %s, hash = %s WHERE id = 1", [seq, event.hash])
-
-
-def _verify_fails() -> str:
-    with pytest.raises(CommandError) as excinfo:
-        call_command("verify_audit_chain")
-    assert excinfo.value.returncode == 1
-    return str(excinfo.value)
 
 
 @pytest.fixture
@@ -52,7 +45,7 @@ def test_deleting_the_last_events_and_moving_the_head_is_caught_as_truncation(ch
     _move_head_to(3)
 
     assert verify_chain().ok  # the hash chain alone agrees with itself
-    message = _verify_fails()
+    message = verify_fails()
     assert "truncated" in message and "#5" in message and "ends at #3" in message
 
 
@@ -72,7 +65,7 @@ def test_editing_an_event_and_rehashing_every_later_one_is_caught_as_rewriting(c
     _move_head_to(5)
 
     assert verify_chain().ok
-    message = _verify_fails()
+    message = verify_fails()
     assert "rewritten" in message and "event #5" in message
 
 
@@ -90,7 +83,7 @@ def test_deleting_checkpoints_with_the_tail_is_caught_because_the_newest_left_is
     raw_sql("DELETE FROM governance_auditcheckpoint WHERE seq > 3")
 
     assert verify_chain().ok
-    message = _verify_fails()
+    message = verify_fails()
     assert "stale" in message and "#3" in message and "older than two intervals (2 h)" in message
 
 
@@ -132,13 +125,13 @@ def test_a_checkpoint_row_signed_with_another_key_is_reported_as_not_genuine(cha
     AuditCheckpoint.objects.create(
         seq=head.seq, head_hash=head.hash, signed_at=timezone.now(), kid=real_kid, jws=forged
     )
-    assert "is not genuine" in _verify_fails()
+    assert "is not genuine" in verify_fails()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_altered_checkpoint_row_is_reported(chain):
     raw_sql("UPDATE governance_auditcheckpoint SET seq = 2")
-    assert "was altered" in _verify_fails()
+    assert "was altered" in verify_fails()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,7 +142,7 @@ def test_an_attestation_token_is_not_accepted_as_a_checkpoint(chain):
         "attestation", {"iat": int(timezone.now().timestamp()), "seq": 9, "hash": head.hash}
     )
     AuditCheckpoint.objects.create(seq=9, head_hash=head.hash, signed_at=timezone.now(), kid="x", jws=token)
-    message = _verify_fails()
+    message = verify_fails()
     assert "is not genuine" in message and "typ" in message
 
 
@@ -158,23 +151,20 @@ def test_an_attestation_token_is_not_accepted_as_a_checkpoint(chain):
 
 @pytest.mark.django_db
 def test_an_anchored_intact_chain_exits_zero_and_says_what_was_checked(chain, capsys):
-    call_command("verify_audit_chain")
-    out = capsys.readouterr().out
+    out = verify_passes(capsys)
     assert "intact: 5 events" in out and "1 signed checkpoints, newest #5" in out
 
 
 @pytest.mark.django_db
 def test_events_after_the_newest_checkpoint_are_named_but_pass_within_the_interval(chain, capsys):
     write_events(2, chain)
-    call_command("verify_audit_chain")
-    assert "events #6..#7 came after the newest checkpoint" in capsys.readouterr().out
+    assert "events #6..#7 came after the newest checkpoint" in verify_passes(capsys)
 
 
 @pytest.mark.django_db
 def test_a_young_chain_without_checkpoints_passes_with_a_note(team, capsys):
     write_events(2, team)
-    call_command("verify_audit_chain")
-    out = capsys.readouterr().out
+    out = verify_passes(capsys)
     assert "no signed checkpoint yet" in out and "younger than two intervals" in out
 
 
