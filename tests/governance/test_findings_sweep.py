@@ -39,10 +39,8 @@ def test_reruns_keep_one_unresolved_finding_per_rule_and_identity(clock, owner):
 def test_a_condition_that_returns_opens_a_new_finding_and_keeps_the_old_one_as_history(clock, owner):
     identity = IdentityFactory(owner=owner, environments=["prod", "dev"])
     sweep()
-    Identity.objects.filter(pk=identity.pk).update(environments=["dev"])
-    sweep()
-    Identity.objects.filter(pk=identity.pk).update(environments=["prod", "dev"])
-    sweep()
+    sweep_after_change(identity, environments=["dev"])
+    sweep_after_change(identity, environments=["prod", "dev"])
     rows = Finding.objects.filter(rule=Rule.ENVIRONMENT_CROSSING, identity=identity).order_by("id")
     assert [f.status for f in rows] == ["resolved", "open"]
 
@@ -51,8 +49,7 @@ def test_a_condition_that_returns_opens_a_new_finding_and_keeps_the_old_one_as_h
 def test_every_change_is_audited_by_the_sweep_and_the_chain_stays_intact(clock, owner):
     identity = IdentityFactory(owner=owner, environments=["prod", "dev"])
     sweep()
-    Identity.objects.filter(pk=identity.pk).update(environments=["prod"])
-    sweep()
+    sweep_after_change(identity, environments=["prod"])
     events = list(AuditEvent.objects.order_by("seq").values_list("actor", "verb", "subject_type"))
     assert events == [
         ("system:sweep", "finding.opened", "governance.finding"),
@@ -89,10 +86,15 @@ def test_suppression_hook_suppresses_and_releases_findings(clock, owner, hooks):
 def test_severity_follows_a_raised_risk_tier(clock, owner):
     identity = IdentityFactory(owner=owner, environments=["prod", "dev"], risk_tier="low")
     sweep()
-    Identity.objects.filter(pk=identity.pk).update(risk_tier="critical")
-    summary = sweep()
+    summary = sweep_after_change(identity, risk_tier="critical")
     assert summary["severity_changed"] == 1
     assert only_finding(Rule.ENVIRONMENT_CROSSING, identity).severity == "high"
+
+
+def sweep_after_change(identity, **fields):
+    """Change the identity's row directly (no service, no audit event), then sweep."""
+    Identity.objects.filter(pk=identity.pk).update(**fields)
+    return sweep()
 
 
 def _estate(owner, n):
