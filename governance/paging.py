@@ -21,6 +21,7 @@ import json
 
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, F, Window
+from django.utils.functional import cached_property
 
 
 def ordering_of(queryset) -> tuple:
@@ -30,7 +31,22 @@ def ordering_of(queryset) -> tuple:
     return tuple(queryset.model._meta.ordering) if queryset.query.default_ordering else ()
 
 
-class OnePassPaginator(Paginator):
+class CountedPaginator(Paginator):
+    """Django's Paginator, counting `counted` when given. A `.values()` list that joins names in
+    (an owner's username, a team's slug) counts the same rows as the plain queryset, but
+    PostgreSQL, though it drops the unused LEFT JOINs, then counts by reading the whole table
+    instead of the smallest index (61 ms against 10 ms at 100,000 identities, under load)."""
+
+    def __init__(self, object_list, per_page, *args, counted=None, **kwargs):
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.counted = counted
+
+    @cached_property
+    def count(self):
+        return self.counted.count() if self.counted is not None else super().count
+
+
+class OnePassPaginator(CountedPaginator):
     def get_page(self, number):
         """As Paginator.get_page (a bad number shows page 1, one past the end the last page),
         without counting first."""
@@ -50,9 +66,10 @@ class OnePassPaginator(Paginator):
             return super().page(wanted)
         bottom = (wanted - 1) * self.per_page
         queryset = self.object_list
+        plain = self.counted if self.counted is not None else queryset  # the ids need no joins
         narrow = (
-            queryset.annotate(_one_pass_total=Window(Count("pk")))
-            .order_by(F("_one_pass_total").asc(), *ordering_of(queryset))
+            plain.annotate(_one_pass_total=Window(Count("pk")))
+            .order_by(F("_one_pass_total").asc(), *ordering_of(plain))
             .values_list("pk", "_one_pass_total")[bottom : bottom + self.per_page]
         )
         found = list(narrow)

@@ -5,8 +5,9 @@ Thin on purpose: parse, authorise, call one service, render. Services check role
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +23,14 @@ from governance.access import MEMBERS
 from governance.actors import from_request
 from governance.api_common import StewardPagination
 from governance.errors import NotAllowed
-from governance.paging import BadCursor, OnePassPaginator, decode_cursor, encode_cursor, keyset_page
+from governance.paging import (
+    BadCursor,
+    CountedPaginator,
+    OnePassPaginator,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+)
 from governance.permissions import AuditorReadOnly, TokenScopePermission, is_usage_report
 from governance.safe_json import DepthLimitedJSONParser
 from inventory import edits, importers, services, usage
@@ -99,10 +107,14 @@ class IdentityPagination(StewardPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.cursor_mode = self.cursor_query_param in request.query_params
+        # The rows as plain values (IdentityListSerializer.COLUMNS), never model instances.
+        rows = queryset.values(*IdentityListSerializer.COLUMNS)
         if not self.cursor_mode:
             # A search visits every match anyway: count them in the pass that finds the page.
-            self.django_paginator_class = OnePassPaginator if _searching(request) else Paginator
-            return super().paginate_queryset(queryset, request, view)
+            # Otherwise count the queryset itself (CountedPaginator says why).
+            paginator = OnePassPaginator if _searching(request) else CountedPaginator
+            self.django_paginator_class = partial(paginator, counted=queryset)
+            return super().paginate_queryset(rows, request, view)
         if self.page_query_param in request.query_params:
             raise ValidationError({self.cursor_query_param: ["Give `cursor` or `page`, not both."]})
         if "ordering" in request.query_params:
@@ -120,7 +132,7 @@ class IdentityPagination(StewardPagination):
                 {self.cursor_query_param: ["Not a cursor from this list: start with an empty `cursor=`."]}
             ) from None
         size = self.get_page_size(request)
-        self.keyset = keyset_page(queryset, self.cursor_key, size, position, fence=_searching(request))
+        self.keyset = keyset_page(rows, self.cursor_key, size, position, fence=_searching(request))
         return list(self.keyset)
 
     def _cursor_link(self, direction: str, key) -> str | None:
@@ -233,8 +245,7 @@ class IdentityViewSet(
     @extend_schema(parameters=[FIELDS_PARAMETER])
     def list(self, request, *args, **kwargs):
         fields = requested_fields(request)  # a 400 before any query
-        queryset = self.filter_queryset(self.get_queryset()).values(*IdentityListSerializer.COLUMNS)
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         write = IdentityListSerializer.row_writer(fields)
         return self.get_paginated_response([write(identity) for identity in page])
 
