@@ -759,7 +759,7 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
                 results.append(row)
                 print(_line(row), flush=True)
         if "decisions" not in skip:
-            results += _http_decisions(ctx, base, load, tool, seconds)
+            results += _http_decisions(ctx, base, load, tool, seconds, server.pid)
         payloads = None if "ingest" in skip else ctx.get("usage_payloads")
         if payloads:
             found = _post_load(base, ctx["write_token"], payloads, clients=2)
@@ -817,7 +817,7 @@ def _pgbouncer(env: dict) -> tuple[subprocess.Popen, dict]:
     return process, {**env, "DATABASE_URL": bounced, "STEWARD_PGBOUNCER": "1"}
 
 
-def _http_decisions(ctx: dict, base: str, load, tool: str, seconds: int) -> list[dict]:
+def _http_decisions(ctx: dict, base: str, load, tool: str, seconds: int, server_pid: int) -> list[dict]:
     """The decision endpoint under load: one question a request (1 and 8 clients), then batches."""
     bodies = ctx.get("decision_bodies")
     if not bodies:
@@ -837,13 +837,53 @@ def _http_decisions(ctx: dict, base: str, load, tool: str, seconds: int) -> list
         ("decision, one question (cached facts)", singles, 1, 8),
         ("decisions, batch of 100 (cached facts)", batches, 100, 8),
     ):
+        before = _cpu_seconds(server_pid)
         found = load(url, headers, clients, seconds, path)
+        spent = {k: v - before.get(k, 0.0) for k, v in _cpu_seconds(server_pid).items()}
         row = {"name": label, "via": f"gunicorn, {tool}, {clients} client(s)", **found}
         row["decisions_per_s"] = round(found.get("rps", 0) * per)
+        if found.get("requests"):  # CPU each part spent per decision: the capacity model's inputs
+            decided = found["requests"] * per
+            row["cpu_ms_per_decision"] = {k: round(v * 1000 / decided, 3) for k, v in spent.items()}
         row["targets"] = dict(DECISION_TARGETS) if clients == 1 else {"decisions_per_s": DECISIONS_PER_S}
         results.append(row)
         print(_line(row), flush=True)
     return results
+
+
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the web workers (gunicorn's children), PostgreSQL's
+    processes, Redis and PgBouncer, read from /proc. Linux only; {} elsewhere. (The load generator is
+    left out: wrk has exited by the time it would be read.)"""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    totals: dict[str, float] = {}
+    try:
+        children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    except OSError:
+        return totals
+    workers = {int(c) for c in children}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(entry.name) in workers:
+            part = "web"
+        elif comm.startswith("postgres"):
+            part = "postgresql"
+        elif comm.startswith("redis"):
+            part = "redis"
+        elif comm == "pgbouncer":
+            part = "pgbouncer"
+        else:
+            continue
+        totals[part] = totals.get(part, 0.0) + seconds
+    return totals
 
 
 def _scratch_dir() -> Path:
