@@ -17,6 +17,13 @@ def sync(client, connector: Connector, capture, *, dry_run: bool = False) -> Con
     return run
 
 
+def enforcing(connector: Connector) -> Connector:
+    """The connector with enforcement on: Steward's suspensions and revocations are pushed to the source."""
+    connector.enforce = True
+    connector.save()
+    return connector
+
+
 @pytest.fixture
 def connector(iam, moto_url, aws):
     from connectors.services import create_connector

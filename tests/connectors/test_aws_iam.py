@@ -15,7 +15,7 @@ from governance.findings.models import Finding
 from governance.models import AuditEvent
 from inventory import services as inventory
 from inventory.models import Credential, Grant, Identity
-from tests.connectors.conftest import sync
+from tests.connectors.conftest import enforcing, sync
 from tests.connectors.moto_support import ACCOUNT
 
 pytestmark = pytest.mark.django_db
@@ -219,8 +219,7 @@ def test_decommissioning_a_role_attaches_a_deny_all_policy_and_is_confirmed(
     aws, connector, iam, django_capture_on_commit_callbacks, api_as
 ):
     aws.create_role(RoleName="release", AssumeRolePolicyDocument=json.dumps(CROSS_ACCOUNT_TRUST))
-    connector.enforce = True
-    connector.save()
+    enforcing(connector)
     client = api_as(iam)
     sync(client, connector, django_capture_on_commit_callbacks)
     role = Identity.objects.get(external_id=f"arn:aws:iam::{ACCOUNT}:role/release")
@@ -245,8 +244,7 @@ def test_an_enforcement_the_source_refuses_is_failed_with_its_error(
     aws, connector, iam, django_capture_on_commit_callbacks, api_as
 ):
     user_with_two_keys(aws)
-    connector.enforce = True
-    connector.save()
+    enforcing(connector)
     sync(api_as(iam), connector, django_capture_on_commit_callbacks)
     identity = Identity.objects.get(external_id=user_arn("ci-deployer"))
     for key in aws.list_access_keys(UserName="ci-deployer")["AccessKeyMetadata"]:
@@ -367,8 +365,7 @@ def test_a_reviews_revoke_is_enforced_and_the_sync_confirms_the_review_item(
     from governance.reviews.services.launch import launch_campaign
 
     keys = user_with_two_keys(aws)
-    connector.enforce = True
-    connector.save()
+    enforcing(connector)
     client = api_as(iam)
     sync(client, connector, django_capture_on_commit_callbacks)
     identity = Identity.objects.get(external_id=user_arn("ci-deployer"))

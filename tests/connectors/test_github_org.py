@@ -18,7 +18,7 @@ from governance.findings.models import Finding
 from governance.models import AuditEvent
 from inventory import services as inventory
 from inventory.models import Credential, Grant, Identity
-from tests.connectors.conftest import sync
+from tests.connectors.conftest import enforcing, sync
 from tests.connectors.github_server import STEWARD_INSTALLATION
 
 pytestmark = pytest.mark.django_db
@@ -212,8 +212,7 @@ def test_every_request_and_answer_agrees_with_githubs_openapi_description(
     github, github_connector, github_description, iam, api_as, django_capture_on_commit_callbacks
 ):
     ids = estate(github)
-    github_connector.enforce = True
-    github_connector.save()
+    enforcing(github_connector)
     client = api_as(iam)
     sync(client, github_connector, django_capture_on_commit_callbacks)
     key = Identity.objects.get(external_id=ext("deploy_key", f"acme/web/{ids['write_key']}"))
@@ -297,8 +296,7 @@ def test_another_apps_installation_cannot_be_suspended_and_says_how(
     github, github_connector, iam, api_as, django_capture_on_commit_callbacks
 ):
     iid = github.add_installation("code-review-bot", {"contents": "write"})
-    github_connector.enforce = True
-    github_connector.save()
+    enforcing(github_connector)
     sync(api_as(iam), github_connector, django_capture_on_commit_callbacks)
     app = Identity.objects.get(external_id=ext("installation", iid))
 

@@ -16,6 +16,7 @@ from connectors.sync import _reconcile_page, execute_run
 from governance.findings.models import Finding
 from inventory.expiry import expire_grants
 from inventory.models import Grant, Identity
+from tests.connectors.conftest import enforcing
 from tests.connectors.fault_proxy import fault_proxy
 from tests.connectors.moto_support import ACCOUNT
 
@@ -199,8 +200,7 @@ def test_an_expired_just_in_time_grant_is_revoked_at_the_source(
 ):
     aws.create_user(UserName="hotfix-bot")
     aws.attach_user_policy(UserName="hotfix-bot", PolicyArn=ADMIN)  # attached for the JIT window
-    connector.enforce = True
-    connector.save()
+    enforcing(connector)
     run_now(iam, connector)
     bot = Identity.objects.get(external_id=f"arn:aws:iam::{ACCOUNT}:user/hotfix-bot")
     now = timezone.now()
