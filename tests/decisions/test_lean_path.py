@@ -295,3 +295,17 @@ def test_the_log_and_sessions_still_go_through_drf(settings, served, iam, api_as
     asked = session.post(PATH, question(agent), content_type="application/json")
     assert asked.status_code in (200, 403)  # a session's POST keeps DRF's CSRF rule
     assert served["lean"] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["action", "environment", "kind"])
+def test_a_list_or_object_where_text_belongs_is_a_400(settings, served, tokens, agent, field):
+    body = question(agent)
+    if field == "kind":
+        body["resource"] = {"kind": ["repository"], "name": "platform/api"}
+    else:
+        body[field] = [{"x": 1}]
+    status, payload, _h, recorded = same_both_ways(
+        settings, served, tokens["iam_read"], body, lean_serves=True
+    )
+    assert status == 400 and recorded == (0, 0, 0)

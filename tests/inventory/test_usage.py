@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from inventory import services, usage
@@ -286,3 +287,16 @@ def test_exact_and_wildcard_grants_both_match_their_events(owner):
     exact.refresh_from_db()
     glob.refresh_from_db()
     assert exact.last_used_at is not None and glob.last_used_at is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["action", "environment", "resource"])
+def test_a_list_where_a_choice_belongs_is_refused_not_a_crash(owner, field):
+    from inventory.models import ChoiceValues
+
+    identity = IdentityFactory(owner=owner)
+    event = {"identity": identity.pk, "at": timezone.now().isoformat(), "action": "read_code"}
+    event[field] = {"kind": ["repository"], "name": "x"} if field == "resource" else ["read_code"]
+    with pytest.raises(ValidationError):
+        usage.ingest_usage(owner, [event])
+    assert ["read_code"] not in ChoiceValues(["read_code"])
