@@ -64,13 +64,19 @@ def incr_many(counts: dict[str, int], ttl: int) -> dict[str, int]:
                 totals[key] = n
         return totals
     pipe = client.pipeline(transaction=False)
+    keys = _queue_counts(pipe, counts, ttl)
+    replies = pipe.execute()
+    return {key: int(replies[2 * i]) for i, key in enumerate(keys)}
+
+
+def _queue_counts(pipe, counts: dict[str, int], ttl: int) -> list[str]:
+    """Queue each counter's increment and expiry on `pipe` (two replies each); the keys in order."""
     keys = list(counts)
     for key in keys:
         raw = cache.make_and_validate_key(key)
         pipe.incrby(raw, counts[key])
         pipe.expire(raw, ttl)
-    replies = pipe.execute()
-    return {key: int(replies[2 * i]) for i, key in enumerate(keys)}
+    return keys
 
 
 def add_many(keys: Iterable[str], ttl: int) -> set[str]:
@@ -96,11 +102,7 @@ def incr_and_add(counts: dict[str, int], counts_ttl: int, marks: Iterable[str], 
     if client is None or not (counts and marks):
         return incr_many(counts, counts_ttl), add_many(marks, marks_ttl)
     pipe = client.pipeline(transaction=False)
-    keys = list(counts)
-    for key in keys:
-        raw = cache.make_and_validate_key(key)
-        pipe.incrby(raw, counts[key])
-        pipe.expire(raw, counts_ttl)
+    keys = _queue_counts(pipe, counts, counts_ttl)
     for key in marks:
         pipe.set(cache.make_and_validate_key(key), 1, nx=True, ex=marks_ttl)
     replies = pipe.execute()

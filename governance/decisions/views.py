@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from functools import partial
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.models import ApprovalStep
 from approvals.services import engine
-from approvals.views.decide import decide_from_page, refusal_context
+from approvals.views.decide import act_from_page, decide_from_page, refusal_context
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import from_request
 from governance.decisions import attestation, jit
 from governance.decisions.api import DecisionRecordFilter
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
-from governance.errors import IllegalTransition
 from governance.ids import parse_id
 from inventory.models import Action, Environment, Identity
 
@@ -135,19 +132,6 @@ def _decision_refused(request, pk: int, *, status: int, message: str, field_erro
     return render(request, "governance/decisions/access_request.html", context, status=status)
 
 
-def _act(request, pk: int, call, success: str):
-    ar = _page_request(request, pk)
-    try:
-        call(ar)
-    except IllegalTransition as exc:
-        return render(request, "409.html", {"message": exc.message}, status=409)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(ar.get_absolute_url())
-    messages.success(request, success)
-    return redirect(ar.get_absolute_url())
-
-
 @require_POST
 def access_request_decide(request, pk: int):
     return decide_from_page(
@@ -165,7 +149,9 @@ def access_request_decide(request, pk: int):
 def access_request_end(request, pk: int):
     actor = from_request(request)
     reason = request.POST.get("reason", "")
-    return _act(request, pk, lambda ar: jit.end_access(actor, ar, reason), "Access ended.")
+    return act_from_page(
+        request, _page_request(request, pk), lambda ar: jit.end_access(actor, ar, reason), "Access ended."
+    )
 
 
 # ---------------------------------------------------------------- public keys
