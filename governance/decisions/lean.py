@@ -52,9 +52,9 @@ def _plain(request) -> bool:
         return False
     if not meta.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
         return False
-    content_type = meta.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        return False
+    content_type, *options = [part.strip().lower() for part in meta.get("CONTENT_TYPE", "").split(";")]
+    if content_type != "application/json" or any(o not in ("charset=utf-8", "") for o in options):
+        return False  # another charset: DRF decodes by it
     accept = meta.get("HTTP_ACCEPT", "")
     return all(part.split(";")[0].strip().lower() in _JSON_TYPES for part in accept.split(","))
 

@@ -246,10 +246,11 @@ class TestLeftToDrf:
         "extra",
         [
             {"content_type": "text/plain"},
+            {"content_type": "application/json; charset=latin-1"},
             {"HTTP_ACCEPT": "text/html"},
             {"path": PATH + "?format=json"},
         ],
-        ids=["other-content-type", "asks-for-html", "query-string"],
+        ids=["other-content-type", "other-charset", "asks-for-html", "query-string"],
     )
     def test_unusual_requests(self, settings, served, tokens, agent, extra):
         """Left to DRF (the HTML page carries a fresh CSRF token each time: status and records only)."""
