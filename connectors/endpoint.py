@@ -35,10 +35,11 @@ from connectors.sync import VANISHED_REASON, create_discovered
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import NotAllowed
-from governance.people.models import ApiToken, User
+from governance.people.models import User
 from inventory import ownership
 from inventory.models import Identity, OwnershipTransfer
 from inventory.secrets_guard import looks_like_secret
+from inventory.usage import reports_for_any_identity
 
 MAX_BYTES = 1024 * 1024
 MAX_ITEMS = 2000
@@ -302,19 +303,6 @@ def _summarise(details: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- applying it
 
 
-def may_report(actor: Actor) -> bool:
-    """A token of scope 'report' (an endpoint-management tool), or IAM and Security themselves."""
-    user = actor.user
-    if user is None or not user.is_active or user.is_auditor:
-        return False
-    if (
-        actor.kind == "token"
-        and ApiToken.objects.filter(pk=actor.token_id, scope=ApiToken.Scope.REPORT).exists()
-    ):
-        return True
-    return user.is_governor
-
-
 def _person(username: str) -> User | None:
     """The reporting person in Steward: the same user name (or e-mail address), active."""
     people = User.objects.filter(is_active=True)
@@ -327,7 +315,7 @@ def _person(username: str) -> User | None:
 def ingest_report(actor, connector: Connector, data: Any) -> dict[str, Any]:
     """Apply one endpoint's report to the inventory; return what it changed."""
     actor = as_actor(actor)
-    if not may_report(actor):
+    if not reports_for_any_identity(actor):
         raise NotAllowed(
             "Endpoint reports come with a token of scope 'report' (issue_api_token USER --scope report), "
             "or from IAM or Security."

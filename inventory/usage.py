@@ -145,16 +145,9 @@ def _resolve(events: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
     return found
 
 
-def _may_report(actor: Actor) -> bool | None:
-    """True: any identity. None: only identities the person owns. False: none.
-
-    A token acts for its holder: an owner's write token reports for what that owner owns, as the
-    owner does in the browser. Only a `report`-scoped token (issued to IAM/Security or by IAM: a
-    discovery job, an agent gateway) reports for any identity. Auditors never change anything."""
-    if actor.is_system:
-        return True
-    if actor.identity_id is not None:
-        return None  # a workload's access token: its own identity only (checked below)
+def reports_for_any_identity(actor: Actor) -> bool:
+    """A `report`-scoped token (issued to IAM/Security or by IAM: a discovery job, an agent gateway,
+    an endpoint-management tool), or IAM and Security themselves. Auditors never change anything."""
     user = actor.user
     if user is None or not user.is_active or user.is_auditor:
         return False
@@ -163,9 +156,22 @@ def _may_report(actor: Actor) -> bool | None:
         and ApiToken.objects.filter(pk=actor.token_id, scope=ApiToken.Scope.REPORT).exists()
     ):
         return True
-    if user.is_governor:
+    return user.is_governor
+
+
+def _may_report(actor: Actor) -> bool | None:
+    """True: any identity. None: only identities the person owns. False: none.
+
+    A token acts for its holder: an owner's write token reports for what that owner owns, as the
+    owner does in the browser."""
+    if actor.is_system:
         return True
-    if user.has_role(Role.OWNER):
+    if actor.identity_id is not None:
+        return None  # a workload's access token: its own identity only (checked below)
+    if reports_for_any_identity(actor):
+        return True
+    user = actor.user
+    if user is not None and user.is_active and not user.is_auditor and user.has_role(Role.OWNER):
         return None
     return False
 
