@@ -40,6 +40,20 @@ def steps_prefetch() -> Prefetch:
     )
 
 
+def decision_state(user, approval: ApprovalRequest | None) -> dict[str, Any]:
+    """What a request's page shows of its approval: the steps of the current round, the open step, and
+    whether this person may decide it now (else the refusal that says why)."""
+    step = approval.open_step() if approval else None
+    refusal = engine.refusal(user, approval, step) if approval and step else None
+    return {
+        "approval": approval,
+        "steps": approval.current_steps() if approval else [],
+        "open_step": step,
+        "refusal": refusal,
+        "can_decide": step is not None and refusal is None,
+    }
+
+
 def inbox(user, *, scope: str = "mine", filters: dict[str, str] | None = None):
     """'mine': waiting for this person now. 'all': every open request (IAM, Security, auditors)."""
     filters = filters or {}

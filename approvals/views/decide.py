@@ -47,6 +47,20 @@ def act_from_page(request, subject, call: Callable, success: str):
     return redirect(subject.get_absolute_url())
 
 
+def refused_page(request, template: str, context: Callable[[], dict]) -> Callable:
+    """A `refused` for `decide_from_page`: the page again, as it is now (`context()`), with the reason
+    beside the decision form and the comment kept."""
+
+    def refused(*, status: int, message: str, field_error: bool = False):
+        page = context()
+        page.update(
+            refusal_context(request, page["steps"], status=status, message=message, field_error=field_error)
+        )
+        return render(request, template, page, status=status)
+
+    return refused
+
+
 def refusal_context(request, steps, *, status: int, message: str, field_error: bool = False) -> dict:
     """What a refused decision adds to the page's context: the reason (beside the comment box when it
     is about the comment), the comment as typed, and on a lost race the decision that won."""

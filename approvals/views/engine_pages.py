@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 
-from approvals.models import ApprovalRequest, ApprovalStep
+from approvals.models import ApprovalRequest
+from approvals.selectors import decision_state, steps_prefetch
 from approvals.services import engine
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
@@ -17,12 +17,7 @@ from inventory import services
 
 def approval_for(kind: str, object_id: int) -> ApprovalRequest | None:
     return (
-        ApprovalRequest.objects.prefetch_related(
-            Prefetch(
-                "steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("round", "order")
-            ),
-            "parties",
-        )
+        ApprovalRequest.objects.prefetch_related(steps_prefetch(), "parties")
         .filter(kind=kind, object_id=object_id)
         .first()
     )
@@ -34,16 +29,12 @@ def request_page(request, item, approval: ApprovalRequest | None, template: str)
     involved = approval is not None and user.pk in engine.conflicted_user_ids(approval)
     if not (involved or services.can_edit(user, item.identity) or user.is_auditor):
         raise PermissionDenied("This request is not yours to see.")
-    step = approval.open_step() if approval else None
-    refusal = engine.refusal(user, approval, step) if approval and step else None
+    state = decision_state(user, approval)
+    step = state["open_step"]
     context = {
         "item": item,
         "identity": item.identity,
-        "approval": approval,
-        "steps": approval.current_steps() if approval else [],
-        "open_step": step,
-        "refusal": refusal,
-        "can_decide": step is not None and refusal is None,
+        **state,
         "can_withdraw": approval is not None and approval.is_open and user.pk == approval.requester_id,
         "holders": list(engine.eligible_deciders(approval, step)) if step else [],
     }

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
-from approvals.models import ApprovalStep
-from approvals.services import engine
-from approvals.views.decide import act_from_page, decide_from_page, refusal_context
+from approvals.selectors import decision_state, steps_prefetch
+from approvals.views.decide import act_from_page, decide_from_page, refused_page
 from governance.access import READERS, is_htmx, role_required
 from governance.actors import from_request
 from governance.decisions import attestation, jit
@@ -25,6 +21,7 @@ from governance.ids import parse_id
 from inventory.models import Action, Environment, Identity
 
 PAGE_SIZE = 50
+DETAIL_TEMPLATE = "governance/decisions/access_request.html"
 
 
 @require_GET
@@ -88,31 +85,19 @@ def _page_request(request, pk: int) -> AccessRequest:
 @require_GET
 def access_request_detail(request, pk: int):
     ar = _page_request(request, pk)
-    return render(request, "governance/decisions/access_request.html", _detail_context(request, ar))
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, ar))
 
 
 def _detail_context(request, ar: AccessRequest) -> dict:
     approval = (
-        jit.ApprovalRequest.objects.prefetch_related(
-            Prefetch(
-                "steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("round", "order")
-            ),
-            "comments",
-            "parties",
-        )
+        jit.ApprovalRequest.objects.prefetch_related(steps_prefetch(), "comments", "parties")
         .filter(kind=jit.KIND, object_id=ar.pk)
         .first()
     )
-    step = approval.open_step() if approval else None
-    refusal = engine.refusal(request.user, approval, step) if approval and step else None
     user = request.user
     context = {
         "ar": ar,
-        "approval": approval,
-        "steps": approval.current_steps() if approval else [],
-        "open_step": step,
-        "refusal": refusal,
-        "can_decide": step is not None and refusal is None,
+        **decision_state(user, approval),
         "can_end": ar.state in (AccessRequest.State.PENDING, AccessRequest.State.APPROVED)
         and (ar.state == AccessRequest.State.APPROVED or user.pk == ar.requester_id)
         and not user.is_auditor
@@ -122,16 +107,6 @@ def _detail_context(request, ar: AccessRequest) -> dict:
     return context
 
 
-def _decision_refused(request, pk: int, *, status: int, message: str, field_error: bool = False):
-    """The page again, as it is now, with the reason beside the decision form and the comment kept
-    (a missing comment is 400; a decision someone else already made is 409, and the trail shows who)."""
-    context = _detail_context(request, _page_request(request, pk))
-    context.update(
-        refusal_context(request, context["steps"], status=status, message=message, field_error=field_error)
-    )
-    return render(request, "governance/decisions/access_request.html", context, status=status)
-
-
 @require_POST
 def access_request_decide(request, pk: int):
     return decide_from_page(
@@ -139,7 +114,9 @@ def access_request_decide(request, pk: int):
         _page_request(request, pk),
         approve=jit.approve,
         reject=jit.reject,
-        refused=partial(_decision_refused, request, pk),
+        refused=refused_page(
+            request, DETAIL_TEMPLATE, lambda: _detail_context(request, _page_request(request, pk))
+        ),
         approved="Approved: the grant is live now.",
         rejected="Rejected.",
     )

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from approvals.models import ApprovalRequest, ApprovalStep
-from approvals.services import engine
-from approvals.views.decide import act_from_page, decide_from_page, refusal_context
+from approvals.models import ApprovalRequest
+from approvals.selectors import decision_state, steps_prefetch
+from approvals.views.decide import act_from_page, decide_from_page, refused_page
 from governance.access import MEMBERS, READERS, is_htmx, role_required
 from governance.actors import from_request
 from governance.errors import NotAllowed
@@ -27,6 +25,7 @@ from governance.lists.services import without_page
 from governance.people.models import Role
 
 LIST_TEMPLATE = "governance/exceptions/exception_list.html"
+DETAIL_TEMPLATE = "governance/exceptions/exception_detail.html"
 PAGE_SIZE = 50
 
 
@@ -111,23 +110,15 @@ def _page_exception(request, pk: int) -> PolicyException:
 @role_required(*MEMBERS)
 def exception_detail(request, pk: int):
     exc = _page_exception(request, pk)
-    return render(request, "governance/exceptions/exception_detail.html", _detail_context(request, exc))
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, exc))
 
 
 def _detail_context(request, exc: PolicyException) -> dict:
     approval = (
-        ApprovalRequest.objects.prefetch_related(
-            Prefetch(
-                "steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("round", "order")
-            ),
-            "comments",
-            "parties",
-        )
+        ApprovalRequest.objects.prefetch_related(steps_prefetch(), "comments", "parties")
         .filter(pk=exc.approval_id)
         .first()
     )
-    step = approval.open_step() if approval else None
-    refusal = engine.refusal(request.user, approval, step) if approval and step else None
     user = request.user
     history = PolicyException.objects.filter(identity=exc.identity, rule=exc.rule).select_related(
         "requested_by"
@@ -135,12 +126,8 @@ def _detail_context(request, exc: PolicyException) -> dict:
     context = {
         "exc": exc,
         "rule_label": services.rule_label(exc.rule),
-        "approval": approval,
-        "steps": approval.current_steps() if approval else [],
+        **decision_state(user, approval),
         "comments": approval.comments.all() if approval else [],
-        "open_step": step,
-        "refusal": refusal,
-        "can_decide": step is not None and refusal is None,
         "can_revoke": exc.state == PolicyException.State.ACTIVE
         and user.has_role(Role.IAM, Role.SECURITY)
         and not user.is_auditor,
@@ -160,16 +147,6 @@ def _detail_context(request, exc: PolicyException) -> dict:
     return context
 
 
-def _decision_refused(request, pk: int, *, status: int, message: str, field_error: bool = False):
-    """The page again, as it is now, with the reason beside the decision form and the comment kept
-    (a missing comment is 400; a decision someone else already made is 409, and the trail shows who)."""
-    context = _detail_context(request, _page_exception(request, pk))
-    context.update(
-        refusal_context(request, context["steps"], status=status, message=message, field_error=field_error)
-    )
-    return render(request, "governance/exceptions/exception_detail.html", context, status=status)
-
-
 @require_POST
 @role_required(*MEMBERS)
 def exception_decide(request, pk: int):
@@ -178,7 +155,9 @@ def exception_decide(request, pk: int):
         _page_exception(request, pk),
         approve=services.approve,
         reject=services.reject,
-        refused=partial(_decision_refused, request, pk),
+        refused=refused_page(
+            request, DETAIL_TEMPLATE, lambda: _detail_context(request, _page_exception(request, pk))
+        ),
         approved="Approved.",
         rejected="Rejected.",
     )

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals.flows import scope
-from approvals.models import ApprovalRequest, ApprovalStep
+from approvals.models import ApprovalRequest
+from approvals.selectors import decision_state, steps_prefetch
 from approvals.services import engine
 from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
@@ -89,11 +89,7 @@ def scope_change_new(request, pk: int):
 
 def _approval(change: ScopeChange) -> ApprovalRequest | None:
     return (
-        ApprovalRequest.objects.prefetch_related(
-            Prefetch(
-                "steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("round", "order")
-            )
-        )
+        ApprovalRequest.objects.prefetch_related(steps_prefetch())
         .filter(kind=scope.KIND, object_id=change.pk)
         .first()
     )
@@ -102,17 +98,7 @@ def _approval(change: ScopeChange) -> ApprovalRequest | None:
 @role_required(*MEMBERS)
 def scope_change_detail(request, pk: int):
     change = get_object_or_404(ScopeChange.objects.select_related("identity", "requester"), pk=pk)
-    approval = _approval(change)
-    step = approval.open_step() if approval else None
-    refusal = engine.refusal(request.user, approval, step) if approval and step else None
-    context = {
-        "change": change,
-        "approval": approval,
-        "steps": approval.current_steps() if approval else [],
-        "open_step": step,
-        "refusal": refusal,
-        "can_decide": step is not None and refusal is None,
-    }
+    context = {"change": change, **decision_state(request.user, _approval(change))}
     return render(request, "inventory/ownership/scope_change.html", context)
 
 
