@@ -39,6 +39,24 @@ REQUIRED_TO_SUBMIT = {
     "credential_kind": "Say how it will authenticate.",
 }
 MIN_PURPOSE = 20
+# The policy's allowed lists an answer is checked against: (answer, check code, the policy's test,
+# what the check says when the value is on the list, and when it is not). Neither blocks a request.
+ALLOWED_LISTS = (
+    (
+        "vendor",
+        "vendor_allowed",
+        Policy.vendor_allowed,
+        "Vendor '{}' is on the allowed list.",
+        "Vendor '{}' is not on the allowed list; approvers will weigh this.",
+    ),
+    (
+        "model_name",
+        "model_allowed",
+        Policy.model_allowed,
+        "Model '{}' is allowed.",
+        "Model '{}' is not on the allowed list.",
+    ),
+)
 ENV_ORDER = list(Environment.values)
 
 
@@ -201,28 +219,11 @@ def policy_checks(answers: dict[str, Any], tier: str, policy: Policy | None = No
         )
     if not hits:
         checks.append(PolicyCheck("deny_rules", True, "No deny rule is broken."))
-    vendor = answers.get("vendor") or ""
-    if vendor:
-        allowed = policy.vendor_allowed(vendor)
-        checks.append(
-            PolicyCheck(
-                "vendor_allowed",
-                allowed,
-                f"Vendor '{vendor}' is on the allowed list."
-                if allowed
-                else f"Vendor '{vendor}' is not on the allowed list; approvers will weigh this.",
-            )
-        )
-    model = answers.get("model_name") or ""
-    if model:
-        allowed = policy.model_allowed(model)
-        checks.append(
-            PolicyCheck(
-                "model_allowed",
-                allowed,
-                f"Model '{model}' is allowed." if allowed else f"Model '{model}' is not on the allowed list.",
-            )
-        )
+    for answer, code, allows, on_list, off_list in ALLOWED_LISTS:
+        value = answers.get(answer) or ""
+        if value:
+            allowed = allows(policy, value)
+            checks.append(PolicyCheck(code, allowed, (on_list if allowed else off_list).format(value)))
     return checks
 
 
