@@ -80,18 +80,24 @@ def without_page(params: QueryDict) -> str:
     return query.urlencode()
 
 
-def clean_saved_query(query: str) -> str:
-    """The query as a filter link keeps it: parsed and written out again, without the page number."""
-    params = QueryDict(query or "", mutable=True)
-    for key in NOT_SAVED:
-        params.pop(key, None)
+def without_empty(params: QueryDict) -> QueryDict:
+    """A copy of the query without its empty fields (a form submits every select, chosen or not)."""
+    params = params.copy()
     for key in list(params):
         values = [v for v in params.getlist(key) if v.strip()]
         if values:
             params.setlist(key, values)
         else:
             del params[key]
-    return params.urlencode()
+    return params
+
+
+def clean_saved_query(query: str) -> str:
+    """The query as a filter link keeps it: parsed and written out again, without the page number."""
+    params = QueryDict(query or "", mutable=True)
+    for key in NOT_SAVED:
+        params.pop(key, None)
+    return without_empty(params).urlencode()
 
 
 def tools(user, spec: ListSpec, query: str) -> dict:

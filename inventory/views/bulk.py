@@ -14,10 +14,11 @@ from governance.access import GOVERNORS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
 from governance.ids import parse_id
+from governance.lists import services as lists
 from governance.people.models import User
 from inventory import ownership
 from inventory.models import Identity
-from inventory.views.identities import clean_query, filtered, list_context
+from inventory.views.identities import filtered, list_context
 
 MAX_BULK = 5_000  # one transaction locks every row it reassigns
 
@@ -48,7 +49,7 @@ def _targets(request, params, scope: str) -> list[int]:
 @require_POST
 @role_required(*GOVERNORS)
 def bulk_reassign(request):
-    params = clean_query(QueryDict(request.POST.get("filters", "")))
+    params = lists.without_empty(QueryDict(request.POST.get("filters", "")))
     values = {
         "scope": "all" if request.POST.get("scope") == "all" else "selected",
         "new_owner": request.POST.get("new_owner", "").strip(),

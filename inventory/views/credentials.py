@@ -17,7 +17,7 @@ from governance.people.models import Role
 from inventory.filters import CredentialFilter, credential_queryset
 from inventory.models import Credential, Identity
 from inventory.secrets_guard import looks_like_secret
-from inventory.views.identities import PAGE_SIZE, _is_plain_owner, clean_query
+from inventory.views.identities import PAGE_SIZE, _is_plain_owner
 
 TEMPLATE = "inventory/credential_list.html"
 CREDENTIALS_LIST = lists.register(
@@ -78,7 +78,7 @@ def _filtered(request, params):
 @role_required(*MEMBERS)
 def credential_export(request):
     """Exactly the list's current filter as CSV, streamed; labels shown as the list shows them."""
-    _, queryset = _filtered(request, clean_query(request.GET))
+    _, queryset = _filtered(request, lists.without_empty(request.GET))
     rows = (
         (
             c.pk,
@@ -104,7 +104,7 @@ def credential_export(request):
 @role_required(*MEMBERS)
 def credential_list(request):
     """Who may read the inventory reads its credentials (metadata only); owners land on their own."""
-    params = clean_query(request.GET)
+    params = lists.without_empty(request.GET)
     if not request.GET and _is_plain_owner(request.user) and Identity.objects.owned_by(request.user).exists():
         params["mine"] = "true"  # as on the inventory list; the "All" tab sends mine=false
     filterset, queryset = _filtered(request, params)

@@ -122,19 +122,7 @@ def _is_plain_owner(user) -> bool:
 
 
 def _clean_params(request):
-    """The query without empty fields (a form submits every select, chosen or not)."""
-    return clean_query(request.GET)
-
-
-def clean_query(query):
-    params = query.copy()
-    for key in list(params):
-        values = [v for v in params.getlist(key) if v.strip()]
-        if values:
-            params.setlist(key, values)
-        else:
-            del params[key]
-    return params
+    return lists.without_empty(request.GET)
 
 
 def filtered(request, params):
