@@ -11,13 +11,17 @@ from inventory.tokens import issue_token
 from tests.factories import GrantFactory, IdentityFactory
 
 
+def clear_caches() -> None:
+    """Empty the shared cache and this process's subject cache, so no answer carries over."""
+    cache.clear()
+    subjects.clear_local()
+
+
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    cache.clear()
-    subjects.clear_local()
+def fresh_caches():
+    clear_caches()
     yield
-    cache.clear()
-    subjects.clear_local()
+    clear_caches()
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from governance.decisions import services as decisions
-from governance.decisions import subjects
 from governance.exceptions import services
 from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding
@@ -18,7 +16,7 @@ from governance.jobs.models import Reminder
 from governance.jobs.reminders import run_reminders
 from governance.models import AuditEvent
 from governance.people.models import Role
-from tests.decisions.conftest import agent, question  # noqa: F401
+from tests.decisions.conftest import agent, clear_caches, question  # noqa: F401
 from tests.factories import UserFactory
 from tests.governance.exceptions_support import RULE, old_key_identity, request
 from tests.governance.jobs_support import clock, only_finding, sweep  # noqa: F401
@@ -130,8 +128,7 @@ def test_exception_for_another_rule_suppresses_nothing(owner, security):
 
 
 def test_exception_lets_a_decision_through_that_a_cedar_rule_forbids(agent, owner, security):
-    cache.clear()
-    subjects.clear_local()
+    clear_caches()
     ask = decisions.parse(question(agent, action="merge", environment="prod"))[0][0]
     assert decisions.decide(owner, [ask], record=False)[0].verdict.decision == "step_up"
 

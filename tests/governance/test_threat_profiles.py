@@ -8,12 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from governance.decisions import subjects
 from governance.decisions.models import DecisionRecord
 from governance.demo import (
     RELEASE_TRAIN_NOTE,
@@ -29,18 +27,10 @@ from governance.policy import cedar, cedar_sets
 from governance.threats import profiles
 from inventory.demo import build_small
 from inventory.models import Grant, Identity, UsageEvent
+from tests.decisions.conftest import clear_caches, fresh_caches  # noqa: F401 (an autouse fixture)
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    cache.clear()
-    subjects.clear_local()
-    yield
-    cache.clear()
-    subjects.clear_local()
 
 
 @pytest.fixture
@@ -155,8 +145,7 @@ def test_profiles_cost_the_same_number_of_queries_for_3_and_for_12_identities(ow
             CredentialFactory(identity=agent, kind="pat")
 
     def measured():
-        cache.clear()
-        subjects.clear_local()
+        clear_caches()
         with CaptureQueriesContext(connection) as ctx:
             found = profiles.profiles()
         return len(found), len(ctx.captured_queries)
