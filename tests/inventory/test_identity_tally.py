@@ -11,6 +11,7 @@ from inventory import api
 from inventory.api import IdentityTally, compact_tally
 from inventory.models import Identity
 from tests.factories import IdentityFactory, UserFactory
+from tests.inventory.migration_support import assert_does_nothing_on_sqlite
 
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the tally is PostgreSQL's")
 migration = importlib.import_module("inventory.migrations.0012_identity_tally")
@@ -93,12 +94,4 @@ def test_the_list_count_is_exact_with_and_without_filters(api_as, auditor, query
 
 
 def test_the_migration_does_nothing_on_sqlite():
-    class SqliteEditor:
-        class connection:
-            vendor = "sqlite"
-
-        def execute(self, sql, params=()):
-            raise AssertionError(f"ran SQL on SQLite: {sql}")
-
-    migration.forwards(None, SqliteEditor())
-    migration.backwards(None, SqliteEditor())
+    assert_does_nothing_on_sqlite(migration)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from inventory.filters import SEARCH_FIELDS, SEARCH_SEPARATOR, search
 from inventory.models import Identity
 from tests.factories import IdentityFactory
+from tests.inventory.migration_support import assert_does_nothing_on_sqlite
 
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the index is PostgreSQL's")
 migration = importlib.import_module("inventory.migrations.0011_identity_search_trigram_index")
@@ -110,15 +111,7 @@ def test_search_over_the_api_and_the_list_page_agree(estate, api_as, auditor, cl
 
 
 def test_the_migration_does_nothing_on_sqlite():
-    class SqliteEditor:
-        class connection:
-            vendor = "sqlite"
-
-        def execute(self, sql, params=()):
-            raise AssertionError(f"ran SQL on SQLite: {sql}")
-
-    migration.forwards(None, SqliteEditor())
-    migration.backwards(None, SqliteEditor())
+    assert_does_nothing_on_sqlite(migration)
 
 
 @pytest.mark.django_db
