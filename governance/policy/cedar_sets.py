@@ -25,9 +25,10 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.models import CedarActivation, CedarPolicySet, PolicyTestCase, content_digest
-from governance.policy.services import require_second_person_role
+from governance.policy.services import person_of, require_second_person_role, version_label
 
 MAX_TEXT = 200_000
+DECIDED_MEANWHILE = "Someone else decided this activation just now."
 
 
 def require_security(actor: Actor, what: str) -> None:
@@ -219,14 +220,6 @@ def activate(actor, policy_set: CedarPolicySet, *, reason: str = "") -> CedarPol
     return policy_set
 
 
-def _person(actor: Actor) -> str:
-    return actor.user.get_username() if actor.user is not None else actor.label
-
-
-def _label(version: int | None) -> str:
-    return f"v{version}" if version else "the built-in defaults"
-
-
 def pending_activation(policy_set: CedarPolicySet) -> CedarActivation | None:
     return policy_set.activations.filter(state=CedarActivation.State.PROPOSED).first()
 
@@ -250,7 +243,7 @@ def propose_activation(actor, policy_set: CedarPolicySet, *, reason: str = "") -
     _problems, results = _activation_problems(policy_set)
     proposal = CedarActivation.objects.create(
         policy_set=policy_set,
-        proposed_by=_person(actor),
+        proposed_by=person_of(actor),
         reason=reason,
         from_version=active.version if active else None,
     )
@@ -278,7 +271,7 @@ def _locked_activation(actor: Actor, policy_set: CedarPolicySet, verb: str) -> C
     )
     if proposal is None:
         raise IllegalTransition(f"No activation of version {policy_set.version} is waiting for a decision.")
-    if proposal.proposed_by == _person(actor):
+    if proposal.proposed_by == person_of(actor):
         raise NotAllowed(
             f"You proposed activating version {policy_set.version}, so you cannot {verb} it: a second "
             "person (Security or IAM) must."
@@ -300,19 +293,14 @@ def approve_activation(actor, policy_set: CedarPolicySet, *, comment: str = "") 
     in_force = previous.version if previous else None
     if in_force != proposal.from_version:
         raise IllegalTransition(
-            f"This proposal is stale: it was made while {_label(proposal.from_version)} was active, but "
-            f"{_label(in_force)} is active now. Reject it and propose again."
+            f"This proposal is stale: it was made while {version_label(proposal.from_version)} was active, "
+            f"but {version_label(in_force)} is active now. Reject it and propose again."
         )
     _problems, results = _activation_problems(policy_set)
     now = timezone.now()
-    changed = CedarActivation.objects.filter(pk=proposal.pk, state=CedarActivation.State.PROPOSED).update(
-        state=CedarActivation.State.APPROVED,
-        decided_by=_person(actor),
-        decided_at=now,
-        decision_comment=comment,
+    proposal.decide(
+        CedarActivation.State.APPROVED, person_of(actor), comment, now, conflict=DECIDED_MEANWHILE
     )
-    if changed != 1:
-        raise IllegalTransition("Someone else decided this activation just now.")
     policy_set = _switch(actor, policy_set)
     audit.record(
         actor,
@@ -336,14 +324,9 @@ def reject_activation(actor, policy_set: CedarPolicySet, *, comment: str = "") -
     actor = as_actor(actor)
     require_second_person_role(actor, "reject activating request-time policies")
     proposal = _locked_activation(actor, policy_set, "reject")
-    changed = CedarActivation.objects.filter(pk=proposal.pk, state=CedarActivation.State.PROPOSED).update(
-        state=CedarActivation.State.REJECTED,
-        decided_by=_person(actor),
-        decided_at=timezone.now(),
-        decision_comment=comment,
+    proposal.decide(
+        CedarActivation.State.REJECTED, person_of(actor), comment, timezone.now(), conflict=DECIDED_MEANWHILE
     )
-    if changed != 1:
-        raise IllegalTransition("Someone else decided this activation just now.")
     proposal.refresh_from_db()
     audit.record(
         actor,

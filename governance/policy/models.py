@@ -4,10 +4,34 @@ import json
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from governance.errors import IllegalTransition
 from governance.links import link
 
 
-class PolicyVersion(models.Model):
+class SecondPersonDecision(models.Model):
+    """A change one person proposes and a second person (never the proposer) decides: who decided,
+    when, and what they said."""
+
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    def decide(self, state: str, decided_by: str, comment: str, at, *, conflict: str, **also) -> None:
+        """Move it from proposed to `state`, compare-and-set: two deciders at once yield one decision,
+        and the other is told `conflict` (IllegalTransition, a 409). The row in memory is not reloaded."""
+        changed = (
+            type(self)
+            ._default_manager.filter(pk=self.pk, state=self.State.PROPOSED)
+            .update(state=state, decided_by=decided_by, decided_at=at, decision_comment=comment, **also)
+        )
+        if changed != 1:
+            raise IllegalTransition(conflict)
+
+
+class PolicyVersion(SecondPersonDecision):
     """A version of the governance policy document, proposed by one person and put in force by another.
 
     A version is `proposed` by Security and becomes `active` only when a second person (Security or IAM,
@@ -38,9 +62,6 @@ class PolicyVersion(models.Model):
     based_on = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("The version in force when this one was proposed.")
     )
-    decided_by = models.CharField(max_length=150, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_comment = models.TextField(blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
 
@@ -127,7 +148,7 @@ class CedarPolicySet(models.Model):
         return [r for r in self.test_results.get("results", []) if not r.get("passed")]
 
 
-class CedarActivation(models.Model):
+class CedarActivation(SecondPersonDecision):
     """A proposal to make one Cedar policy set version the one decisions use (a rollback too).
 
     Security proposes; a second person (Security or IAM, never the proposer) approves before the
@@ -154,9 +175,6 @@ class CedarActivation(models.Model):
     from_version = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("The version active when the activation was proposed.")
     )
-    decided_by = models.CharField(max_length=150, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_comment = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-proposed_at", "-pk"]

@@ -287,7 +287,7 @@ def validate_document(document: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- two people
 
 
-def _person(actor: Actor) -> str:
+def person_of(actor: Actor) -> str:
     """Who is behind the actor: a token acts for its person, and the two-person rule counts people."""
     return actor.user.get_username() if actor.user is not None else actor.label
 
@@ -334,7 +334,7 @@ def propose_policy(actor, document: Any, note: str = "") -> PolicyVersion:
     proposal = _create(
         document=document,
         state=PolicyVersion.State.PROPOSED,
-        created_by=_person(actor),
+        created_by=person_of(actor),
         note=note,
         based_on=active.version if active else None,
     )
@@ -359,7 +359,7 @@ def _locked_proposal(actor: Actor, version: int | PolicyVersion, verb: str) -> P
     row = PolicyVersion.objects.select_for_update().filter(version=number).first()
     if row is None:
         raise PolicyVersion.DoesNotExist(f"There is no policy version {number}.")
-    if row.created_by == _person(actor):
+    if row.created_by == person_of(actor):
         raise NotAllowed(
             f"You proposed version {row.version}, so you cannot {verb} it: a second person "
             "(Security or IAM) must."
@@ -369,6 +369,17 @@ def _locked_proposal(actor: Actor, version: int | PolicyVersion, verb: str) -> P
             f"Version {row.version} is {row.state}; only a proposed version can be {verb}d."
         )
     return row
+
+
+def _decide(proposal: PolicyVersion, state: str, actor: Actor, comment: str, now, **also) -> None:
+    proposal.decide(
+        state,
+        person_of(actor),
+        comment,
+        now,
+        conflict=f"Version {proposal.version} was decided by someone else just now.",
+        **also,
+    )
 
 
 @transaction.atomic
@@ -385,23 +396,15 @@ def approve_policy(actor, version: int | PolicyVersion, comment: str = "") -> Po
     if in_force != proposal.based_on:
         raise IllegalTransition(
             f"Version {proposal.version} is stale: it was proposed as a change to "
-            f"{_label(proposal.based_on)}, but {_label(in_force)} is in force now. Reject it and propose "
-            "again from the policy in force."
+            f"{version_label(proposal.based_on)}, but {version_label(in_force)} is in force now. Reject it "
+            "and propose again from the policy in force."
         )
     now = timezone.now()
     if active is not None:
         PolicyVersion.objects.filter(pk=active.pk, state=PolicyVersion.State.ACTIVE).update(
             state=PolicyVersion.State.SUPERSEDED, superseded_at=now
         )
-    changed = PolicyVersion.objects.filter(pk=proposal.pk, state=PolicyVersion.State.PROPOSED).update(
-        state=PolicyVersion.State.ACTIVE,
-        decided_by=_person(actor),
-        decided_at=now,
-        decision_comment=comment,
-        activated_at=now,
-    )
-    if changed != 1:  # decided by someone else between our read and our write
-        raise IllegalTransition(f"Version {proposal.version} was decided by someone else just now.")
+    _decide(proposal, PolicyVersion.State.ACTIVE, actor, comment, now, activated_at=now)
     proposal.refresh_from_db()
     audit.record(
         actor,
@@ -425,15 +428,7 @@ def reject_policy(actor, version: int | PolicyVersion, comment: str = "") -> Pol
     actor = as_actor(actor)
     require_second_person_role(actor, "reject governance policy changes")
     proposal = _locked_proposal(actor, version, "reject")
-    now = timezone.now()
-    changed = PolicyVersion.objects.filter(pk=proposal.pk, state=PolicyVersion.State.PROPOSED).update(
-        state=PolicyVersion.State.REJECTED,
-        decided_by=_person(actor),
-        decided_at=now,
-        decision_comment=comment,
-    )
-    if changed != 1:
-        raise IllegalTransition(f"Version {proposal.version} was decided by someone else just now.")
+    _decide(proposal, PolicyVersion.State.REJECTED, actor, comment, timezone.now())
     proposal.refresh_from_db()
     audit.record(
         actor,
@@ -478,7 +473,7 @@ def install_policy(actor, document: Any, note: str = "") -> PolicyVersion:
     return installed
 
 
-def _label(version: int | None) -> str:
+def version_label(version: int | None) -> str:
     return f"v{version}" if version else "the built-in defaults"
 
 
