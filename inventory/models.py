@@ -533,9 +533,33 @@ class OwnershipTransfer(models.Model):
         return f"{self.identity} → {self.to_owner}"
 
 
+def request_states(model: str, applied: str) -> type[models.TextChoices]:
+    """The states of a request about one identity: waiting for its approval, then applied, rejected or
+    withdrawn. Only the word for `applied` is the kind's own ("reactivated", "activated"). Named as the
+    `State` nested in `model`, so that a member pickles as one declared there would."""
+    return models.TextChoices(
+        "State",
+        [
+            ("PENDING", ("pending", _("pending approval"))),
+            ("APPLIED", ("applied", applied)),
+            ("REJECTED", ("rejected", _("rejected"))),
+            ("WITHDRAWN", ("withdrawn", _("withdrawn"))),
+        ],
+        module=__name__,
+        qualname=f"{model}.State",
+    )
+
+
+def one_pending_per_identity(name: str) -> models.UniqueConstraint:
+    """At most one request of a kind waiting per identity, held by the database itself."""
+    return models.UniqueConstraint(fields=["identity"], condition=Q(state="pending"), name=name)
+
+
 class IdentityRequest(models.Model):
     """What every request about one identity records: who asked, why, when, and when it was decided.
-    Each kind keeps its own states and what it asks for."""
+    Each kind keeps its own states (`request_states`), what it asks for and its page (`url_name`)."""
+
+    url_name = ""
 
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(_("reason"))
@@ -546,6 +570,9 @@ class IdentityRequest(models.Model):
         abstract = True
         ordering = ["-created_at", "-id"]
 
+    def get_absolute_url(self) -> str:
+        return link(self.url_name, self.pk)
+
 
 class ScopeChange(IdentityRequest):
     """An owner's request to add or remove grants, change environments, or change what the identity is
@@ -555,11 +582,8 @@ class ScopeChange(IdentityRequest):
     `scope_change`); a pure removal needs no approval and is `applied` at once.
     """
 
-    class State(models.TextChoices):
-        PENDING = "pending", _("pending approval")
-        APPLIED = "applied", _("applied")
-        REJECTED = "rejected", _("rejected")
-        WITHDRAWN = "withdrawn", _("withdrawn")
+    State = request_states("ScopeChange", _("applied"))
+    url_name = "inventory:scope-change"
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="scope_changes")
     add_grants = models.JSONField(_("grants to add"), default=list, blank=True)
@@ -591,11 +615,8 @@ class ReactivationRequest(IdentityRequest):
     directly with a reason.
     """
 
-    class State(models.TextChoices):
-        PENDING = "pending", _("pending approval")
-        APPLIED = "applied", _("reactivated")
-        REJECTED = "rejected", _("rejected")
-        WITHDRAWN = "withdrawn", _("withdrawn")
+    State = request_states("ReactivationRequest", _("reactivated"))
+    url_name = "inventory:reactivation"
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="reactivation_requests")
     suspension_reason = models.TextField(
@@ -604,17 +625,10 @@ class ReactivationRequest(IdentityRequest):
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
 
     class Meta(IdentityRequest.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                fields=["identity"], condition=Q(state="pending"), name="reactivation_one_open_per_identity"
-            )
-        ]
+        constraints = [one_pending_per_identity("reactivation_one_open_per_identity")]
 
     def __str__(self) -> str:
         return f"Reactivation of {self.identity}"
-
-    def get_absolute_url(self) -> str:
-        return link("inventory:reactivation", self.pk)
 
 
 class ActivationRequest(IdentityRequest):
@@ -626,11 +640,8 @@ class ActivationRequest(IdentityRequest):
     (back in triage) until someone routes it again or decommissions it.
     """
 
-    class State(models.TextChoices):
-        PENDING = "pending", _("pending approval")
-        APPLIED = "applied", _("activated")
-        REJECTED = "rejected", _("rejected")
-        WITHDRAWN = "withdrawn", _("withdrawn")
+    State = request_states("ActivationRequest", _("activated"))
+    url_name = "inventory:activation"
 
     class Origin(models.TextChoices):
         IMPORT = "import", _("import")
@@ -643,14 +654,7 @@ class ActivationRequest(IdentityRequest):
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
 
     class Meta(IdentityRequest.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                fields=["identity"], condition=Q(state="pending"), name="activation_one_open_per_identity"
-            )
-        ]
+        constraints = [one_pending_per_identity("activation_one_open_per_identity")]
 
     def __str__(self) -> str:
         return f"Activation of {self.identity}"
-
-    def get_absolute_url(self) -> str:
-        return link("inventory:activation", self.pk)

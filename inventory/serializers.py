@@ -278,7 +278,7 @@ def pending_changes(identity: Identity) -> dict:
                 "environments": c.environments,
                 "changes": c.changes,
                 "risk_tier": c.risk_tier,
-                "url": link("inventory:scope-change", c.pk),
+                "url": c.get_absolute_url(),
             }
             for c in scope_changes
         ],

@@ -21,7 +21,7 @@ from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from governance.links import link
-from inventory.models import Identity
+from inventory.models import Identity, ReactivationRequest, ScopeChange
 
 IDENTITY = "inventory.identity"
 
@@ -128,9 +128,9 @@ def link_of(event, identity: Identity) -> str:
     if source is not None and source.link is not None:
         return source.link(event.subject_id, identity)
     if after.get("scope_change"):
-        return link("inventory:scope-change", after["scope_change"])
+        return link(ScopeChange.url_name, after["scope_change"])
     if after.get("reactivation_request"):
-        return link("inventory:reactivation", after["reactivation_request"])
+        return link(ReactivationRequest.url_name, after["reactivation_request"])
     if event.verb.startswith(
         ("identity.transfer_", "identity.owner_", "identity.backup_", "identity.ownership_")
     ):

@@ -116,7 +116,6 @@ class ActivationApproval(IdentityRequestApproval):
     model = ActivationRequest
     verb = "identity.activation"
     after_key = "activation_request"
-    url_name = "inventory:activation"
 
     def _item(self, request) -> ActivationRequest:
         return (

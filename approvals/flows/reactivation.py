@@ -71,7 +71,6 @@ class ReactivationApproval(IdentityRequestApproval):
     model = ReactivationRequest
     verb = "identity.reactivation"
     after_key = "reactivation_request"
-    url_name = "inventory:reactivation"
 
     def on_approved(self, request, actor):
         reactivation = (

@@ -277,7 +277,6 @@ class ScopeChangeApproval(IdentityRequestApproval):
     model = ScopeChange
     verb = "identity.scope_change"
     after_key = "scope_change"
-    url_name = "inventory:scope-change"
 
     def on_approved(self, request, actor):
         _apply(actor, ScopeChange(pk=request.object_id))
