@@ -1,6 +1,8 @@
 import pytest
 
 from connectors.models import Connector, ConnectorRun
+from governance.models import AuditEvent
+from inventory.models import Credential, Identity
 
 # moto_url and aws (moto's IAM server) are in tests/conftest.py: the browser journey uses them too.
 
@@ -15,6 +17,29 @@ def sync(client, connector: Connector, capture, *, dry_run: bool = False) -> Con
     run = ConnectorRun.objects.get(pk=response.json()["id"])
     run.refresh_from_db()
     return run
+
+
+def assert_a_second_sync_changes_nothing(client, connector: Connector, capture, *, seen: int) -> None:
+    """Sync twice: the second run sees `seen` identities and writes nothing (no identity's version
+    moves, no credential and no identity event is added)."""
+    sync(client, connector, capture)
+    versions = dict(Identity.objects.values_list("pk", "version"))
+    credentials = Credential.objects.count()
+    events = AuditEvent.objects.filter(subject_type="inventory.identity").count()
+
+    second = sync(client, connector, capture)
+
+    assert (second.state, second.seen, second.discovered, second.changed, second.vanished) == (
+        "succeeded",
+        seen,
+        0,
+        0,
+        0,
+    )
+    assert second.report == []
+    assert dict(Identity.objects.values_list("pk", "version")) == versions
+    assert Credential.objects.count() == credentials
+    assert AuditEvent.objects.filter(subject_type="inventory.identity").count() == events
 
 
 def enforcing(connector: Connector) -> Connector:

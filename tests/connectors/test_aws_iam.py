@@ -15,7 +15,7 @@ from governance.findings.models import Finding
 from governance.models import AuditEvent
 from inventory import services as inventory
 from inventory.models import Credential, Grant, Identity
-from tests.connectors.conftest import enforcing, sync
+from tests.connectors.conftest import assert_a_second_sync_changes_nothing, enforcing, sync
 from tests.connectors.moto_support import ACCOUNT
 
 pytestmark = pytest.mark.django_db
@@ -87,26 +87,7 @@ def test_a_second_sync_changes_nothing(aws, connector, iam, api_as, django_captu
     user_with_two_keys(aws)
     aws.attach_user_policy(UserName="ci-deployer", PolicyArn=READ_ONLY)
     aws.create_role(RoleName="release", AssumeRolePolicyDocument=json.dumps(CROSS_ACCOUNT_TRUST))
-    client = api_as(iam)
-    sync(client, connector, django_capture_on_commit_callbacks)
-    versions = dict(Identity.objects.values_list("pk", "version"))
-    credentials = Credential.objects.count()
-    identity_events = AuditEvent.objects.filter(subject_type="inventory.identity").count()
-
-    second = sync(client, connector, django_capture_on_commit_callbacks)
-
-    second.refresh_from_db()
-    assert (second.state, second.seen, second.discovered, second.changed, second.vanished) == (
-        "succeeded",
-        2,
-        0,
-        0,
-        0,
-    )
-    assert second.report == []
-    assert dict(Identity.objects.values_list("pk", "version")) == versions
-    assert Credential.objects.count() == credentials
-    assert AuditEvent.objects.filter(subject_type="inventory.identity").count() == identity_events
+    assert_a_second_sync_changes_nothing(api_as(iam), connector, django_capture_on_commit_callbacks, seen=2)
 
 
 def test_a_deleted_user_is_flagged_vanished_until_iam_confirms(

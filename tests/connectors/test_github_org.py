@@ -18,7 +18,7 @@ from governance.findings.models import Finding
 from governance.models import AuditEvent
 from inventory import services as inventory
 from inventory.models import Credential, Grant, Identity
-from tests.connectors.conftest import enforcing, sync
+from tests.connectors.conftest import assert_a_second_sync_changes_nothing, enforcing, sync
 from tests.connectors.github_server import STEWARD_INSTALLATION
 
 pytestmark = pytest.mark.django_db
@@ -119,25 +119,9 @@ def test_a_second_sync_changes_nothing(
     github, github_connector, iam, api_as, django_capture_on_commit_callbacks
 ):
     estate(github)
-    client = api_as(iam)
-    sync(client, github_connector, django_capture_on_commit_callbacks)
-    versions = dict(Identity.objects.values_list("pk", "version"))
-    credentials = Credential.objects.count()
-    events = AuditEvent.objects.filter(subject_type="inventory.identity").count()
-
-    second = sync(client, github_connector, django_capture_on_commit_callbacks)
-
-    assert (second.state, second.seen, second.discovered, second.changed, second.vanished) == (
-        "succeeded",
-        7,
-        0,
-        0,
-        0,
+    assert_a_second_sync_changes_nothing(
+        api_as(iam), github_connector, django_capture_on_commit_callbacks, seen=7
     )
-    assert second.report == []
-    assert dict(Identity.objects.values_list("pk", "version")) == versions
-    assert Credential.objects.count() == credentials
-    assert AuditEvent.objects.filter(subject_type="inventory.identity").count() == events
 
 
 def test_the_pats_write_permission_beyond_the_approved_grant_raises_unapproved_entitlement(
