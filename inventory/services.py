@@ -394,11 +394,17 @@ def _locked(identity: Identity | int) -> Identity:
     return Identity.objects.select_for_update().get(pk=pk)
 
 
-@transaction.atomic
-def suspend(actor, identity: Identity, reason: str) -> Identity:
+def _locked_for_editor(actor, identity: Identity, what: str) -> tuple[Actor, Identity]:
+    """The actor, and the identity's current row locked, once the actor may `what` (fresh owners)."""
     actor = as_actor(actor)
     identity = _locked(identity)
-    require_editor(actor, identity, "suspend this identity")
+    require_editor(actor, identity, what)
+    return actor, identity
+
+
+@transaction.atomic
+def suspend(actor, identity: Identity, reason: str) -> Identity:
+    actor, identity = _locked_for_editor(actor, identity, "suspend this identity")
     identity = _move(actor, identity.pk, Identity.Status.SUSPENDED, reason, "identity.suspended")
     enforcement.request(actor, [identity.pk], cause=enforcement.SUSPENDED, reason=reason)
     return identity
@@ -485,9 +491,7 @@ def activate(
 @transaction.atomic
 def decommission(actor, identity: Identity, reason: str) -> Identity:
     """Terminal. Current grants end; every live credential is marked revoked, awaiting confirmation."""
-    actor = as_actor(actor)
-    identity = _locked(identity)
-    require_editor(actor, identity, "decommission this identity")
+    actor, identity = _locked_for_editor(actor, identity, "decommission this identity")
     identity = _move(actor, identity.pk, Identity.Status.DECOMMISSIONED, reason, "identity.decommissioned")
     now = timezone.now()
     ended = identity.grants.filter(ended_at__isnull=True).update(ended_at=now, end_reason="decommissioned")
@@ -562,9 +566,7 @@ ROTATION_FUTURE_TOLERANCE = timedelta(minutes=5)
 @transaction.atomic
 def add_credential(actor, identity: Identity, data: dict[str, Any], reason: str = "") -> Credential:
     """Record one more credential (metadata only) for a live identity: its owners, IAM or Security."""
-    actor = as_actor(actor)
-    identity = _locked(identity)
-    require_editor(actor, identity, "record credentials for this identity")
+    actor, identity = _locked_for_editor(actor, identity, "record credentials for this identity")
     if identity.status == Identity.Status.DECOMMISSIONED:
         raise IllegalTransition("A decommissioned identity takes no new credentials.")
     cleaned = validate_credential(data)
@@ -653,9 +655,7 @@ def record_rotation(
 @transaction.atomic
 def revoke_credentials(actor, identity: Identity, reason: str) -> int:
     """Mark every live credential revoked (remediation then confirms each)."""
-    actor = as_actor(actor)
-    identity = _locked(identity)
-    require_editor(actor, identity, "revoke this identity's credentials")
+    actor, identity = _locked_for_editor(actor, identity, "revoke this identity's credentials")
     now = timezone.now()
     count = identity.credentials.filter(revoked_at__isnull=True).update(revoked_at=now)
     if count:
@@ -669,9 +669,7 @@ def revoke_credentials(actor, identity: Identity, reason: str) -> int:
 @transaction.atomic
 def end_grants(actor, identity: Identity, grant_ids: list[int], reason: str) -> list[int]:
     """End some of an identity's current grants (e.g. a review's 'modify'); returns the ended ids."""
-    actor = as_actor(actor)
-    identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_editor(actor, identity, "remove this identity's grants")
+    actor, identity = _locked_for_editor(actor, identity, "remove this identity's grants")
     if not (reason or "").strip():
         raise ValidationError({"reason": "Give a reason; it is kept in the audit log."})
     try:
