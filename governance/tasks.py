@@ -28,29 +28,19 @@ def _run(name: str) -> dict:
     return {"job": name, "run": run.pk, "ok": run.ok, "summary": run.summary}
 
 
-@shared_task(name="governance.sweep", **RETRY)
-def sweep() -> dict:
-    return _run("sweep")
+def _job_task(job: str):
+    """The task Beat runs for one built-in job, named `governance.<job>` (the schedules name it)."""
+
+    def task() -> dict:
+        return _run(job)
+
+    task.__name__ = task.__qualname__ = job
+    return shared_task(name=f"governance.{job}", **RETRY)(task)
 
 
-@shared_task(name="governance.review_cadence", **RETRY)
-def review_cadence() -> dict:
-    return _run("review_cadence")
-
-
-@shared_task(name="governance.reminders", **RETRY)
-def reminders() -> dict:
-    return _run("reminders")
-
-
-@shared_task(name="governance.expiry", **RETRY)
-def expiry() -> dict:
-    return _run("expiry")
-
-
-@shared_task(name="governance.posture_snapshot", **RETRY)
-def posture_snapshot() -> dict:
-    return _run("posture_snapshot")
+sweep, review_cadence, reminders, expiry, posture_snapshot = (
+    _job_task(job) for job in ("sweep", "review_cadence", "reminders", "expiry", "posture_snapshot")
+)
 
 
 @shared_task(name="governance.run_job", **RETRY)
