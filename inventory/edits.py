@@ -20,7 +20,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from governance.actors import as_actor
 from inventory import ownership, routes, services
 from inventory.models import Identity, OwnershipTransfer, ScopeChange
 
@@ -48,13 +47,8 @@ def edit_identity(
     expected_version: int | None = None,
     reason: str = "",
 ) -> EditOutcome:
-    actor = as_actor(actor)
-    identity = services.locked_for_edit(actor, identity)
-    changes = {k: v for k, v in changes.items() if k in services.IDENTITY_FIELDS}
+    actor, identity, changes, _ = services.begin_edit(actor, identity, changes, expected_version)
     user = actor.user
-    if not actor.is_system and user is not None and not user.is_governor:
-        services.refuse_fields_owners_may_not_edit(changes)
-    services.refuse_stale_or_decommissioned(identity, expected_version)
     # Every field is checked as one edit first, whichever way it then goes.
     services.validate_identity_fields(
         {"owner": identity.owner, "backup_owner": identity.backup_owner, **changes}, status=identity.status

@@ -241,6 +241,22 @@ def refuse_stale_or_decommissioned(identity: Identity, expected_version: int | N
         raise IllegalTransition("A decommissioned identity cannot be edited.")
 
 
+def begin_edit(
+    actor, identity: Identity, changes: dict[str, Any], expected_version: int | None
+) -> tuple[Actor, Identity, dict[str, Any], bool]:
+    """What every edit of an identity checks first: the row locked once the actor may edit it, the
+    changes kept to the identity's fields (and, for an owner, to those owners may edit), a stale
+    version or a decommissioned identity refused. Also says whether the actor edits as IAM/Security."""
+    actor = as_actor(actor)
+    identity = locked_for_edit(actor, identity)
+    changes = {k: v for k, v in changes.items() if k in IDENTITY_FIELDS}
+    governor = actor.is_system or (actor.user is not None and actor.user.is_governor)
+    if not governor:
+        refuse_fields_owners_may_not_edit(changes)
+    refuse_stale_or_decommissioned(identity, expected_version)
+    return actor, identity, changes, governor
+
+
 @transaction.atomic
 def update_identity(
     actor,
@@ -255,13 +271,7 @@ def update_identity(
     Not here (inventory.edits routes them): on a live identity, the SCOPE_FIELDS (a scope change,
     approved) and naming a backup owner other than oneself (the person accepts first). The risk tier
     is never set below the computed one."""
-    actor = as_actor(actor)
-    identity = locked_for_edit(actor, identity)
-    changes = {k: v for k, v in changes.items() if k in IDENTITY_FIELDS}
-    governor = actor.is_system or (actor.user is not None and actor.user.is_governor)
-    if not governor:
-        refuse_fields_owners_may_not_edit(changes)
-    refuse_stale_or_decommissioned(identity, expected_version)
+    actor, identity, changes, governor = begin_edit(actor, identity, changes, expected_version)
     _refuse_unapproved_edits(actor, identity, changes, governor)
     merged = {
         "owner": identity.owner,
