@@ -231,36 +231,54 @@ class GitHubState:
         expires_at: datetime | None = None,
         last_used_at: datetime | None = None,
     ) -> int:
+        return self._add_pat(
+            self.pat_grants,
+            name,
+            owner,
+            repository,
+            organization,
+            repos,
+            expires_at=expires_at,
+            last_used_at=last_used_at,
+            granted_at=now() - timedelta(days=30),
+        )
+
+    def add_pat_request(self, name: str, owner: str, repository: dict[str, str], repos: list[str]) -> int:
+        return self._add_pat(
+            self.pat_requests,
+            name,
+            owner,
+            repository,
+            None,
+            repos,
+            expires_at=now() + timedelta(days=30),
+            created_at=now() - timedelta(days=1),
+            reason="Release automation",
+        )
+
+    def _add_pat(
+        self,
+        table: dict[int, dict[str, Any]],
+        name: str,
+        owner: str,
+        repository: dict[str, str],
+        organization: dict[str, str] | None,
+        repos: list[str] | None,
+        **dates_and_reason: Any,
+    ) -> int:
+        """A fine-grained token, granted or requested: what both carry, then their own fields."""
         for repo in repos or []:
             self.add_repo(repo)
         pid = self.new_id()
-        self.pat_grants[pid] = {
+        table[pid] = {
             "name": name,
             "owner": owner,
             "token_id": self.new_id(),
             "permissions": {"repository": repository, "organization": organization or {}, "other": {}},
             "repos": repos,
-            "expires_at": expires_at,
-            "last_used_at": last_used_at,
-            "granted_at": now() - timedelta(days=30),
+            **dates_and_reason,
         }
         return pid
-
-    def add_pat_request(self, name: str, owner: str, repository: dict[str, str], repos: list[str]) -> int:
-        for repo in repos:
-            self.add_repo(repo)
-        rid = self.new_id()
-        self.pat_requests[rid] = {
-            "name": name,
-            "owner": owner,
-            "token_id": self.new_id(),
-            "permissions": {"repository": repository, "organization": {}, "other": {}},
-            "repos": repos,
-            "expires_at": now() + timedelta(days=30),
-            "created_at": now() - timedelta(days=1),
-            "reason": "Release automation",
-        }
-        return rid
 
     def add_deploy_key(self, repo: str, title: str, *, read_only: bool) -> int:
         self.add_repo(repo)
