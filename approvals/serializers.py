@@ -131,7 +131,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
     steps = serializers.SerializerMethodField()
     current_step = serializers.SerializerMethodField()
     awaiting_you = serializers.BooleanField(read_only=True, default=False)
-    url = serializers.SerializerMethodField()
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
 
     class Meta:
         model = ApprovalRequest
@@ -163,6 +163,3 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
     def get_current_step(self, approval) -> dict | None:
         step = approval.open_step()
         return {"id": step.pk, "order": step.order, "role": step.role} if step else None
-
-    def get_url(self, approval) -> str:
-        return approval.get_absolute_url()

@@ -16,7 +16,7 @@ from governance.permissions import AuditorReadOnly, TokenScopePermission
 class ExceptionSerializer(serializers.ModelSerializer):
     identity_name = serializers.CharField(source="identity.name", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    url = serializers.SerializerMethodField()
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
 
     class Meta:
         model = PolicyException
@@ -39,9 +39,6 @@ class ExceptionSerializer(serializers.ModelSerializer):
             "url",
         ]
         read_only_fields = fields
-
-    def get_url(self, obj) -> str:
-        return obj.get_absolute_url()
 
 
 class ExceptionInputSerializer(serializers.Serializer):

@@ -31,7 +31,7 @@ class PolicyDocumentSerializer(serializers.Serializer):
 class PolicyVersionSerializer(serializers.ModelSerializer):
     proposed_by = serializers.CharField(source="created_by", read_only=True)
     proposed_at = serializers.DateTimeField(source="created_at", read_only=True)
-    url = serializers.SerializerMethodField()
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
 
     class Meta:
         model = PolicyVersion
@@ -51,9 +51,6 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
             "url",
         ]
         read_only_fields = fields
-
-    def get_url(self, obj) -> str:
-        return obj.get_absolute_url()
 
 
 class PolicyChangeSerializer(serializers.Serializer):
