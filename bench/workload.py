@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.connectors import database_url, fresh_database  # noqa: E402
-from bench.measure import PY, _free_port, summary  # noqa: E402
+from bench.measure import PY, _free_port, _in_threads, _timed, summary  # noqa: E402
 from bench.run import RESULTS, bench_environment, machine  # noqa: E402
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -159,11 +159,10 @@ def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, worke
             ).encode()
             for _ in range(budget)
         ]
+        url = base + "/api/v1/token/"
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         for body in bodies[:20]:  # warm-up: workers import, connect, read the issuer's keys
-            urllib.request.urlopen(
-                urllib.request.Request(base + "/api/v1/token/", data=body, headers=headers), timeout=10
-            ).read()
+            urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=10).read()
         queue = bodies[20:]
         lock = threading.Lock()
         samples: list[float] = []
@@ -176,24 +175,9 @@ def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, worke
                     if not queue:
                         return
                     body = queue.pop()
-                started = time.perf_counter()
-                try:
-                    with urllib.request.urlopen(
-                        urllib.request.Request(base + "/api/v1/token/", data=body, headers=headers),
-                        timeout=10,
-                    ) as r:
-                        r.read()
-                except (urllib.error.URLError, OSError):
-                    errors[0] += 1
-                samples.append(time.perf_counter() - started)
+                _timed(urllib.request.Request(url, data=body, headers=headers), 10, samples, errors)
 
-        threads = [threading.Thread(target=worker) for _ in range(clients)]
-        began = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.monotonic() - began
+        took = _in_threads(worker, clients)
         s = summary(samples)
         return {
             "name": "token exchange (RFC 8693)",
