@@ -260,7 +260,7 @@ def standing_answers(
         for row in rows:
             subject = facts[row.pk]
             standing = replace(subject, grants=tuple(g for g in subject.grants if not g.jit))
-            answers[row.pk] = [compiled.evaluate(standing, q, now) for q in questions[row.pk]]
+            answers[row.pk] = compiled.evaluate_many(standing, questions[row.pk], now)
     return answers
 
 
@@ -269,8 +269,7 @@ def hypothetical_answers(
 ) -> list[cedar.Verdict]:
     """The active Cedar set's answers for an identity that does not exist yet (the intake's preview),
     recording nothing."""
-    compiled = active_compiled()
-    return [compiled.evaluate(subject, q, now) for q in questions]
+    return active_compiled().evaluate_many(subject, questions, now)
 
 
 def decide(

@@ -130,21 +130,21 @@ class Subject:
     def without_exceptions(self) -> Subject:
         return replace(self, exceptions=())
 
+    def attrs(self) -> dict[str, Any]:
+        """The identity entity's attributes: all a policy can read of the principal."""
+        return {
+            "kind": self.kind,
+            "tier": self.tier,
+            "status": self.status,
+            "environments": sorted(self.environments),
+            "owner_active": self.owner_active,
+            "open_critical_findings": int(self.open_critical_findings),
+            "exceptions": sorted({e.rule for e in self.exceptions}),
+        }
+
     def entities_json(self) -> list[dict[str, Any]]:
         principal = {"type": IDENTITY_TYPE, "id": self.id}
-        identity = {
-            "uid": principal,
-            "attrs": {
-                "kind": self.kind,
-                "tier": self.tier,
-                "status": self.status,
-                "environments": sorted(self.environments),
-                "owner_active": self.owner_active,
-                "open_critical_findings": int(self.open_critical_findings),
-                "exceptions": sorted({e.rule for e in self.exceptions}),
-            },
-            "parents": [],
-        }
+        identity = {"uid": principal, "attrs": self.attrs(), "parents": []}
         grants = [
             {
                 "uid": {"type": GRANT_TYPE, "id": g.id},
@@ -251,10 +251,58 @@ def _declares_chain(schema_text: str) -> bool:
     return re.search(r"\bchain\s*:", code) is not None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """Cedar's result as the verdict reads it: allowed, the policies that fired (parser ids), errors."""
+
+    allowed: bool
+    fired: tuple[str, ...]
+    errors: tuple[str, ...]
+
+
+def reads_only_shape(document: dict[str, Any]) -> bool:
+    """Can the policies (Cedar's JSON form) tell two requests apart only by what `outcome_key` holds:
+    the principal's attributes, the action, the resource's kind and the context? True when no policy
+    names an entity other than an action, reads the resource's name or id, tests membership (`in`) in
+    a condition, or uses the principal or resource as a value rather than through an attribute. Then an
+    outcome can be reused for every identity of the same shape; otherwise every request goes to Cedar."""
+    if document.get("templates") or document.get("templateLinks"):
+        return False
+    for policy in (document.get("staticPolicies") or {}).values():
+        if policy.get("principal", {}).get("op") != "All" or policy.get("resource", {}).get("op") != "All":
+            return False
+        if not all(_reads_only_shape(c.get("body")) for c in policy.get("conditions") or []):
+            return False
+    return True
+
+
+def _reads_only_shape(node: Any) -> bool:
+    if isinstance(node, list):
+        return all(_reads_only_shape(n) for n in node)
+    if not isinstance(node, dict):
+        return True
+    if "Var" in node:
+        return node["Var"] in ("context", "action")
+    if "__entity" in node or "entity" in node:
+        entity = node.get("__entity") or node.get("entity") or {}
+        return isinstance(entity, dict) and entity.get("type") == ACTION_TYPE
+    if "in" in node:
+        return False
+    for op in (".", "has"):
+        if op in node and isinstance(node[op], dict):
+            left = node[op].get("left") or {}
+            if left.get("Var") == "principal":
+                return True
+            if left.get("Var") == "resource":
+                return node[op].get("attr") == "kind"
+    return all(_reads_only_shape(value) for value in node.values())
+
+
 class CompiledPolicySet:
     """A parsed policy set with its schema, ready to answer questions in microseconds."""
 
     ENTITY_CACHE_SIZE = 4096
+    OUTCOME_CACHE_SIZE = 65536
 
     def __init__(self, version: int, text: str, schema_text: str):
         self.version = version
@@ -265,6 +313,10 @@ class CompiledPolicySet:
         self.takes_chain = _declares_chain(schema_text)
         self._entities: OrderedDict[Subject, cedarpy.Entities] = OrderedDict()
         self._lock = threading.Lock()
+        # Outcomes by what the policies can see, when that is all they read (`reads_only_shape`): the
+        # sweep's threat profiles ask the same few shapes for thousands of identities.
+        self.reuses_outcomes = reads_only_shape(json.loads(cedarpy.policies_to_json_str(text)))
+        self._outcomes: dict[tuple, Outcome] = {}
 
     # -- helpers
 
@@ -293,36 +345,41 @@ class CompiledPolicySet:
                 self._entities.popitem(last=False)
         return entities
 
-    def _authorize(self, subject: Subject, question: Question, covering: list[GrantFact], context: dict):
-        resource_id = f"{question.resource_kind}:{question.resource_name}"
-        delta = [
-            {
-                "uid": {"type": RESOURCE_TYPE, "id": resource_id},
-                "attrs": {"kind": question.resource_kind, "name": question.resource_name},
-                "parents": [{"type": GRANT_TYPE, "id": g.id} for g in covering],
-            }
-        ]
-        entities = self.base_entities(subject).with_added_json_str(json.dumps(delta))
-        request = {
+    @staticmethod
+    def _resource(question: Question, covering: list[GrantFact]) -> dict[str, Any]:
+        return {
+            "uid": {"type": RESOURCE_TYPE, "id": f"{question.resource_kind}:{question.resource_name}"},
+            "attrs": {"kind": question.resource_kind, "name": question.resource_name},
+            "parents": [{"type": GRANT_TYPE, "id": g.id} for g in covering],
+        }
+
+    @staticmethod
+    def _request(subject: Subject, question: Question, context: dict) -> dict[str, Any]:
+        return {
             "principal": {"type": IDENTITY_TYPE, "id": subject.id},
             "action": {"type": ACTION_TYPE, "id": question.action},
-            "resource": {"type": RESOURCE_TYPE, "id": resource_id},
+            "resource": {"type": RESOURCE_TYPE, "id": f"{question.resource_kind}:{question.resource_name}"},
             "context": context,
         }
-        return cedarpy.is_authorized(request, self.policies, entities, self.schema)
 
-    # -- the answer
+    def _authorize(
+        self, subject: Subject, question: Question, covering: list[GrantFact], context: dict
+    ) -> Outcome:
+        return self._authorize_many(subject, [(question, covering, context)])[0]
 
-    def evaluate(
-        self, subject: Subject, question: Question, now: datetime, chain: dict[str, Any] | None = None
-    ) -> Verdict:
-        now_ts = now.timestamp()
-        # An exception past its expiry lifts nothing, even before the expiry job has run.
-        live_exceptions = tuple(
-            e for e in subject.exceptions if e.expires_at is None or e.expires_at > now_ts
+    def outcome_key(self, subject: Subject, question: Question, context: dict) -> tuple | None:
+        """What the policies can see of a request, when that is all they read (None: not reusable)."""
+        if not self.reuses_outcomes:
+            return None
+        return (
+            json.dumps(subject.attrs(), sort_keys=True),
+            question.action,
+            question.resource_kind,
+            json.dumps(context, sort_keys=True),
         )
-        if len(live_exceptions) != len(subject.exceptions):
-            subject = replace(subject, exceptions=live_exceptions)
+
+    def _facts(self, subject: Subject, question: Question, now_ts: float, chain: dict[str, Any] | None):
+        """The grants covering the question and the request's context."""
         covering = [
             g
             for g in subject.grants
@@ -337,10 +394,120 @@ class CompiledPolicySet:
         }
         if self.takes_chain:
             context["chain"] = dict(chain or NO_CHAIN)
-        result = self._authorize(subject, question, covering, context)
-        fired = list(result.diagnostics.reasons)
-        errors = list(result.diagnostics.errors)
-        if result.allowed:
+        return covering, context
+
+    @staticmethod
+    def _live(subject: Subject, now_ts: float) -> Subject:
+        # An exception past its expiry lifts nothing, even before the expiry job has run.
+        live_exceptions = tuple(
+            e for e in subject.exceptions if e.expires_at is None or e.expires_at > now_ts
+        )
+        if len(live_exceptions) != len(subject.exceptions):
+            subject = replace(subject, exceptions=live_exceptions)
+        return subject
+
+    # -- the answer
+
+    def evaluate(
+        self, subject: Subject, question: Question, now: datetime, chain: dict[str, Any] | None = None
+    ) -> Verdict:
+        now_ts = now.timestamp()
+        subject = self._live(subject, now_ts)
+        covering, context = self._facts(subject, question, now_ts, chain)
+        return self._verdict(
+            subject, question, covering, context, self._authorize(subject, question, covering, context), now
+        )
+
+    def evaluate_many(self, subject: Subject, questions: list[Question], now: datetime) -> list[Verdict]:
+        """`evaluate` for each question of one subject (no chain), asking Cedar for all of them at once,
+        and once more for the step-up checks of those a step-up policy holds."""
+        now_ts = now.timestamp()
+        subject = self._live(subject, now_ts)
+        prepared = [self._facts(subject, q, now_ts, None) for q in questions]
+        results = self._authorize_many(
+            subject, [(q, cov, ctx) for q, (cov, ctx) in zip(questions, prepared, strict=True)]
+        )
+        holding = [i for i, result in enumerate(results) if self._steps_up(result)]
+        hypothetical = self._authorize_many(
+            subject, [(questions[i], prepared[i][0], self._with_jit(prepared[i][1])) for i in holding]
+        )
+        step_up = {i: result.allowed for i, result in zip(holding, hypothetical, strict=True)}
+        return [
+            self._verdict(subject, q, covering, context, result, now, step_up.get(i, False))
+            for i, (q, (covering, context), result) in enumerate(
+                zip(questions, prepared, results, strict=True)
+            )
+        ]
+
+    def _authorize_many(
+        self, subject: Subject, asked: list[tuple[Question, list[GrantFact], dict]]
+    ) -> list[Outcome]:
+        """Cedar's outcomes for one subject's questions: reused where the same shape was answered before
+        (`outcome_key`), the rest in one call per round. The questions' resources join the subject's
+        entities together, so a round holds each resource once (two actions on one resource whose
+        covering grants differ go in separate rounds)."""
+        outcomes: list[Outcome | None] = [None] * len(asked)
+        keys = [self.outcome_key(subject, question, context) for question, _covering, context in asked]
+        pending = []
+        for i, key in enumerate(keys):
+            known = self._outcomes.get(key) if key is not None else None
+            if known is None:
+                pending.append(i)
+            outcomes[i] = known
+        while pending:
+            round_: dict[tuple[str, str], list[int]] = {}
+            parents: dict[tuple[str, str], tuple[str, ...]] = {}
+            later = []
+            for i in pending:
+                question, covering, _context = asked[i]
+                resource = (question.resource_kind, question.resource_name)
+                if parents.setdefault(resource, tuple(g.id for g in covering)) != tuple(
+                    g.id for g in covering
+                ):
+                    later.append(i)
+                else:
+                    round_.setdefault(resource, []).append(i)
+            delta = [self._resource(asked[idx[0]][0], asked[idx[0]][1]) for idx in round_.values()]
+            entities = self.base_entities(subject).with_added_json_str(json.dumps(delta))
+            order = [i for idx in round_.values() for i in idx]
+            requests = [self._request(subject, asked[i][0], asked[i][2]) for i in order]
+            answered = cedarpy.is_authorized_batch(requests, self.policies, entities, self.schema)
+            for i, result in zip(order, answered, strict=True):
+                outcome = Outcome(
+                    result.allowed,
+                    tuple(sorted(result.diagnostics.reasons, key=self._position)),
+                    tuple(result.diagnostics.errors),
+                )
+                outcomes[i] = outcome
+                if keys[i] is not None and not outcome.errors:  # an error may name the entity: not reused
+                    if len(self._outcomes) >= self.OUTCOME_CACHE_SIZE:
+                        self._outcomes.clear()
+                    self._outcomes[keys[i]] = outcome
+            pending = later
+        return outcomes  # type: ignore[return-value]
+
+    def _steps_up(self, outcome: Outcome) -> bool:
+        """Denied only by step-up policies, with no error: a live JIT grant might turn it into an allow."""
+        if outcome.allowed or outcome.errors:
+            return False
+        forbids = [p for p in outcome.fired if self.is_forbid(p)]
+        return bool(forbids) and all(self.is_step_up(p) for p in forbids)
+
+    @staticmethod
+    def _with_jit(context: dict) -> dict:
+        return dict(context, in_scope=True, jit_grant=True, standing_grant=False)
+
+    def _position(self, parser_id: str) -> tuple[int, str]:
+        """Policies in the set's own order (Cedar reports those that fired in no fixed order)."""
+        number = parser_id.removeprefix("policy")
+        return (int(number), "") if number.isdigit() else (-1, parser_id)
+
+    def _verdict(self, subject, question, covering, context, outcome: Outcome, now, step_up=None) -> Verdict:
+        """The verdict from Cedar's outcome. `step_up`: whether the question is allowed with a JIT grant,
+        when already asked (None: ask now, if a step-up policy is all that holds it)."""
+        fired = list(outcome.fired)
+        errors = list(outcome.errors)
+        if outcome.allowed:
             return self._allowed(subject, question, covering, fired, context, now)
         forbids = [p for p in fired if self.is_forbid(p)]
         reasons = [f"{self.policy_id(p)}: {self.reason_of(p)}" for p in forbids]
@@ -360,8 +527,9 @@ class CompiledPolicySet:
                 f"{question.resource_kind} {question.resource_name}."
             )
         if forbids and not errors and all(self.is_step_up(p) for p in forbids):
-            hypothetical = dict(context, in_scope=True, jit_grant=True, standing_grant=False)
-            if self._authorize(subject, question, covering, hypothetical).allowed:
+            if step_up is None:
+                step_up = self._authorize(subject, question, covering, self._with_jit(context)).allowed
+            if step_up:
                 verdict.decision = Decision.STEP_UP
                 verdict.reasons.append(
                     "Step up: request just-in-time access for this action and resource "
@@ -390,7 +558,7 @@ class CompiledPolicySet:
         if subject.exceptions:
             # Which forbids would have fired without the exceptions? Those exceptions decided.
             bare = self._authorize(subject.without_exceptions(), question, covering, context)
-            lifted = {self.policy_id(p): p for p in bare.diagnostics.reasons if self.is_forbid(p)}
+            lifted = {self.policy_id(p): p for p in bare.fired if self.is_forbid(p)}
             for exception in subject.exceptions:
                 if exception.rule in lifted:
                     until = (

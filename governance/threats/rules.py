@@ -32,6 +32,8 @@ WRITE_ACTIONS = (
 )  # fmt: skip
 UNTRUSTED_INPUT = ("read_tickets", "read_data")  # content others write: the injection surface
 SHARED_STORE_WRITES = ("write_data", "write_tickets")  # ASI06
+# The actions some rule reads Cedar's answer for: only these are asked (a read needs no answer).
+CEDAR_ACTIONS = frozenset((*WRITE_ACTIONS, *TOOL_ACTIONS, *SHARED_STORE_WRITES))
 
 
 @dataclass(frozen=True)
@@ -396,13 +398,14 @@ RULES: dict[str, Rule] = {row.threat: row.rule for row in TABLE}
 
 
 def questions(f: Facts) -> list[tuple[str, str, str]]:
-    """The (action, resource kind, resource name) asked in prod: every action of its standing grants."""
+    """The (action, resource kind, resource name) asked in prod: each action of its standing grants that
+    a rule reads the answer for (`CEDAR_ACTIONS`)."""
     if not f.in_prod:
         return []
     seen: dict[tuple[str, str, str], None] = {}
     for g in f.grants:
         if g.jit:
             continue
-        for action in sorted(g.actions):
+        for action in sorted(g.actions & CEDAR_ACTIONS):
             seen.setdefault((action, g.resource_kind, g.resource_name), None)
     return list(seen)

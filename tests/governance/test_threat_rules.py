@@ -49,6 +49,25 @@ def test_questions_are_asked_in_prod_for_standing_grants_only():
     assert rules.questions(jit) == []
 
 
+def test_only_the_actions_a_rule_reads_are_asked_and_leaving_the_rest_out_changes_no_verdict():
+    """Cedar is asked only for `CEDAR_ACTIONS` (the sweep asks it for every AI identity). Every rule,
+    given answers for every action and given only the asked ones, says the same, for each decision."""
+    from inventory.models import ACTION_VALUES
+
+    everything = [("repository", "app", sorted(ACTION_VALUES)), ("database", "db", sorted(ACTION_VALUES))]
+    asked = rules.questions(facts(grants=everything))
+    assert {a for a, _k, _n in asked} == set(rules.CEDAR_ACTIONS) and "read_code" not in rules.CEDAR_ACTIONS
+    for decision in (ALLOW, DENY, STEP_UP):
+        for kind in rules.AI_KINDS:
+            full = [(a, k, n, decision, ("p",)) for k, n, acts in everything for a in acts]
+            trimmed = [answer for answer in full if answer[0] in rules.CEDAR_ACTIONS]
+            for extra in ({}, {"autonomous": True}, {"data_classification": "restricted"}):
+                whole = facts(kind, grants=everything, answers=full, **extra)
+                asked_only = facts(kind, grants=everything, answers=trimmed, **extra)
+                for row in rules.TABLE:
+                    assert row.rule(whole) == row.rule(asked_only), (row.threat, decision, kind, extra)
+
+
 # ---------------------------------------------------------------- ASI02 tool misuse
 
 
