@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import RESULTS, SQLITE_REFUSAL, bench_environment, machine  # noqa: E402
+from tests.processes import stop_process  # noqa: E402
 
 
 def database_url(suffix: str = "_connectors", script: str = "python bench/connectors.py") -> str:
@@ -209,8 +210,7 @@ def main() -> None:
         second = measure_sync(connector, args.tracemalloc)
         print(f"  second sync: {second}", flush=True)
     finally:
-        moto.terminate()
-        moto.wait(timeout=30)
+        stop_process(moto, timeout=30)
     report = {
         "machine": machine(),
         "users": args.users,

@@ -23,6 +23,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
@@ -768,14 +770,9 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
             results.append(row)
             print(_line(row), flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, timeout=30)
         if bouncer is not None:
-            bouncer.terminate()
-            bouncer.wait(timeout=30)
+            stop_process(bouncer, timeout=30)
     return results
 
 

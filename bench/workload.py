@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.connectors import database_url, fresh_database  # noqa: E402
 from bench.measure import PY, _free_port, _in_threads, _timed, summary  # noqa: E402
 from bench.run import RESULTS, bench_environment, machine  # noqa: E402
+from tests.processes import stop_process  # noqa: E402
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
@@ -189,8 +190,7 @@ def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, worke
             "target": "≥ 200 exchanges/s",
         }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process, timeout=10)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from governance.actors import system
 from governance.decisions.models import DecisionRecord
 from inventory.tokens import issue_token
 from tests.decisions.conftest import question
+from tests.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("gunicorn")]
@@ -107,11 +108,7 @@ def server(tmp_path):
     while len(_workers(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     yield process, port
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process, timeout=20)
 
 
 def test_a_killed_worker_loses_no_answered_decision(server, agent, iam):

@@ -23,6 +23,7 @@ from governance.findings.models import Finding
 from governance.jobs.models import JobRun
 from tests.conftest import requires_services
 from tests.factories import IdentityFactory
+from tests.processes import stop_process
 
 REDIS_URL = os.environ.get("STEWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,10 +121,5 @@ def test_a_real_worker_runs_the_scheduled_sweep_from_redis(owner, tmp_path):
         finding = Finding.objects.get(rule="environment_crossing", identity=identity)
         assert finding.status == "open"
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
+        stop_process(worker, timeout=20)
         redis_client.delete(queue)
