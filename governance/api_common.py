@@ -20,6 +20,14 @@ class StewardPagination(PageNumberPagination):
     max_page_size = 500
 
 
+def validated(serializer_class, request) -> dict:
+    """The request's body through `serializer_class`: its validated data, or a 400 with per-field
+    messages."""
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This change is not allowed from the current state."

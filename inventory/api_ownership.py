@@ -19,6 +19,7 @@ from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.access import MEMBERS
 from governance.actors import from_request
+from governance.api_common import validated
 from governance.ids import IdField
 from governance.people.models import User
 from governance.permissions import AuditorReadOnly, TokenScopePermission
@@ -114,9 +115,7 @@ class OwnershipTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def create(self, request, *args, **kwargs):
         """Propose a new owner (or, with `role` `backup_owner`, a backup owner) for one or many
         identities: `identities` (ids), `to_owner`, `reason`, `role`. The person accepts or declines."""
-        serializer = TransferProposalSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(TransferProposalSerializer, request)
         transfers = ownership.propose_transfer(
             from_request(request), data["identities"], data["to_owner"], data["reason"], role=data["role"]
         )
@@ -129,9 +128,8 @@ class OwnershipTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def _decide(self, request, service):
         transfer = self.get_object()
-        serializer = DecisionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        service(from_request(request), transfer, serializer.validated_data["comment"])
+        comment = validated(DecisionSerializer, request)["comment"]
+        service(from_request(request), transfer, comment)
         transfer.refresh_from_db()
         return Response(OwnershipTransferSerializer(transfer).data)
 
@@ -165,9 +163,7 @@ class ReassignViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=ReassignSerializer, responses=ReassignResultSerializer)
     def create(self, request, *args, **kwargs):
-        serializer = ReassignSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(ReassignSerializer, request)
         changed = ownership.reassign_owner(
             from_request(request), data["identities"], data["owner"], data["reason"]
         )
@@ -244,9 +240,8 @@ class ApprovalDecisionsMixin:
 
     def _act(self, request, decide):
         obj = self.get_object()
-        serializer = ApprovalDecisionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        decide(from_request(request), self._approval(obj), serializer.validated_data["comment"])
+        comment = validated(ApprovalDecisionSerializer, request)["comment"]
+        decide(from_request(request), self._approval(obj), comment)
         obj.refresh_from_db()
         return Response(self.get_serializer(obj).data)
 
@@ -290,9 +285,7 @@ class ScopeChangeViewSet(
 
     @extend_schema(request=ScopeChangeRequestSerializer, responses=ScopeChangeSerializer)
     def create(self, request, *args, **kwargs):
-        serializer = ScopeChangeRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(ScopeChangeRequestSerializer, request)
         change = scope.request_scope_change(
             from_request(request),
             data["identity"],
@@ -348,9 +341,7 @@ class ReactivationRequestViewSet(
 
     @extend_schema(request=ReactivationRequestCreateSerializer, responses=ReactivationRequestSerializer)
     def create(self, request, *args, **kwargs):
-        serializer = ReactivationRequestCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(ReactivationRequestCreateSerializer, request)
         item = reactivation.request_reactivation(from_request(request), data["identity"], data["reason"])
         return Response(ReactivationRequestSerializer(item).data, status=status.HTTP_201_CREATED)
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
+from governance.api_common import validated
 from governance.decisions import jit, services
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
 from governance.filters import id_filter
@@ -262,9 +263,7 @@ class AccessRequestViewSet(
         return self._fresh(ar, status.HTTP_201_CREATED)
 
     def _comment(self, request) -> str:
-        body = CommentSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return body.validated_data["comment"]
+        return validated(CommentSerializer, request)["comment"]
 
     @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
+from governance.api_common import validated
 from governance.exceptions import services
 from governance.exceptions.filters import ExceptionFilter
 from governance.exceptions.models import PolicyException
@@ -83,32 +84,26 @@ class ExceptionViewSet(
 
     @extend_schema(request=ExceptionInputSerializer, responses={201: ExceptionSerializer})
     def create(self, request, *args, **kwargs):
-        body = ExceptionInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        exc = services.request_exception(from_request(request), **body.validated_data)
+        data = validated(ExceptionInputSerializer, request)
+        exc = services.request_exception(from_request(request), **data)
         return self._fresh(exc, status.HTTP_201_CREATED)
-
-    def _body(self, serializer_class, request, key):
-        body = serializer_class(data=request.data)
-        body.is_valid(raise_exception=True)
-        return body.validated_data[key]
 
     @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        comment = self._body(ExceptionCommentSerializer, request, "comment")
+        comment = validated(ExceptionCommentSerializer, request)["comment"]
         return self._fresh(services.approve(from_request(request), self.get_object(), comment))
 
     @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        comment = self._body(ExceptionCommentSerializer, request, "comment")
+        comment = validated(ExceptionCommentSerializer, request)["comment"]
         return self._fresh(services.reject(from_request(request), self.get_object(), comment))
 
     @extend_schema(request=ExceptionReasonSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        reason = self._body(ExceptionReasonSerializer, request, "reason")
+        reason = validated(ExceptionReasonSerializer, request)["reason"]
         return self._fresh(services.revoke_exception(from_request(request), self.get_object(), reason))
 
 

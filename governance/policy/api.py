@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.actors import from_request
+from governance.api_common import validated
 from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
 from governance.policy import services
 from governance.policy.models import PolicyVersion
@@ -99,11 +100,8 @@ class PolicyView(APIView):
     @extend_schema(request=PolicyDocumentSerializer, responses={202: PolicyVersionSerializer})
     def put(self, request):
         """Security proposes a new version; nothing changes until a second person approves it."""
-        body = PolicyDocumentSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        proposal = services.propose_policy(
-            from_request(request), body.validated_data["document"], note=body.validated_data.get("note", "")
-        )
+        body = validated(PolicyDocumentSerializer, request)
+        proposal = services.propose_policy(from_request(request), body["document"], note=body.get("note", ""))
         return Response(PolicyVersionSerializer(proposal).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -125,9 +123,8 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         return PolicyVersionDetailSerializer if self.action == "retrieve" else PolicyVersionSerializer
 
     def _decide(self, request, decide) -> Response:
-        body = PolicyDecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        decided = decide(from_request(request), self.get_object(), body.validated_data["comment"])
+        comment = validated(PolicyDecisionSerializer, request)["comment"]
+        decided = decide(from_request(request), self.get_object(), comment)
         return Response(PolicyVersionSerializer(decided).data)
 
     @extend_schema(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)

@@ -21,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
+from governance.api_common import validated
 from governance.errors import NotAllowed
 from governance.ids import IdField
 from governance.people.models import Role
@@ -176,9 +177,7 @@ class ReviewCampaignViewSet(
 
     @extend_schema(request=CampaignCreateSerializer, responses=ReviewCampaignSerializer)
     def create(self, request, *args, **kwargs):
-        body = CampaignCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(CampaignCreateSerializer, request)
         campaign = services.launch_campaign(
             from_request(request), data["name"], data["scope"], data["due_at"]
         )
@@ -229,9 +228,7 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
         item = self.get_object()
         if not can_decide(request.user, item):  # who may decide comes before what they sent
             raise NotAllowed("Only this item's reviewer or an IAM approver may decide it.")
-        body = DecideSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(DecideSerializer, request)
         item = services.decide(
             from_request(request),
             item,
@@ -254,16 +251,14 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=NoteSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"], url_path="sign-off")
     def sign_off(self, request, pk=None):
-        body = NoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._respond(services.sign_off(from_request(request), self.get_object(), body.data["note"]))
+        note = validated(NoteSerializer, request)["note"]
+        return self._respond(services.sign_off(from_request(request), self.get_object(), note))
 
     @extend_schema(request=NoteSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"], url_path="confirm-remediation")
     def confirm_remediation(self, request, pk=None):
-        body = NoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        item = services.confirm_remediation(from_request(request), self.get_object(), body.data["note"])
+        note = validated(NoteSerializer, request)["note"]
+        item = services.confirm_remediation(from_request(request), self.get_object(), note)
         return self._respond(item)
 
     @extend_schema(request=ReviewReassignSerializer, responses=ReviewItemDetailSerializer)
@@ -271,9 +266,8 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
     def reassign(self, request, pk=None):
         item = self.get_object()
         require_iam(from_request(request), "reassign reviewers")  # 403 before the body is read
-        body = ReviewReassignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        item = services.reassign(from_request(request), item, body.data["reviewer"], body.data["reason"])
+        body = validated(ReviewReassignSerializer, request)
+        item = services.reassign(from_request(request), item, body["reviewer"], body["reason"])
         return self._respond(item)
 
 
