@@ -141,9 +141,11 @@ class IdentityEditForm(forms.Form):
                 changed[name] = value
         return changed
 
-    def add_service_errors(self, exc: ValidationError) -> None:
-        for field, messages in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-            self.add_error(field if field in self.fields else None, messages)
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """A service's refusal shown on the form: each message by its field, the rest above the form."""
+    for field, messages in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(field if field in form.fields else None, messages)
 
 
 class ReasonForm(forms.Form):

@@ -6,6 +6,7 @@ Thin: parse, authorise, call one service, render. Services check roles again.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -37,6 +38,7 @@ from inventory.forms import (
     IdentityEditForm,
     ReasonForm,
     RotationForm,
+    add_service_errors,
 )
 from inventory.models import ActivationRequest, Credential, Grant, Identity, ResourceKind, ScopeChange
 
@@ -407,34 +409,22 @@ def identity_edit(request, pk: int):
     if not services.can_edit(user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may edit it.")
     form = IdentityEditForm(request.POST or None, identity=identity, governor=user.is_governor)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                outcome = edits.edit_identity(
-                    as_actor(user),
-                    identity,
-                    form.changes(),
-                    expected_version=form.cleaned_data["version"],
-                    reason=form.cleaned_data.get("reason", ""),
-                )
-            except ValidationError as exc:
-                form.add_service_errors(exc)
-            else:
-                _edit_messages(request, identity, outcome)
-                if (
-                    outcome.scope_change is not None
-                    and outcome.scope_change.state == ScopeChange.State.PENDING
-                ):
-                    return redirect("inventory:scope-change", pk=outcome.scope_change.pk)
-                return redirect(identity.get_absolute_url())
-        status = 400
-    return render(
-        request,
-        "inventory/identity_form.html",
-        {"identity": identity, "form": form, "governor": user.is_governor},
-        status=status,
-    )
+
+    def submit():
+        outcome = edits.edit_identity(
+            as_actor(user),
+            identity,
+            form.changes(),
+            expected_version=form.cleaned_data["version"],
+            reason=form.cleaned_data.get("reason", ""),
+        )
+        _edit_messages(request, identity, outcome)
+        if outcome.scope_change is not None and outcome.scope_change.state == ScopeChange.State.PENDING:
+            return redirect("inventory:scope-change", pk=outcome.scope_change.pk)
+        return redirect(identity.get_absolute_url())
+
+    context = {"identity": identity, "governor": user.is_governor}
+    return _form_page(request, form, submit, "inventory/identity_form.html", context)
 
 
 def _edit_messages(request, identity: Identity, outcome) -> None:
@@ -473,24 +463,14 @@ def identity_transition(request, pk: int, action: str):
     if not allowed:
         raise PermissionDenied(f"Only the identity's owners, IAM or Security may {label.lower()} it.")
     form = ReasonForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                service(as_actor(request.user), identity, form.cleaned_data["reason"])
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error("reason" if field == "reason" else None, errors)
-            else:
-                messages.success(request, f"{identity.name}: {done}.")
-                return redirect(identity.get_absolute_url())
-        status = 400
-    return render(
-        request,
-        "inventory/identity_transition.html",
-        {"identity": identity, "form": form, "action": action, "label": label},
-        status=status,
-    )
+
+    def submit():
+        service(as_actor(request.user), identity, form.cleaned_data["reason"])
+        messages.success(request, f"{identity.name}: {done}.")
+        return redirect(identity.get_absolute_url())
+
+    context = {"identity": identity, "action": action, "label": label}
+    return _form_page(request, form, submit, "inventory/identity_transition.html", context)
 
 
 @require_POST
@@ -509,9 +489,19 @@ def confirm_revocation(request, pk: int):
     return redirect(url)
 
 
-def _add_service_errors(form, exc: ValidationError) -> None:
-    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-        form.add_error(field if field in form.fields else None, errors)
+def _form_page(request, form, submit: Callable[[], HttpResponse], template: str, context: dict):
+    """A page with one form. GET shows it; a valid POST calls `submit()`, which runs the service and
+    returns where to go. A refusal, by the form or by the service, shows the form again (400) with
+    the service's messages beside their fields."""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                return submit()
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+        status = 400
+    return render(request, template, {**context, "form": form}, status=status)
 
 
 @role_required(*MEMBERS)
@@ -521,21 +511,16 @@ def credential_new(request, pk: int):
     if not services.can_edit(request.user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may record its credentials.")
     form = CredentialForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                credential = services.add_credential(
-                    as_actor(request.user), identity, form.credential(), form.cleaned_data["reason"]
-                )
-            except ValidationError as exc:
-                _add_service_errors(form, exc)
-            else:
-                messages.success(request, f"{identity.name}: credential {credential} recorded.")
-                return redirect(identity.get_absolute_url())
-        status = 400
-    context = {"identity": identity, "form": form, "title": "Add a credential", "submit": "Add credential"}
-    return render(request, "inventory/credential_form.html", context, status=status)
+
+    def submit():
+        credential = services.add_credential(
+            as_actor(request.user), identity, form.credential(), form.cleaned_data["reason"]
+        )
+        messages.success(request, f"{identity.name}: credential {credential} recorded.")
+        return redirect(identity.get_absolute_url())
+
+    context = {"identity": identity, "title": "Add a credential", "submit": "Add credential"}
+    return _form_page(request, form, submit, "inventory/credential_form.html", context)
 
 
 @role_required(*MEMBERS)
@@ -546,35 +531,29 @@ def credential_rotate(request, pk: int):
     if not services.can_edit(request.user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may record a rotation.")
     form = RotationForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            # A date of today means "just now" (midnight could precede today's issue time).
-            rotated_at = data["rotated_at"] if data["rotated_at"] != timezone.localdate() else None
-            try:
-                services.record_rotation(
-                    as_actor(request.user),
-                    credential,
-                    rotated_at=rotated_at,
-                    label=data["label"],
-                    expires_at=data["expires_at"],
-                    note=data["note"],
-                )
-            except ValidationError as exc:
-                _add_service_errors(form, exc)
-            else:
-                messages.success(request, f"{identity.name}: rotation of {credential} recorded.")
-                return redirect(identity.get_absolute_url())
-        status = 400
+
+    def submit():
+        data = form.cleaned_data
+        # A date of today means "just now" (midnight could precede today's issue time).
+        rotated_at = data["rotated_at"] if data["rotated_at"] != timezone.localdate() else None
+        services.record_rotation(
+            as_actor(request.user),
+            credential,
+            rotated_at=rotated_at,
+            label=data["label"],
+            expires_at=data["expires_at"],
+            note=data["note"],
+        )
+        messages.success(request, f"{identity.name}: rotation of {credential} recorded.")
+        return redirect(identity.get_absolute_url())
+
     context = {
         "identity": identity,
         "credential": credential,
-        "form": form,
         "title": f"Record a rotation of {credential}",
         "submit": "Record rotation",
     }
-    return render(request, "inventory/credential_form.html", context, status=status)
+    return _form_page(request, form, submit, "inventory/credential_form.html", context)
 
 
 @role_required(*GOVERNORS)
