@@ -38,8 +38,6 @@ from bench.measure import PY, _free_port, _in_threads, _timed, summary  # noqa: 
 from bench.run import RESULTS, bench_environment, machine  # noqa: E402
 from tests.processes import stop_process  # noqa: E402
 
-GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 QUESTION = {
     "action": "read_code",
     "resource": {"kind": "repository", "name": "acme/payments"},
@@ -80,17 +78,22 @@ def setup_estate(issuer_server):
     return identity, static
 
 
+def exchange_form(issuer_server) -> str:
+    """The token exchange a GitHub Actions job posts, with a fresh subject token (its own `jti`)."""
+    from workload.exchange import GRANT_TYPE
+    from workload.tokens import JWT_TOKEN_TYPE
+
+    subject_token = issuer_server.github(lifetime=3600)
+    return urlencode(
+        {"grant_type": GRANT_TYPE, "subject_token": subject_token, "subject_token_type": JWT_TOKEN_TYPE}
+    )
+
+
 def in_process(issuer_server, identity, static: str, n: int) -> dict:
     from rest_framework.test import APIClient
 
     client = APIClient()
-    form = urlencode(
-        {
-            "grant_type": GRANT,
-            "subject_token": issuer_server.github(lifetime=3600),
-            "subject_token_type": JWT_TYPE,
-        }
-    )
+    form = exchange_form(issuer_server)
     answer = client.post("/api/v1/token/", form, content_type="application/x-www-form-urlencoded")
     assert answer.status_code == 200, answer.content
     jwt_value = answer.json()["access_token"]
@@ -150,16 +153,7 @@ def through_gunicorn(issuer_server, env: dict, clients: int, seconds: int, worke
                 time.sleep(0.1)
         # Enough fresh subject tokens for the whole run, signed before the clock starts.
         budget = 600 * seconds
-        bodies = [
-            urlencode(
-                {
-                    "grant_type": GRANT,
-                    "subject_token": issuer_server.github(lifetime=3600),
-                    "subject_token_type": JWT_TYPE,
-                }
-            ).encode()
-            for _ in range(budget)
-        ]
+        bodies = [exchange_form(issuer_server).encode() for _ in range(budget)]
         url = base + "/api/v1/token/"
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         for body in bodies[:20]:  # warm-up: workers import, connect, read the issuer's keys

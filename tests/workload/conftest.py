@@ -9,7 +9,9 @@ from governance.actors import system
 from tests.workload.servers import SetReceiverServer, TestIssuer
 from workload import exchange as exchange_module
 from workload import issuers, services, tokens
+from workload.exchange import GRANT_TYPE
 from workload.models import TrustedIssuer
+from workload.tokens import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE
 
 
 @pytest.fixture(autouse=True)
@@ -75,10 +77,6 @@ def bind(issuer: TrustedIssuer, identity, claims: dict, actor=None):
     )
 
 
-EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-
 # The CI job's question in the journeys: may it merge to acme/payments in prod?
 MERGE_PROD = {
     "action": "merge",
@@ -89,11 +87,16 @@ MERGE_PROD = {
 
 def exchange(client, subject_token: str, **extra):
     """POST the exchange as a workload does: a form, no credentials of its own."""
-    form = {"grant_type": EXCHANGE, "subject_token": subject_token, "subject_token_type": JWT_TYPE, **extra}
+    form = {
+        "grant_type": GRANT_TYPE,
+        "subject_token": subject_token,
+        "subject_token_type": JWT_TOKEN_TYPE,
+        **extra,
+    }
     return client.post("/api/v1/token/", urlencode(form), content_type="application/x-www-form-urlencoded")
 
 
-def exchange_acting_for(subject_token: str, actor_token: str, actor_token_type: str = JWT_TYPE):
+def exchange_acting_for(subject_token: str, actor_token: str, actor_token_type: str = JWT_TOKEN_TYPE):
     """The exchange of a workload acting for another party: a person (their delegation token, a JWT)
     or, for a sub-agent, its parent agent (its Steward access token, ACCESS_TOKEN_TYPE)."""
     return exchange(Client(), subject_token, actor_token=actor_token, actor_token_type=actor_token_type)

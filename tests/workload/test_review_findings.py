@@ -22,8 +22,6 @@ from governance.models import AuditEvent
 from tests.conftest import bearer
 from tests.factories import GrantFactory, IdentityFactory, request_merge_access
 from tests.workload.conftest import (
-    ACCESS_TOKEN_TYPE,
-    JWT_TYPE,
     MERGE_PROD,
     bind,
     delegation_token,
@@ -34,6 +32,7 @@ from tests.workload.conftest import (
 )
 from workload import drift, services
 from workload.models import IssuedToken, SetDelivery, TrustBinding, TrustedIssuer
+from workload.tokens import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE
 
 pytestmark = pytest.mark.django_db
 
@@ -266,7 +265,7 @@ def test_a_delegation_serves_the_first_identity_that_uses_it(trusted, oidc_issue
     bind(trusted, first, {"sub": "repo:acme/first:environment:dev"})
     bind(trusted, second, {"sub": "repo:acme/second:environment:dev"})
     delegation = delegation_token(owner)
-    actor = {"actor_token": delegation, "actor_token_type": JWT_TYPE}
+    actor = {"actor_token": delegation, "actor_token_type": JWT_TOKEN_TYPE}
     assert (
         exchange(
             Client(), oidc_issuer.github(repository="acme/first", environment="dev"), **actor
