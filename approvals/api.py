@@ -20,6 +20,7 @@ from approvals.serializers import (
 )
 from approvals.services import intake as intake_services
 from governance.actors import from_request
+from governance.api_common import FreshRowMixin
 from governance.errors import NotAllowed
 from governance.people.models import Role
 from inventory.models import RiskTier
@@ -39,6 +40,7 @@ class IntakeRequestFilter(django_filters.FilterSet):
 
 
 class IntakeRequestViewSet(
+    FreshRowMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -68,16 +70,12 @@ class IntakeRequestViewSet(
             .order_by("-created_at", "-pk")
         )
 
-    def _fresh(self, intake: IntakeRequest, code=status.HTTP_200_OK) -> Response:
-        intake = self.get_queryset().get(pk=intake.pk)
-        return Response(IntakeRequestSerializer(intake).data, status=code)
-
     @extend_schema(request=IntakeWriteSerializer, responses={201: IntakeRequestSerializer})
     def create(self, request, *args, **kwargs):
         body = IntakeWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         intake = intake_services.create_draft(from_request(request), dict(body.validated_data))
-        return self._fresh(intake, status.HTTP_201_CREATED)
+        return self.fresh(intake, status.HTTP_201_CREATED)
 
     @extend_schema(request=IntakeWriteSerializer, responses=IntakeRequestSerializer)
     def partial_update(self, request, *args, **kwargs):
@@ -86,7 +84,7 @@ class IntakeRequestViewSet(
         intake = intake_services.update_draft(
             from_request(request), self.get_object(), dict(body.validated_data)
         )
-        return self._fresh(intake)
+        return self.fresh(intake)
 
     def update(self, request, *args, **kwargs):
         return self.partial_update(request, *args, **kwargs)
@@ -102,7 +100,7 @@ class IntakeRequestViewSet(
         intake = intake_services.submit(
             from_request(request), self.get_object(), comment=self._body(request)["comment"]
         )
-        return self._fresh(intake)
+        return self.fresh(intake)
 
     @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
     @action(detail=True, methods=["post"])
@@ -110,7 +108,7 @@ class IntakeRequestViewSet(
         intake = intake_services.withdraw(
             from_request(request), self.get_object(), reason=self._body(request)["comment"]
         )
-        return self._fresh(intake)
+        return self.fresh(intake)
 
     def _decide(self, request, decision: str) -> Response:
         body = self._body(request)
@@ -121,7 +119,7 @@ class IntakeRequestViewSet(
             comment=body["comment"],
             step_id=body.get("step"),
         )
-        return self._fresh(intake)
+        return self.fresh(intake)
 
     @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
     @action(detail=True, methods=["post"])
@@ -152,7 +150,7 @@ class IntakeRequestViewSet(
             body.validated_data["risk_tier"],
             body.validated_data["reason"],
         )
-        return self._fresh(intake)
+        return self.fresh(intake)
 
 
 class ApprovalFilter(django_filters.FilterSet):

@@ -28,6 +28,18 @@ def validated(serializer_class, request) -> dict:
     return body.validated_data
 
 
+# For viewsets whose actions answer with the row they changed: read again through the viewset's own
+# queryset (its joins and annotations, and the caller's visibility), serialized by
+# `fresh_serializer_class` (else `serializer_class`). No docstring: drf-spectacular would show it as the
+# description of every operation of a viewset that has none of its own.
+class FreshRowMixin:
+    fresh_serializer_class = None
+
+    def fresh(self, row, code: int = status.HTTP_200_OK) -> Response:
+        serializer_class = self.fresh_serializer_class or self.serializer_class
+        return Response(serializer_class(self.get_queryset().get(pk=row.pk)).data, status=code)
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This change is not allowed from the current state."

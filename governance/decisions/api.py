@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
-from governance.api_common import validated
+from governance.api_common import FreshRowMixin, validated
 from governance.decisions import jit, services
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
 from governance.filters import id_filter
@@ -229,7 +229,11 @@ class AccessRequestFilter(django_filters.FilterSet):
 
 
 class AccessRequestViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    FreshRowMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Just-in-time access to one action on one resource for up to 480 minutes. Auto-approved by
     policy when safe; otherwise IAM (and Security for critical identities) decide with `approve/` and
@@ -248,9 +252,6 @@ class AccessRequestViewSet(
             .order_by("-created_at", "-pk")
         )
 
-    def _fresh(self, ar, code=status.HTTP_200_OK) -> Response:
-        return Response(AccessRequestSerializer(self.get_queryset().get(pk=ar.pk)).data, status=code)
-
     @extend_schema(request=AccessRequestInputSerializer, responses={201: AccessRequestSerializer})
     def create(self, request, *args, **kwargs):
         data = request.data if isinstance(request.data, dict) else {}
@@ -260,7 +261,7 @@ class AccessRequestViewSet(
             row = AccessRequest.objects.select_related("identity", "requester").get(pk=ar.pk)
             return Response(AccessRequestSerializer(row).data, status=status.HTTP_201_CREATED)
         ar = jit.request_access(from_request(request), dict(data))
-        return self._fresh(ar, status.HTTP_201_CREATED)
+        return self.fresh(ar, status.HTTP_201_CREATED)
 
     def _comment(self, request) -> str:
         return validated(CommentSerializer, request)["comment"]
@@ -268,17 +269,17 @@ class AccessRequestViewSet(
     @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return self._fresh(jit.approve(from_request(request), self.get_object(), self._comment(request)))
+        return self.fresh(jit.approve(from_request(request), self.get_object(), self._comment(request)))
 
     @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        return self._fresh(jit.reject(from_request(request), self.get_object(), self._comment(request)))
+        return self.fresh(jit.reject(from_request(request), self.get_object(), self._comment(request)))
 
     @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])
     def end(self, request, pk=None):
-        return self._fresh(jit.end_access(from_request(request), self.get_object(), self._comment(request)))
+        return self.fresh(jit.end_access(from_request(request), self.get_object(), self._comment(request)))
 
 
 def register(router) -> None:

@@ -3,10 +3,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
 from governance.actors import from_request
-from governance.api_common import validated
+from governance.api_common import FreshRowMixin, validated
 from governance.exceptions import services
 from governance.exceptions.filters import ExceptionFilter
 from governance.exceptions.models import PolicyException
@@ -60,7 +59,11 @@ class ExceptionReasonSerializer(serializers.Serializer):
 
 
 class ExceptionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    FreshRowMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Time-bound, approved departures from a rule. Owners see their identities' exceptions; IAM,
     Security and Auditors see all. `approve/` and `reject/` decide the caller's step in the approval
@@ -79,32 +82,29 @@ class ExceptionViewSet(
             .order_by("-created_at", "-pk")
         )
 
-    def _fresh(self, exc, code=status.HTTP_200_OK) -> Response:
-        return Response(ExceptionSerializer(self.get_queryset().get(pk=exc.pk)).data, status=code)
-
     @extend_schema(request=ExceptionInputSerializer, responses={201: ExceptionSerializer})
     def create(self, request, *args, **kwargs):
         data = validated(ExceptionInputSerializer, request)
         exc = services.request_exception(from_request(request), **data)
-        return self._fresh(exc, status.HTTP_201_CREATED)
+        return self.fresh(exc, status.HTTP_201_CREATED)
 
     @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         comment = validated(ExceptionCommentSerializer, request)["comment"]
-        return self._fresh(services.approve(from_request(request), self.get_object(), comment))
+        return self.fresh(services.approve(from_request(request), self.get_object(), comment))
 
     @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         comment = validated(ExceptionCommentSerializer, request)["comment"]
-        return self._fresh(services.reject(from_request(request), self.get_object(), comment))
+        return self.fresh(services.reject(from_request(request), self.get_object(), comment))
 
     @extend_schema(request=ExceptionReasonSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         reason = validated(ExceptionReasonSerializer, request)["reason"]
-        return self._fresh(services.revoke_exception(from_request(request), self.get_object(), reason))
+        return self.fresh(services.revoke_exception(from_request(request), self.get_object(), reason))
 
 
 def register(router) -> None:

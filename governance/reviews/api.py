@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
-from governance.api_common import validated
+from governance.api_common import FreshRowMixin, validated
 from governance.errors import NotAllowed
 from governance.ids import IdField
 from governance.people.models import Role
@@ -162,7 +162,11 @@ class ReviewReassignSerializer(serializers.Serializer):
 
 
 class ReviewCampaignViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    FreshRowMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = ReviewCampaignSerializer
     permission_classes = [ReadersOrWriteThroughServices, TokenScopePermission, AuditorReadOnly]
@@ -171,17 +175,13 @@ class ReviewCampaignViewSet(
     def get_queryset(self):
         return with_progress(ReviewCampaign.objects.all()).order_by("-launched_at", "-pk")
 
-    def _respond(self, campaign, code=status.HTTP_200_OK):
-        fresh = self.get_queryset().get(pk=campaign.pk)
-        return Response(ReviewCampaignSerializer(fresh).data, status=code)
-
     @extend_schema(request=CampaignCreateSerializer, responses=ReviewCampaignSerializer)
     def create(self, request, *args, **kwargs):
         data = validated(CampaignCreateSerializer, request)
         campaign = services.launch_campaign(
             from_request(request), data["name"], data["scope"], data["due_at"]
         )
-        return self._respond(campaign, status.HTTP_201_CREATED)
+        return self.fresh(campaign, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=dict)
     @action(detail=True, methods=["get"])
@@ -193,7 +193,7 @@ class ReviewCampaignViewSet(
     def close(self, request, pk=None):
         campaign = self.get_object()
         services.close_campaign(from_request(request), campaign)
-        return self._respond(campaign)
+        return self.fresh(campaign)
 
     @extend_schema(request=None, responses=dict)
     @action(detail=True, methods=["post"])
@@ -201,9 +201,10 @@ class ReviewCampaignViewSet(
         return Response(services.send_reminders(from_request(request), self.get_object()))
 
 
-class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
+class ReviewItemViewSet(FreshRowMixin, viewsets.ReadOnlyModelViewSet):
     queryset = ReviewItem.objects.none()  # for the schema; get_queryset scopes by the caller
     filterset_class = ReviewItemFilter
+    fresh_serializer_class = ReviewItemDetailSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -217,10 +218,6 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return ReviewItemDetailSerializer if self.action == "retrieve" else ReviewItemSerializer
-
-    def _respond(self, item):
-        fresh = self.get_queryset().get(pk=item.pk)
-        return Response(ReviewItemDetailSerializer(fresh).data)
 
     @extend_schema(request=DecideSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -238,7 +235,7 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
             shown_seconds=data["shown_seconds"],
             channel=ReviewItem.Channel.API,
         )
-        return self._respond(item)
+        return self.fresh(item)
 
     def retrieve(self, request, *args, **kwargs):
         """Reading a pending item as its reviewer starts its viewing time, as the review page does: an
@@ -252,14 +249,14 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="sign-off")
     def sign_off(self, request, pk=None):
         note = validated(NoteSerializer, request)["note"]
-        return self._respond(services.sign_off(from_request(request), self.get_object(), note))
+        return self.fresh(services.sign_off(from_request(request), self.get_object(), note))
 
     @extend_schema(request=NoteSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"], url_path="confirm-remediation")
     def confirm_remediation(self, request, pk=None):
         note = validated(NoteSerializer, request)["note"]
         item = services.confirm_remediation(from_request(request), self.get_object(), note)
-        return self._respond(item)
+        return self.fresh(item)
 
     @extend_schema(request=ReviewReassignSerializer, responses=ReviewItemDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -268,7 +265,7 @@ class ReviewItemViewSet(viewsets.ReadOnlyModelViewSet):
         require_iam(from_request(request), "reassign reviewers")  # 403 before the body is read
         body = validated(ReviewReassignSerializer, request)
         item = services.reassign(from_request(request), item, body["reviewer"], body["reason"])
-        return self._respond(item)
+        return self.fresh(item)
 
 
 def register(router) -> None:
