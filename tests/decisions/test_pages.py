@@ -8,7 +8,7 @@ from governance.policy import cedar
 from governance.policy.models import CedarPolicySet, PolicyTestCase, PolicyVersion
 from governance.policy.services import current_policy
 from tests.decisions.conftest import question
-from tests.factories import GrantFactory, IdentityFactory
+from tests.factories import GrantFactory, IdentityFactory, request_merge_access
 
 pytestmark = pytest.mark.django_db
 
@@ -165,17 +165,7 @@ def test_security_proposes_the_governance_document_and_iam_puts_it_in_force(secu
 
 
 def test_an_approver_decides_a_jit_request_on_its_page(agent, owner, iam):
-    ar = jit.request_access(
-        owner,
-        {
-            "identity": agent.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 15,
-            "reason": "hotfix",
-        },
-    )
+    ar = request_merge_access(owner, agent, duration_minutes=15, reason="hotfix")
     page = browser(iam).get(f"/access-requests/{ar.pk}/").content.decode()
     assert 'data-testid="decide-form"' in page and 'data-testid="ar-deadline"' in page
     assert (

@@ -4,10 +4,9 @@ with the text kept, 409 with the page as it is now and who decided; nothing reco
 import pytest
 
 from approvals.models import ApprovalStep
-from governance.decisions import jit
 from governance.models import AuditEvent
 from governance.people.models import Role
-from tests.factories import GrantFactory, IdentityFactory, UserFactory
+from tests.factories import GrantFactory, IdentityFactory, UserFactory, request_merge_access
 from tests.governance.exceptions_support import old_key_identity, request
 
 pytestmark = pytest.mark.django_db
@@ -44,17 +43,7 @@ def test_exception_lost_race_is_409_with_who_decided_and_the_unsaved_comment(cli
 def test_jit_lost_race_is_409_with_who_decided(client, owner, iam, iam2):
     agent = IdentityFactory(owner=owner, environments=["prod"])
     GrantFactory(identity=agent, resource_name="platform/*", actions=["read_code"])
-    ar = jit.request_access(
-        owner,
-        {
-            "identity": agent.pk,
-            "action": "merge",
-            "resource": {"kind": "repository", "name": "platform/api"},
-            "environment": "prod",
-            "duration_minutes": 30,
-            "reason": "Merge the release branch",
-        },
-    )
+    ar = request_merge_access(owner, agent, reason="Merge the release branch")
     client.force_login(iam)
     missing = client.post(f"/access-requests/{ar.pk}/decide/", {"decision": "reject", "comment": ""})
     assert missing.status_code == 400 and 'data-testid="comment-error"' in missing.content.decode()
