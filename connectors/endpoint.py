@@ -303,6 +303,23 @@ def _summarise(details: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- applying it
 
 
+def _mark_vanished(actor, identity: Identity, at, verb: str, where: dict[str, Any], reason: str = "") -> None:
+    """Set the identity's `vanished` marker (`at` a time) or clear it (`at` None): a new version, audited
+    as `verb` with where it was (or was no longer) seen."""
+    vanished = at is not None
+    Identity.objects.filter(pk=identity.pk).update(
+        vanished=vanished, vanished_at=at, version=F("version") + 1
+    )
+    audit.record(
+        actor,
+        verb,
+        identity,
+        before={"vanished": not vanished},
+        after={"vanished": vanished, **where},
+        reason=reason,
+    )
+
+
 def _person(username: str) -> User | None:
     """The reporting person in Steward: the same user name (or e-mail address), active."""
     people = User.objects.filter(is_active=True)
@@ -387,17 +404,8 @@ def ingest_report(actor, connector: Connector, data: Any) -> dict[str, Any]:
             record.gone_at = now
             live = identity is not None and identity.status != Identity.Status.DECOMMISSIONED
             if live and not identity.vanished:
-                Identity.objects.filter(pk=identity.pk).update(
-                    vanished=True, vanished_at=now, version=F("version") + 1
-                )
-                audit.record(
-                    source,
-                    "identity.vanished",
-                    identity,
-                    before={"vanished": False},
-                    after={"vanished": True, "connector": connector.name, "external_id": external_id},
-                    reason=VANISHED_REASON,
-                )
+                where = {"connector": connector.name, "external_id": external_id}
+                _mark_vanished(source, identity, now, "identity.vanished", where, reason=VANISHED_REASON)
         record.save()
         counts["removed"] += 1
         changes.append({"change": "removed", "external_id": external_id, "host": host})
@@ -444,16 +452,8 @@ def ingest_report(actor, connector: Connector, data: Any) -> dict[str, Any]:
             record.identity, record.gone_at, record.last_seen_at = identity, None, now
             record.save()
             if back:
-                Identity.objects.filter(pk=identity.pk).update(
-                    vanished=False, vanished_at=None, version=F("version") + 1
-                )
-                audit.record(
-                    source,
-                    "identity.changed_at_source",
-                    identity,
-                    before={"vanished": True},
-                    after={"vanished": False, "connector": connector.name, "host": host},
-                )
+                where = {"connector": connector.name, "host": host}
+                _mark_vanished(source, identity, None, "identity.changed_at_source", where)
             if external_id not in {c["external_id"] for c in changes}:
                 counts["changed"] += 1
                 changes.append({"change": "changed", "external_id": external_id, "identity": identity.pk})
