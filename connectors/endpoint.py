@@ -126,24 +126,28 @@ def _optional_texts(raw: dict, where: str, limits: tuple[tuple[str, int], ...], 
     return values
 
 
+def _required_text(raw: dict, where: str, key: str, what: str, problems: list[str]) -> str:
+    """The item's required text field (at most 200 characters); empty, with a problem, when it is not."""
+    value = _text(raw.get(key), 200, required=True)
+    if value is None:
+        problems.append(f"{where}.{key}: {what} (at most 200 characters)")
+    return value or ""
+
+
 def _check_extension(index: int, raw: Any, problems: list[str]) -> dict[str, str] | None:
     where = f"extensions[{index}]"
     if not _is_object(raw, where, EXTENSION_FIELDS, "id, version, publisher and ide", problems):
         return None
-    ext_id = _text(raw.get("id"), 200, required=True)
-    if ext_id is None:
-        problems.append(f"{where}.id: the extension's id (at most 200 characters)")
+    ext_id = _required_text(raw, where, "id", "the extension's id", problems)
     limits = (("version", 100), ("publisher", 200), ("ide", 100), ("name", 200))
-    return {"id": (ext_id or "").lower(), **_optional_texts(raw, where, limits, problems)}
+    return {"id": ext_id.lower(), **_optional_texts(raw, where, limits, problems)}
 
 
 def _check_server(index: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
     where = f"mcp_servers[{index}]"
     if not _is_object(raw, where, SERVER_FIELDS, "name, transport, command or url, env", problems):
         return None
-    name = _text(raw.get("name"), 200, required=True)
-    if name is None:
-        problems.append(f"{where}.name: the server's name (at most 200 characters)")
+    name = _required_text(raw, where, "name", "the server's name", problems)
     transport = raw.get("transport")
     if transport not in TRANSPORTS:
         problems.append(f"{where}.transport: one of {', '.join(TRANSPORTS)}")
@@ -165,7 +169,7 @@ def _check_server(index: int, raw: Any, problems: list[str]) -> dict[str, Any] |
     if (command and looks_like_secret(command)) or (url and looks_like_secret(url)):
         problems.append(f"{where}: the command or url looks like a secret value; send names only")
     return {
-        "name": name or "",
+        "name": name,
         "transport": transport if transport in TRANSPORTS else "",
         "command": command or "",
         "url": url or "",
