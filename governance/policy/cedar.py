@@ -22,6 +22,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -378,11 +379,19 @@ class CompiledPolicySet:
             json.dumps(context, sort_keys=True),
         )
 
-    def _facts(self, subject: Subject, question: Question, now_ts: float, chain: dict[str, Any] | None):
-        """The grants covering the question and the request's context."""
+    def _facts(
+        self,
+        subject: Subject,
+        question: Question,
+        now_ts: float,
+        chain: dict[str, Any] | None,
+        grants: Iterable[GrantFact] | None = None,
+    ):
+        """The grants covering the question and the request's context. `grants`: the subject's grants
+        that may cover it (default: all of them)."""
         covering = [
             g
-            for g in subject.grants
+            for g in (subject.grants if grants is None else grants)
             if g.live(now_ts) and g.covers(question.action, question.resource_kind, question.resource_name)
         ]
         context = {
@@ -423,7 +432,27 @@ class CompiledPolicySet:
         and once more for the step-up checks of those a step-up policy holds."""
         now_ts = now.timestamp()
         subject = self._live(subject, now_ts)
-        prepared = [self._facts(subject, q, now_ts, None) for q in questions]
+        # Each question is matched only against the grants that may cover it: those of its resource kind
+        # listing its action, named exactly or by a glob (an identity with hundreds of grants asks about
+        # each of them).
+        exact: dict[tuple[str, str, str], list[int]] = {}
+        globbed: dict[tuple[str, str], list[int]] = {}
+        for position, grant in enumerate(subject.grants):
+            for action in grant.actions:
+                if any(c in grant.resource_pattern for c in "*?["):
+                    globbed.setdefault((grant.resource_kind, action), []).append(position)
+                else:
+                    exact.setdefault((grant.resource_kind, action, grant.resource_pattern), []).append(
+                        position
+                    )
+
+        def candidates(q: Question) -> list[GrantFact]:
+            positions = exact.get((q.resource_kind, q.action, q.resource_name), []) + globbed.get(
+                (q.resource_kind, q.action), []
+            )
+            return [subject.grants[i] for i in sorted(positions)]
+
+        prepared = [self._facts(subject, q, now_ts, None, candidates(q)) for q in questions]
         results = self._authorize_many(
             subject, [(q, cov, ctx) for q, (cov, ctx) in zip(questions, prepared, strict=True)]
         )
