@@ -79,17 +79,8 @@ def request_activation(actor, identity: Identity, *, origin: str, reason: str) -
         reason=reason[:2000],
         risk_tier=identity.risk_tier,
     )
-    audit.record(
-        actor,
-        "identity.activation_requested",
-        identity,
-        after={
-            "activation_request": item.pk,
-            "origin": origin,
-            "risk_tier": identity.risk_tier,
-            "route": route_for(identity.risk_tier),
-        },
-        reason=item.reason,
+    ActivationApproval.audit_requested(
+        actor, item, origin=origin, risk_tier=identity.risk_tier, route=route_for(identity.risk_tier)
     )
     engine.open_identity_request(
         actor,
@@ -117,28 +108,19 @@ class ActivationApproval(IdentityRequestApproval):
     verb = "identity.activation"
     after_key = "activation_request"
 
-    def _item(self, request) -> ActivationRequest:
-        return (
-            ActivationRequest.objects.select_for_update(of=("self",))
-            .select_related("identity")
-            .get(pk=request.object_id)
-        )
-
     def on_approved(self, request, actor):
-        item = self._item(request)
-        if item.state != State.PENDING:
-            raise IllegalTransition(f"This activation request is already {item.state}.")
+        item = self.pending_row(request)
         identity = Identity.objects.select_for_update().get(pk=item.identity_id)
         if identity.status != Identity.Status.PROPOSED:
             raise IllegalTransition(f"'{identity.name}' is {identity.status}; it can no longer be activated.")
         if identity.owner_id is None:
             raise IllegalTransition(f"'{identity.name}' lost its owner meanwhile; IAM reassigns it first.")
         activate_now(actor, identity.pk, f"activation request #{item.pk} approved: {item.reason}")
-        ActivationRequest.objects.filter(pk=item.pk).update(state=State.APPLIED, decided_at=timezone.now())
+        self.mark_applied(item)
 
     def on_tier_raised(self, request, actor, reason):
         """IAM raised the tier while deciding: the request and the identity carry the new tier."""
-        item = self._item(request)
+        item = self.locked_row(request)
         ActivationRequest.objects.filter(pk=item.pk).update(risk_tier=request.tier)
         identity = Identity.objects.select_for_update().get(pk=item.identity_id)
         if TIER_ORDER[request.tier] > TIER_ORDER[identity.risk_tier]:

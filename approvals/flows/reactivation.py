@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from approvals.flows.common import IdentityRequestApproval
 from approvals.registry import register
-from governance import audit
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from inventory import services
@@ -52,13 +50,7 @@ def request_reactivation(actor, identity: Identity, reason: str) -> Reactivation
         reason=reason[:2000],
         suspension_reason=identity.status_reason,
     )
-    audit.record(
-        actor,
-        "identity.reactivation_requested",
-        identity,
-        after={"reactivation_request": reactivation.pk, "risk_tier": identity.risk_tier},
-        reason=reactivation.reason,
-    )
+    ReactivationApproval.audit_requested(actor, reactivation, risk_tier=identity.risk_tier)
     engine.open_identity_request(
         actor, identity, kind=KIND, subject=reactivation, title=f"Reactivate {identity.name}", requester=user
     )
@@ -73,17 +65,9 @@ class ReactivationApproval(IdentityRequestApproval):
     after_key = "reactivation_request"
 
     def on_approved(self, request, actor):
-        reactivation = (
-            ReactivationRequest.objects.select_for_update(of=("self",))
-            .select_related("identity")
-            .get(pk=request.object_id)
-        )
-        if reactivation.state != State.PENDING:
-            raise IllegalTransition(f"This reactivation request is already {reactivation.state}.")
+        reactivation = self.pending_row(request)
         # Raises IllegalTransition (409, the decision rolls back) if it is no longer suspended.
         services.reactivate(
             actor, reactivation.identity, f"reactivation request #{reactivation.pk}: {reactivation.reason}"
         )
-        ReactivationRequest.objects.filter(pk=reactivation.pk).update(
-            state=State.APPLIED, decided_at=timezone.now()
-        )
+        self.mark_applied(reactivation)

@@ -171,20 +171,15 @@ def request_scope_change(
         risk_tier=max_tier(identity.risk_tier, result.tier),
         risk_reasons=result.reasons,
     )
-    audit.record(
+    ScopeChangeApproval.audit_requested(
         actor,
-        "identity.scope_change_requested",
-        identity,
-        after={
-            "scope_change": change.pk,
-            "add_grants": change.add_grants,
-            "remove_grants": remove_ids,
-            "environments": environments,
-            "changes": wanted,
-            "risk_tier": change.risk_tier,
-            "deny_rules_excepted": excepted,
-        },
-        reason=change.reason,
+        change,
+        add_grants=change.add_grants,
+        remove_grants=remove_ids,
+        environments=environments,
+        changes=wanted,
+        risk_tier=change.risk_tier,
+        deny_rules_excepted=excepted,
     )
     if not added and not new_envs and not wanted:
         _apply(actor, change)
