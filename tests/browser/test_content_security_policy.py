@@ -21,12 +21,19 @@ def watch_csp(page):
     return violations
 
 
+def visit(page, live_server, login, path: str, username: str | None = None) -> list[str]:
+    """Open `path`, signed in as `username` if one is given; the CSP violations, collected from the start."""
+    violations = watch_csp(page)
+    if username:
+        login(page, username)
+    page.goto(f"{live_server.url}{path}")
+    return violations
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/", "/audit/", "/audit/?verb=identity.created"])
 def test_app_pages_raise_no_csp_violation(page, live_server, login, iam, path):
-    violations = watch_csp(page)
-    login(page, "iam")
-    page.goto(f"{live_server.url}{path}")
+    violations = visit(page, live_server, login, path, "iam")
     page.wait_for_load_state("networkidle")
     assert page.locator("nav").first.is_visible()
     assert page.evaluate("htmx.config.includeIndicatorStyles") is False
@@ -34,9 +41,8 @@ def test_app_pages_raise_no_csp_violation(page, live_server, login, iam, path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_login_page_raises_no_csp_violation(page, live_server):
-    violations = watch_csp(page)
-    page.goto(f"{live_server.url}/accounts/login/")
+def test_login_page_raises_no_csp_violation(page, live_server, login):
+    violations = visit(page, live_server, login, "/accounts/login/")
     page.wait_for_load_state("networkidle")
     assert page.get_by_label("Username").is_visible()
     assert violations == []
@@ -44,9 +50,7 @@ def test_login_page_raises_no_csp_violation(page, live_server):
 
 @pytest.mark.django_db(transaction=True)
 def test_api_docs_load_under_the_csp(page, live_server, login, iam):
-    violations = watch_csp(page)
-    login(page, "iam")
-    page.goto(f"{live_server.url}/api/docs/")
+    violations = visit(page, live_server, login, "/api/docs/", "iam")
     page.get_by_text("Steward API").first.wait_for()
     page.locator(".opblock").first.wait_for()
     assert page.locator(".opblock").count() > 0
@@ -55,9 +59,7 @@ def test_api_docs_load_under_the_csp(page, live_server, login, iam):
 
 @pytest.mark.django_db(transaction=True)
 def test_redoc_loads_under_its_own_relaxed_style_policy(page, live_server, login, iam):
-    violations = watch_csp(page)
-    login(page, "iam")
-    page.goto(f"{live_server.url}/api/redoc/")
+    violations = visit(page, live_server, login, "/api/redoc/", "iam")
     page.get_by_text("Steward API").first.wait_for()
     page.wait_for_load_state("networkidle")
     # Redoc always tries to load its vendor's logo from its CDN; the policy blocks that, and
@@ -68,9 +70,7 @@ def test_redoc_loads_under_its_own_relaxed_style_policy(page, live_server, login
 @pytest.mark.django_db(transaction=True)
 def test_admin_works_under_the_csp(page, live_server, login):
     UserFactory(username="root", roles=[Role.SECURITY], is_staff=True, is_superuser=True)
-    violations = watch_csp(page)
-    login(page, "root")
-    page.goto(f"{live_server.url}/admin/governance/user/")
+    violations = visit(page, live_server, login, "/admin/governance/user/", "root")
     page.get_by_role("link", name="root").first.wait_for()
     page.goto(f"{live_server.url}/admin/governance/user/add/")
     page.get_by_label("Username").wait_for()
@@ -90,9 +90,7 @@ def test_htmx_filtering_and_escaped_markup_work_under_the_csp(page, live_server,
         audit.record(as_actor(iam), "other.thing", iam, reason="<script>alert(2)</script>")
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    violations = watch_csp(page)
-    login(page, "iam")
-    page.goto(f"{live_server.url}/audit/")
+    violations = visit(page, live_server, login, "/audit/", "iam")
     results = page.locator("#results")
     expect(results).to_contain_text("other.thing")
     page.get_by_label("Verb").press_sequentially("note")
