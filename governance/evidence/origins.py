@@ -79,6 +79,17 @@ def _approval_requests(model, object_ids) -> dict[int, Any]:
     return {r.object_id: r for r in requests}
 
 
+def _applied_requests(model, ids: set[int]) -> tuple[dict[int, list], dict[int, Any]]:
+    """The applied requests of this kind per identity, oldest decision first, and object id -> the
+    approval request that decided each (two queries and one for steps)."""
+    by_identity: dict[int, list] = {}
+    for request in model.objects.filter(identity_id__in=ids, state=model.State.APPLIED).order_by(
+        "decided_at", "pk"
+    ):
+        by_identity.setdefault(request.identity_id, []).append(request)
+    return by_identity, _approval_requests(model, [r.pk for rows in by_identity.values() for r in rows])
+
+
 def _approvers(request) -> str:
     steps = [s for s in request.current_steps() if s.state == "approved"]
     return "; ".join(f"{s.role}:{s.decider_label}" for s in steps)
@@ -124,22 +135,8 @@ class _Lookups:
             )
         }
         self.intake_approvals = _approval_requests(IntakeRequest, [i.pk for i in self.intakes.values()])
-        self.activations: dict[int, list] = {}
-        for a in ActivationRequest.objects.filter(
-            identity_id__in=ids, state=ActivationRequest.State.APPLIED
-        ).order_by("decided_at", "pk"):
-            self.activations.setdefault(a.identity_id, []).append(a)
-        self.activation_approvals = _approval_requests(
-            ActivationRequest, [a.pk for v in self.activations.values() for a in v]
-        )
-        self.reactivations: dict[int, list] = {}
-        for r in ReactivationRequest.objects.filter(
-            identity_id__in=ids, state=ReactivationRequest.State.APPLIED
-        ).order_by("decided_at", "pk"):
-            self.reactivations.setdefault(r.identity_id, []).append(r)
-        self.reactivation_approvals = _approval_requests(
-            ReactivationRequest, [r.pk for v in self.reactivations.values() for r in v]
-        )
+        self.activations, self.activation_approvals = _applied_requests(ActivationRequest, ids)
+        self.reactivations, self.reactivation_approvals = _applied_requests(ReactivationRequest, ids)
         self.tokens = {
             t.identity_id: t
             for t in ApiToken.objects.filter(identity_id__in=ids).only("pk", "identity_id", "scope")
@@ -197,27 +194,16 @@ def _batch_rows(events: list[Event], found: _Lookups) -> Iterator[list[Any]]:
             elif created_status in ("active", ""):
                 _by_person(row, event, "import" if "changes" in event.after else "registered")
         elif event.verb == "identity.activated":
-            match = _latest_before(activations.get(event.identity, []), event.at)
-            if match is not None:
-                _by_request(
-                    row,
-                    activation_approvals.get(match.pk),
-                    "activation",
-                    f"activation request #{match.pk} ({match.origin})",
-                )
-            else:
-                _by_person(row, event, "triage")
+            _by_latest_request(row, event, activations, activation_approvals, "activation", directly="triage")
         else:
-            match = _latest_before(reactivations.get(event.identity, []), event.at)
-            if match is not None:
-                _by_request(
-                    row,
-                    reactivation_approvals.get(match.pk),
-                    "reactivation",
-                    f"reactivation request #{match.pk}",
-                )
-            else:
-                _by_person(row, event, "reactivated_directly")
+            _by_latest_request(
+                row,
+                event,
+                reactivations,
+                reactivation_approvals,
+                "reactivation",
+                directly="reactivated_directly",
+            )
         if (
             row["status"] == "missing"
             and event.verb == "identity.created"
@@ -261,6 +247,19 @@ def _by_person(row: dict, event: Event, origin: str) -> None:
         )
     elif event.actor:
         row.update(origin="system", origin_ref=event.actor)
+
+
+def _by_latest_request(row: dict, event: Event, requests, approvals, kind: str, *, directly: str) -> None:
+    """The identity's latest request of this kind (activation, reactivation) made the event through the
+    approval engine; with none, a person did it directly (`directly` is then the origin)."""
+    match = _latest_before(requests.get(event.identity, []), event.at)
+    if match is None:
+        _by_person(row, event, directly)
+        return
+    ref = f"{kind} request #{match.pk}"
+    if kind == "activation":  # where it came from: import, triage or registered directly
+        ref += f" ({match.origin})"
+    _by_request(row, approvals.get(match.pk), kind, ref)
 
 
 def _latest_before(requests: list, at: datetime):
