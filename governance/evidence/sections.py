@@ -273,7 +273,7 @@ THREAT_HEADER = profiles.CSV_HEADER
 
 
 def _threat_rows() -> Iterable[list[Any]]:
-    return profiles.csv_rows(profiles.profiles())
+    return profiles.csv_rows(profiles.profiles_in_batches())
 
 
 def build_sections(start: datetime, end: datetime) -> list[Section]:

@@ -10,7 +10,7 @@ per 500 identities, plus grants and exceptions when not cached).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -162,7 +162,7 @@ def profiles(
     policy = policy or current_policy()
     selected = (identities if identities is not None else ai_identities()).filter(kind__in=rules.AI_KINDS)
     rows = list(
-        selected.order_by("name").values(
+        selected.order_by("name", "pk").values(
             "id", "name", "kind", "status", "autonomous", "environments", "data_classification", "vendor",
             "model_name", "last_used_at", "owner_id", "owner__is_active", "next_review_due",
         )
@@ -235,6 +235,19 @@ def profiles(
     if version is None:  # nothing asked of Cedar: name the version that would answer
         version = _active_cedar_version()
     return [_assess(f, book, version) for f in facts]
+
+
+def profiles_in_batches(
+    identities: QuerySet | None = None, *, now: datetime | None = None, size: int = 2000
+) -> Iterator[Profile]:
+    """`profiles`, a batch of `size` identities at a time (in the same order), so that the sweep and the
+    evidence pack hold one batch's profiles, not the whole estate's: a fixed number of queries a batch."""
+    now = now or timezone.now()
+    policy = current_policy()
+    selected = (identities if identities is not None else ai_identities()).filter(kind__in=rules.AI_KINDS)
+    ids = list(selected.order_by("name", "pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), size):
+        yield from profiles(Identity.objects.filter(pk__in=ids[start : start + size]), now=now, policy=policy)
 
 
 def _vendor_allowed(policy: Policy, kind: str, vendor: str) -> bool:
@@ -311,7 +324,7 @@ def finding_hits(now: datetime) -> Iterable[Hit]:
     """`agent_threat_uncontrolled`: one hit per active AI identity with an uncontrolled threat, listing
     each with its missing control. High when Cedar allows something in prod that should be held;
     never critical (an open critical finding would itself block prod and hide the gap)."""
-    for profile in profiles(ai_identities([Identity.Status.ACTIVE]), now=now):
+    for profile in profiles_in_batches(ai_identities([Identity.Status.ACTIVE]), now=now):
         uncontrolled = profile.uncontrolled
         if not uncontrolled:
             continue

@@ -157,6 +157,15 @@ def test_profiles_cost_the_same_number_of_queries_for_3_and_for_12_identities(ow
     assert (small_n, large_n) == (3, 12)
     assert large == small, (small, large)
 
+    # In batches (the sweep and the evidence pack): the same profiles in the same order, a fixed number
+    # of queries a batch, one batch's profiles held at a time.
+    whole = [(p.identity_id, p.threats) for p in profiles.profiles()]
+    clear_caches()
+    with CaptureQueriesContext(connection) as ctx:
+        batched = [(p.identity_id, p.threats) for p in profiles.profiles_in_batches(size=5)]
+    assert batched == whole
+    assert len(ctx.captured_queries) <= 1 + 3 * small, len(ctx.captured_queries)
+
 
 def test_non_ai_identities_get_no_profile(owner):
     account = IdentityFactory(kind=Identity.Kind.SERVICE_ACCOUNT, owner=owner)
