@@ -67,20 +67,23 @@ def _save(instance, **kwargs) -> None:
         raise UniquenessException(detail="A unique value (userName, externalId or displayName) is taken.")
 
 
+def _account_fields(data: UserData) -> dict[str, Any]:
+    """The account's own fields as SCIM says them (`active` is a lifecycle move, not a field)."""
+    return {
+        "username": data.username,
+        "scim_external_id": data.external_id,
+        "first_name": data.given_name,
+        "last_name": data.family_name,
+        "display_name": data.display_name,
+        "email": data.email,
+        "scim_emails": data.emails,
+    }
+
+
 @transaction.atomic
 def create_user(data: UserData) -> User:
     _check_user_unique(data)
-    user = User(
-        username=data.username,
-        scim_external_id=data.external_id,
-        first_name=data.given_name,
-        last_name=data.family_name,
-        display_name=data.display_name,
-        email=data.email,
-        scim_emails=data.emails,
-        is_active=data.active,
-        scim_managed=True,
-    )
+    user = User(**_account_fields(data), is_active=data.active, scim_managed=True)
     user.set_unusable_password()
     _save(user)
     audit.record(SCIM, "user.created", user, after=_user_state(user), reason="Provisioned by SCIM.")
@@ -92,15 +95,7 @@ def update_user(user: User, data: UserData) -> User:
     """Make the person what SCIM says (PUT, or PATCH applied to the current state)."""
     _check_user_unique(data, exclude=user.pk)
     before = _user_state(user)
-    wanted = {
-        "username": data.username,
-        "scim_external_id": data.external_id,
-        "first_name": data.given_name,
-        "last_name": data.family_name,
-        "display_name": data.display_name,
-        "email": data.email,
-        "scim_emails": data.emails,
-    }
+    wanted = _account_fields(data)
     changed = [name for name, value in wanted.items() if getattr(user, name) != value]
     if changed:
         for name in changed:
