@@ -303,7 +303,7 @@ class CompiledPolicySet:
     """A parsed policy set with its schema, ready to answer questions in microseconds."""
 
     ENTITY_CACHE_SIZE = 4096
-    OUTCOME_CACHE_SIZE = 65536
+    OUTCOME_CACHE_SIZE = 16384  # emptied when full: a few MB at most
 
     def __init__(self, version: int, text: str, schema_text: str):
         self.version = version
