@@ -250,38 +250,32 @@ def intake_decide(request, pk: int):
     return redirect(intake.get_absolute_url())
 
 
-@require_POST
-def intake_submit(request, pk: int):
-    actor = from_request(request)
-    return act_from_page(
-        request,
-        _page_intake(request, pk),
-        lambda intake: intake_services.submit(actor, intake, comment=request.POST.get("comment", "")),
+# The request page's buttons besides deciding and commenting: action (the end of its URL) → (the
+# service, called with the actor, the request and the POST; what the page says once it is done).
+INTAKE_ACTIONS = {
+    "submit": (
+        lambda actor, intake, post: intake_services.submit(actor, intake, comment=post.get("comment", "")),
         "Submitted for approval.",
-    )
-
-
-@require_POST
-def intake_withdraw(request, pk: int):
-    actor = from_request(request)
-    return act_from_page(
-        request,
-        _page_intake(request, pk),
-        lambda intake: intake_services.withdraw(actor, intake, reason=request.POST.get("reason", "")),
+    ),
+    "withdraw": (
+        lambda actor, intake, post: intake_services.withdraw(actor, intake, reason=post.get("reason", "")),
         "Withdrawn.",
-    )
-
-
-@require_POST
-def intake_raise_tier(request, pk: int):
-    actor = from_request(request)
-    return act_from_page(
-        request,
-        _page_intake(request, pk),
-        lambda intake: intake_services.raise_tier(
-            actor, intake, request.POST.get("risk_tier", ""), request.POST.get("reason", "")
+    ),
+    "raise-tier": (
+        lambda actor, intake, post: intake_services.raise_tier(
+            actor, intake, post.get("risk_tier", ""), post.get("reason", "")
         ),
         "Risk tier raised; the route now follows the new tier.",
+    ),
+}
+
+
+@require_POST
+def intake_action(request, pk: int, action: str):
+    service, success = INTAKE_ACTIONS[action]
+    actor = from_request(request)
+    return act_from_page(
+        request, _page_intake(request, pk), lambda intake: service(actor, intake, request.POST), success
     )
 
 
