@@ -321,10 +321,31 @@ class TrustBindingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrustBinding
-        # What happened to the binding since it was proposed: shown, never written through the API.
-        history = ["created_by", "created_at", "decided_at", "revoked_at", "revoked_by", "last_exchange_at"]
-        fields = ["id", "issuer", "identity", "identity_name", "claims", "state", "reason", *history]
-        read_only_fields = ["state", *history, "identity_name"]
+        fields = [
+            "id",
+            "issuer",
+            "identity",
+            "identity_name",
+            "claims",
+            "state",
+            "reason",
+            "created_by",
+            "created_at",
+            "decided_at",
+            "revoked_at",
+            "revoked_by",
+            "last_exchange_at",
+        ]
+        read_only_fields = [
+            "state",
+            "created_by",
+            "created_at",
+            "decided_at",
+            "revoked_at",
+            "revoked_by",
+            "last_exchange_at",
+            "identity_name",
+        ]
 
 
 class TrustBindingFilter(django_filters.FilterSet):
