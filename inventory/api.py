@@ -65,6 +65,10 @@ class InventoryMember(permissions.BasePermission):
         return request.user.is_authenticated and request.user.has_role(*MEMBERS)
 
 
+# Every inventory viewset's: members read, services check each write, tokens keep to their scope.
+MEMBER_PERMISSIONS = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+
+
 class RawBodyParser(BaseParser):
     """Accept text/csv bodies for the import (the view reads request.body itself)."""
 
@@ -254,7 +258,7 @@ class IdentityViewSet(
 ):
     """The registry of non-human identities. POST by IAM/Security only (others use intake)."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     filterset_class = IdentityFilter
     pagination_class = IdentityPagination
     http_method_names = ["get", "post", "patch", "head", "options"]

@@ -6,11 +6,11 @@ Thin: list, show, decide through the approval engine (`approve/`, `reject/`, `wi
 
 from __future__ import annotations
 
-from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 
 from approvals.flows import activation
-from governance.permissions import AuditorReadOnly, TokenScopePermission
-from inventory.api_ownership import ApprovalDecisionsMixin, InventoryMember
+from inventory.api import MEMBER_PERMISSIONS
+from inventory.api_ownership import ApprovalDecisionsMixin
 from inventory.models import ActivationRequest
 
 
@@ -45,7 +45,7 @@ class ActivationRequestViewSet(
     requester's `withdraw/`); then `applied` and the identity is `active`. Opened by the import,
     `POST identities/` and triage; not created here."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ActivationRequestSerializer
     filterset_fields = ["state", "identity", "origin"]
     approval_kind = activation.KIND

@@ -10,30 +10,22 @@ from __future__ import annotations
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from approvals.flows import reactivation, scope
 from approvals.models import ApprovalRequest
 from approvals.services import engine
-from governance.access import MEMBERS
 from governance.actors import from_request
 from governance.api_common import validated
 from governance.ids import IdField
 from governance.people.models import User
-from governance.permissions import AuditorReadOnly, TokenScopePermission
 from governance.serializers import AuditEventSerializer
 from inventory import ownership, timeline
+from inventory.api import MEMBER_PERMISSIONS
 from inventory.filters import base_queryset
 from inventory.models import Identity, OwnershipTransfer, ReactivationRequest, ScopeChange
-
-
-class InventoryMember(permissions.BasePermission):
-    message = "Your role does not give access to the inventory."
-
-    def has_permission(self, request, view):
-        return request.user.is_authenticated and request.user.has_role(*MEMBERS)
 
 
 class OwnershipTransferSerializer(serializers.ModelSerializer):
@@ -96,7 +88,7 @@ class ReassignSerializer(serializers.Serializer):
 class OwnershipTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Ownership transfers. Owners see those to, from or proposed by them; IAM, Security, Auditors see all."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     serializer_class = OwnershipTransferSerializer
     filterset_fields = ["state", "identity", "auto_promoted"]
 
@@ -157,7 +149,7 @@ class ReassignResultSerializer(serializers.Serializer):
 class ReassignViewSet(viewsets.GenericViewSet):
     """IAM/Security: set a new owner directly for a list of identities (orphans), with a reason."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ReassignSerializer
     queryset = Identity.objects.none()
 
@@ -275,7 +267,7 @@ class ScopeChangeViewSet(
     Additions are re-tiered and decided through `approvals/` like an intake; a pure removal is
     applied at once (`state` = `applied`)."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ScopeChangeSerializer
     filterset_fields = ["state", "identity"]
     approval_kind = scope.KIND
@@ -329,7 +321,7 @@ class ReactivationRequestViewSet(
     """Reactivation of a suspended identity. POST: `identity`, `reason`; `state` is `pending` until the
     approvals its tier needs are given (`approve/`, `reject/`, `withdraw/`), then `applied`."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ReactivationRequestSerializer
     filterset_fields = ["state", "identity"]
     approval_kind = reactivation.KIND
@@ -350,7 +342,7 @@ class IdentityTimelineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """An identity's whole story, newest first: its own events and those of its intake, approvals,
     reviews, exceptions, findings, reactivations and access requests (each event names its subject)."""
 
-    permission_classes = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
+    permission_classes = MEMBER_PERMISSIONS
     serializer_class = AuditEventSerializer
 
     def get_queryset(self):
