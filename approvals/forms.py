@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
-from approvals.services.intake_checks import ANSWER_FIELDS
+from approvals.services.intake_checks import ANSWER_FIELDS, TEXT_LIMITS
 from governance.policy.services import current_policy
 from inventory.forms import EnvironmentsField, PersonChoiceField, TeamChoiceField
 from inventory.models import Action, Credential, DataClassification, Identity, ResourceKind
@@ -39,7 +39,7 @@ def _bootstrap(form: forms.BaseForm) -> None:
 class IntakeForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
-        max_length=200,
+        max_length=TEXT_LIMITS["name"],
         required=False,
         help_text=_("Unique, e.g. 'claude-code-payments'. It becomes the identity's name."),
     )
@@ -49,11 +49,17 @@ class IntakeForm(forms.Form):
         required=False,
     )
     vendor = forms.CharField(
-        label=_("Vendor"), max_length=120, required=False, help_text=_("'Internal' for tools you build.")
+        label=_("Vendor"),
+        max_length=TEXT_LIMITS["vendor"],
+        required=False,
+        help_text=_("'Internal' for tools you build."),
     )
-    product = forms.CharField(label=_("Product"), max_length=120, required=False)
+    product = forms.CharField(label=_("Product"), max_length=TEXT_LIMITS["product"], required=False)
     model_name = forms.CharField(
-        label=_("Model"), max_length=120, required=False, help_text=_("For AI tools, the model it runs.")
+        label=_("Model"),
+        max_length=TEXT_LIMITS["model_name"],
+        required=False,
+        help_text=_("For AI tools, the model it runs."),
     )
     purpose = forms.CharField(
         label=_("Why is it needed?"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from approvals.models import ApprovalRequest, ApprovalStep, IntakeRequest
+from approvals.services.intake_checks import TEXT_LIMITS
 from governance.people.models import Team, User
 from inventory.models import DESCRIPTIVE_FIELDS, Credential, Identity
 
@@ -90,12 +91,12 @@ class GrantInputSerializer(serializers.Serializer):
 class IntakeWriteSerializer(serializers.Serializer):
     """Parses POST/PATCH bodies; the intake services decide what is valid and complete."""
 
-    name = serializers.CharField(allow_blank=True, required=False, max_length=200)
+    name = serializers.CharField(allow_blank=True, required=False, max_length=TEXT_LIMITS["name"])
     kind = serializers.CharField(allow_blank=True, required=False)
-    vendor = serializers.CharField(allow_blank=True, required=False, max_length=120)
-    product = serializers.CharField(allow_blank=True, required=False, max_length=120)
-    model_name = serializers.CharField(allow_blank=True, required=False, max_length=120)
-    purpose = serializers.CharField(allow_blank=True, required=False, max_length=5000)
+    vendor = serializers.CharField(allow_blank=True, required=False, max_length=TEXT_LIMITS["vendor"])
+    product = serializers.CharField(allow_blank=True, required=False, max_length=TEXT_LIMITS["product"])
+    model_name = serializers.CharField(allow_blank=True, required=False, max_length=TEXT_LIMITS["model_name"])
+    purpose = serializers.CharField(allow_blank=True, required=False, max_length=TEXT_LIMITS["purpose"])
     owner = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
     )

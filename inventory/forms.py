@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from governance.people.models import Role, Team, User
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
+    TEXT_LENGTHS,
     TIER_ORDER,
     Credential,
     DataClassification,
@@ -53,12 +54,15 @@ class EnvironmentsField(forms.MultipleChoiceField):
 class IdentityEditForm(forms.Form):
     """IAM/Security edit every descriptive field; owners only OWNER_EDITABLE_FIELDS."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=TEXT_LENGTHS["name"])
     kind = forms.ChoiceField(label=_("Kind"), choices=Identity.Kind.choices)
-    vendor = forms.CharField(label=_("Vendor"), max_length=120, required=False)
-    product = forms.CharField(label=_("Product"), max_length=120, required=False)
+    vendor = forms.CharField(label=_("Vendor"), max_length=TEXT_LENGTHS["vendor"], required=False)
+    product = forms.CharField(label=_("Product"), max_length=TEXT_LENGTHS["product"], required=False)
     model_name = forms.CharField(
-        label=_("Model"), max_length=120, required=False, help_text=_("e.g. claude-sonnet-4-5, gpt-4.1")
+        label=_("Model"),
+        max_length=TEXT_LENGTHS["model_name"],
+        required=False,
+        help_text=_("e.g. claude-sonnet-4-5, gpt-4.1"),
     )
     purpose = forms.CharField(label=_("Purpose"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     owner = PersonChoiceField(label=_("Owner"), required=False)

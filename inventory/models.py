@@ -260,6 +260,13 @@ class Identity(models.Model):
         return status in self.TRANSITIONS.get(self.status, set())
 
 
+# The longest each descriptive text may be (its column's length): what intake, the edit form and the
+# API check before anything is saved.
+TEXT_LENGTHS = {
+    key: Identity._meta.get_field(key).max_length for key in ("name", "vendor", "product", "model_name")
+}
+
+
 def current_grant(now) -> Q:
     """A grant in force at `now`: not ended and not past its expiry."""
     return Q(ended_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.links import link
-from inventory.models import Credential, DataClassification, Identity, RiskTier
+from inventory.models import TEXT_LENGTHS, Credential, DataClassification, Identity, RiskTier
 
 
 class IntakeRequest(models.Model):
@@ -32,11 +32,11 @@ class IntakeRequest(models.Model):
     }
 
     # The answers (field names are the public contract's).
-    name = models.CharField(_("name"), max_length=200, blank=True)
+    name = models.CharField(_("name"), max_length=TEXT_LENGTHS["name"], blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Identity.Kind.choices, blank=True)
-    vendor = models.CharField(_("vendor"), max_length=120, blank=True)
-    product = models.CharField(_("product"), max_length=120, blank=True)
-    model_name = models.CharField(_("model"), max_length=120, blank=True)
+    vendor = models.CharField(_("vendor"), max_length=TEXT_LENGTHS["vendor"], blank=True)
+    product = models.CharField(_("product"), max_length=TEXT_LENGTHS["product"], blank=True)
+    model_name = models.CharField(_("model"), max_length=TEXT_LENGTHS["model_name"], blank=True)
     purpose = models.TextField(_("purpose"), blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -14,6 +14,7 @@ from approvals.routing import auto_approval_rule, describe_steps, steps_for
 from governance.policy.services import Policy, current_policy
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
+    TEXT_LENGTHS,
     TIER_ORDER,
     Credential,
     DataClassification,
@@ -26,7 +27,7 @@ from inventory.services import validate_grants
 
 # An intake asks what describes the identity, plus the access and the credential it will need.
 ANSWER_FIELDS = (*DESCRIPTIVE_FIELDS, "grants", "credential_kind")
-TEXT_LIMITS = {"name": 200, "vendor": 120, "product": 120, "model_name": 120, "purpose": 5000}
+TEXT_LIMITS = {**TEXT_LENGTHS, "purpose": 5000}
 REQUIRED_TO_SUBMIT = {
     "name": "Give the identity a name, e.g. 'claude-code-payments'.",
     "kind": "Choose what kind of tool this is.",
