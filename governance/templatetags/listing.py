@@ -46,6 +46,13 @@ def filter_select(field, label: str = "", any_label: str = "Any", yes: str = "Ye
     }
 
 
+@register.inclusion_tag("governance/_filter_columns.html")
+def filter_selects(form, col: str, **labels: str):
+    """Filter dropdowns side by side, each in a column of class `col`, in the order given:
+    `{% filter_selects f kind="Kind" status="Status" col="col-6 col-md-2" %}` (field name = label)."""
+    return {"col": col, "selects": [filter_select(form[name], label) for name, label in labels.items()]}
+
+
 @register.inclusion_tag("governance/_filter_select.html")
 def choice_select(name: str, label: str, choices, chosen, any_label: str | None = "Any"):
     """The same dropdown for a page that filters without a form: `choices` are (value, label) pairs

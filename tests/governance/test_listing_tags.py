@@ -57,3 +57,11 @@ def test_a_page_without_a_form_passes_its_choices():
     assert '<option value="exception" selected>exception</option>' in html
     assert '<option value="">any kind</option>' in html and '<option value="">Any' not in html
     assert '<option value="7" selected>a week</option>' in html
+
+
+def test_several_dropdowns_stand_in_columns_in_the_order_given_under_the_pages_labels():
+    form = IdentityFilter(data={"status": "active"}).form
+    html = render(form, '{% filter_selects f status="Status" risk_tier="Tier" col="col-6 col-md-2" %}')
+    assert html.count('<div class="col-6 col-md-2">') == 2
+    assert html.index('for="id_status">Status</label>') < html.index('for="id_risk_tier">Tier</label>')
+    assert '<option value="active" selected>' in html
