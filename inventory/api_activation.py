@@ -6,11 +6,10 @@ Thin: list, show, decide through the approval engine (`approve/`, `reject/`, `wi
 
 from __future__ import annotations
 
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers
 
 from approvals.flows import activation
-from inventory.api import MEMBER_PERMISSIONS
-from inventory.api_ownership import ApprovalDecisionsMixin
+from inventory.api_ownership import IdentityRequestViewSet
 from inventory.models import ActivationRequest
 
 
@@ -37,23 +36,16 @@ class ActivationRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ActivationRequestViewSet(
-    ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ActivationRequestViewSet(IdentityRequestViewSet):
     """Activation of an imported, registered or triaged identity whose tier needs more than one
     approval step. `state` is `pending` until its route is approved (`approve/`, `reject/`, or the
     requester's `withdraw/`); then `applied` and the identity is `active`. Opened by the import,
     `POST identities/` and triage; not created here."""
 
-    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ActivationRequestSerializer
     filterset_fields = ["state", "identity", "origin"]
     approval_kind = activation.KIND
-
-    def get_queryset(self):
-        return ActivationRequest.objects.select_related("requester", "identity").order_by(
-            "-created_at", "-pk"
-        )
+    model = ActivationRequest
 
 
 def register(router) -> None:

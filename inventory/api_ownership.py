@@ -25,7 +25,7 @@ from governance.serializers import AuditEventSerializer
 from inventory import ownership, timeline
 from inventory.api import MEMBER_PERMISSIONS
 from inventory.filters import base_queryset
-from inventory.models import Identity, OwnershipTransfer, ReactivationRequest, ScopeChange
+from inventory.models import Identity, IdentityRequest, OwnershipTransfer, ReactivationRequest, ScopeChange
 
 
 class OwnershipTransferSerializer(serializers.ModelSerializer):
@@ -214,13 +214,21 @@ class ApprovalDecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
 
-class ApprovalDecisionsMixin:
-    """`approve/`, `reject/` (a comment is required) and `withdraw/` (the requester) through the engine.
+class IdentityRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Requests about one identity (scope changes, reactivations, activations): list, show, and
+    `approve/`, `reject/` (a comment is required) and `withdraw/` (the requester) through the engine.
 
     Separation of duties and the step's role are checked by the engine: 403 with its message; a step
     someone else decided first, or a request no longer open, is 409."""
 
+    permission_classes = MEMBER_PERMISSIONS
+    filterset_fields = ["state", "identity"]
     approval_kind = ""
+    model: type[IdentityRequest]
+    related = ("requester", "identity")  # what the serializer shows of them
+
+    def get_queryset(self):
+        return self.model.objects.select_related(*self.related).order_by("-created_at", "-pk")
 
     def _approval(self, obj) -> ApprovalRequest:
         approval = ApprovalRequest.objects.filter(kind=self.approval_kind, object_id=obj.pk).first()
@@ -258,22 +266,17 @@ class ApprovalDecisionsMixin:
         )
 
 
-class ScopeChangeViewSet(
-    ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ScopeChangeViewSet(IdentityRequestViewSet):
     """Scope changes. POST: `identity`, `add_grants`, `remove_grants` (grant ids), `environments`,
     `changes` (what the identity becomes: `vendor`, `model_name`, `kind`, ...), `reason`.
 
     Additions are re-tiered and decided through `approvals/` like an intake; a pure removal is
     applied at once (`state` = `applied`)."""
 
-    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ScopeChangeSerializer
-    filterset_fields = ["state", "identity"]
     approval_kind = scope.KIND
-
-    def get_queryset(self):
-        return ScopeChange.objects.select_related("requester").order_by("-created_at", "-pk")
+    model = ScopeChange
+    related = ("requester",)
 
     @extend_schema(request=ScopeChangeRequestSerializer, responses=ScopeChangeSerializer)
     def create(self, request, *args, **kwargs):
@@ -315,21 +318,13 @@ class ReactivationRequestCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class ReactivationRequestViewSet(
-    ApprovalDecisionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ReactivationRequestViewSet(IdentityRequestViewSet):
     """Reactivation of a suspended identity. POST: `identity`, `reason`; `state` is `pending` until the
     approvals its tier needs are given (`approve/`, `reject/`, `withdraw/`), then `applied`."""
 
-    permission_classes = MEMBER_PERMISSIONS
     serializer_class = ReactivationRequestSerializer
-    filterset_fields = ["state", "identity"]
     approval_kind = reactivation.KIND
-
-    def get_queryset(self):
-        return ReactivationRequest.objects.select_related("requester", "identity").order_by(
-            "-created_at", "-pk"
-        )
+    model = ReactivationRequest
 
     @extend_schema(request=ReactivationRequestCreateSerializer, responses=ReactivationRequestSerializer)
     def create(self, request, *args, **kwargs):
