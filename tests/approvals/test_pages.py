@@ -328,3 +328,33 @@ def test_after_a_decision_without_javascript_the_page_offers_the_next_item(
     html = response.content.decode()
     assert "Approved." in html
     assert f'href="/intake/{second.pk}/"' in html and "Next waiting for you" in html
+
+
+@pytest.mark.django_db
+def test_the_request_page_buttons_submit_raise_the_tier_and_withdraw(client, owner, iam, make_intake):
+    """The request page's buttons post to intake/<pk>/submit/, raise-tier/ and withdraw/: each acts,
+    comes back to the page with its message, and a move the state no longer allows is a 409."""
+    intake = make_intake(owner, tier="medium", submit=False)
+    page = f"/intake/{intake.pk}/"
+    client.force_login(owner)
+    response = client.post(f"{page}submit/", {"comment": "ready"}, follow=True)
+    assert response.redirect_chain[-1][0].endswith(page)
+    assert "Submitted for approval." in response.content.decode()
+    intake.refresh_from_db()
+    assert intake.state == "submitted"
+
+    client.force_login(iam)
+    response = client.post(
+        f"{page}raise-tier/", {"risk_tier": "critical", "reason": "prod secrets"}, follow=True
+    )
+    assert "Risk tier raised; the route now follows the new tier." in response.content.decode()
+    intake.refresh_from_db()
+    assert intake.risk_tier == "critical"
+
+    client.force_login(owner)
+    response = client.post(f"{page}withdraw/", {"reason": "not needed"}, follow=True)
+    assert "Withdrawn." in response.content.decode()
+    intake.refresh_from_db()
+    assert intake.state == "withdrawn"
+    assert client.post(f"{page}withdraw/", {"reason": "again"}).status_code == 409
+    assert client.post(f"{page}submit/").status_code == 409
