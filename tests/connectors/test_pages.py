@@ -56,6 +56,16 @@ def test_bad_registration_answers_400_with_the_messages_beside_the_fields(client
     assert not Connector.objects.exists()
 
 
+def test_an_unknown_schedule_is_refused_beside_the_schedule(client, iam):
+    client.force_login(iam)
+    response = client.post("/connectors/", {"name": "aws-prod", "kind": "aws_iam", "schedule": "weekly"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<div class="invalid-feedback">Choose one of manual, hourly' in page
+    assert 'name="schedule" id="schedule"' in page and "form-select form-select-sm is-invalid" in page
+    assert not Connector.objects.exists()
+
+
 def test_settings_are_changed_on_the_connector_page_and_audited(client, iam):
     connector = create_connector(iam, {"name": "aws-prod", "kind": "aws_iam"})
     client.force_login(iam)
