@@ -304,3 +304,35 @@ def test_the_summary_counts_exceptions_opened_expired_and_revoked_and_reviews_by
     ):
         assert f"<tr><td>{label}</td><td>{n}</td></tr>" in summary, label
     assert "<tr><td>certify</td><td>1</td></tr>" in summary
+
+
+def test_grants_and_findings_rows_load_only_their_columns_in_a_fixed_number_of_queries(owner, iam):
+    """The two largest files read only the columns they write (`.only`): the same rows as from whole
+    model instances, and no query a row for a column left out, however many rows there are."""
+    from django.test.utils import CaptureQueriesContext
+
+    from governance.evidence.services import default_period
+    from governance.findings.models import Finding
+    from tests.factories import GrantFactory
+
+    start, end = sections.period_bounds(*default_period())
+    identities = small_estate(owner)
+
+    def files():
+        chosen = {s.filename: s for s in sections.build_sections(start, end)}
+        with CaptureQueriesContext(connection) as queries:
+            rows = {name: list(chosen[name].rows()) for name in ("grants.csv", "findings.csv")}
+        return rows, len(queries.captured_queries)
+
+    few, few_queries = files()
+    for identity in identities:
+        GrantFactory(identity=identity)
+        Finding.objects.create(rule="owner_inactive", identity=identity, severity="high", owner=iam)
+    many, many_queries = files()
+    assert len(many["grants.csv"]) == 2 * len(few["grants.csv"]) and len(many["findings.csv"]) == 5
+    assert many_queries == few_queries
+    assert many["grants.csv"] == [sections._grant_row(g, end) for g in sections.grants_queryset(start, end)]
+    assert many["findings.csv"] == [
+        sections._finding_row(f, end) for f in sections.findings_queryset(start, end)
+    ]
+    assert {row[12] for row in many["findings.csv"]} == {"", "iam"}  # the owner's username is there
