@@ -164,6 +164,7 @@ PATCH = [
     ("outsider", 403),
 ]
 SUSPEND = PATCH
+DECOMMISSION = PATCH
 REACTIVATE = [
     ("owner", 403),
     ("owner2", 403),
@@ -193,40 +194,36 @@ def test_patch_permissions(api_as, role_users, identity, username, status):
     assert (identity.purpose == "edited") == (status == 200)
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("username,status", SUSPEND)
-def test_suspend_permissions(api_as, role_users, identity, username, status):
-    response = api_as(role_users[username]).post(
-        f"/api/v1/identities/{identity.pk}/suspend/", {"reason": "investigating"}, format="json"
-    )
-    assert response.status_code == status
-    identity.refresh_from_db()
-    assert (identity.status == "suspended") == (status == 200)
+# action, reason, status after success, who may
+TRANSITIONS = [
+    ("suspend", "investigating", "suspended", SUSPEND),
+    ("reactivate", "cleared", "active", REACTIVATE),
+    ("decommission", "retired", "decommissioned", DECOMMISSION),
+]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("username,status", REACTIVATE)
-def test_reactivate_permissions(api_as, role_users, identity, username, status):
-    services.suspend("system:test", identity, "paused")
-    response = api_as(role_users[username]).post(
-        f"/api/v1/identities/{identity.pk}/reactivate/", {"reason": "cleared"}, format="json"
-    )
-    assert response.status_code == status
-    identity.refresh_from_db()
-    assert (identity.status == "active") == (status == 200)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("username,status", SUSPEND)
-def test_decommission_permissions(api_as, role_users, identity, username, status):
+@pytest.mark.parametrize(
+    "action,reason,after,username,status",
+    [
+        pytest.param(action, reason, after, username, status, id=f"{action}-{username}-{status}")
+        for action, reason, after, who in TRANSITIONS
+        for username, status in who
+    ],
+)
+def test_transition_permissions(api_as, role_users, identity, action, reason, after, username, status):
     CredentialFactory(identity=identity)
+    if action == "reactivate":
+        services.suspend("system:test", identity, "paused")
     response = api_as(role_users[username]).post(
-        f"/api/v1/identities/{identity.pk}/decommission/", {"reason": "retired"}, format="json"
+        f"/api/v1/identities/{identity.pk}/{action}/", {"reason": reason}, format="json"
     )
     assert response.status_code == status
     identity.refresh_from_db()
-    assert (identity.status == "decommissioned") == (status == 200)
-    assert identity.credentials.filter(revoked_at__isnull=False).exists() == (status == 200)
+    assert (identity.status == after) == (status == 200)
+    # Only a successful decommission revokes the identity's credentials.
+    revoked = identity.credentials.filter(revoked_at__isnull=False).exists()
+    assert revoked == (action == "decommission" and status == 200)
 
 
 @pytest.mark.django_db
