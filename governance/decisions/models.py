@@ -9,14 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from governance.links import link
+from governance.policy.models import DecisionOutcome
 from inventory.models import Action, Environment, ResourceKind
-
-
-class DecisionOutcome(models.TextChoices):
-    ALLOW = "allow", _("allow")
-    DENY = "deny", _("deny")
-    STEP_UP = "step_up", _("step up")
-
 
 # The fields naming an aggregate row's bucket (see `DecisionRecord.count`).
 AGGREGATE_BUCKET = [

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from governance.findings.catalogue import RULES
 from governance.links import link
+from inventory.models import TIER_ORDER, RiskTier
 
 
 class Rule(models.TextChoices):
@@ -33,14 +34,9 @@ class Rule(models.TextChoices):
     )
 
 
-class Severity(models.TextChoices):
-    LOW = "low", _("low")
-    MEDIUM = "medium", _("medium")
-    HIGH = "high", _("high")
-    CRITICAL = "critical", _("critical")
-
-
-SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+# A finding's severity is on the risk tiers' scale (a threat finding takes its identity's tier).
+Severity = RiskTier
+SEVERITY_ORDER = TIER_ORDER
 
 
 class FindingQuerySet(models.QuerySet):

@@ -8,6 +8,14 @@ from governance.errors import IllegalTransition
 from governance.links import link
 
 
+class DecisionOutcome(models.TextChoices):
+    """What the policy answers to a question, and so what a decision records and a test case expects."""
+
+    ALLOW = "allow", _("allow")
+    DENY = "deny", _("deny")
+    STEP_UP = "step_up", _("step up")
+
+
 class SecondPersonDecision(models.Model):
     """A change one person proposes and a second person (never the proposer) decides: who decided,
     when, and what they said."""
@@ -197,10 +205,7 @@ class CedarActivation(SecondPersonDecision):
 class PolicyTestCase(models.Model):
     """A request (an identity described inline, its grants, the question) and the decision expected."""
 
-    class Expected(models.TextChoices):
-        ALLOW = "allow", _("allow")
-        DENY = "deny", _("deny")
-        STEP_UP = "step_up", _("step up")
+    Expected = DecisionOutcome
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     request = models.JSONField(
