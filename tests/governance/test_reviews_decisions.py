@@ -198,32 +198,25 @@ def test_high_tier_certification_waits_for_iam_signoff(owner, iam, iam2):
 
 
 @pytest.mark.django_db
-def test_owner_cannot_sign_off_their_own_high_tier_identity(iam, iam2):
-    # iam2 owns the identity: as an IAM approver they could sign off others, never their own.
-    high = IdentityFactory(owner=iam2, name="own-agent", risk_tier="critical")
+@pytest.mark.parametrize(
+    "identity_owner,tier,decider,signer",
+    [
+        # iam2 owns the identity: as an IAM approver they could sign off others, never their own.
+        pytest.param("iam2", "critical", "iam", "iam2", id="iam-owner-of-the-identity"),
+        pytest.param(None, "high", "iam", "iam", id="the-decider"),
+        # Only IAM signs off.
+        pytest.param("owner2", "high", "owner2", "owner", id="owner"),
+        pytest.param("owner2", "high", "owner2", "security", id="security"),
+        pytest.param("owner2", "high", "owner2", "auditor", id="auditor"),
+    ],
+)
+def test_sign_off_is_refused(role_users, iam, identity_owner, tier, decider, signer):
+    owner = role_users[identity_owner] if identity_owner else None
+    high = IdentityFactory(owner=owner, name="agent", risk_tier=tier)
     item = campaign_over(iam, high)[high.pk]
-    decide(iam, item, "certify", "needed")
+    decide(role_users[decider], item, "certify", "still needed")
     with pytest.raises(NotAllowed):
-        sign_off(iam2, item)
-
-
-@pytest.mark.django_db
-def test_the_decider_cannot_also_sign_off(iam, owner):
-    orphan = IdentityFactory(owner=None, name="orphan", risk_tier="high")
-    item = campaign_over(iam, orphan)[orphan.pk]
-    decide(iam, item, "certify", "needed")
-    with pytest.raises(NotAllowed):
-        sign_off(iam, item)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("username", ["owner", "security", "auditor"])
-def test_only_iam_signs_off(role_users, iam, username):
-    high = IdentityFactory(owner=role_users["owner2"], name="x", risk_tier="high")
-    item = campaign_over(iam, high)[high.pk]
-    decide(role_users["owner2"], item, "certify", "still deploys the payments service")
-    with pytest.raises(NotAllowed):
-        sign_off(role_users[username], item)
+        sign_off(role_users[signer], item)
 
 
 @pytest.mark.django_db
