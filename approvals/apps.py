@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "Approvals"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # Each flow registers its approval handler on import.

@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = "Chat (Slack)"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # The outbox (approvals.notifications) sends through channels registered with it: a hook owned

@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class GovernanceConfig(AppConfig):
     name = "governance"
     verbose_name = "Governance"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         from governance.decisions import jit  # noqa: F401  (registers the "jit" approval kind)

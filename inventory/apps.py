@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class InventoryConfig(AppConfig):
     name = "inventory"
     verbose_name = "Inventory"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         from governance.people.signals import user_deactivated

@@ -4,7 +4,6 @@ from django.apps import AppConfig
 class WorkloadConfig(AppConfig):
     name = "workload"
     verbose_name = "Workload identity"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from governance.findings import sweep
