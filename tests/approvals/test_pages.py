@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals.models import IntakeRequest
 from approvals.services import intake as svc
+from inventory.models import DESCRIPTIVE_FIELDS
 from tests.factories import UserFactory
 
 
@@ -48,20 +49,10 @@ def test_intake_form_by_role(client, role_users, username, status):
 def test_form_field_names_are_the_contract_names(client, owner):
     client.force_login(owner)
     html = client.get("/intake/new/").content.decode()
+    # The intake form asks for an identity's descriptive fields under the model's (and API's) names.
     for name in (
-        "name",
-        "kind",
-        "vendor",
-        "product",
-        "model_name",
-        "purpose",
-        "owner",
-        "backup_owner",
-        "team",
-        "environments",
+        *DESCRIPTIVE_FIELDS,
         "credential_kind",
-        "data_classification",
-        "autonomous",
         "grants-0-resource_kind",
         "grants-0-resource_name",
         "grants-0-actions",
