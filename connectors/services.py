@@ -36,13 +36,7 @@ OWN_SOURCE = "steward"  # the connectors' own credentials are identities with th
 
 
 def snapshot(connector: Connector) -> dict[str, Any]:
-    return {
-        "name": connector.name,
-        "kind": connector.kind,
-        "config": connector.config,
-        "schedule": connector.schedule,
-        "enforce": connector.enforce,
-    }
+    return audit.snapshot(connector, ("name", "kind", *EDITABLE))
 
 
 def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,11 @@ def record(
     """Append one audit event. Must run inside the caller's transaction."""
     entry = {"verb": verb, "subject": subject, "before": before, "after": after, "reason": reason}
     return _append(actor, [entry], "audit.record")[0]
+
+
+def snapshot(subject: Any, fields: Iterable[str]) -> dict[str, Any]:
+    """A row's fields as an event's before or after: each name in `fields`, in that order, with its value."""
+    return {name: getattr(subject, name) for name in fields}
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -558,10 +558,7 @@ def confirm_credential_revocation(actor, credential: Credential, note: str) -> C
 
 def credential_snapshot(credential: Credential) -> dict[str, Any]:
     return {
-        "id": credential.pk,
-        "kind": credential.kind,
-        "label": credential.label,
-        "storage": credential.storage,
+        **audit.snapshot(credential, ("id", "kind", "label", "storage")),
         **{
             key: value.isoformat() if (value := getattr(credential, key)) else None
             for key in ("issued_at", "expires_at", "last_rotated_at")
