@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link
 from governance.links import link
 
 
@@ -48,17 +49,14 @@ class Connector(models.Model):
         default=False,
         help_text=_("Suspending, decommissioning or revoking its identities disables them at the source."),
     )
-    identity = models.OneToOneField(
+    identity = optional_link(
         "inventory.Identity",
-        null=True,
-        blank=True,
         on_delete=models.SET_NULL,
         related_name="connector",
         help_text=_("The connector's own credential, registered in the inventory."),
+        one_to_one=True,
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = optional_link(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     last_run_at = models.DateTimeField(null=True, blank=True)

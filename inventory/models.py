@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link, person_on_record
 from governance.links import link
 
 
@@ -155,23 +156,9 @@ class Identity(models.Model):
     product = models.CharField(_("product"), max_length=120, blank=True)
     model_name = models.CharField(_("model"), max_length=120, blank=True)
     purpose = models.TextField(_("purpose"), blank=True)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="owned_identities",
-    )
-    backup_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="backup_identities",
-    )
-    team = models.ForeignKey(
-        "governance.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="identities"
-    )
+    owner = person_on_record(related_name="owned_identities")
+    backup_owner = person_on_record(related_name="backup_identities")
+    team = optional_link("governance.Team", on_delete=models.PROTECT, related_name="identities")
     environments = models.JSONField(_("environments"), default=list, blank=True)
     data_classification = models.CharField(
         max_length=20, choices=DataClassification.choices, default=DataClassification.INTERNAL
@@ -401,9 +388,7 @@ class Credential(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_rotated_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = optional_link(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_confirmed_at = models.DateTimeField(null=True, blank=True)
     revocation_confirmed_by = models.CharField(max_length=150, blank=True)
@@ -490,9 +475,7 @@ class OwnershipTransfer(models.Model):
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="ownership_transfers")
     batch = models.UUIDField(_("batch"), db_index=True)
-    from_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    from_owner = person_on_record()
     to_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incoming_transfers"
     )

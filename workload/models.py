@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link, person_on_record
+
 
 class IssuerTemplate(models.TextChoices):
     GITHUB_ACTIONS = "github_actions", _("GitHub Actions")
@@ -61,9 +63,7 @@ class TrustedIssuer(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
     )
     proposed_at = models.DateTimeField(_("proposed at"), default=timezone.now)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    decided_by = person_on_record()
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     # The keys last read from `jwks_uri` (public keys, not secrets), and when.
@@ -136,16 +136,10 @@ class IssuedToken(models.Model):
 
     jti = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    identity = models.ForeignKey(
-        "inventory.Identity", null=True, blank=True, on_delete=models.CASCADE, related_name="issued_tokens"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    binding = models.ForeignKey(
-        TrustBinding, null=True, blank=True, on_delete=models.SET_NULL, related_name="issued_tokens"
-    )
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    identity = optional_link("inventory.Identity", on_delete=models.CASCADE, related_name="issued_tokens")
+    user = optional_link(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    binding = optional_link(TrustBinding, on_delete=models.SET_NULL, related_name="issued_tokens")
+    parent = optional_link("self", on_delete=models.SET_NULL)
     chain = models.JSONField(default=list, help_text=_("Who is behind the call, from intent to execution."))
     subject_jti = models.CharField(max_length=200, blank=True)
     issued_at = models.DateTimeField(default=timezone.now)
@@ -206,9 +200,7 @@ class SetDelivery(models.Model):
     receiver = models.ForeignKey(SetReceiver, on_delete=models.CASCADE, related_name="deliveries")
     jti = models.CharField(max_length=64, unique=True)
     event_types = models.JSONField(default=list)
-    identity = models.ForeignKey(
-        "inventory.Identity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    identity = optional_link("inventory.Identity", on_delete=models.SET_NULL)
     token = models.TextField(help_text=_("The signed SET (public content, signed by Steward)."))
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)

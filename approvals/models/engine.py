@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link, person_on_record
 from inventory.models import RiskTier
 
 SYSTEM_POLICY = "system:policy"
@@ -106,9 +107,7 @@ class ApprovalRequest(models.Model):
     )
     # Everyone who counts as "the requester" for separation of duties (e.g. the owner-to-be).
     parties = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
-    team = models.ForeignKey(
-        "governance.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    team = optional_link("governance.Team", on_delete=models.SET_NULL)
     tier = models.CharField(_("risk tier"), max_length=10, choices=RiskTier.choices)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
     state_reason = models.CharField(
@@ -179,9 +178,7 @@ class ApprovalStep(models.Model):
     role = models.CharField(_("role required"), max_length=20, choices=ApproverRole.choices)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
     opened_at = models.DateTimeField(null=True, blank=True, help_text=_("When it became the step to decide."))
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    decided_by = person_on_record()
     decided_by_system = models.CharField(
         max_length=60, blank=True, help_text=_("'system:policy' when policy decided it automatically.")
     )
@@ -229,10 +226,8 @@ class Comment(models.Model):
         EXPIRED = "expired", _("expired")
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="comments")
-    step = models.ForeignKey(ApprovalStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    step = optional_link(ApprovalStep, on_delete=models.SET_NULL)
+    author = person_on_record()
     author_label = models.CharField(max_length=150, help_text=_("Username, or system:<job>."))
     event = models.CharField(max_length=20, choices=Event.choices, default=Event.COMMENT)
     body = models.TextField(blank=True)

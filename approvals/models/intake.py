@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link, person_on_record
 from governance.links import link
 from inventory.models import TEXT_LENGTHS, Credential, DataClassification, Identity, RiskTier
 
@@ -38,29 +39,10 @@ class IntakeRequest(models.Model):
     product = models.CharField(_("product"), max_length=TEXT_LENGTHS["product"], blank=True)
     model_name = models.CharField(_("model"), max_length=TEXT_LENGTHS["model_name"], blank=True)
     purpose = models.TextField(_("purpose"), blank=True)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="intake_requests_owned",
-        verbose_name=_("owner"),
-    )
-    backup_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="intake_requests_backup",
-        verbose_name=_("backup owner"),
-    )
-    team = models.ForeignKey(
-        "governance.Team",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="intake_requests",
-        verbose_name=_("team"),
+    owner = person_on_record(related_name="intake_requests_owned", verbose_name=_("owner"))
+    backup_owner = person_on_record(related_name="intake_requests_backup", verbose_name=_("backup owner"))
+    team = optional_link(
+        "governance.Team", on_delete=models.PROTECT, related_name="intake_requests", verbose_name=_("team")
     )
     environments = models.JSONField(_("environments"), default=list, blank=True)
     grants = models.JSONField(
@@ -99,11 +81,11 @@ class IntakeRequest(models.Model):
         help_text=_("Set when IAM raised the tier; the computed tier never goes below it."),
     )
     tier_floor_reason = models.CharField(max_length=500, blank=True)
-    approval = models.OneToOneField(
-        "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="intake"
+    approval = optional_link(
+        "approvals.ApprovalRequest", on_delete=models.PROTECT, related_name="intake", one_to_one=True
     )
-    identity = models.OneToOneField(
-        Identity, null=True, blank=True, on_delete=models.PROTECT, related_name="intake_request"
+    identity = optional_link(
+        Identity, on_delete=models.PROTECT, related_name="intake_request", one_to_one=True
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link
+
 
 class Notification(models.Model):
     class State(models.TextChoices):
@@ -26,9 +28,7 @@ class Notification(models.Model):
     body = models.TextField(_("body"), blank=True)
     url = models.CharField(_("link"), max_length=500, blank=True)
     # The approval request it concerns, for channels whose message follows the request (Slack).
-    approval = models.ForeignKey(
-        "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    approval = optional_link("approvals.ApprovalRequest", on_delete=models.SET_NULL)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     # Channels already delivered, so a retry after a partial failure repeats none of them.
     channels_done = models.JSONField(default=list, blank=True)

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link
 from governance.links import link
 from governance.policy.models import DecisionOutcome
 from inventory.models import Action, Environment, ResourceKind
@@ -128,8 +129,8 @@ class AccessRequest(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     state_reason = models.CharField(max_length=300, blank=True)
     decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
-    grant = models.OneToOneField(
-        "inventory.Grant", null=True, blank=True, on_delete=models.SET_NULL, related_name="access_request"
+    grant = optional_link(
+        "inventory.Grant", on_delete=models.SET_NULL, related_name="access_request", one_to_one=True
     )
     created_at = models.DateTimeField(_("requested"), default=timezone.now)
     deadline = models.DateTimeField(_("decide by"), help_text=_("Pending past this, the request expires."))

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link
 from governance.links import link
 
 
@@ -65,21 +66,11 @@ class PolicyException(models.Model):
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    renewal_of = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="renewals",
-        verbose_name=_("renewal of"),
+    renewal_of = optional_link(
+        "self", on_delete=models.SET_NULL, related_name="renewals", verbose_name=_("renewal of")
     )
-    approval = models.OneToOneField(
-        "approvals.ApprovalRequest",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("approval"),
+    approval = optional_link(
+        "approvals.ApprovalRequest", on_delete=models.SET_NULL, verbose_name=_("approval"), one_to_one=True
     )
 
     objects = ExceptionQuerySet.as_manager()

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link
 from governance.findings.catalogue import RULES
 from governance.links import link
 from inventory.models import TIER_ORDER, RiskTier
@@ -92,23 +93,15 @@ class Finding(models.Model):
         blank=True,
         help_text=_("First seen plus the policy's finding_sla_days for its severity."),
     )
-    owner = models.ForeignKey(
+    owner = optional_link(
         settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
         on_delete=models.SET_NULL,
-        related_name="+",
         verbose_name=_("owner"),
         help_text=_("Who fixes it: the identity's owner while it is unresolved (none: IAM)."),
     )
     resolution = models.CharField(_("resolution"), max_length=30, choices=Resolution.choices, blank=True)
-    exception = models.ForeignKey(
-        "governance.PolicyException",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("suppressing exception"),
+    exception = optional_link(
+        "governance.PolicyException", on_delete=models.SET_NULL, verbose_name=_("suppressing exception")
     )
 
     objects = FindingQuerySet.as_manager()

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link
+
 
 class Role(models.TextChoices):
     """The four roles, each a Django group of the same name (created by a migration)."""
@@ -28,10 +30,8 @@ class Team(models.Model):
 
 class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
-    manager = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
-    )
+    team = optional_link(Team, on_delete=models.SET_NULL, related_name="members")
+    manager = optional_link("self", on_delete=models.SET_NULL, related_name="reports")
     # Set when the identity provider's SCIM client created or adopted this person: their roles then
     # come from SCIM Groups alone, and their first SSO login binds by this value (not by name).
     scim_external_id = models.CharField(
@@ -100,8 +100,8 @@ class ApiToken(models.Model):
         REPORT = "report", _("usage reports for any identity")
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
-    identity = models.OneToOneField(
-        "inventory.Identity", null=True, blank=True, on_delete=models.SET_NULL, related_name="api_token"
+    identity = optional_link(
+        "inventory.Identity", on_delete=models.SET_NULL, related_name="api_token", one_to_one=True
     )
     name = models.CharField(max_length=200, blank=True)
     key_prefix = models.CharField(max_length=16, unique=True, help_text=_("First characters, safe to show."))

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.fields import optional_link, person_on_record
 from governance.links import link
 
 # A reviewer who certifies at least this many items, each shown for less than this many seconds,
@@ -41,9 +42,7 @@ class ReviewCampaign(models.Model):
     origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices, default=Origin.MANUAL)
     # One cadence campaign per tier and day: a second job run (or two at once) cannot open a twin.
     cadence_key = models.CharField(max_length=40, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = person_on_record()
     created_by_label = models.CharField(max_length=150, help_text=_("The person, token or system job."))
     launched_at = models.DateTimeField(_("launched"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -131,17 +130,9 @@ class ReviewItem(models.Model):
     in_open_campaign = models.BooleanField(default=True)
     # Frozen at launch for grouping and rules (the snapshot holds the same values).
     risk_tier = models.CharField(max_length=10)
-    team = models.ForeignKey(
-        "governance.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    team = optional_link("governance.Team", on_delete=models.SET_NULL)
     snapshot = models.JSONField(help_text=_("The identity as it was at launch; never changed."))
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="review_items",
-    )
+    reviewer = person_on_record(related_name="review_items")
     reviewer_source = models.CharField(max_length=20, choices=ReviewerSource.choices)
 
     decision = models.CharField(
@@ -149,9 +140,7 @@ class ReviewItem(models.Model):
     )
     reason = models.TextField(_("reason"), blank=True)
     removed_grants = models.JSONField(default=list, blank=True, help_text=_("Grant ids ended by 'modify'."))
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    decided_by = person_on_record()
     decided_by_label = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_via = models.CharField(
@@ -164,9 +153,7 @@ class ReviewItem(models.Model):
     display_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     signoff_state = models.CharField(max_length=20, choices=SignOff.choices, default=SignOff.NOT_REQUIRED)
-    signoff_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    signoff_by = person_on_record()
     signoff_at = models.DateTimeField(null=True, blank=True)
 
     remediation_state = models.CharField(max_length=20, choices=Remediation.choices, default=Remediation.NONE)
@@ -176,9 +163,7 @@ class ReviewItem(models.Model):
         help_text=_("When Steward suspended it, ended its grants and marked credentials."),
     )
     remediation_confirmed_at = models.DateTimeField(null=True, blank=True)
-    remediation_confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    remediation_confirmed_by = person_on_record()
     remediation_confirmed_by_label = models.CharField(
         max_length=150,
         blank=True,
