@@ -80,6 +80,24 @@ def describe(chain: list[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------- signing
 
 
+def _mint(
+    purpose: str, claims: dict[str, Any], *, now: datetime, seconds: int, **row: Any
+) -> tuple[str, IssuedToken]:
+    """Sign `claims` as Steward's (`iss`), valid for `seconds` from `now` under a new `jti`, and write
+    the token's row with those times and `row`'s fields (inside the caller's transaction)."""
+    jti = uuid.uuid4().hex
+    expires = now + timedelta(seconds=seconds)
+    claims = {
+        "iss": issuer_url(),
+        **claims,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": jti,
+    }
+    value = signing.sign_jwt(purpose, claims)
+    return value, IssuedToken.objects.create(jti=jti, issued_at=now, expires_at=expires, **row)
+
+
 def mint_access(
     identity_id: int,
     identity_name: str,
@@ -93,68 +111,48 @@ def mint_access(
 ) -> tuple[str, IssuedToken]:
     """Sign an access token and write its row (inside the caller's transaction)."""
     now = now or timezone.now()
-    lifetime = min(lifetime, ACCESS_SECONDS)
-    jti = uuid.uuid4().hex
-    expires = now + timedelta(seconds=lifetime)
     claims = {
-        "iss": issuer_url(),
         "aud": AUDIENCE,
         "sub": f"identity:{identity_id}",
         "client_id": f"identity:{identity_id}",
         "identity": identity_id,
         "identity_name": identity_name,
         "chain": chain,
-        "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
-        "exp": int(expires.timestamp()),
-        "jti": jti,
     }
     act = act_claim(chain)
     if act:
         claims["act"] = act
-    value = signing.sign_jwt(ACCESS, claims)
-    row = IssuedToken.objects.create(
-        jti=jti,
+    return _mint(
+        ACCESS,
+        claims,
+        now=now,
+        seconds=min(lifetime, ACCESS_SECONDS),
         kind=IssuedToken.Kind.ACCESS,
         identity_id=identity_id,
         binding_id=binding_id,
         parent=parent,
         chain=chain,
         subject_jti=subject_jti[:200],
-        issued_at=now,
-        expires_at=expires,
     )
-    return value, row
 
 
 def mint_delegation(
     user, *, identity_id: int | None = None, now: datetime | None = None
 ) -> tuple[str, IssuedToken]:
-    now = now or timezone.now()
-    jti = uuid.uuid4().hex
-    expires = now + timedelta(seconds=DELEGATION_SECONDS)
-    claims = {
-        "iss": issuer_url(),
-        "aud": EXCHANGE_AUDIENCE,
-        "sub": f"user:{user.get_username()}",
-        "user": user.pk,
-        "iat": int(now.timestamp()),
-        "exp": int(expires.timestamp()),
-        "jti": jti,
-    }
+    claims = {"aud": EXCHANGE_AUDIENCE, "sub": f"user:{user.get_username()}", "user": user.pk}
     if identity_id is not None:
         claims["may_act_for"] = identity_id  # only this identity may exchange it
-    value = signing.sign_jwt(DELEGATION, claims)
-    row = IssuedToken.objects.create(
-        jti=jti,
+    return _mint(
+        DELEGATION,
+        claims,
+        now=now or timezone.now(),
+        seconds=DELEGATION_SECONDS,
         kind=IssuedToken.Kind.DELEGATION,
         user=user,
         identity_id=identity_id,
         chain=[person_link(user)],
-        issued_at=now,
-        expires_at=expires,
     )
-    return value, row
 
 
 # ---------------------------------------------------------------- verifying
