@@ -105,6 +105,17 @@ def role_users(owner, owner2, iam, iam2, security, auditor, outsider):
 
 
 @pytest.fixture
+def client_as(client, role_users):
+    """The test client signed in as one of `role_users`, by name: client_as("auditor").get("/audit/")."""
+
+    def sign_in(username):
+        client.force_login(role_users[username])
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
 def identity(owner):
     return IdentityFactory(owner=owner, name="claude-code-platform")
 

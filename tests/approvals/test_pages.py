@@ -40,9 +40,8 @@ def form_data(team, action="submit", **overrides):
 @pytest.mark.parametrize(
     "username,status", [("owner", 200), ("iam", 200), ("auditor", 403), ("outsider", 403)]
 )
-def test_intake_form_by_role(client, role_users, username, status):
-    client.force_login(role_users[username])
-    assert client.get("/intake/new/").status_code == status
+def test_intake_form_by_role(client_as, username, status):
+    assert client_as(username).get("/intake/new/").status_code == status
 
 
 @pytest.mark.django_db

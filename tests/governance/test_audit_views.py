@@ -45,9 +45,8 @@ def test_audit_api_is_read_only(security, api_as, events):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("username,status", [("owner", 403), ("iam", 200), ("auditor", 200)])
-def test_audit_page_by_role(client, role_users, events, username, status):
-    client.force_login(role_users[username])
-    assert client.get("/audit/").status_code == status
+def test_audit_page_by_role(client_as, events, username, status):
+    assert client_as(username).get("/audit/").status_code == status
 
 
 @pytest.mark.django_db

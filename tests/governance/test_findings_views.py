@@ -39,9 +39,8 @@ def estate(owner, owner2):
     "username,status",
     [("owner", 200), ("iam", 200), ("security", 200), ("auditor", 200), ("outsider", 403)],
 )
-def test_findings_page_by_role(client, role_users, estate, username, status):
-    client.force_login(role_users[username])
-    assert client.get("/findings/").status_code == status
+def test_findings_page_by_role(client_as, estate, username, status):
+    assert client_as(username).get("/findings/").status_code == status
 
 
 @pytest.mark.parametrize(

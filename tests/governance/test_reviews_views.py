@@ -43,9 +43,8 @@ def item_of(campaign, name):
 @pytest.mark.parametrize(
     "username,status", [("owner", 200), ("iam", 200), ("auditor", 200), ("security", 200), ("outsider", 403)]
 )
-def test_my_reviews_page_by_role(client, role_users, campaign, username, status):
-    client.force_login(role_users[username])
-    assert client.get("/reviews/").status_code == status
+def test_my_reviews_page_by_role(client_as, campaign, username, status):
+    assert client_as(username).get("/reviews/").status_code == status
 
 
 @pytest.mark.django_db
@@ -117,9 +116,8 @@ def test_item_page_shows_findings_and_the_exception_covering_one(client, iam, ow
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("username,status", [("owner2", 403), ("outsider", 403), ("auditor", 200)])
-def test_item_page_visibility(client, role_users, campaign, username, status):
-    client.force_login(role_users[username])
-    assert client.get(item_of(campaign, "deploy-agent").get_absolute_url()).status_code == status
+def test_item_page_visibility(client_as, campaign, username, status):
+    assert client_as(username).get(item_of(campaign, "deploy-agent").get_absolute_url()).status_code == status
 
 
 @pytest.mark.django_db

@@ -191,8 +191,8 @@ def test_a_backup_owner_sees_the_credentials_they_back_up_as_theirs(client, owne
     ("username", "status"),
     [("owner", 200), ("owner2", 200), ("iam", 200), ("security", 200), ("auditor", 200), ("outsider", 403)],
 )
-def test_who_may_read_the_inventory_may_read_the_credentials(client, role_users, estate, username, status):
-    client.force_login(role_users[username])
+def test_who_may_read_the_inventory_may_read_the_credentials(client_as, estate, username, status):
+    client = client_as(username)
     assert client.get("/credentials/?mine=false").status_code == status
     assert client.get("/inventory/?mine=false").status_code == status  # the same rule
 

@@ -175,9 +175,8 @@ def test_empty_state_when_nothing_matches(client, iam, estate):
 @pytest.mark.parametrize(
     "username,status", [("owner", 200), ("iam", 200), ("auditor", 200), ("outsider", 403)]
 )
-def test_list_page_by_role(client, role_users, username, status):
-    client.force_login(role_users[username])
-    assert client.get("/inventory/").status_code == status
+def test_list_page_by_role(client_as, username, status):
+    assert client_as(username).get("/inventory/").status_code == status
 
 
 def _many(count):
