@@ -77,15 +77,7 @@ def audit_export(request):
 def audit_log(request):
     filterset, queryset = _filtered(request)
     page = Paginator(audit_page_source(queryset, request.GET), 50).get_page(request.GET.get("page"))
-    query = lists.without_page(request.GET)
-    tools = lists.tools(request.user, AUDIT_LIST, query)  # one query
-    context = {
-        "filter": filterset,
-        "page": page,
-        "query": query,
-        "tools": tools,
-        "shown": tools["shown"],
-    }
+    context = lists.page_context(request.user, AUDIT_LIST, filterset, page, request.GET)
     template = "governance/audit_list.html#results" if is_htmx(request) else "governance/audit_list.html"
     return render(request, template, context)
 

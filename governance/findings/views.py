@@ -84,17 +84,11 @@ def finding_list(request):
     page = Paginator(results, 50).get_page(request.GET.get("page"))
     # A suppressed finding stays listed, with the exception that covers it linked (one query).
     page.object_list = covering_exceptions(page.object_list)
-    query = lists.without_page(data)
     open_counts = visible.filter(status=Finding.Status.OPEN).aggregate(
         total=Count("id"), **{sev: Count("id", filter=Q(severity=sev)) for sev in Severity.values}
     )
-    tools = lists.tools(request.user, FINDINGS_LIST, query)  # one query
     context = {
-        "filter": filterset,
-        "page": page,
-        "query": query,
-        "tools": tools,
-        "shown": tools["shown"],
+        **lists.page_context(request.user, FINDINGS_LIST, filterset, page, data),
         "open_counts": open_counts,
         "severities": Severity.values,
         "rules": RULES,

@@ -80,6 +80,20 @@ def without_page(params: QueryDict) -> str:
     return query.urlencode()
 
 
+def page_context(user, spec: ListSpec, filterset, page, params: QueryDict) -> dict:
+    """What every list page's template reads: its filter, the page of rows, the query its links keep
+    (everything but the page number), and its column and saved-filter tools (one query)."""
+    query = without_page(params)
+    list_tools = tools(user, spec, query)
+    return {
+        "filter": filterset,
+        "page": page,
+        "query": query,
+        "tools": list_tools,
+        "shown": list_tools["shown"],
+    }
+
+
 def without_empty(params: QueryDict) -> QueryDict:
     """A copy of the query without its empty fields (a form submits every select, chosen or not)."""
     params = params.copy()

@@ -111,15 +111,8 @@ def credential_list(request):
     page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     for credential in page.object_list:
         credential.shown_label = shown_label(credential)
-    query = params.copy()
-    query.pop("page", None)
-    tools = lists.tools(request.user, CREDENTIALS_LIST, query.urlencode())  # one query
     context = {
-        "filter": filterset,
-        "page": page,
-        "query": query.urlencode(),
-        "tools": tools,
-        "shown": tools["shown"],
+        **lists.page_context(request.user, CREDENTIALS_LIST, filterset, page, params),
         "mine": params.get("mine") == "true",
         "is_owner": request.user.has_role(Role.OWNER),
     }

@@ -190,19 +190,13 @@ def list_context(request, params) -> dict:
     paginator = OnePassPaginator if (params.get("search") or "").strip() else Paginator
     page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     page.object_list = _with_row_labels(list(page.object_list))
-    query = params.copy()
-    query.pop("page", None)
-    tools = lists.tools(request.user, INVENTORY_LIST, query.urlencode())  # one query
+    listed = lists.page_context(request.user, INVENTORY_LIST, filterset, page, params)
     sort_links = {col["key"]: col for col in _sort_links(params, params.get("ordering", ""))}
     context = {
-        "filter": filterset,
-        "page": page,
-        "query": query.urlencode(),
-        "tools": tools,
-        "shown": tools["shown"],
+        **listed,
         "header": [
             {"key": key, "label": INVENTORY_LIST.label(key), "sort": sort_links.get(key)}
-            for key in tools["shown"]
+            for key in listed["shown"]
         ],
         "ordering": params.get("ordering", ""),
         "mine": params.get("mine") == "true",
