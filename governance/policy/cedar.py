@@ -539,17 +539,10 @@ class CompiledPolicySet:
         if outcome.allowed:
             return self._allowed(subject, question, covering, fired, context, now)
         forbids = [p for p in fired if self.is_forbid(p)]
-        reasons = [f"{self.policy_id(p)}: {self.reason_of(p)}" for p in forbids]
-        reasons += [f"Policy evaluation error: {e}" for e in errors]
+        reasons = [f"Policy evaluation error: {e}" for e in errors]
         if subject.status != "active":
             reasons.append(f"The identity is {subject.status}.")
-        verdict = Verdict(
-            decision=Decision.DENY,
-            reasons=reasons,
-            policy_version=self.version,
-            policies=[self.policy_id(p) for p in forbids],
-            grants=[g.id for g in covering],
-        )
+        verdict = self._citing(Decision.DENY, forbids, covering, reasons)
         if not covering and not errors:
             verdict.reasons.append(
                 f"Out of scope: no current grant covers {question.action} on "
@@ -570,19 +563,23 @@ class CompiledPolicySet:
             verdict.reasons.append("No policy permits this request.")
         return verdict
 
+    def _citing(self, decision: str, policies: list, grants: list, reasons: list[str], **fields) -> Verdict:
+        """A verdict citing `policies` (each with its reason, before `reasons`) and `grants`."""
+        return Verdict(
+            decision=decision,
+            reasons=[f"{self.policy_id(p)}: {self.reason_of(p)}" for p in policies] + reasons,
+            policy_version=self.version,
+            policies=[self.policy_id(p) for p in policies],
+            grants=[g.id for g in grants],
+            **fields,
+        )
+
     def _allowed(self, subject, question, covering, fired, context, now) -> Verdict:
         permits = [p for p in fired if not self.is_forbid(p)]
-        reasons = [f"{self.policy_id(p)}: {self.reason_of(p)}" for p in permits]
         # Prefer to cite JIT grants first when one decided; otherwise the standing ones.
         cited = sorted(covering, key=lambda g: (not g.jit, g.id))
-        reasons += [g.describe() for g in cited]
-        verdict = Verdict(
-            decision=Decision.ALLOW,
-            reasons=reasons,
-            policy_version=self.version,
-            policies=[self.policy_id(p) for p in permits],
-            grants=[g.id for g in cited],
-            jit=context["jit_grant"],
+        verdict = self._citing(
+            Decision.ALLOW, permits, cited, [g.describe() for g in cited], jit=context["jit_grant"]
         )
         if subject.exceptions:
             # Which forbids would have fired without the exceptions? Those exceptions decided.
