@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, person_on_record
+from governance.fields import optional_link, person_on_record, transitions
 
 
 class IssuerTemplate(models.TextChoices):
@@ -35,12 +35,13 @@ class TrustedIssuer(models.Model):
         REJECTED = "rejected", _("rejected")
         RETIRED = "retired", _("retired")
 
-    TRANSITIONS = {
-        State.PROPOSED: {State.ACTIVE, State.REJECTED},
-        State.ACTIVE: {State.RETIRED},
-        State.REJECTED: set(),
-        State.RETIRED: set(),
-    }
+    TRANSITIONS: dict[str, set[str]] = transitions(
+        State,
+        {
+            State.PROPOSED: {State.ACTIVE, State.REJECTED},
+            State.ACTIVE: {State.RETIRED},
+        },
+    )
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     template = models.CharField(
@@ -94,12 +95,13 @@ class TrustBinding(models.Model):
         REJECTED = "rejected", _("rejected")
         REVOKED = "revoked", _("revoked")
 
-    TRANSITIONS = {
-        State.PENDING: {State.ACTIVE, State.REJECTED},
-        State.ACTIVE: {State.REVOKED},
-        State.REJECTED: set(),
-        State.REVOKED: set(),
-    }
+    TRANSITIONS: dict[str, set[str]] = transitions(
+        State,
+        {
+            State.PENDING: {State.ACTIVE, State.REJECTED},
+            State.ACTIVE: {State.REVOKED},
+        },
+    )
 
     issuer = models.ForeignKey(TrustedIssuer, on_delete=models.PROTECT, related_name="bindings")
     identity = models.ForeignKey(
