@@ -33,20 +33,23 @@ def test_backup_owner_to_be_cannot_approve_either(owner, iam, make_intake):
 
 
 @pytest.mark.django_db
-def test_one_person_decides_at_most_one_step(owner, iam, make_intake):
+@pytest.mark.parametrize(
+    "tier,first,second,refusal",
+    [
+        # One person decides at most one step, even with both roles.
+        pytest.param("high", "both", "both", "already decided step 1", id="both-steps"),
+        # A critical request's second IAM step needs a different person.
+        pytest.param("critical", "iam", "iam", "different person", id="critical-second-iam"),
+        pytest.param("high", "iam", "iam2", "needs a Security admin", id="iam-on-the-security-step"),
+    ],
+)
+def test_the_next_step_refuses(role_users, owner, make_intake, tier, first, second, refusal):
     both = UserFactory(username="iam-and-security", roles=[Role.IAM, Role.SECURITY])
-    intake = make_intake(owner, "high")
-    svc.approve(both, intake)
-    with pytest.raises(NotAllowed, match="already decided step 1"):
-        svc.approve(both, intake)
-
-
-@pytest.mark.django_db
-def test_critical_second_iam_step_needs_a_different_person(owner, iam, make_intake):
-    intake = make_intake(owner, "critical")
-    svc.approve(iam, intake)
-    with pytest.raises(NotAllowed, match="different person"):
-        svc.approve(iam, intake)
+    people = {**role_users, "both": both}
+    intake = make_intake(owner, tier)
+    svc.approve(people[first], intake)
+    with pytest.raises(NotAllowed, match=refusal):
+        svc.approve(people[second], intake)
 
 
 @pytest.mark.django_db
@@ -63,14 +66,6 @@ def test_the_step_role_is_required(role_users, owner, make_intake, username):
     intake = make_intake(owner, "high")  # step 1 needs IAM
     with pytest.raises(NotAllowed, match="needs an IAM approver"):
         svc.approve(role_users[username], intake)
-
-
-@pytest.mark.django_db
-def test_iam_cannot_decide_the_security_step(owner, iam, iam2, make_intake):
-    intake = make_intake(owner, "high")
-    svc.approve(iam, intake)
-    with pytest.raises(NotAllowed, match="needs a Security admin"):
-        svc.approve(iam2, intake)
 
 
 @pytest.mark.django_db
