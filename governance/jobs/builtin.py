@@ -16,35 +16,40 @@ from governance.jobs.reminders import run_reminders
 from governance.reviews import reminders as review_reminders
 from governance.reviews import services as reviews
 
-registry.register_job("sweep", run_sweep, "Open and resolve findings (hourly).")
-registry.register_job(
-    "review_cadence",
-    reviews.run_cadence,
-    "Open review campaigns due by cadence; close finished ones (daily).",
+JOBS = (
+    ("sweep", run_sweep, "Open and resolve findings (hourly)."),
+    (
+        "review_cadence",
+        reviews.run_cadence,
+        "Open review campaigns due by cadence; close finished ones (daily).",
+    ),
+    ("reminders", run_reminders, "Reminder digests and escalations (daily)."),
+    ("expiry", expiry.run_expiry, "End time-bound grants and exceptions (hourly)."),
+    ("posture_snapshot", snapshot.take_snapshot, "Store the day's posture figures (daily)."),
+    (
+        "evidence_recovery",
+        evidence_builder.recover_stuck_exports,
+        "Rebuild evidence packs whose worker died mid-build; fail those interrupted too often "
+        "(every 15 min).",
+    ),
+    (
+        "audit_checkpoint",
+        checkpoints.sign_scheduled_checkpoint,
+        "Sign the audit chain's head with the checkpoint key (hourly; STEWARD_AUDIT_CHECKPOINT_MINUTES).",
+    ),
+    (
+        "access_requests",
+        jit.expire_stale_access_requests,
+        "Expire undecided just-in-time requests past their deadline; close finished windows (hourly).",
+    ),
+    (
+        "signing_keys",
+        attestation.rotate_signing_keys_if_due,
+        "Make sure an attestation key signs now; rotate when due (daily).",
+    ),
 )
-registry.register_job("reminders", run_reminders, "Reminder digests and escalations (daily).")
-registry.register_job("expiry", expiry.run_expiry, "End time-bound grants and exceptions (hourly).")
-registry.register_job("posture_snapshot", snapshot.take_snapshot, "Store the day's posture figures (daily).")
-registry.register_job(
-    "evidence_recovery",
-    evidence_builder.recover_stuck_exports,
-    "Rebuild evidence packs whose worker died mid-build; fail those interrupted too often (every 15 min).",
-)
-registry.register_job(
-    "audit_checkpoint",
-    checkpoints.sign_scheduled_checkpoint,
-    "Sign the audit chain's head with the checkpoint key (hourly; STEWARD_AUDIT_CHECKPOINT_MINUTES).",
-)
-registry.register_job(
-    "access_requests",
-    jit.expire_stale_access_requests,
-    "Expire undecided just-in-time requests past their deadline; close finished windows (hourly).",
-)
-registry.register_job(
-    "signing_keys",
-    attestation.rotate_signing_keys_if_due,
-    "Make sure an attestation key signs now; rotate when due (daily).",
-)
+for name, target, description in JOBS:
+    registry.register_job(name, target, description)
 
 registry.register_expirer("exceptions", exceptions.expire_due)
 
