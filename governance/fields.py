@@ -1,8 +1,7 @@
-"""What the apps' models declare again and again, named once: two kinds of reference and the
-transition table.
+"""Two kinds of reference every app's models declare again and again, named once.
 
-The references are a plain `ForeignKey` (or `OneToOneField`) with the same arguments Django would be
-given by hand, so migrations see no difference.
+Both return a plain `ForeignKey` (or `OneToOneField`) with the same arguments Django would be given by
+hand, so migrations see no difference.
 """
 
 from __future__ import annotations
@@ -24,12 +23,3 @@ def person_on_record(*, related_name: str = "+", **options) -> models.ForeignKey
     return optional_link(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name=related_name, **options
     )
-
-
-def transitions(states: type[models.TextChoices], moves: dict[str, set[str]]) -> dict[str, set[str]]:
-    """A model's transition table: each state's legal next states. `moves` names the states there is a
-    way out of; every other state of `states` is final (an empty set)."""
-    unknown = set(moves) - set(states.values)
-    if unknown:
-        raise ValueError(f"not states of {states.__name__}: {sorted(unknown)}")
-    return {state: set(moves.get(state, ())) for state in states}

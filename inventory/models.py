@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, person_on_record, transitions
+from governance.fields import optional_link, person_on_record
 from governance.links import link
 
 
@@ -142,15 +142,13 @@ class Identity(models.Model):
     Remediation = Remediation
 
     # The allowed moves; services refuse anything else with a 409.
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        Status,
-        {
-            Status.DISCOVERED: {Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED, Status.DECOMMISSIONED},
-            Status.PROPOSED: {Status.ACTIVE, Status.DECOMMISSIONED},
-            Status.ACTIVE: {Status.SUSPENDED, Status.DECOMMISSIONED},
-            Status.SUSPENDED: {Status.ACTIVE, Status.DECOMMISSIONED},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.DISCOVERED: {Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED, Status.DECOMMISSIONED},
+        Status.PROPOSED: {Status.ACTIVE, Status.DECOMMISSIONED},
+        Status.ACTIVE: {Status.SUSPENDED, Status.DECOMMISSIONED},
+        Status.SUSPENDED: {Status.ACTIVE, Status.DECOMMISSIONED},
+        Status.DECOMMISSIONED: set(),
+    }
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -468,12 +466,12 @@ class OwnershipTransfer(models.Model):
         OWNER = "owner", _("owner")
         BACKUP_OWNER = "backup_owner", _("backup owner")
 
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PROPOSED: {State.ACCEPTED, State.DECLINED, State.CANCELLED},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PROPOSED: {State.ACCEPTED, State.DECLINED, State.CANCELLED},
+        State.ACCEPTED: set(),
+        State.DECLINED: set(),
+        State.CANCELLED: set(),
+    }
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="ownership_transfers")
     batch = models.UUIDField(_("batch"), db_index=True)

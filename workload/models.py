@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, person_on_record, transitions
+from governance.fields import optional_link, person_on_record
 
 
 class IssuerTemplate(models.TextChoices):
@@ -35,13 +35,12 @@ class TrustedIssuer(models.Model):
         REJECTED = "rejected", _("rejected")
         RETIRED = "retired", _("retired")
 
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PROPOSED: {State.ACTIVE, State.REJECTED},
-            State.ACTIVE: {State.RETIRED},
-        },
-    )
+    TRANSITIONS = {
+        State.PROPOSED: {State.ACTIVE, State.REJECTED},
+        State.ACTIVE: {State.RETIRED},
+        State.REJECTED: set(),
+        State.RETIRED: set(),
+    }
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     template = models.CharField(
@@ -95,13 +94,12 @@ class TrustBinding(models.Model):
         REJECTED = "rejected", _("rejected")
         REVOKED = "revoked", _("revoked")
 
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PENDING: {State.ACTIVE, State.REJECTED},
-            State.ACTIVE: {State.REVOKED},
-        },
-    )
+    TRANSITIONS = {
+        State.PENDING: {State.ACTIVE, State.REJECTED},
+        State.ACTIVE: {State.REVOKED},
+        State.REJECTED: set(),
+        State.REVOKED: set(),
+    }
 
     issuer = models.ForeignKey(TrustedIssuer, on_delete=models.PROTECT, related_name="bindings")
     identity = models.ForeignKey(

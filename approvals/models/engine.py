@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, person_on_record, transitions
+from governance.fields import optional_link, person_on_record
 from inventory.models import RiskTier
 
 SYSTEM_POLICY = "system:policy"
@@ -89,13 +89,13 @@ class ApprovalRequest(models.Model):
         WITHDRAWN = "withdrawn", _("withdrawn")
 
     OPEN_STATES = (State.PENDING, State.CHANGES_REQUESTED)
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PENDING: {State.APPROVED, State.REJECTED, State.CHANGES_REQUESTED, State.WITHDRAWN},
-            State.CHANGES_REQUESTED: {State.PENDING, State.WITHDRAWN},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PENDING: {State.APPROVED, State.REJECTED, State.CHANGES_REQUESTED, State.WITHDRAWN},
+        State.CHANGES_REQUESTED: {State.PENDING, State.WITHDRAWN},
+        State.APPROVED: set(),
+        State.REJECTED: set(),
+        State.WITHDRAWN: set(),
+    }
 
     kind = models.CharField(_("kind"), max_length=40, help_text=_("Which flow: intake, exception, ..."))
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")

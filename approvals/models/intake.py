@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, person_on_record, transitions
+from governance.fields import optional_link, person_on_record
 from governance.links import link
 from inventory.models import TEXT_LENGTHS, Credential, DataClassification, Identity, RiskTier
 
@@ -23,14 +23,14 @@ class IntakeRequest(models.Model):
 
     EDITABLE_STATES = (State.DRAFT, State.CHANGES_REQUESTED)
     OPEN_STATES = (State.DRAFT, State.SUBMITTED, State.CHANGES_REQUESTED)
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.DRAFT: {State.SUBMITTED, State.WITHDRAWN},
-            State.SUBMITTED: {State.APPROVED, State.REJECTED, State.CHANGES_REQUESTED, State.WITHDRAWN},
-            State.CHANGES_REQUESTED: {State.SUBMITTED, State.WITHDRAWN},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.DRAFT: {State.SUBMITTED, State.WITHDRAWN},
+        State.SUBMITTED: {State.APPROVED, State.REJECTED, State.CHANGES_REQUESTED, State.WITHDRAWN},
+        State.CHANGES_REQUESTED: {State.SUBMITTED, State.WITHDRAWN},
+        State.APPROVED: set(),
+        State.REJECTED: set(),
+        State.WITHDRAWN: set(),
+    }
 
     # The answers (field names are the public contract's).
     name = models.CharField(_("name"), max_length=TEXT_LENGTHS["name"], blank=True)

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, transitions
+from governance.fields import optional_link
 from governance.links import link
 from governance.policy.models import DecisionOutcome
 from inventory.models import Action, Environment, ResourceKind
@@ -98,13 +98,13 @@ class AccessRequest(models.Model):
         EXPIRED = "expired", _("expired")
         ENDED = "ended", _("ended")
 
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PENDING: {State.APPROVED, State.REJECTED, State.EXPIRED},
-            State.APPROVED: {State.ENDED, State.EXPIRED},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PENDING: {State.APPROVED, State.REJECTED, State.EXPIRED},
+        State.APPROVED: {State.ENDED, State.EXPIRED},
+        State.REJECTED: set(),
+        State.EXPIRED: set(),
+        State.ENDED: set(),
+    }
     MAX_MINUTES = 480
 
     identity = models.ForeignKey(

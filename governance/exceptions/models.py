@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.fields import optional_link, transitions
+from governance.fields import optional_link
 from governance.links import link
 
 
@@ -35,16 +35,13 @@ class PolicyException(models.Model):
         REVOKED = "revoked", _("revoked")
 
     # Which state may follow which; the services move an exception only along these.
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.REQUESTED: {State.ACTIVE, State.REJECTED},
-            State.ACTIVE: {
-                State.REVOKED,
-                State.EXPIRED,
-            },  # expired: past its expiry, or replaced by a renewal
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.REQUESTED: {State.ACTIVE, State.REJECTED},
+        State.ACTIVE: {State.REVOKED, State.EXPIRED},  # expired: past its expiry, or replaced by a renewal
+        State.REJECTED: set(),
+        State.EXPIRED: set(),
+        State.REVOKED: set(),
+    }
 
     identity = models.ForeignKey(
         "inventory.Identity",

@@ -5,7 +5,6 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from governance.errors import IllegalTransition
-from governance.fields import transitions
 from governance.links import link
 
 
@@ -55,13 +54,12 @@ class PolicyVersion(SecondPersonDecision):
         SUPERSEDED = "superseded", _("superseded")
         REJECTED = "rejected", _("rejected")
 
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PROPOSED: {State.ACTIVE, State.REJECTED},
-            State.ACTIVE: {State.SUPERSEDED},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PROPOSED: {State.ACTIVE, State.REJECTED},
+        State.ACTIVE: {State.SUPERSEDED},
+        State.SUPERSEDED: set(),
+        State.REJECTED: set(),
+    }
 
     version = models.PositiveIntegerField(unique=True)
     document = models.JSONField()
@@ -171,12 +169,11 @@ class CedarActivation(SecondPersonDecision):
         APPROVED = "approved", _("approved")
         REJECTED = "rejected", _("rejected")
 
-    TRANSITIONS: dict[str, set[str]] = transitions(
-        State,
-        {
-            State.PROPOSED: {State.APPROVED, State.REJECTED},
-        },
-    )
+    TRANSITIONS: dict[str, set[str]] = {
+        State.PROPOSED: {State.APPROVED, State.REJECTED},
+        State.APPROVED: set(),
+        State.REJECTED: set(),
+    }
 
     policy_set = models.ForeignKey(CedarPolicySet, on_delete=models.PROTECT, related_name="activations")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
