@@ -40,29 +40,35 @@ def test_the_list_starts_empty_and_iam_registers_a_connector(client, iam):
     assert 'data-testid="runs-empty"' in detail and "Sync now" in detail and "Dry run" in detail
 
 
-def test_bad_registration_answers_400_with_the_messages_beside_the_fields(client, iam, settings):
+@pytest.mark.parametrize(
+    "form,messages",
+    [
+        pytest.param(
+            {"name": "Bad Name", "kind": "aws_iam", "config_endpoint_url": "https://iam.evil.example.com"},
+            ["Lower-case letters", 'data-testid="config-error"', "STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST"],
+            id="bad-name-and-endpoint",
+        ),
+        pytest.param(
+            {"name": "aws-prod", "kind": "aws_iam", "schedule": "weekly"},
+            [
+                '<div class="invalid-feedback">Choose one of manual, hourly',
+                'name="schedule" id="schedule"',
+                "form-select form-select-sm is-invalid",
+            ],
+            id="unknown-schedule",
+        ),
+    ],
+)
+def test_bad_registration_answers_400_with_messages_beside_the_fields(client, iam, settings, form, messages):
     settings.STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = []
     client.force_login(iam)
 
-    response = client.post(
-        "/connectors/",
-        {"name": "Bad Name", "kind": "aws_iam", "config_endpoint_url": "https://iam.evil.example.com"},
-    )
+    response = client.post("/connectors/", form)
 
     assert response.status_code == 400
     page = response.content.decode()
-    assert "Lower-case letters" in page
-    assert 'data-testid="config-error"' in page and "STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST" in page
-    assert not Connector.objects.exists()
-
-
-def test_an_unknown_schedule_is_refused_beside_the_schedule(client, iam):
-    client.force_login(iam)
-    response = client.post("/connectors/", {"name": "aws-prod", "kind": "aws_iam", "schedule": "weekly"})
-    assert response.status_code == 400
-    page = response.content.decode()
-    assert '<div class="invalid-feedback">Choose one of manual, hourly' in page
-    assert 'name="schedule" id="schedule"' in page and "form-select form-select-sm is-invalid" in page
+    for message in messages:
+        assert message in page, message
     assert not Connector.objects.exists()
 
 
