@@ -115,6 +115,14 @@ def client_as(client, role_users):
     return sign_in
 
 
+@pytest.fixture(params=["anonymous", "signed-in"])
+def anyone(request, client, iam):
+    """The test client, once anonymous and once signed in (as `iam`): for answers that must not differ."""
+    if request.param == "signed-in":
+        client.force_login(iam)
+    return client
+
+
 @pytest.fixture
 def identity(owner):
     return IdentityFactory(owner=owner, name="claude-code-platform")

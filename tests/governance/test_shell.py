@@ -81,11 +81,8 @@ def test_production_starts_with_a_real_key():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("logged_in", [False, True])
-def test_unknown_api_paths_answer_json_404(client, iam, logged_in):
-    if logged_in:
-        client.force_login(iam)
-    response = client.get("/api/v1/no-such-thing/")
+def test_unknown_api_paths_answer_json_404(anyone):
+    response = anyone.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json" and response.json() == {"detail": "Not found."}
 
