@@ -6,7 +6,6 @@ import django_filters
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from approvals.models import ApprovalRequest, ApprovalStep, IntakeRequest
@@ -20,7 +19,7 @@ from approvals.serializers import (
 )
 from approvals.services import intake as intake_services
 from governance.actors import from_request
-from governance.api_common import FreshRowMixin
+from governance.api_common import FreshRowMixin, detail_post
 from governance.errors import NotAllowed
 from governance.people.models import Role
 from inventory.models import RiskTier
@@ -94,16 +93,14 @@ class IntakeRequestViewSet(
         body.is_valid(raise_exception=True)
         return body.validated_data
 
-    @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentInputSerializer, responses=IntakeRequestSerializer)
     def submit(self, request, pk=None):
         intake = intake_services.submit(
             from_request(request), self.get_object(), comment=self._body(request)["comment"]
         )
         return self.fresh(intake)
 
-    @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentInputSerializer, responses=IntakeRequestSerializer)
     def withdraw(self, request, pk=None):
         intake = intake_services.withdraw(
             from_request(request), self.get_object(), reason=self._body(request)["comment"]
@@ -121,23 +118,21 @@ class IntakeRequestViewSet(
         )
         return self.fresh(intake)
 
-    @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentInputSerializer, responses=IntakeRequestSerializer)
     def approve(self, request, pk=None):
         return self._decide(request, "approve")
 
-    @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentInputSerializer, responses=IntakeRequestSerializer)
     def reject(self, request, pk=None):
         return self._decide(request, "reject")
 
-    @extend_schema(request=CommentInputSerializer, responses=IntakeRequestSerializer)
-    @action(detail=True, methods=["post"], url_path="request-changes")
+    @detail_post(
+        request=CommentInputSerializer, responses=IntakeRequestSerializer, url_path="request-changes"
+    )
     def request_changes(self, request, pk=None):
         return self._decide(request, "request_changes")
 
-    @extend_schema(request=RaiseTierSerializer, responses=IntakeRequestSerializer)
-    @action(detail=True, methods=["post"], url_path="raise-tier")
+    @detail_post(request=RaiseTierSerializer, responses=IntakeRequestSerializer, url_path="raise-tier")
     def raise_tier(self, request, pk=None):
         intake = self.get_object()
         if not request.user.has_role(Role.IAM) or request.user.is_auditor:  # 403 before the body

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -26,6 +29,18 @@ def validated(serializer_class, request) -> dict:
     body = serializer_class(data=request.data)
     body.is_valid(raise_exception=True)
     return body.validated_data
+
+
+def detail_post(request, responses=empty, **action_kwargs):
+    """A viewset's POST on one row (`<pk>/<name>/`, or `url_path`), documented with its body
+    (`request`) and its answer (`responses`): the `@extend_schema` + `@action` pair of every state
+    change."""
+
+    def decorate(method):
+        endpoint = action(detail=True, methods=["post"], **action_kwargs)(method)
+        return extend_schema(request=request, responses=responses)(endpoint)
+
+    return decorate
 
 
 # For viewsets whose actions answer with the row they changed: read again through the viewset's own

@@ -22,7 +22,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from governance.access import MEMBERS
 from governance.actors import from_request
-from governance.api_common import StewardPagination
+from governance.api_common import StewardPagination, detail_post
 from governance.errors import NotAllowed
 from governance.paging import (
     BadCursor,
@@ -379,18 +379,15 @@ class IdentityViewSet(
         identity = service(from_request(request), identity, serializer.validated_data["reason"])
         return self._detail(identity)
 
-    @extend_schema(request=TransitionSerializer, responses=IdentityDetailSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=TransitionSerializer, responses=IdentityDetailSerializer)
     def suspend(self, request, pk=None):
         return self._transition(request, services.suspend)
 
-    @extend_schema(request=TransitionSerializer, responses=IdentityDetailSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=TransitionSerializer, responses=IdentityDetailSerializer)
     def reactivate(self, request, pk=None):
         return self._transition(request, services.reactivate, governor_only=True)
 
-    @extend_schema(request=TransitionSerializer, responses=IdentityDetailSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=TransitionSerializer, responses=IdentityDetailSerializer)
     def decommission(self, request, pk=None):
         return self._transition(request, services.decommission)
 
@@ -400,8 +397,9 @@ class IdentityViewSet(
             raise NotAllowed("Only the identity's owners, IAM or Security may change its credentials.")
         return identity
 
-    @extend_schema(request=CredentialAddSerializer, responses={201: CredentialSerializer})
-    @action(detail=True, methods=["post"], url_path="credentials")
+    @detail_post(
+        request=CredentialAddSerializer, responses={201: CredentialSerializer}, url_path="credentials"
+    )
     def add_credential(self, request, pk=None):
         """Record one more credential (metadata only: kind, label or fingerprint, storage, dates)."""
         identity = self._editable(request)
@@ -412,8 +410,11 @@ class IdentityViewSet(
         credential = services.add_credential(from_request(request), identity, data, reason)
         return Response(CredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=RotationSerializer, responses=CredentialSerializer)
-    @action(detail=True, methods=["post"], url_path=r"credentials/(?P<credential_id>[0-9]+)/rotate")
+    @detail_post(
+        request=RotationSerializer,
+        responses=CredentialSerializer,
+        url_path=r"credentials/(?P<credential_id>[0-9]+)/rotate",
+    )
     def rotate_credential(self, request, pk=None, credential_id=None):
         """Record that a live credential was rotated; its age restarts from `rotated_at`."""
         identity = self._editable(request)
@@ -423,8 +424,7 @@ class IdentityViewSet(
         credential = services.record_rotation(from_request(request), credential, **serializer.validated_data)
         return Response(CredentialSerializer(credential).data)
 
-    @extend_schema(request=None, responses=UsageEventSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=None, responses=UsageEventSerializer)
     def usage(self, request, pk=None):
         """Report one use: {"at", "action", "resource": {"kind", "name"}, "environment"}."""
         identity = self.get_object()

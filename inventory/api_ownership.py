@@ -11,14 +11,13 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from approvals.flows import reactivation, scope
 from approvals.models import ApprovalRequest
 from approvals.services import engine
 from governance.actors import from_request
-from governance.api_common import validated
+from governance.api_common import detail_post, validated
 from governance.ids import IdField
 from governance.people.models import User
 from governance.serializers import AuditEventSerializer
@@ -125,18 +124,15 @@ class OwnershipTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         transfer.refresh_from_db()
         return Response(OwnershipTransferSerializer(transfer).data)
 
-    @extend_schema(request=DecisionSerializer, responses=OwnershipTransferSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=DecisionSerializer, responses=OwnershipTransferSerializer)
     def accept(self, request, pk=None):
         return self._decide(request, ownership.accept_transfer)
 
-    @extend_schema(request=DecisionSerializer, responses=OwnershipTransferSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=DecisionSerializer, responses=OwnershipTransferSerializer)
     def decline(self, request, pk=None):
         return self._decide(request, ownership.decline_transfer)
 
-    @extend_schema(request=DecisionSerializer, responses=OwnershipTransferSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=DecisionSerializer, responses=OwnershipTransferSerializer)
     def cancel(self, request, pk=None):
         return self._decide(request, ownership.cancel_transfer)
 
@@ -245,18 +241,15 @@ class IdentityRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         obj.refresh_from_db()
         return Response(self.get_serializer(obj).data)
 
-    @extend_schema(request=ApprovalDecisionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ApprovalDecisionSerializer)
     def approve(self, request, pk=None):
         return self._act(request, lambda actor, a, comment: engine.approve(actor, a, comment=comment))
 
-    @extend_schema(request=ApprovalDecisionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ApprovalDecisionSerializer)
     def reject(self, request, pk=None):
         return self._act(request, lambda actor, a, comment: engine.reject(actor, a, comment=comment))
 
-    @extend_schema(request=ApprovalDecisionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ApprovalDecisionSerializer)
     def withdraw(self, request, pk=None):
         return self._act(
             request,

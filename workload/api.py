@@ -15,13 +15,13 @@ from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance import audit
 from governance.actors import from_request
+from governance.api_common import detail_post
 from governance.errors import NotAllowed
 from governance.filters import id_filter
 from governance.ids import parse_id
@@ -296,18 +296,15 @@ class TrustedIssuerViewSet(
         issuer = fn(from_request(request), self.get_object().pk, body.validated_data["reason"])
         return Response(self.get_serializer(issuer).data)
 
-    @extend_schema(request=ReasonSerializer, responses=TrustedIssuerSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ReasonSerializer, responses=TrustedIssuerSerializer)
     def approve(self, request, pk=None):
         return self._decided(request, services.approve_issuer)
 
-    @extend_schema(request=ReasonSerializer, responses=TrustedIssuerSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ReasonSerializer, responses=TrustedIssuerSerializer)
     def reject(self, request, pk=None):
         return self._decided(request, services.reject_issuer)
 
-    @extend_schema(request=ReasonSerializer, responses=TrustedIssuerSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ReasonSerializer, responses=TrustedIssuerSerializer)
     def retire(self, request, pk=None):
         return self._decided(request, services.retire_issuer)
 
@@ -390,8 +387,7 @@ class TrustBindingViewSet(
         )
         return Response(self.get_serializer(binding).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonSerializer, responses=TrustBindingSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ReasonSerializer, responses=TrustBindingSerializer)
     def revoke(self, request, pk=None):
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
-from governance.api_common import FreshRowMixin, validated
+from governance.api_common import FreshRowMixin, detail_post, validated
 from governance.decisions import jit, services
 from governance.decisions.models import AccessRequest, DecisionOutcome, DecisionRecord
 from governance.filters import id_filter
@@ -266,18 +265,15 @@ class AccessRequestViewSet(
     def _comment(self, request) -> str:
         return validated(CommentSerializer, request)["comment"]
 
-    @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentSerializer, responses=AccessRequestSerializer)
     def approve(self, request, pk=None):
         return self.fresh(jit.approve(from_request(request), self.get_object(), self._comment(request)))
 
-    @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentSerializer, responses=AccessRequestSerializer)
     def reject(self, request, pk=None):
         return self.fresh(jit.reject(from_request(request), self.get_object(), self._comment(request)))
 
-    @extend_schema(request=CommentSerializer, responses=AccessRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=CommentSerializer, responses=AccessRequestSerializer)
     def end(self, request, pk=None):
         return self.fresh(jit.end_access(from_request(request), self.get_object(), self._comment(request)))
 

@@ -2,10 +2,9 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import action
 
 from governance.actors import from_request
-from governance.api_common import FreshRowMixin, validated
+from governance.api_common import FreshRowMixin, detail_post, validated
 from governance.exceptions import services
 from governance.exceptions.filters import ExceptionFilter
 from governance.exceptions.models import PolicyException
@@ -88,20 +87,17 @@ class ExceptionViewSet(
         exc = services.request_exception(from_request(request), **data)
         return self.fresh(exc, status.HTTP_201_CREATED)
 
-    @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
     def approve(self, request, pk=None):
         comment = validated(ExceptionCommentSerializer, request)["comment"]
         return self.fresh(services.approve(from_request(request), self.get_object(), comment))
 
-    @extend_schema(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ExceptionCommentSerializer, responses=ExceptionSerializer)
     def reject(self, request, pk=None):
         comment = validated(ExceptionCommentSerializer, request)["comment"]
         return self.fresh(services.reject(from_request(request), self.get_object(), comment))
 
-    @extend_schema(request=ExceptionReasonSerializer, responses=ExceptionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ExceptionReasonSerializer, responses=ExceptionSerializer)
     def revoke(self, request, pk=None):
         reason = validated(ExceptionReasonSerializer, request)["reason"]
         return self.fresh(services.revoke_exception(from_request(request), self.get_object(), reason))

@@ -10,12 +10,11 @@ from __future__ import annotations
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.actors import from_request
-from governance.api_common import validated
+from governance.api_common import detail_post, validated
 from governance.permissions import AuditorReadOnly, ReadAllRoles, TokenScopePermission
 from governance.policy import services
 from governance.policy.models import PolicyVersion
@@ -127,13 +126,11 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         decided = decide(from_request(request), self.get_object(), comment)
         return Response(PolicyVersionSerializer(decided).data)
 
-    @extend_schema(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)
     def approve(self, request, version=None):
         return self._decide(request, services.approve_policy)
 
-    @extend_schema(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=PolicyDecisionSerializer, responses=PolicyVersionSerializer)
     def reject(self, request, version=None):
         return self._decide(request, services.reject_policy)
 

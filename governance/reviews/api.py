@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.actors import from_request
-from governance.api_common import FreshRowMixin, validated
+from governance.api_common import FreshRowMixin, detail_post, validated
 from governance.errors import NotAllowed
 from governance.ids import IdField
 from governance.people.models import Role
@@ -188,15 +188,13 @@ class ReviewCampaignViewSet(
     def verify(self, request, pk=None):
         return Response(services.verify_population(self.get_object()))
 
-    @extend_schema(request=None, responses=ReviewCampaignSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=None, responses=ReviewCampaignSerializer)
     def close(self, request, pk=None):
         campaign = self.get_object()
         services.close_campaign(from_request(request), campaign)
         return self.fresh(campaign)
 
-    @extend_schema(request=None, responses=dict)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=None, responses=dict)
     def remind(self, request, pk=None):
         return Response(services.send_reminders(from_request(request), self.get_object()))
 
@@ -219,8 +217,7 @@ class ReviewItemViewSet(FreshRowMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return ReviewItemDetailSerializer if self.action == "retrieve" else ReviewItemSerializer
 
-    @extend_schema(request=DecideSerializer, responses=ReviewItemDetailSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=DecideSerializer, responses=ReviewItemDetailSerializer)
     def decide(self, request, pk=None):
         item = self.get_object()
         if not can_decide(request.user, item):  # who may decide comes before what they sent
@@ -245,21 +242,18 @@ class ReviewItemViewSet(FreshRowMixin, viewsets.ReadOnlyModelViewSet):
         item = self.get_queryset().get(pk=item.pk)
         return Response(self.get_serializer(item).data)
 
-    @extend_schema(request=NoteSerializer, responses=ReviewItemDetailSerializer)
-    @action(detail=True, methods=["post"], url_path="sign-off")
+    @detail_post(request=NoteSerializer, responses=ReviewItemDetailSerializer, url_path="sign-off")
     def sign_off(self, request, pk=None):
         note = validated(NoteSerializer, request)["note"]
         return self.fresh(services.sign_off(from_request(request), self.get_object(), note))
 
-    @extend_schema(request=NoteSerializer, responses=ReviewItemDetailSerializer)
-    @action(detail=True, methods=["post"], url_path="confirm-remediation")
+    @detail_post(request=NoteSerializer, responses=ReviewItemDetailSerializer, url_path="confirm-remediation")
     def confirm_remediation(self, request, pk=None):
         note = validated(NoteSerializer, request)["note"]
         item = services.confirm_remediation(from_request(request), self.get_object(), note)
         return self.fresh(item)
 
-    @extend_schema(request=ReviewReassignSerializer, responses=ReviewItemDetailSerializer)
-    @action(detail=True, methods=["post"])
+    @detail_post(request=ReviewReassignSerializer, responses=ReviewItemDetailSerializer)
     def reassign(self, request, pk=None):
         item = self.get_object()
         require_iam(from_request(request), "reassign reviewers")  # 403 before the body is read
