@@ -29,7 +29,6 @@ FINDINGS_LIST = lists.register(
             ("seen", "Seen"),
             ("frameworks", "Frameworks"),
         ),
-        default=("rule", "identity", "severity", "status", "due_at", "evidence", "seen", "frameworks"),
         fixed=("rule",),
     )
 )

@@ -31,8 +31,12 @@ class ListSpec:
     export_name: str  # its CSV of the current filter
     roles: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (key, label) in the order the table shows them
-    default: tuple[str, ...]
+    default: tuple[str, ...] = field(default=())  # shown until a person chooses; none given: every column
     fixed: tuple[str, ...] = field(default=())  # always shown (the row's link)
+
+    def __post_init__(self):
+        if not self.default:
+            object.__setattr__(self, "default", tuple(key for key, _ in self.columns))
 
     def label(self, key: str) -> str:
         return dict(self.columns)[key]

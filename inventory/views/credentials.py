@@ -38,17 +38,6 @@ CREDENTIALS_LIST = lists.register(
             ("expires_at", "Expires"),
             ("status", "Status"),
         ),
-        default=(
-            "label",
-            "identity",
-            "team",
-            "kind",
-            "issued_at",
-            "last_rotated_at",
-            "age",
-            "expires_at",
-            "status",
-        ),
         fixed=("identity",),
     )
 )
