@@ -312,18 +312,37 @@ class TrustedIssuerViewSet(
 # ---------------------------------------------------------------- bindings
 
 
-# A binding's trail: written by Steward as it is created, decided, revoked and used; never by the caller.
-BINDING_TRAIL = ("created_by", "created_at", "decided_at", "revoked_at", "revoked_by", "last_exchange_at")
-
-
 class TrustBindingSerializer(serializers.ModelSerializer):
     identity_name = serializers.CharField(source="identity.name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = TrustBinding
-        fields = ["id", "issuer", "identity", "identity_name", "claims", "state", "reason", *BINDING_TRAIL]
-        read_only_fields = ["state", *BINDING_TRAIL, "identity_name"]
+        fields = [
+            "id",
+            "issuer",
+            "identity",
+            "identity_name",
+            "claims",
+            "state",
+            "reason",
+            "created_by",
+            "created_at",
+            "decided_at",
+            "revoked_at",
+            "revoked_by",
+            "last_exchange_at",
+        ]
+        read_only_fields = [
+            "state",
+            "created_by",
+            "created_at",
+            "decided_at",
+            "revoked_at",
+            "revoked_by",
+            "last_exchange_at",
+            "identity_name",
+        ]
 
 
 class TrustBindingFilter(django_filters.FilterSet):
