@@ -39,6 +39,7 @@ def campaign_list(request):
         "page": page,
         "rows": rows,
         "state": state,
+        "states": ReviewCampaign.State.choices,
         "query": without_page(request.GET),
         "now": timezone.now(),
     }

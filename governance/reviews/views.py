@@ -27,7 +27,7 @@ from governance.reviews import services
 from governance.reviews.forms import DecisionForm, NoteForm, apply_service_errors
 from governance.reviews.models import ReviewItem
 from governance.reviews.queries import review_history
-from inventory.models import Grant, UsageEvent
+from inventory.models import Grant, RiskTier, UsageEvent
 
 D = ReviewItem.Decision
 USAGE_WINDOW_DAYS = 90
@@ -63,7 +63,7 @@ def my_reviews(request):
             messages.error(request, f"Campaign: {not_an_id(campaign_id)}")
             status = 400
         pending = pending.filter(campaign_id=wanted)
-    if tier in ("low", "medium", "high", "critical"):
+    if tier in RiskTier.values:
         pending = pending.filter(risk_tier=tier)
     page = Paginator(pending, 25).get_page(request.GET.get("page"))
     # Low-tier rows show their grants inline, so rendering them counts as displaying them.
@@ -75,6 +75,7 @@ def my_reviews(request):
         "now": now,
         "filter_campaign": campaign_id,
         "filter_tier": tier,
+        "tiers": RiskTier.choices,
         "signoff_queue": _signoff_queue(user) if user.is_iam else None,
         "remediations": _my_remediations(user),
     }
