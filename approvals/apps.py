@@ -10,6 +10,7 @@ class ApprovalsConfig(AppConfig):
         from approvals import (
             identity,
             jobs,  # noqa: F401  (registers approvals' scheduled jobs)
+            notifications,
             tasks,  # noqa: F401  (the Celery task notifications enqueue by name)
         )
         from approvals.flows import activation, reactivation, scope  # noqa: F401  (their approval kinds)
@@ -18,5 +19,6 @@ class ApprovalsConfig(AppConfig):
 
         routes.register("activation", activation)
         routes.register("scope", scope)
+        routes.register("notifications", notifications)
 
         identity.register()  # the intake and approval requests in an identity's timeline

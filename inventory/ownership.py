@@ -25,6 +25,7 @@ from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.links import link
 from governance.people.models import User
+from inventory import routes
 from inventory.models import Credential, Identity, OwnershipTransfer
 from inventory.services import is_owner, require_governor, snapshot
 
@@ -40,10 +41,10 @@ def _identities(n: int) -> str:
 
 
 def _tell(event: str, users, subject: str, body: str, path: str) -> None:
-    """Notify after commit (nothing is sent if the change rolls back)."""
-    from approvals.notifications import notify, recipients_from
-
-    notify(event, recipients_from(users), subject, body, path)
+    """Notify after commit (nothing is sent if the change rolls back), through the outbox approvals
+    registers in `inventory.routes`."""
+    outbox = routes.notifications()
+    outbox.notify(event, outbox.recipients_from(users), subject, body, path)
 
 
 def _ids(identities: Iterable[Identity | int]) -> list[int]:

@@ -7,7 +7,9 @@ inventory imports nothing above it:
 
 - `activation()`: `needs_route(tier)`, `routed_tiers()`, `request_activation(actor, identity, *,
   origin, reason)`, `activate_now(actor, identity_id, reason)`;
-- `scope()`: `request_scope_change(actor, identity, ...)`.
+- `scope()`: `request_scope_change(actor, identity, ...)`;
+- `notifications()`: the outbox that tells people (`notify(event, recipients, subject, body, path)`,
+  `recipients_from(users)`), which ownership transfers use.
 """
 
 from __future__ import annotations
@@ -34,3 +36,7 @@ def activation() -> ModuleType:
 
 def scope() -> ModuleType:
     return _flow("scope")
+
+
+def notifications() -> ModuleType:
+    return _flow("notifications")

@@ -127,3 +127,15 @@ def test_the_proposed_new_owner_is_told(
         ownership.propose_transfer(owner, [identity], owner2, "hand-over")
     assert [m.to for m in mailoutbox] == [[owner2.email]]
     assert identity.name in mailoutbox[0].body
+
+
+def test_the_proposed_new_owner_is_told_through_the_outbox(owner, owner2, identity):
+    """Ownership transfers notify through the outbox approvals registers in `inventory.routes` (the
+    inventory imports nothing above it): one row, in the proposal's transaction, for the new owner."""
+    from approvals.models import Notification
+    from governance.links import link
+
+    ownership.propose_transfer(owner, [identity], owner2, "moving to payments")
+    (note,) = Notification.objects.filter(event="ownership.transfer_proposed")
+    assert [r["username"] for r in note.recipients] == ["owner2"]
+    assert note.url.endswith(link(ownership.TRANSFERS_PAGE))
