@@ -135,22 +135,48 @@ def _get(ctx: dict, spec: dict):
     return ctx["client"].get(spec["path"])
 
 
+def _caller(ctx: dict, path: str):
+    """One warm request of `path` (session or, under /api/, token), or one decision question."""
+    if path == "decision":
+        body = _decision_bodies(10)[0]
+        return lambda: ctx["token_client"].post(DECISIONS_PATH, body, content_type="application/json")
+    spec = {"auth": "token" if path.startswith("/api/") else "session", "path": path}
+    return lambda: _get(ctx, spec)
+
+
+def depth_sweep(ctx: dict, path: str, requests: int = 15) -> None:
+    """The same request called from 0 to 39 extra Python frames deep. CPython 3.11 keeps frames in
+    16 KiB chunks and frees a chunk as soon as the stack drops below it (python/cpython#142183, fixed
+    in 3.13/3.14): a loop that calls across a chunk boundary maps and unmaps memory on every call.
+    Where a page's row loop falls depends on how deep the page is called, so an in-process figure can
+    move by half with no change to the code. A real change moves every depth; that effect moves some."""
+    call = _caller(ctx, path)
+
+    def nested(depth: int):
+        return call() if depth == 0 else nested(depth - 1)
+
+    for _ in range(3):
+        call()
+    rows = []
+    for depth in range(0, 40, 3):
+        samples = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            nested(depth)
+            samples.append(time.perf_counter() - started)
+        rows.append((depth, summary(samples)["p50_ms"]))
+        print(f"{path} at {depth:2d} extra frames: p50 {rows[-1][1]} ms", flush=True)
+    figures = sorted(p50 for _, p50 in rows)
+    middle = round(statistics.median(figures), 2)
+    print(f"{path}: p50 from {figures[0]} to {figures[-1]} ms over the depths, median {middle}")
+
+
 def profile(ctx: dict, path: str, requests: int = 20) -> None:
     """Where a request's time goes: pyinstrument over `requests` warm requests of `path` (session or,
     under /api/, token), or of one decision question (`decision`). Prints the call tree."""
     from pyinstrument import Profiler
 
-    if path == "decision":
-        body = _decision_bodies(10)[0]
-
-        def call():
-            return ctx["token_client"].post(DECISIONS_PATH, body, content_type="application/json")
-    else:
-        spec = {"auth": "token" if path.startswith("/api/") else "session", "path": path}
-
-        def call():
-            return _get(ctx, spec)
-
+    call = _caller(ctx, path)
     for _ in range(3):
         response = call()
     print(f"{path}: {response.status_code}", flush=True)

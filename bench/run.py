@@ -144,6 +144,12 @@ def main() -> None:
         metavar="PATH",
         help="profile 20 requests of PATH (e.g. /inventory/, or 'decision') with pyinstrument and stop",
     )
+    parser.add_argument(
+        "--depth-sweep",
+        metavar="PATH",
+        help="time PATH (or 'decision') called from 0 to 39 extra Python frames deep and stop: tells "
+        "CPython 3.11's stack-chunk effect (bench/README.md) from a real change",
+    )
     parser.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one measured job in this process
     args = parser.parse_args()
     url = database_url(args.size)
@@ -191,6 +197,9 @@ def main() -> None:
     context = measure.prepare(report["estate"])
     if args.profile:
         measure.profile(context, args.profile)
+        return
+    if args.depth_sweep:
+        measure.depth_sweep(context, args.depth_sweep)
         return
     env, seconds = bench_environment(url), profile["http_seconds"]
     # Reads first (in-process, then through gunicorn), on the freshly vacuumed estate; then the
