@@ -56,7 +56,14 @@ def estate(role_users, team):
     return {"identity": bot, "intake": intake, "campaign": campaign}
 
 
+# Colours are judged once they settle: a button just clicked is mid-way through Bootstrap's 0.15 s
+# colour transition, and axe would measure the in-between frame (seen on a faster machine).
+SETTLED = """() => document.getAnimations().every(
+  (a) => !(a instanceof CSSTransition) || a.playState !== "running")"""
+
+
 def _violations(page) -> list[dict]:
+    page.wait_for_function(SETTLED)
     page.add_script_tag(path=str(AXE))
     return [v for v in page.evaluate(RUN_AXE) if v["impact"] in BLOCKING]
 
