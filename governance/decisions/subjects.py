@@ -311,15 +311,19 @@ def subjects_for(rows: list[IdentityRow]) -> dict[int, Subject]:
 def _build(rows: list[IdentityRow]) -> dict[int, Subject]:
     ids = [r.pk for r in rows]
     grants: dict[int, list[GrantFact]] = {pk: [] for pk in ids}
-    for g in Grant.objects.current().filter(identity_id__in=ids).order_by("pk"):
-        grants[g.identity_id].append(
+    # Tuples, not model instances: the sweep's threat profiles build subjects for every AI identity.
+    current = Grant.objects.current().filter(identity_id__in=ids).order_by("pk")
+    for pk, identity_id, kind, name, actions, origin, expires_at in current.values_list(
+        "pk", "identity_id", "resource_kind", "resource_name", "actions", "origin", "expires_at"
+    ):
+        grants[identity_id].append(
             GrantFact(
-                id=str(g.pk),
-                resource_kind=g.resource_kind,
-                resource_pattern=g.resource_name,
-                actions=frozenset(g.actions or []),
-                jit=g.origin == Grant.Origin.JIT,
-                expires_at=g.expires_at.timestamp() if g.expires_at else None,
+                id=str(pk),
+                resource_kind=kind,
+                resource_pattern=name,
+                actions=frozenset(actions or []),
+                jit=origin == Grant.Origin.JIT,
+                expires_at=expires_at.timestamp() if expires_at else None,
             )
         )
     exceptions = active_exceptions(ids)
