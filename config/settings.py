@@ -140,6 +140,11 @@ else:
         # query it has run five times, on a server connection the next transaction may not get).
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    else:
+        # Django turns psycopg's preparing off by default (for poolers). Only the hot statements run
+        # with parameters bound on the server (governance.prepared); those are prepared once run
+        # five times on a connection. Every other statement binds on the client and is never prepared.
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "governance.User"

@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from governance import signing
+from governance.prepared import server_bound_cursor
 from workload.models import IssuedToken, TrustBinding
 
 ACCESS = "access-token"
@@ -259,7 +260,7 @@ def state_of(jti: str) -> TokenState | None:
             f"LEFT JOIN {qn(binding.db_table)} b ON b.{qn('id')} = t.{qn(token.get_field('binding').column)} "
             f"WHERE t.{qn('jti')} = %s"
         )
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(_STATE_SQL[0], [jti])
         row = cursor.fetchone()
     if row is None:

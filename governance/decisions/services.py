@@ -36,6 +36,7 @@ from governance.ids import not_an_id, parse_id
 from governance.people.models import Role
 from governance.policy import cedar
 from governance.policy.cedar_sets import active_compiled, compiled_version
+from governance.prepared import server_bound_cursor
 from inventory.models import (
     ACTION_VALUES,
     ENVIRONMENT_VALUES,
@@ -459,7 +460,7 @@ def _insert_in_one_statement(rows: list[dict], usage: list[dict]) -> bool:
         ]
     for values in usage:
         params += [values[name] for name in _USAGE_COLUMNS]
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, params)
     return True
 

@@ -30,6 +30,7 @@ from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding
 from governance.policy.cedar import ExceptionFact, GrantFact, Subject
 from governance.policy.models import CedarPolicySet
+from governance.prepared import server_bound_cursor
 from inventory.models import Grant, Identity
 
 CACHE_SECONDS = 600
@@ -228,7 +229,7 @@ def lookup(ids: Iterable[int] = (), external: Iterable[tuple[str, str]] = ()) ->
         real.get(p, p) if isinstance(p, (int, str)) and not isinstance(p, bool) else p
         for p in statement.params
     ]
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(statement.sql, params)
         raw = cursor.fetchall()
     if statement.converters:

@@ -13,6 +13,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from governance.people.models import ApiToken, User
+from governance.prepared import server_bound_cursor
 
 TOKEN_PREFIX = "stw_"
 
@@ -66,7 +67,7 @@ def _token_with_roles(token_hash: str) -> ApiToken | None:
         return token
     if not _TOKEN_SQL:
         _TOKEN_SQL.append(_token_statement())
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(_TOKEN_SQL[0], [token_hash])
         row = cursor.fetchone()
     if row is None:

@@ -1,0 +1,72 @@
+"""Statements PostgreSQL plans once: the hot paths' cursor with parameters bound on the server.
+
+Django's PostgreSQL backend binds parameters on the client (psycopg's `ClientCursor`): every statement
+reaches the server as new SQL text, which PostgreSQL parses and plans again. For the decision
+endpoint's three statements (the token, the identity's cache-key inputs, the answer's row) planning
+cost several times their execution: 0.27 → 0.05 ms of PostgreSQL CPU for the token, 0.44 → 0.08 ms
+for the lookup, measured per statement from the server process's CPU (bench/README.md, "Prepared
+statements"). Through `server_bound_cursor()` the parameters travel separately, and psycopg prepares a
+statement on its connection once it has run `prepare_threshold` times (5 by default); PostgreSQL then
+reuses the plan (its own choice between a generic and a custom plan).
+
+Only statements whose text is fixed per shape belong here (no literals that change per call), or each
+call would prepare a new one. Behind PgBouncer in transaction mode the settings turn preparing off
+(`prepare_threshold = None`): the parameters are still bound on the server, nothing is prepared.
+The cursor is Django's own wrapper around psycopg's, so query counting, `execute_wrapper` and error
+translation behave as for `connection.cursor()`. Other databases get `connection.cursor()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, DataError, connections
+
+
+@contextmanager
+def server_bound_cursor() -> Iterator:
+    db = connections[DEFAULT_DB_ALIAS]  # `connection` is a proxy: each attribute would look it up again
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    # What `connection.cursor()` does, with the server-binding cursor class in place of the default.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        raw = ServerBindingCursor(db.connection)
+    cursor = _DebugWrapper(raw, db) if db.queries_logged else db.make_cursor(raw)
+    with cursor:
+        yield cursor
+
+
+def _debug_wrapper_class():
+    from django.db.backends.postgresql.base import CursorDebugWrapper
+
+    class DebugWrapper(CursorDebugWrapper):
+        """Logs a statement with its values filled in, as Django's own cursors do (psycopg keeps no
+        text of a prepared statement's execution, so Django's way would log None)."""
+
+        def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
+            if use_last_executed_query and not many and params is not None:
+                try:
+                    sql = self.db.ops.compose_sql(sql, params)
+                except DataError:
+                    pass  # logged as written
+            return super().debug_sql(sql, params, False, many)
+
+    return DebugWrapper
+
+
+def _DebugWrapper(raw, db):  # noqa: N802 - built on first use: the PostgreSQL backend imports psycopg
+    global _DEBUG_WRAPPER
+    if _DEBUG_WRAPPER is None:
+        _DEBUG_WRAPPER = _debug_wrapper_class()
+    return _DEBUG_WRAPPER(raw, db)
+
+
+_DEBUG_WRAPPER = None

@@ -1,0 +1,74 @@
+"""The hot statements' cursor (governance.prepared): bound on the server and prepared once run a few
+times on PostgreSQL, never prepared when preparing is off (PgBouncer), logged and translated like
+Django's own cursors everywhere."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+
+from governance.actors import system
+from governance.people.tokens import _token_with_roles, hash_token
+from governance.prepared import server_bound_cursor
+from inventory.tokens import issue_token
+
+pytestmark = pytest.mark.django_db
+
+on_postgresql = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="prepared statements are PostgreSQL's"
+)
+
+
+def _prepared_token_statements() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%token_hash%"]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def token_hash(iam):
+    return hash_token(issue_token(system("test"), iam, scope="read", days=1, name="prepared")[1])
+
+
+@on_postgresql
+def test_the_token_statement_is_prepared_after_it_has_run_a_few_times(token_hash):
+    threshold = connection.connection.prepare_threshold
+    assert threshold is not None  # the settings turn psycopg's preparing on (Django turns it off)
+    before = _prepared_token_statements()
+    for _ in range(threshold + 1):
+        token = _token_with_roles(token_hash)
+    assert token is not None and token.token_hash == token_hash
+    assert _prepared_token_statements() == before + 1
+    for _ in range(3):
+        assert _token_with_roles(token_hash).pk == token.pk  # answered by the prepared statement
+    assert _prepared_token_statements() == before + 1  # once, not once a call
+
+
+@on_postgresql
+def test_nothing_is_prepared_when_preparing_is_off(token_hash):
+    """What STEWARD_PGBOUNCER=1 sets (prepare_threshold None): parameters still bound on the server."""
+    raw = connection.connection
+    saved = raw.prepare_threshold
+    raw.prepare_threshold = None
+    try:
+        before = _prepared_token_statements()
+        for _ in range(8):
+            assert _token_with_roles(token_hash) is not None
+        assert _prepared_token_statements() == before
+    finally:
+        raw.prepare_threshold = saved
+
+
+def test_statements_are_logged_with_their_values(token_hash):
+    with CaptureQueriesContext(connection) as queries:
+        _token_with_roles(token_hash)
+    assert len(queries.captured_queries) == 1
+    assert token_hash in queries.captured_queries[0]["sql"]
+
+
+def test_database_errors_are_djangos(db):
+    with pytest.raises(DatabaseError), server_bound_cursor() as cursor:
+        cursor.execute("SELECT no_such_column FROM governance_apitoken WHERE id = %s", [1])
