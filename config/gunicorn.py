@@ -13,9 +13,15 @@ import multiprocessing
 import os
 
 bind = os.environ.get("STEWARD_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("STEWARD_WEB_WORKERS", multiprocessing.cpu_count()))
+# More processes than cores, as gunicorn's documentation advises ((2 × cores) + 1), and few threads
+# each. A threaded worker keeps the keep-alive connections it accepted, and whichever worker wakes first
+# may accept most of them: with one process per core, eight clients' connections often all landed on one
+# worker, which used one core while the other idled (decisions: 371/s with one worker at 7.8 s of CPU
+# and the other at 0; 600–650/s with 4–5 workers). With more processes than cores the kernel spreads
+# the busy ones over every core however the connections fell (bench/README.md).
+workers = int(os.environ.get("STEWARD_WEB_WORKERS", 2 * multiprocessing.cpu_count() + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("STEWARD_WEB_THREADS", "4"))
+threads = int(os.environ.get("STEWARD_WEB_THREADS", "2"))
 keepalive = 5  # seconds an idle client connection stays open (behind a load balancer, keep it above 0)
 timeout = 60
 graceful_timeout = 30
