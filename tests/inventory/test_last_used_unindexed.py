@@ -1,0 +1,34 @@
+"""`last_used_at` moves on every usage batch and once a minute per identity that decisions answer for:
+no index may cover it, so PostgreSQL updates it in place (a HOT update) without writing an entry
+into each of the table's indexes (migration inventory.0013, bench/README.md "Usage ingestion")."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("table", ["inventory_identity", "inventory_grant"])
+def test_no_index_covers_last_used_at(table):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    covering = [name for name, c in constraints.items() if c["index"] and "last_used_at" in c["columns"]]
+    assert covering == []
+
+
+def test_owner_has_one_index_not_two():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "inventory_identity")
+    on_owner = [n for n, c in constraints.items() if c["index"] and c["columns"] == ["owner_id"]]
+    assert len(on_owner) == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="fillfactor is PostgreSQL's")
+@pytest.mark.parametrize("table", ["inventory_identity", "inventory_grant"])
+def test_pages_keep_room_for_heap_only_updates(table):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [table])
+        (options,) = cursor.fetchone()
+    assert "fillfactor=90" in (options or [])
