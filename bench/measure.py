@@ -529,11 +529,14 @@ def run_job(name: str) -> None:
     out: dict = {}
     now = timezone.now()
     if name == "sweep":
-        from governance.findings.sweep import run_sweep
+        from governance.jobs.runner import run_job as run_registered
 
+        # Through the job runner, as beat runs it: the run is recorded (JobRun), so the evidence pack
+        # after it does not sweep first. Run directly, the first pack on a new estate swept as well
+        # ("a fresh install sweeps before its first pack"): +35 s and the sweep's 690 MiB peak.
         with CaptureQueriesContext(connection) as captured:
             started = time.monotonic()
-            result = run_sweep()
+            result = run_registered("sweep", trigger="bench").summary
             out["seconds"] = time.monotonic() - started
         out["queries"] = len(captured.captured_queries)
         out["detail"] = {k: result.get(k) for k in ("opened", "resolved", "unresolved")}
