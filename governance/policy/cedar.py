@@ -627,6 +627,11 @@ def _content_digest(text: str, schema_text: str) -> str:
     return digest
 
 
+def defaults_digest() -> str:
+    """The shipped set's content digest (as `compile_policy_set` keys it)."""
+    return _content_digest(default_policy_text(), default_schema_text())
+
+
 def compile_policy_set(version: int, text: str, schema_text: str) -> CompiledPolicySet:
     """Parse once per (version, content); kept in this process (a few sets at most)."""
     key = (version, _content_digest(text, schema_text))

@@ -65,6 +65,15 @@ def compiled_version(version: int | None, digest: str | None = None) -> cedar.Co
     return cedar.compile_policy_set(row.version, row.text, row.schema)
 
 
+def active_fingerprint() -> tuple[int, str]:
+    """The active set's (version, content digest); the shipped defaults' when none is active. Two
+    equal fingerprints answer every question alike."""
+    row = CedarPolicySet.objects.filter(is_active=True).values_list("version", "digest").first()
+    if row:
+        return row
+    return cedar.DEFAULT_VERSION, cedar.defaults_digest()
+
+
 def active_compiled() -> cedar.CompiledPolicySet:
     row = CedarPolicySet.objects.filter(is_active=True).values_list("version", "digest").first()
     return compiled_version(*row) if row else compiled_version(None)

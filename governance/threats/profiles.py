@@ -10,11 +10,16 @@ per 500 identities, plus grants and exceptions when not cached).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -160,6 +165,19 @@ def profiles(
     """Profiles of the AI identities in `identities` (default: every live one), ordered by name."""
     now = now or timezone.now()
     policy = policy or current_policy()
+    facts = _facts(identities, now, policy)
+    if not facts:
+        return []
+    version = _ask_cedar(facts, now)
+    book = catalogue(policy.get("threat_catalogue"))
+    if version is None:  # nothing asked of Cedar: name the version that would answer
+        version = _active_cedar_version()
+    return [_assess(f, book, version) for f in facts]
+
+
+def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[rules.Facts]:
+    """The rules' facts of the AI identities in `identities`, ordered by name (Cedar's answers not yet
+    asked): one query each for the identities, grants, credentials, findings and exceptions."""
     selected = (identities if identities is not None else ai_identities()).filter(kind__in=rules.AI_KINDS)
     rows = list(
         selected.order_by("name", "pk").values(
@@ -230,11 +248,7 @@ def profiles(
         )
         for r in rows
     ]
-    version = _ask_cedar(facts, now)
-    book = catalogue(policy.get("threat_catalogue"))
-    if version is None:  # nothing asked of Cedar: name the version that would answer
-        version = _active_cedar_version()
-    return [_assess(f, book, version) for f in facts]
+    return facts
 
 
 def profiles_in_batches(
@@ -324,23 +338,120 @@ def finding_hits(now: datetime) -> Iterable[Hit]:
     """`agent_threat_uncontrolled`: one hit per active AI identity with an uncontrolled threat, listing
     each with its missing control. High when Cedar allows something in prod that should be held;
     never critical (an open critical finding would itself block prod and hide the gap)."""
-    for profile in profiles_in_batches(ai_identities([Identity.Status.ACTIVE]), now=now):
-        uncontrolled = profile.uncontrolled
+    for identity_id, name, verdict in sweep_verdicts(ai_identities([Identity.Status.ACTIVE]), now):
+        uncontrolled = verdict.uncontrolled
         if not uncontrolled:
             continue
         high = any(t.code in CEDAR_BACKED for t in uncontrolled)
         yield Hit(
-            profile.identity_id,
+            identity_id,
             Severity.HIGH if high else Severity.MEDIUM,
             {
                 "summary": "Uncontrolled: "
                 + "; ".join(f"{t.label} ({', '.join(t.gaps)})" for t in uncontrolled),
                 "threats": [{"code": t.code, "name": t.name, "gaps": t.gaps} for t in uncontrolled],
-                "threat_catalogue": profile.catalogue_version,
-                "cedar_policy_version": profile.cedar_version,
+                "threat_catalogue": verdict.catalogue_version,
+                "cedar_policy_version": verdict.cedar_version,
             },
-            profile.identity_name,
+            name,
         )
+
+
+# ---------------------------------------------------------------- the sweep's verdicts, remembered
+# The hourly sweep profiles every active AI identity, and from one hour to the next almost none of
+# them changed. A profile's verdict is a function of its facts, Cedar's facts about the identity (the
+# decisions' cache key), the active Cedar set, the policy document and this code: all of that, hashed,
+# keys the verdict in the shared cache, so an unchanged identity costs its facts' share of five queries
+# and a cache read, not Cedar's answers and the ten rules (three quarters of the sweep's time at
+# 100,000 identities, bench/README.md). Anything that changes changes the key: nothing has to
+# remember to invalidate. Kept a little longer than the sweep's interval.
+
+VERDICT_SECONDS = 2 * 3600
+_CODE: list[str] = []
+
+
+@dataclass(frozen=True)
+class SweepVerdict:
+    uncontrolled: tuple[ThreatResult, ...]
+    catalogue_version: str
+    cedar_version: int | None
+
+
+def _code_digest() -> str:
+    """This code's own digest: a release that changes a rule or the catalogue keys new verdicts."""
+    if not _CODE:
+        from governance.threats import catalogue as catalogue_module
+
+        digest = hashlib.sha256()
+        for module in (rules, catalogue_module, sys.modules[__name__]):
+            digest.update(Path(module.__file__).read_bytes())
+        _CODE.append(digest.hexdigest())
+    return _CODE[0]
+
+
+# Every field of `rules.Facts` but Cedar's answers (asked afterwards), each as the key reads it. A test
+# fails when Facts gains a field that is not here.
+KEYED_FACTS = (
+    "identity_id", "name", "kind", "status", "autonomous", "environments", "data_classification",
+    "vendor", "model_name", "last_used_at", "owner_active", "next_review_due", "today", "grants",
+    "credential_kinds", "static_without_expiry", "static_kinds", "open_findings", "exceptions",
+    "vendor_allowed", "model_allowed",
+)  # fmt: skip
+
+
+def _verdict_key(f: rules.Facts, subject_key: str | None, context: tuple) -> str:
+    """The facts written out the same way in every process (a frozenset's order is not)."""
+    parts = (
+        f.identity_id, f.name, f.kind, f.status, f.autonomous, f.environments, f.data_classification,
+        f.vendor, f.model_name, f.last_used_at.isoformat() if f.last_used_at else None, f.owner_active,
+        f.next_review_due.isoformat() if f.next_review_due else None,
+        f.today.isoformat() if f.today else None,
+        tuple((g.resource_kind, g.resource_name, tuple(sorted(g.actions)), g.jit) for g in f.grants),
+        f.credential_kinds, f.static_without_expiry, f.static_kinds, tuple(sorted(f.open_findings)),
+        f.exceptions, f.vendor_allowed, f.model_allowed,
+    )  # fmt: skip
+    raw = repr((parts, subject_key, context)).encode()
+    return "steward:threats:verdict:" + hashlib.sha256(raw).hexdigest()
+
+
+def sweep_verdicts(
+    identities: QuerySet, now: datetime, *, size: int = 2000
+) -> Iterator[tuple[int, str, SweepVerdict]]:
+    """(id, name, verdict) for the AI identities in `identities`, by name, a batch of `size` at a time:
+    what `profiles` would conclude about their uncontrolled threats, from the cache when nothing that
+    decides it changed."""
+    from governance.decisions import subjects
+    from governance.policy.cedar_sets import active_fingerprint
+
+    policy = current_policy()
+    book = catalogue(policy.get("threat_catalogue"))
+    document = json.dumps(policy.document, sort_keys=True, default=str)
+    context = (active_fingerprint(), policy.version, document, book.version, _code_digest())
+    selected = identities.filter(kind__in=rules.AI_KINDS)
+    ids = list(selected.order_by("name", "pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), size):
+        facts = _facts(Identity.objects.filter(pk__in=ids[start : start + size]), now, policy)
+        subject_keys = {}
+        for at in range(0, len(facts), 500):
+            for row in subjects.lookup(ids=[f.identity_id for f in facts[at : at + 500]]):
+                subject_keys[row.pk] = row.cache_key
+        keys = {f.identity_id: _verdict_key(f, subject_keys.get(f.identity_id), context) for f in facts}
+        known = cache.get_many(list(keys.values()))
+        todo = [f for f in facts if keys[f.identity_id] not in known]
+        if todo:
+            version = _ask_cedar(todo, now)
+            if version is None:
+                version = _active_cedar_version()
+            fresh = {}
+            for f in todo:
+                profile = _assess(f, book, version)
+                fresh[keys[f.identity_id]] = SweepVerdict(
+                    tuple(profile.uncontrolled), profile.catalogue_version, profile.cedar_version
+                )
+            cache.set_many(fresh, VERDICT_SECONDS)
+            known.update(fresh)
+        for f in facts:
+            yield f.identity_id, f.name, known[keys[f.identity_id]]
 
 
 # ---------------------------------------------------------------- the evidence pack

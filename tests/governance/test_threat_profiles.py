@@ -267,3 +267,118 @@ def test_the_dashboard_card_counts_agents_and_its_total_opens_their_list(client,
     assert "ASI02 Tool Misuse and Exploitation" in body
     listed = client.get("/findings/?rule=agent_threat_uncontrolled&status=open").content.decode()
     assert "release-train agent" in listed and "1 in all" in listed
+
+
+# ---------------------------------------------------------------- the sweep's remembered verdicts
+
+
+def _verdicts():
+    return {
+        pk: (name, [t.code for t in v.uncontrolled], v.cedar_version)
+        for pk, name, v in profiles.sweep_verdicts(
+            profiles.ai_identities([Identity.Status.ACTIVE]), timezone.now()
+        )
+    }
+
+
+def _as_profiles_judge():
+    found = profiles.profiles(profiles.ai_identities([Identity.Status.ACTIVE]))
+    return {
+        p.identity_id: (p.identity_name, [t.code for t in p.uncontrolled], p.cedar_version) for p in found
+    }
+
+
+@pytest.fixture
+def judged(release_agent, owner):
+    other = IdentityFactory(
+        name="helper agent", kind=Identity.Kind.AI_AGENT, owner=owner, environments=["dev"]
+    )
+    GrantFactory(identity=other, resource_kind="repository", resource_name="tools/*", actions=["read_code"])
+    _carve_out()  # the release agent's merge in prod is then uncontrolled
+    first = _verdicts()
+    assert first == _as_profiles_judge()
+    assert first[release_agent.pk][1] and "ASI02" in first[release_agent.pk][1]
+    return first, other
+
+
+def test_an_unchanged_estate_is_judged_from_the_cache_alike(judged, monkeypatch):
+    first, _other = judged
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing changed: no rule runs and Cedar is not asked")
+
+    monkeypatch.setattr(profiles, "_assess", never)
+    monkeypatch.setattr(profiles, "_ask_cedar", never)
+    assert _verdicts() == first
+
+
+@pytest.mark.parametrize("change", ["grant", "cedar set", "policy"])
+def test_a_change_is_judged_afresh(judged, release_agent, security, iam, change, monkeypatch):
+    first, other = judged
+    judged_now = []
+    assess = profiles._assess
+    monkeypatch.setattr(profiles, "_assess", lambda f, *a: judged_now.append(f.identity_id) or assess(f, *a))
+    if change == "grant":
+        GrantFactory(identity=other, resource_kind="repository", resource_name="tools/*", actions=["merge"])
+        expected_fresh = {other.pk}
+    elif change == "cedar set":  # the shipped rules back: merge in prod needs JIT again
+        fixed = cedar_sets.save_version(
+            security, text=cedar.default_policy_text(), schema=cedar.default_schema_text(), note="JIT again"
+        )
+        cedar_sets.propose_activation(security, fixed)
+        cedar_sets.approve_activation(iam, fixed)
+        expected_fresh = {release_agent.pk, other.pk}
+    else:  # a new policy document (an allowed-vendor list) is active
+        from governance.policy.models import PolicyVersion
+        from governance.policy.services import current_policy
+
+        policy = current_policy()
+        PolicyVersion.objects.filter(state=PolicyVersion.State.ACTIVE).update(
+            state=PolicyVersion.State.SUPERSEDED
+        )
+        PolicyVersion.objects.create(
+            version=policy.version + 1,
+            document={**policy.document, "allowed_vendors": ["Anthropic"]},
+            state=PolicyVersion.State.ACTIVE,
+        )
+        expected_fresh = {release_agent.pk, other.pk}
+    again = _verdicts()
+    assert set(judged_now) == expected_fresh
+    assert again == _as_profiles_judge()
+    if change == "cedar set":
+        assert "ASI02" not in again[release_agent.pk][1] and "ASI02" in first[release_agent.pk][1]
+
+
+def test_the_verdict_key_reads_every_fact_but_cedars_answers():
+    from dataclasses import fields
+
+    from governance.threats import rules
+
+    assert {f.name for f in fields(rules.Facts)} - {"answers"} == set(profiles.KEYED_FACTS)
+
+
+def test_the_verdict_key_changes_with_any_fact_and_not_with_a_sets_order():
+    from dataclasses import replace
+
+    from governance.threats import rules
+
+    facts = rules.Facts(
+        identity_id=1, name="a", kind="ai_agent", open_findings=frozenset({"x", "y"}),
+        grants=(rules.GrantFacts("repository", "r/*", frozenset({"merge", "open_pr"})),),
+    )  # fmt: skip
+    key = profiles._verdict_key(facts, "subject", ("context",))
+    same = replace(
+        facts,
+        open_findings=frozenset(["y", "x"]),
+        grants=(rules.GrantFacts("repository", "r/*", frozenset(["open_pr", "merge"])),),
+    )
+    assert profiles._verdict_key(same, "subject", ("context",)) == key
+    for changed in (
+        replace(facts, status="suspended"),
+        replace(facts, grants=(rules.GrantFacts("repository", "r/*", frozenset({"merge"})),)),
+        replace(facts, open_findings=frozenset({"x"})),
+        replace(facts, exceptions=("prod_privileged_needs_jit",)),
+    ):
+        assert profiles._verdict_key(changed, "subject", ("context",)) != key
+    assert profiles._verdict_key(facts, "other subject", ("context",)) != key
+    assert profiles._verdict_key(facts, "subject", ("other context",)) != key
