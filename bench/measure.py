@@ -534,12 +534,19 @@ def run_job(name: str) -> None:
         # Through the job runner, as beat runs it: the run is recorded (JobRun), so the evidence pack
         # after it does not sweep first. Run directly, the first pack on a new estate swept as well
         # ("a fresh install sweeps before its first pack"): +35 s and the sweep's 690 MiB peak.
+        # Twice: the run starts with an emptied cache, where the hourly sweep of a live install finds
+        # the verdicts of the hour before (governance.threats.profiles.sweep_verdicts). The second is
+        # the steady state the target is for; the first is reported beside it.
+        started = time.monotonic()
+        run_registered("sweep", trigger="bench")
+        cold = time.monotonic() - started
         with CaptureQueriesContext(connection) as captured:
             started = time.monotonic()
             result = run_registered("sweep", trigger="bench").summary
             out["seconds"] = time.monotonic() - started
         out["queries"] = len(captured.captured_queries)
         out["detail"] = {k: result.get(k) for k in ("opened", "resolved", "unresolved")}
+        out["detail"]["after_emptied_cache_seconds"] = round(cold, 2)
     elif name == "launch":
         from governance.reviews.services import close_campaign, launch_campaign
         from inventory.models import Identity
@@ -1020,6 +1027,9 @@ def _figure(row: dict) -> str:
         figure += f" ({row['decide_queries']} to decide)"
     if row.get("errors"):
         figure += f", {row['errors']} errors"
+    cold = (row.get("detail") or {}).get("after_emptied_cache_seconds")
+    if cold is not None:
+        figure += f" (right after an emptied cache: {cold:.2f} s)"
     return figure
 
 
