@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "governance.api_common", "governance.signing", "governance.checkpoints", "governance.people",
             "governance.middleware", "governance.permissions", "governance.context_processors",
             "governance.jobs", "governance.progress",
-            "governance.lists", "governance.fields",
+            "governance.lists", "governance.fields", "governance.prepared",
         ),
     ),
     ("inventory", ("inventory",)),
