@@ -1,6 +1,7 @@
-"""Rows that move all day are updated in place (HOT): `last_used_at` moves on every usage batch and once a minute per identity that decisions answer for:
-no index may cover it, so PostgreSQL updates it in place (a HOT update) without writing an entry
-into each of the table's indexes (migration inventory.0013, bench/README.md "Usage ingestion")."""
+"""Rows that move all day are updated in place (HOT). `last_used_at` moves on every usage batch and
+once a minute per identity that decisions answer for, and the sweep touches every unresolved finding
+each hour: no index may cover `last_used_at`, and the pages keep room, so PostgreSQL writes no index
+entry for those updates (migrations inventory.0013 and governance.0030, bench/README.md)."""
 
 from __future__ import annotations
 
