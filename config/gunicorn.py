@@ -19,7 +19,9 @@ bind = os.environ.get("STEWARD_BIND", "0.0.0.0:8000")
 # worker, which used one core while the other idled (decisions: 371/s with one worker at 7.8 s of CPU
 # and the other at 0; 600–650/s with 4–5 workers). With more processes than cores the kernel spreads
 # the busy ones over every core however the connections fell (bench/README.md).
-workers = int(os.environ.get("STEWARD_WEB_WORKERS", 2 * multiprocessing.cpu_count() + 1))
+# The cores this process may run on (a container's CPU set), not every core of the host.
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else multiprocessing.cpu_count()
+workers = int(os.environ.get("STEWARD_WEB_WORKERS", 2 * cores + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("STEWARD_WEB_THREADS", "2"))
 keepalive = 5  # seconds an idle client connection stays open (behind a load balancer, keep it above 0)

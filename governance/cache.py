@@ -47,6 +47,11 @@ def _redis_client():
     return None
 
 
+def shared() -> bool:
+    """Whether the default cache is shared by every process (Redis), not one process's memory."""
+    return isinstance(caches["default"], RedisCache)
+
+
 def incr_many(counts: dict[str, int], ttl: int) -> dict[str, int]:
     """Add `n` to each counter (created at 0, expiring `ttl` seconds after its last change) and
     return the new totals."""

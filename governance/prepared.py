@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import DEFAULT_DB_ALIAS, DataError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 @contextmanager
@@ -46,10 +46,11 @@ def server_bound_cursor() -> Iterator:
 
 def _debug_wrapper_class():
     from django.db.backends.postgresql.base import CursorDebugWrapper
+    from psycopg.errors import DataError
 
     class DebugWrapper(CursorDebugWrapper):
-        """Logs a statement with its values filled in, as Django's own cursors do (psycopg keeps no
-        text of a prepared statement's execution, so Django's way would log None)."""
+        """Logs a statement with its values filled in, as Django's own cursors do (Django's way would
+        log the text psycopg sent, with `$1` placeholders, or None for a prepared statement)."""
 
         def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
             if use_last_executed_query and not many and params is not None:

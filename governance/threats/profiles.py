@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -378,12 +378,17 @@ class SweepVerdict:
 
 
 def _code_digest() -> str:
-    """This code's own digest: a release that changes a rule or the catalogue keys new verdicts."""
+    """The digest of the code a verdict comes from (the rules, the catalogue, this module, Cedar's
+    evaluator, the decisions' standing answers and subjects, cedarpy's version): a release that
+    changes any of them keys new verdicts."""
     if not _CODE:
+        from importlib.metadata import version
+
+        from governance.decisions import services, subjects
         from governance.threats import catalogue as catalogue_module
 
-        digest = hashlib.sha256()
-        for module in (rules, catalogue_module, sys.modules[__name__]):
+        digest = hashlib.sha256(version("cedarpy").encode())
+        for module in (rules, catalogue_module, sys.modules[__name__], cedar, services, subjects):
             digest.update(Path(module.__file__).read_bytes())
         _CODE.append(digest.hexdigest())
     return _CODE[0]
@@ -399,19 +404,45 @@ KEYED_FACTS = (
 )  # fmt: skip
 
 
+def _keyed(name: str, value: Any) -> Any:
+    """A fact as the key reads it: the same in every process (a frozenset's order is not), and no finer
+    than the rules read it (they read the day of the last use; decisions move the time every minute)."""
+    if name == "grants":
+        return tuple((g.resource_kind, g.resource_name, tuple(sorted(g.actions)), g.jit) for g in value)
+    if name == "last_used_at":
+        return value.date().isoformat() if value else None
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, frozenset):
+        return tuple(sorted(value))
+    return value
+
+
 def _verdict_key(f: rules.Facts, subject_key: str | None, context: tuple) -> str:
-    """The facts written out the same way in every process (a frozenset's order is not)."""
-    parts = (
-        f.identity_id, f.name, f.kind, f.status, f.autonomous, f.environments, f.data_classification,
-        f.vendor, f.model_name, f.last_used_at.isoformat() if f.last_used_at else None, f.owner_active,
-        f.next_review_due.isoformat() if f.next_review_due else None,
-        f.today.isoformat() if f.today else None,
-        tuple((g.resource_kind, g.resource_name, tuple(sorted(g.actions)), g.jit) for g in f.grants),
-        f.credential_kinds, f.static_without_expiry, f.static_kinds, tuple(sorted(f.open_findings)),
-        f.exceptions, f.vendor_allowed, f.model_allowed,
-    )  # fmt: skip
+    parts = tuple(_keyed(name, getattr(f, name)) for name in KEYED_FACTS)
     raw = repr((parts, subject_key, context)).encode()
     return "steward:threats:verdict:" + hashlib.sha256(raw).hexdigest()
+
+
+def _remembering() -> bool:
+    """Only with a shared cache (Redis): per-process memory holds 300 entries, which a batch of verdicts
+    would only churn, evicting the rate limits and decision facts kept there."""
+    from governance.cache import shared
+
+    return shared()
+
+
+def _inputs(facts: list[rules.Facts]) -> tuple[dict[int, str], tuple]:
+    """What Cedar's answers rest on besides the facts: each identity's subject cache key (the decisions'
+    lookup, one query per 500) and the active Cedar set."""
+    from governance.decisions import subjects
+    from governance.policy.cedar_sets import active_fingerprint
+
+    keys = {}
+    for at in range(0, len(facts), 500):
+        for row in subjects.lookup(ids=[f.identity_id for f in facts[at : at + 500]]):
+            keys[row.pk] = row.cache_key
+    return keys, active_fingerprint()
 
 
 def sweep_verdicts(
@@ -419,39 +450,50 @@ def sweep_verdicts(
 ) -> Iterator[tuple[int, str, SweepVerdict]]:
     """(id, name, verdict) for the AI identities in `identities`, by name, a batch of `size` at a time:
     what `profiles` would conclude about their uncontrolled threats, from the cache when nothing that
-    decides it changed."""
-    from governance.decisions import subjects
-    from governance.policy.cedar_sets import active_fingerprint
-
+    decides it changed. A verdict is kept only if what it was keyed by still held once it was reached
+    (an identity or the Cedar set that changed meanwhile is judged again next time)."""
     policy = current_policy()
     book = catalogue(policy.get("threat_catalogue"))
     document = json.dumps(policy.document, sort_keys=True, default=str)
-    context = (active_fingerprint(), policy.version, document, book.version, _code_digest())
+    context = (policy.version, document, book.version, _code_digest())
+    remember = _remembering()
     selected = identities.filter(kind__in=rules.AI_KINDS)
     ids = list(selected.order_by("name", "pk").values_list("pk", flat=True))
     for start in range(0, len(ids), size):
         facts = _facts(Identity.objects.filter(pk__in=ids[start : start + size]), now, policy)
-        subject_keys = {}
-        for at in range(0, len(facts), 500):
-            for row in subjects.lookup(ids=[f.identity_id for f in facts[at : at + 500]]):
-                subject_keys[row.pk] = row.cache_key
-        keys = {f.identity_id: _verdict_key(f, subject_keys.get(f.identity_id), context) for f in facts}
-        known = cache.get_many(list(keys.values()))
-        todo = [f for f in facts if keys[f.identity_id] not in known]
+        keys: dict[int, str] = {}
+        known: dict[str, SweepVerdict] = {}
+        if remember:
+            subject_keys, cedar_set = _inputs(facts)
+            keys = {
+                f.identity_id: _verdict_key(f, subject_keys.get(f.identity_id), (cedar_set, *context))
+                for f in facts
+            }
+            known = cache.get_many(list(keys.values()))
+        todo = [f for f in facts if keys.get(f.identity_id) not in known]
+        fresh: dict[int, SweepVerdict] = {}
         if todo:
             version = _ask_cedar(todo, now)
             if version is None:
                 version = _active_cedar_version()
-            fresh = {}
             for f in todo:
                 profile = _assess(f, book, version)
-                fresh[keys[f.identity_id]] = SweepVerdict(
+                fresh[f.identity_id] = SweepVerdict(
                     tuple(profile.uncontrolled), profile.catalogue_version, profile.cedar_version
                 )
-            cache.set_many(fresh, VERDICT_SECONDS)
-            known.update(fresh)
+        if remember and fresh:
+            after_keys, after_set = _inputs(todo)
+            cache.set_many(
+                {
+                    keys[pk]: verdict
+                    for pk, verdict in fresh.items()
+                    if after_set == cedar_set and after_keys.get(pk) == subject_keys.get(pk)
+                },
+                VERDICT_SECONDS,
+            )
         for f in facts:
-            yield f.identity_id, f.name, known[keys[f.identity_id]]
+            verdict = fresh.get(f.identity_id) or known[keys[f.identity_id]]
+            yield f.identity_id, f.name, verdict
 
 
 # ---------------------------------------------------------------- the evidence pack

@@ -72,3 +72,15 @@ def test_statements_are_logged_with_their_values(token_hash):
 def test_database_errors_are_djangos(db):
     with pytest.raises(DatabaseError), server_bound_cursor() as cursor:
         cursor.execute("SELECT no_such_column FROM governance_apitoken WHERE id = %s", [1])
+
+
+@on_postgresql
+def test_a_value_the_database_refuses_is_djangos_error_with_queries_logged(db):
+    """A NUL byte in text: refused before it is sent; logging the statement (which fills the values
+    in) must not turn Django's DataError into psycopg's own."""
+    with (
+        CaptureQueriesContext(connection),
+        pytest.raises(DatabaseError),
+        server_bound_cursor() as cursor,
+    ):
+        cursor.execute("SELECT id FROM governance_apitoken WHERE token_hash = %s", ["a\x00b"])

@@ -289,7 +289,8 @@ def _as_profiles_judge():
 
 
 @pytest.fixture
-def judged(release_agent, owner):
+def judged(release_agent, owner, monkeypatch):
+    monkeypatch.setattr(profiles, "_remembering", lambda: True)  # the tests' cache is per-process memory
     other = IdentityFactory(
         name="helper agent", kind=Identity.Kind.AI_AGENT, owner=owner, environments=["dev"]
     )
@@ -357,6 +358,44 @@ def test_the_verdict_key_reads_every_fact_but_cedars_answers():
     assert {f.name for f in fields(rules.Facts)} - {"answers"} == set(profiles.KEYED_FACTS)
 
 
+def test_without_a_shared_cache_nothing_is_remembered(release_agent, monkeypatch):
+    from django.core.cache import cache
+
+    _carve_out()
+    stored = []
+    set_many = cache.set_many
+    monkeypatch.setattr(
+        cache, "set_many", lambda items, *a, **k: stored.extend(items) or set_many(items, *a, **k)
+    )
+    assert _verdicts() == _as_profiles_judge()
+    assert stored and not [key for key in stored if "threats:verdict" in key]  # decision facts only
+
+
+def test_a_verdict_reached_while_its_identity_changed_is_not_kept(judged, release_agent, monkeypatch):
+    from governance.decisions.subjects import identity_changed
+
+    first, _other = judged
+    cache_keys_before = set(_cache_keys())
+    assert len(cache_keys_before) == 2  # the fixture's sweep kept both verdicts
+    identity_changed(release_agent.pk)  # an edit: the next sweep must judge the release agent afresh
+    ask = profiles._ask_cedar
+
+    def ask_while_it_changes_again(facts, now):
+        answered = ask(facts, now)
+        identity_changed(release_agent.pk)  # changed again while its answers were being worked out
+        return answered
+
+    monkeypatch.setattr(profiles, "_ask_cedar", ask_while_it_changes_again)
+    assert _verdicts() == first
+    assert set(_cache_keys()) == cache_keys_before  # the verdict keyed by the old state was not kept
+
+
+def _cache_keys():
+    from django.core.cache import cache
+
+    return [key for key in cache._cache if "threats:verdict" in key]
+
+
 def test_the_verdict_key_changes_with_any_fact_and_not_with_a_sets_order():
     from dataclasses import replace
 
@@ -378,7 +417,13 @@ def test_the_verdict_key_changes_with_any_fact_and_not_with_a_sets_order():
         replace(facts, grants=(rules.GrantFacts("repository", "r/*", frozenset({"merge"})),)),
         replace(facts, open_findings=frozenset({"x"})),
         replace(facts, exceptions=("prod_privileged_needs_jit",)),
+        replace(facts, last_used_at=timezone.now() - timedelta(days=3)),
     ):
         assert profiles._verdict_key(changed, "subject", ("context",)) != key
+    # The rules read the day of the last use: another minute of the same day is the same verdict.
+    used = timezone.now().replace(hour=12, minute=0)
+    at_noon = profiles._verdict_key(replace(facts, last_used_at=used), "subject", ("context",))
+    later = replace(facts, last_used_at=used + timedelta(minutes=30))
+    assert profiles._verdict_key(later, "subject", ("context",)) == at_noon
     assert profiles._verdict_key(facts, "other subject", ("context",)) != key
     assert profiles._verdict_key(facts, "subject", ("other context",)) != key
