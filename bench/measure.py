@@ -924,10 +924,16 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        if int(entry.name) in workers:
+        if int(entry.name) == server_pid:
+            # Workers gunicorn recycled (max_requests) and reaped: their CPU is the master's cutime,
+            # cstime (without it a recycled worker's CPU vanished and the web part could go negative).
+            part, seconds = "web", (int(fields[13]) + int(fields[14])) / tick
+        elif int(entry.name) in workers:
             part = "web"
         elif comm.startswith("postgres"):
-            part = "postgresql"
+            # The postmaster reaps backends that ended (a recycled worker's connections): their CPU
+            # is its cutime, cstime. A backend has no children of its own, so adding these is exact.
+            part, seconds = "postgresql", seconds + (int(fields[13]) + int(fields[14])) / tick
         elif comm.startswith("redis"):
             part = "redis"
         elif comm == "pgbouncer":
