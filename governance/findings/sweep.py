@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -267,10 +267,7 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
                 }
             )
 
-        # Everything still unresolved was seen now (new rows already carry `now`), and is owned by its
-        # identity's owner as it is now (none while orphaned: IAM's).
-        owner = Identity.objects.filter(pk=OuterRef("identity_id")).values("owner_id")[:1]
-        Finding.objects.unresolved().update(last_seen_at=now, owner_id=Subquery(owner))
+        _seen(now)
 
         summary = {
             "at": now.isoformat(),
@@ -293,3 +290,30 @@ def run_sweep(now: datetime | None = None) -> dict[str, Any]:
         )
         audit.record_many(actor, events)
     return summary
+
+
+def _seen(now: datetime) -> None:
+    """Everything still unresolved was seen now (new rows already carry `now`), and is owned by its
+    identity's owner as it is now (none while orphaned: IAM's).
+
+    On PostgreSQL one UPDATE … FROM, a join with the identities: at 270,000 unresolved findings 0.95 s
+    against 1.6–1.9 s for the ORM's subquery per row (bench/README.md). Every finding has its identity
+    (the foreign key cascades), so the join updates the same rows."""
+    if connection.vendor != "postgresql":
+        owner = Identity.objects.filter(pk=OuterRef("identity_id")).values("owner_id")[:1]
+        Finding.objects.unresolved().update(last_seen_at=now, owner_id=Subquery(owner))
+        return
+    qn = connection.ops.quote_name
+
+    def column(model, name: str) -> str:
+        return qn(model._meta.get_field(name).column)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(Finding._meta.db_table)} AS f SET {column(Finding, 'last_seen_at')} = %s, "
+            f"{column(Finding, 'owner')} = i.{column(Identity, 'owner')} "
+            f"FROM {qn(Identity._meta.db_table)} AS i "
+            f"WHERE i.{column(Identity, 'id')} = f.{column(Finding, 'identity')} "
+            f"AND f.{column(Finding, 'status')} = ANY(%s)",
+            [now, [status.value for status in Finding.UNRESOLVED]],
+        )
