@@ -2,12 +2,13 @@
 
 Django's PostgreSQL backend binds parameters on the client (psycopg's `ClientCursor`): every statement
 reaches the server as new SQL text, which PostgreSQL parses and plans again. For the decision
-endpoint's three statements (the token, the identity's cache-key inputs, the answer's row) planning
-cost several times their execution: 0.27 → 0.05 ms of PostgreSQL CPU for the token, 0.44 → 0.08 ms
-for the lookup, measured per statement from the server process's CPU (bench/README.md, "Prepared
-statements"). Through `server_bound_cursor()` the parameters travel separately, and psycopg prepares a
-statement on its connection once it has run `prepare_threshold` times (5 by default); PostgreSQL then
-reuses the plan (its own choice between a generic and a custom plan).
+endpoint's hot statements (the token, the identity's cache-key inputs, the answer's row, a workload
+token's state) planning cost several times their execution: 0.27 → 0.05 ms of PostgreSQL CPU for
+the token, 0.44 → 0.08 ms for the lookup, measured per statement from the server process's CPU
+(bench/README.md, "Issue 23, third pass"). Through `server_bound_cursor()` the parameters travel
+separately, and psycopg prepares a statement on its connection once it has run `prepare_threshold`
+times (5 by default); PostgreSQL then reuses the plan (its own choice between a generic and a
+custom plan).
 
 Only statements whose text is fixed per shape belong here (no literals that change per call), or each
 call would prepare a new one. Behind PgBouncer in transaction mode the settings turn preparing off
@@ -18,6 +19,7 @@ translation behave as for `connection.cursor()`. Other databases get `connection
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,12 +41,14 @@ def server_bound_cursor() -> Iterator:
     db.validate_thread_sharing()
     with db.wrap_database_errors:
         raw = ServerBindingCursor(db.connection)
-    cursor = _DebugWrapper(raw, db) if db.queries_logged else db.make_cursor(raw)
+    cursor = _debug_wrapper_class()(raw, db) if db.queries_logged else db.make_cursor(raw)
     with cursor:
         yield cursor
 
 
+@functools.cache
 def _debug_wrapper_class():
+    """Built on first use: the PostgreSQL backend's module imports psycopg."""
     from django.db.backends.postgresql.base import CursorDebugWrapper
     from psycopg.errors import DataError
 
@@ -61,13 +65,3 @@ def _debug_wrapper_class():
             return super().debug_sql(sql, params, False, many)
 
     return DebugWrapper
-
-
-def _DebugWrapper(raw, db):  # noqa: N802 - built on first use: the PostgreSQL backend imports psycopg
-    global _DEBUG_WRAPPER
-    if _DEBUG_WRAPPER is None:
-        _DEBUG_WRAPPER = _debug_wrapper_class()
-    return _DEBUG_WRAPPER(raw, db)
-
-
-_DEBUG_WRAPPER = None
