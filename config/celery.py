@@ -3,6 +3,7 @@ import warnings
 
 from celery import Celery
 from celery.exceptions import SecurityWarning
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -18,3 +19,11 @@ warnings.filterwarnings(
 app = Celery("steward")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _settle(**kwargs) -> None:
+    """Each pool process, once it has loaded: as a web worker does (config/startup.py)."""
+    from config.startup import settle
+
+    settle()

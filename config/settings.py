@@ -445,6 +445,9 @@ STEWARD_CONNECTOR_ENDPOINT_ALLOWLIST = [
 # them through DRF like every other request (the answers are the same either way).
 STEWARD_LEAN_DECISIONS = os.environ.get("STEWARD_LEAN_DECISIONS", "1") != "0"
 STEWARD_DECISION_SAMPLE_ABOVE = int(os.environ.get("STEWARD_DECISION_SAMPLE_ABOVE", "60"))
+# Web and Celery worker processes freeze what is alive once they have loaded, so the garbage
+# collector's full passes skip the ~180,000 objects of the loaded code (config/startup.py); 0: do not.
+STEWARD_GC_FREEZE = env_bool("STEWARD_GC_FREEZE", True)
 # Scheduled work: /healthz reports the sweep as late past this age; an evidence build whose worker
 # stopped renewing its lease this long ago is rebuilt by the recovery job.
 STEWARD_SWEEP_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEP_MAX_AGE_SECONDS", str(2 * 3600)))
