@@ -20,8 +20,11 @@ translation behave as for `connection.cursor()`. Other databases get `connection
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -65,3 +68,77 @@ def _debug_wrapper_class():
             return super().debug_sql(sql, params, False, many)
 
     return DebugWrapper
+
+
+# ---------------------------------------------------------------- compiled once, run many times
+
+SENTINEL_ID = -(10**15)
+"""The first of the stand-in ids a compiled statement is built with (then -10**15 - 1, …): no row has
+such an id, and no other parameter of Steward's queries takes such a value."""
+
+
+def sentinel_ids(count: int, start: int = 0) -> list[int]:
+    return [SENTINEL_ID - start - i for i in range(count)]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A `.values()` query's SQL and parameters, with what turns its rows into the ORM's values."""
+
+    sql: str
+    params: list[Any]
+    names: list[str]
+    compiler: Any
+    converters: dict
+
+
+_compiled = threading.local()
+
+
+def compiled(key: Hashable, build: Callable[[], Any]) -> Statement:
+    """The statement of the `.values()` queryset `build()` returns, compiled once per thread and
+    database connection and kept under `key` (which names its shape: what differs between two
+    querysets the same `key` stands for may only be stand-in values).
+
+    Compiling an ORM query costs several times more than running it (the identity detail's three
+    reads: ~4 ms of CPU compiled each time, 0.3 ms run from kept SQL; bench/README.md). `build`
+    uses stand-in values (`sentinel_ids`, or strings no caller sends) where the real ones go, and
+    `rows()` puts the real ones in their place."""
+    db = connections[DEFAULT_DB_ALIAS]
+    kept = getattr(_compiled, "by_key", None)
+    if kept is None or getattr(_compiled, "connection", None) is not db.connection:
+        kept = _compiled.by_key = {}
+        _compiled.connection = db.connection
+    statement = kept.get(key)
+    if statement is None:
+        query = build().query
+        compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
+        sql, params = compiler.as_sql()
+        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        statement = Statement(
+            sql=sql,
+            params=list(params),
+            names=[*query.extra_select, *query.values_select, *query.annotation_select],
+            compiler=compiler,
+            converters=compiler.get_converters(fields),
+        )
+        if len(kept) > 256:
+            kept.clear()
+        kept[key] = statement
+    return statement
+
+
+def rows(statement: Statement, real: Mapping[Any, Any]) -> list[dict[str, Any]]:
+    """Run `statement` with each stand-in parameter replaced by `real[stand-in]`, through
+    `server_bound_cursor()`; the rows as `.values()` gives them (the ORM's converters applied)."""
+    params = [
+        real.get(p, p) if isinstance(p, (int, str)) and not isinstance(p, bool) else p
+        for p in statement.params
+    ]
+    with server_bound_cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        raw = cursor.fetchall()
+    if statement.converters:
+        raw = statement.compiler.apply_converters(raw, statement.converters)
+    names = statement.names
+    return [dict(zip(names, row, strict=True)) for row in raw]

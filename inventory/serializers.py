@@ -129,9 +129,10 @@ class IdentityListSerializer(IdentitySerializer):
     worked out once per list."""
 
     # The columns a row is written from: the identity's own, and the people and team it names.
+    NAMED_COLUMNS = tuple(_NAMED.values())
     COLUMNS = (
         *(name for name in IdentitySerializer.Meta.fields if name not in _NAMED and name != "url"),
-        *_NAMED.values(),
+        *NAMED_COLUMNS,
     )
 
     def to_representation(self, obj):
@@ -251,6 +252,9 @@ def _pending(identity_ref) -> dict:
     }
 
 
+PENDING_FLAGS = ("_pending_scope_changes", "_pending_transfers", "_pending_activation")
+
+
 def with_pending_flags(queryset):
     """Whether anything is pending, read with the identity itself: `pending_changes` then asks only
     for what exists (usually nothing: three queries saved on every identity read)."""
@@ -317,49 +321,9 @@ class IdentityDetailSerializer(IdentitySerializer):
         read_only_fields = fields
 
     def to_representation(self, obj):
-        """Written by hand, as the list's rows are: the same keys and values as DRF's fields give
-        (a test compares the two on a rich identity), without DRF's per-field machinery over the
-        identity, each grant and each credential."""
-        iso = _iso_writer()
-        return {
-            **IdentityListSerializer.row_writer()(_as_values(obj)),
-            "grants": [
-                {
-                    "id": grant.pk,
-                    "resource_kind": grant.resource_kind,
-                    "resource_name": grant.resource_name,
-                    "actions": grant.actions,
-                    "expires_at": iso(grant.expires_at),
-                    "origin": grant.origin,
-                    "created_at": iso(grant.created_at),
-                    "last_used_at": iso(grant.last_used_at),
-                    "ended_at": iso(grant.ended_at),
-                    "end_reason": grant.end_reason,
-                    "is_current": grant.is_current,
-                }
-                for grant in obj.grants.all()
-            ],
-            "credentials": [
-                {
-                    "id": credential.pk,
-                    "kind": credential.kind,
-                    "label": credential.label,
-                    "storage": credential.storage,
-                    "issued_at": iso(credential.issued_at),
-                    "expires_at": iso(credential.expires_at),
-                    "last_rotated_at": iso(credential.last_rotated_at),
-                    "revoked_at": iso(credential.revoked_at),
-                    "revocation_confirmed_at": iso(credential.revocation_confirmed_at),
-                    "revocation_confirmed_by": credential.revocation_confirmed_by,
-                    "revocation_pending": credential.revocation_pending,
-                }
-                for credential in obj.credentials.all()
-            ],
-            "findings": self.get_findings(obj),
-            "exceptions": self.get_exceptions(obj),
-            "pending_changes": self.get_pending_changes(obj),
-        }
+        return detail_representation(_as_values(obj), obj, obj.grants.all(), obj.credentials.all())
 
+    # For the schema: to_representation writes these fields (detail_representation).
     def get_findings(self, obj) -> list[dict]:
         return extensions.related(obj, "findings")
 
@@ -369,6 +333,53 @@ class IdentityDetailSerializer(IdentitySerializer):
     @extend_schema_field(PendingChangesSerializer)
     def get_pending_changes(self, obj) -> dict:
         return pending_changes(obj)
+
+
+def detail_representation(values: dict, identity: Identity, grants, credentials) -> dict:
+    """An identity's detail: its list row (`values`: the list's `COLUMNS`), its grants and
+    credentials, and what other apps relate to it. Written by hand, as the list's rows are: the same
+    keys and values as DRF's fields give (a test compares the two on a rich identity), without DRF's
+    per-field machinery over the identity, each grant and each credential. The API's detail reads
+    its rows from kept statements (`inventory.api.read_detail`); writes answer from model instances."""
+    iso = _iso_writer()
+    return {
+        **IdentityListSerializer.row_writer()(values),
+        "grants": [
+            {
+                "id": grant.pk,
+                "resource_kind": grant.resource_kind,
+                "resource_name": grant.resource_name,
+                "actions": grant.actions,
+                "expires_at": iso(grant.expires_at),
+                "origin": grant.origin,
+                "created_at": iso(grant.created_at),
+                "last_used_at": iso(grant.last_used_at),
+                "ended_at": iso(grant.ended_at),
+                "end_reason": grant.end_reason,
+                "is_current": grant.is_current,
+            }
+            for grant in grants
+        ],
+        "credentials": [
+            {
+                "id": credential.pk,
+                "kind": credential.kind,
+                "label": credential.label,
+                "storage": credential.storage,
+                "issued_at": iso(credential.issued_at),
+                "expires_at": iso(credential.expires_at),
+                "last_rotated_at": iso(credential.last_rotated_at),
+                "revoked_at": iso(credential.revoked_at),
+                "revocation_confirmed_at": iso(credential.revocation_confirmed_at),
+                "revocation_confirmed_by": credential.revocation_confirmed_by,
+                "revocation_pending": credential.revocation_pending,
+            }
+            for credential in credentials
+        ],
+        "findings": extensions.related(identity, "findings"),
+        "exceptions": extensions.related(identity, "exceptions"),
+        "pending_changes": pending_changes(identity),
+    }
 
 
 # ---------------------------------------------------------------- input

@@ -21,16 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from governance import prepared
 from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding
 from governance.policy.cedar import ExceptionFact, GrantFact, Subject
 from governance.policy.models import CedarPolicySet
-from governance.prepared import server_bound_cursor
 from inventory.models import Grant, Identity
 
 CACHE_SECONDS = 600
@@ -169,50 +168,8 @@ def _lookup_queryset(ids: list[int], external: list[tuple[str, str]]):
     return Identity.objects.filter(condition).annotate(**annotations).values(*VALUE_FIELDS, *annotations)
 
 
-@dataclass
-class _Statement:
-    sql: str
-    params: list[Any]
-    names: list[str]
-    compiler: Any
-    converters: dict
-
-
-_statements = threading.local()
-_SENTINEL_ID = -(10**15)
-
-
-def _statement(n_ids: int, n_external: int) -> _Statement:
-    """The lookup's SQL for this shape, compiled once per thread and connection.
-
-    Compiling the ORM query costs several times more than running it, and this is the hot path. The
-    query is built with sentinel values, compiled, and kept; each call substitutes the real values
-    for the sentinels, runs the SQL and applies the ORM's converters (JSON, booleans, times)."""
-    cache_by_shape = getattr(_statements, "by_shape", None)
-    if cache_by_shape is None or getattr(_statements, "connection", None) is not connection.connection:
-        cache_by_shape = _statements.by_shape = {}
-        _statements.connection = connection.connection
-    key = (connection.alias, n_ids, n_external)
-    statement = cache_by_shape.get(key)
-    if statement is not None:
-        return statement
-    ids = [_SENTINEL_ID - i for i in range(n_ids)]
-    external = [(f"\x00steward-source-{i}", f"\x00steward-external-{i}") for i in range(n_external)]
-    query = _lookup_queryset(ids, external).query
-    compiler = query.get_compiler(using=connection.alias)
-    sql, params = compiler.as_sql()
-    fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
-    statement = _Statement(
-        sql=sql,
-        params=list(params),
-        names=[*query.extra_select, *query.values_select, *query.annotation_select],
-        compiler=compiler,
-        converters=compiler.get_converters(fields),
-    )
-    if len(cache_by_shape) > 256:
-        cache_by_shape.clear()
-    cache_by_shape[key] = statement
-    return statement
+def _external_sentinels(count: int) -> list[tuple[str, str]]:
+    return [(f"\x00steward-source-{i}", f"\x00steward-external-{i}") for i in range(count)]
 
 
 def lookup(ids: Iterable[int] = (), external: Iterable[tuple[str, str]] = ()) -> list[IdentityRow]:
@@ -220,21 +177,18 @@ def lookup(ids: Iterable[int] = (), external: Iterable[tuple[str, str]] = ()) ->
     ids, external = sorted(set(ids)), sorted(set(external))
     if not ids and not external:
         return []
-    statement = _statement(len(ids), len(external))
-    real: dict[Any, Any] = {_SENTINEL_ID - i: value for i, value in enumerate(ids)}
-    for i, (source, external_id) in enumerate(external):
-        real[f"\x00steward-source-{i}"] = source
-        real[f"\x00steward-external-{i}"] = external_id
-    params = [
-        real.get(p, p) if isinstance(p, (int, str)) and not isinstance(p, bool) else p
-        for p in statement.params
-    ]
-    with server_bound_cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        raw = cursor.fetchall()
-    if statement.converters:
-        raw = statement.compiler.apply_converters(raw, statement.converters)
-    rows = [dict(zip(statement.names, row, strict=True)) for row in raw]
+    # Compiled once per shape (how many ids, how many source pairs), then run with the real values.
+    statement = prepared.compiled(
+        ("decisions.lookup", len(ids), len(external)),
+        lambda: _lookup_queryset(prepared.sentinel_ids(len(ids)), _external_sentinels(len(external))),
+    )
+    real: dict[Any, Any] = dict(zip(prepared.sentinel_ids(len(ids)), ids, strict=True))
+    for (source_stand_in, external_stand_in), (source, external_id) in zip(
+        _external_sentinels(len(external)), external, strict=True
+    ):
+        real[source_stand_in] = source
+        real[external_stand_in] = external_id
+    rows = prepared.rows(statement, real)
     found = []
     for row in rows:
         owner_active = bool(row["owner_id"]) and bool(row["owner__is_active"])

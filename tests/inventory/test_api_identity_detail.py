@@ -1,17 +1,29 @@
 """identities/{id}/ (issue 23): written by hand, it says exactly what DRF's generic fields say, and
 reads a fixed number of queries however many grants and credentials the identity holds."""
 
+import json
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 
-from inventory.api import _with_details
+from governance.findings.models import Finding
+from inventory.api import MEMBER_PERMISSIONS, _with_details
 from inventory.filters import base_queryset
 from inventory.models import Identity
-from inventory.serializers import IdentityDetailSerializer, IdentitySerializer, pending_changes
+from inventory.serializers import (
+    PENDING_FLAGS,
+    IdentityDetailSerializer,
+    IdentitySerializer,
+    pending_changes,
+    with_pending_flags,
+)
+from tests.conftest import patch_identity
 from tests.factories import CredentialFactory, GrantFactory, IdentityFactory
 
 
@@ -87,3 +99,90 @@ def test_the_detail_reads_a_fixed_number_of_queries(api_as, auditor, rich):
     body = client.get(f"/api/v1/identities/{rich.pk}/").json()
     assert len(body["grants"]) == 3 and len(body["credentials"]) == 3
     assert body["pending_changes"] == {"scope_changes": [], "ownership_transfers": [], "activation": None}
+
+
+# ------------------------------------------------- the read from kept statements (inventory.api.read_detail)
+
+
+def _orm_detail(identity) -> dict:
+    """What the detail said before it read from kept statements: DRF's serializer over the ORM's rows,
+    rendered as the API renders it."""
+    data = IdentityDetailSerializer(_with_details(base_queryset()).get(pk=identity.pk)).data
+    return json.loads(JSONRenderer().render(data))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_the_detail_read_from_kept_statements_says_what_the_orm_read_says(
+    settings, api_as, auditor, rich, zone
+):
+    settings.TIME_ZONE = zone
+    Finding.objects.create(rule="stale_unused", identity=rich, severity="medium")
+    bare = IdentityFactory(owner=None, team=None, vendor="", environments=[])
+    client = api_as(auditor)
+    for identity in (rich, bare):
+        for _ in range(2):  # compiled on the first, kept for the second
+            response = client.get(f"/api/v1/identities/{identity.pk}/")
+            assert response.status_code == 200
+            assert response.json() == _orm_detail(identity)
+    assert len(client.get(f"/api/v1/identities/{rich.pk}/").json()["findings"]) == 1
+
+
+@pytest.mark.django_db
+def test_pending_changes_read_from_kept_statements(api_as, iam, owner, owner2, other_team):
+    from tests.inventory.test_api_identities import payload
+
+    created = api_as(iam).post("/api/v1/identities/", payload(), format="json")
+    assert created.status_code == 201, created.json()
+    body = created.json()  # answered from model instances (the ORM)
+    pending = body["pending_changes"]
+    assert pending["ownership_transfers"] and pending["activation"] is not None
+    assert api_as(iam).get(f"/api/v1/identities/{body['id']}/").json() == body
+
+
+@pytest.mark.django_db
+def test_a_scope_change_is_shown_the_same_way(api_as, owner):
+    identity = IdentityFactory(owner=owner, vendor="SketchyAI", model_name="sk-1")
+    edited = patch_identity(api_as(owner), identity, {"vendor": "Anthropic", "reason": "we switched"})
+    assert edited.status_code == 202, edited.json()
+    (change,) = edited.json()["pending_changes"]["scope_changes"]
+    assert change["changes"] == {"vendor": "Anthropic"}
+    assert api_as(owner).get(f"/api/v1/identities/{identity.pk}/").json() == edited.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pk", ["0", "abc", "99999999999999999999", "9223372036854775807", "-4"])
+def test_what_is_not_an_identity_is_a_404(api_as, auditor, pk):
+    response = api_as(auditor).get(f"/api/v1/identities/{pk}/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No Identity matches the given query."}
+
+
+@pytest.mark.django_db
+def test_a_filter_in_the_query_still_narrows_the_one_identity(api_as, auditor, rich):
+    """DRF's get_object applies the list's filters to the detail too; that is kept."""
+    client = api_as(auditor)
+    plain = client.get(f"/api/v1/identities/{rich.pk}/")
+    assert client.get(f"/api/v1/identities/{rich.pk}/?status={rich.status}").json() == plain.json()
+    other = "decommissioned" if rich.status != "decommissioned" else "active"
+    assert client.get(f"/api/v1/identities/{rich.pk}/?status={other}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_statements_are_compiled_once(api_as, auditor, rich):
+    client = api_as(auditor)
+    with mock.patch("inventory.api.with_pending_flags", wraps=with_pending_flags) as building:
+        for _ in range(3):
+            assert client.get(f"/api/v1/identities/{rich.pk}/").status_code == 200
+    assert building.call_count <= 1  # none when an earlier test in this process compiled it
+
+
+def test_the_pending_flags_are_the_annotations_the_orm_read_adds():
+    assert tuple(with_pending_flags(Identity.objects.all()).query.annotations) == PENDING_FLAGS
+
+
+def test_no_permission_of_the_identities_api_looks_at_the_object():
+    """The read from kept statements checks object permissions on an identity built from its row; none of
+    the viewset's permission classes has any of its own, so nothing is checked against a partial object."""
+    for permission in MEMBER_PERMISSIONS:
+        assert permission.has_object_permission is BasePermission.has_object_permission, permission
