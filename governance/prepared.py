@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -75,6 +76,8 @@ def _debug_wrapper_class():
 SENTINEL_ID = -(10**15)
 """The first of the stand-in ids a compiled statement is built with (then -10**15 - 1, …): no row has
 such an id, and no other parameter of Steward's queries takes such a value."""
+SENTINEL_TIME = datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+"""The stand-in for a time (`now`) a compiled statement compares with; no caller asks about year 1."""
 
 
 def sentinel_ids(count: int, start: int = 0) -> list[int]:
@@ -128,11 +131,19 @@ def compiled(key: Hashable, build: Callable[[], Any]) -> Statement:
     return statement
 
 
+def _as_sent(value: Any) -> Any:
+    """A value as the compiled statement holds it (a time, on SQLite, as text)."""
+    if isinstance(value, datetime):
+        return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
+    return value
+
+
 def rows(statement: Statement, real: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """Run `statement` with each stand-in parameter replaced by `real[stand-in]`, through
     `server_bound_cursor()`; the rows as `.values()` gives them (the ORM's converters applied)."""
+    sent = {_as_sent(stand_in): _as_sent(value) for stand_in, value in real.items()}
     params = [
-        real.get(p, p) if isinstance(p, (int, str)) and not isinstance(p, bool) else p
+        sent.get(p, p) if isinstance(p, (int, str, datetime)) and not isinstance(p, bool) else p
         for p in statement.params
     ]
     with server_bound_cursor() as cursor:
@@ -142,3 +153,14 @@ def rows(statement: Statement, real: Mapping[Any, Any]) -> list[dict[str, Any]]:
         raw = statement.compiler.apply_converters(raw, statement.converters)
     names = statement.names
     return [dict(zip(names, row, strict=True)) for row in raw]
+
+
+def instances(model, key: Hashable, build: Callable[[], Any], real: Mapping[Any, Any]) -> list:
+    """The `model` instances (every field loaded) of the queryset `build()` returns, read through a
+    statement compiled once (`compiled`, `rows`): what iterating the queryset gives, for a read on
+    a hot path."""
+    names = [f.attname for f in model._meta.concrete_fields]
+    statement = compiled(key, lambda: build().values(*names))
+    return [
+        model.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names]) for row in rows(statement, real)
+    ]

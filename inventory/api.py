@@ -106,15 +106,6 @@ def _with_details(queryset):
     )
 
 
-def _columns(model) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
-
-
-def _instances(model, rows: list[dict]) -> list:
-    names = _columns(model)
-    return [model.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names]) for row in rows]
-
-
 def read_detail(pk: int):
     """What `GET identities/{id}/` shows, read with three statements compiled once per process and
     connection and prepared by PostgreSQL (governance/prepared.py): (the list's columns, the identity,
@@ -126,7 +117,9 @@ def read_detail(pk: int):
         prepared.compiled(
             "inventory.detail.identity",
             lambda: with_pending_flags(Identity.objects.filter(pk=stand_in)).values(
-                *_columns(Identity), *IdentityListSerializer.NAMED_COLUMNS, *PENDING_FLAGS
+                *(f.attname for f in Identity._meta.concrete_fields),
+                *IdentityListSerializer.NAMED_COLUMNS,
+                *PENDING_FLAGS,
             ),
         ),
         {stand_in: pk},
@@ -134,18 +127,19 @@ def read_detail(pk: int):
     if not found:
         return None
     values = found[0]
-    (identity,) = _instances(Identity, found)
+    names = [f.attname for f in Identity._meta.concrete_fields]
+    identity = Identity.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
     for flag in PENDING_FLAGS:
         setattr(identity, flag, values[flag])
-    related = []
-    for model, order in ((Grant, GRANT_ORDER), (Credential, CREDENTIAL_ORDER)):
-        statement = prepared.compiled(
+    related = [
+        prepared.instances(
+            model,
             f"inventory.detail.{model._meta.model_name}",
-            lambda model=model, order=order: (
-                model.objects.filter(identity_id=stand_in).order_by(*order).values(*_columns(model))
-            ),
+            lambda model=model, order=order: model.objects.filter(identity_id=stand_in).order_by(*order),
+            {stand_in: pk},
         )
-        related.append(_instances(model, prepared.rows(statement, {stand_in: pk})))
+        for model, order in ((Grant, GRANT_ORDER), (Credential, CREDENTIAL_ORDER))
+    ]
     return values, identity, *related
 
 

@@ -264,10 +264,11 @@ def with_pending_flags(queryset):
 
 
 def pending_changes(identity: Identity) -> dict:
-    pending = _pending(identity)
-
     def asked(key: str) -> bool:  # unknown (not annotated): ask
         return getattr(identity, f"_pending_{key}", True)
+
+    # Usually nothing is pending: the three querysets are not even built then.
+    pending = _pending(identity) if any(asked(f.removeprefix("_pending_")) for f in PENDING_FLAGS) else {}
 
     scope_changes = pending["scope_changes"].order_by("pk") if asked("scope_changes") else []
     transfers = pending["transfers"].select_related("to_owner").order_by("pk") if asked("transfers") else []

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance import prepared
 from governance.findings.models import Finding
 from governance.links import link
 from inventory import extensions, timeline
@@ -53,7 +54,12 @@ def _unresolved(identity):
 
 
 def panel_items(identity) -> list[Finding]:
-    return covering_exceptions(_unresolved(identity))
+    # Read on every identity page and detail: through a statement compiled once (governance/prepared.py).
+    stand_in = prepared.sentinel_ids(1)[0]
+    found = prepared.instances(
+        Finding, "findings.identity.unresolved", lambda: _unresolved(stand_in), {stand_in: identity.pk}
+    )
+    return covering_exceptions(found)
 
 
 def api_items(identity) -> list[dict]:

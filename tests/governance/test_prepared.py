@@ -8,6 +8,7 @@ import pytest
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
+from governance import prepared
 from governance.actors import system
 from governance.people.tokens import _token_with_roles, hash_token
 from governance.prepared import server_bound_cursor
@@ -84,3 +85,34 @@ def test_a_value_the_database_refuses_is_djangos_error_with_queries_logged(db):
         server_bound_cursor() as cursor,
     ):
         cursor.execute("SELECT id FROM governance_apitoken WHERE token_hash = %s", ["a\x00b"])
+
+
+@pytest.mark.django_db
+def test_a_kept_statement_runs_with_the_values_of_each_call(owner):
+    """Compiled once with stand-ins (an id, a time), run with the real ones each time, on every database."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.models import Grant
+    from tests.factories import GrantFactory, IdentityFactory
+
+    identity, other = IdentityFactory(owner=owner), IdentityFactory(owner=owner)
+    now = timezone.now()
+    soon = GrantFactory(identity=identity, expires_at=now + timedelta(hours=1))
+    later = GrantFactory(identity=identity, expires_at=now + timedelta(days=2))
+    theirs = GrantFactory(identity=other, expires_at=now + timedelta(days=2))
+    stand_in, at = prepared.sentinel_ids(1)[0], prepared.SENTINEL_TIME
+
+    def live(pk, when):
+        return prepared.instances(
+            Grant,
+            "tests.live-grants",
+            lambda: Grant.objects.filter(identity_id=stand_in, expires_at__gt=at).order_by("pk"),
+            {stand_in: pk, at: when},
+        )
+
+    assert live(identity.pk, now) == [soon, later]
+    assert live(identity.pk, now + timedelta(hours=2)) == [later]
+    assert live(other.pk, now) == [theirs]
+    assert live(identity.pk, now)[0].expires_at == soon.expires_at  # instances with every field loaded

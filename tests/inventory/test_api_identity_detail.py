@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -186,3 +187,26 @@ def test_no_permission_of_the_identities_api_looks_at_the_object():
     the viewset's permission classes has any of its own, so nothing is checked against a partial object."""
     for permission in MEMBER_PERMISSIONS:
         assert permission.has_object_permission is BasePermission.has_object_permission, permission
+
+
+@pytest.mark.django_db
+def test_the_kept_statements_compare_with_the_time_of_each_request(api_as, auditor, owner, rich):
+    """The active exceptions are read through a statement compiled with a stand-in for `now`: an
+    exception that expires between two requests leaves the second answer (the time is not the first
+    request's)."""
+    from governance.exceptions.models import PolicyException
+
+    exception = PolicyException.objects.create(
+        identity=rich,
+        rule="stale_unused",
+        justification="migration window",
+        expires_at=timezone.now() + timedelta(hours=1),
+        requested_by=owner,
+        state=PolicyException.State.ACTIVE,
+    )
+    client = api_as(auditor)
+    first = client.get(f"/api/v1/identities/{rich.pk}/").json()
+    assert [e["id"] for e in first["exceptions"]] == [exception.pk]
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        later = client.get(f"/api/v1/identities/{rich.pk}/").json()
+        assert later["exceptions"] == [] and later == _orm_detail(rich)
