@@ -31,4 +31,5 @@ def settle() -> None:
     except NoReverseMatch:  # a URLconf without it (a test's): the first request loads the rest
         pass
     if settings.STEWARD_GC_FREEZE:
+        gc.collect()  # what loading left unreachable goes now, not into the frozen generation
         gc.freeze()

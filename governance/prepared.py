@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,8 +77,9 @@ def _debug_wrapper_class():
 SENTINEL_ID = -(10**15)
 """The first of the stand-in ids a compiled statement is built with (then -10**15 - 1, …): no row has
 such an id, and no other parameter of Steward's queries takes such a value."""
-SENTINEL_TIME = datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
-"""The stand-in for a time (`now`) a compiled statement compares with; no caller asks about year 1."""
+SENTINEL_TIME = datetime(2, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+"""The stand-in for a time (`now`) a compiled statement compares with; no caller asks about year 2
+(not year 1: in a time zone west of UTC that is year 0, which Python cannot hold)."""
 
 
 def sentinel_ids(count: int, start: int = 0) -> list[int]:
@@ -96,38 +98,44 @@ class Statement:
 
 
 _compiled = threading.local()
+KEPT_PER_THREAD = 256  # statements: the decisions' lookup has one a batch shape, the rest one each
 
 
 def compiled(key: Hashable, build: Callable[[], Any]) -> Statement:
     """The statement of the `.values()` queryset `build()` returns, compiled once per thread and
-    database connection and kept under `key` (which names its shape: what differs between two
+    kept under `key` (which names its shape: what differs between two
     querysets the same `key` stands for may only be stand-in values).
 
     Compiling an ORM query costs several times more than running it (the identity detail's three
     reads: ~4 ms of CPU compiled each time, 0.3 ms run from kept SQL; bench/README.md). `build`
     uses stand-in values (`sentinel_ids`, or strings no caller sends) where the real ones go, and
     `rows()` puts the real ones in their place."""
-    db = connections[DEFAULT_DB_ALIAS]
     kept = getattr(_compiled, "by_key", None)
-    if kept is None or getattr(_compiled, "connection", None) is not db.connection:
-        kept = _compiled.by_key = {}
-        _compiled.connection = db.connection
+    if kept is None:  # per thread: the SQL depends on the database, not on one connection to it
+        kept = _compiled.by_key = OrderedDict()
     statement = kept.get(key)
-    if statement is None:
-        query = build().query
-        compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
-        sql, params = compiler.as_sql()
-        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
-        statement = Statement(
-            sql=sql,
-            params=list(params),
-            names=[*query.extra_select, *query.values_select, *query.annotation_select],
-            compiler=compiler,
-            converters=compiler.get_converters(fields),
-        )
-        if len(kept) > 256:
-            kept.clear()
-        kept[key] = statement
+    if statement is not None:
+        kept.move_to_end(key)
+        return statement
+    query = build().query
+    compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
+    sql, params = compiler.as_sql()
+    fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+    statement = Statement(
+        sql=sql,
+        params=list(params),
+        # The columns' names in the order the SQL selects them, as Django's ValuesIterable names them.
+        names=(
+            list(query.selected)
+            if query.selected is not None
+            else [*query.extra_select, *query.values_select, *query.annotation_select]
+        ),
+        compiler=compiler,
+        converters=compiler.get_converters(fields),
+    )
+    kept[key] = statement
+    if len(kept) > KEPT_PER_THREAD:
+        kept.popitem(last=False)  # the least recently used shape
     return statement
 
 

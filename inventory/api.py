@@ -312,11 +312,15 @@ class IdentityViewSet(
     token_report_actions = frozenset({"usage"})
 
     def retrieve(self, request, *args, **kwargs):
-        if any(name in request.query_params for name in IdentityFilter.base_filters):
-            # A filter narrows get_object's queryset (DRF): it may turn the identity into a 404.
-            return super().retrieve(request, *args, **kwargs)
+        # From kept statements (`read_detail`), except where DRF's own path answers differently: what
+        # is not an id (DRF's 404, or `int()`'s reading of "+5"), a filter in the query (it narrows the
+        # one identity too, and may make it a 404), and the browsable API (it fills its forms from the
+        # serializer on the answer). A docstring here would become the operation's OpenAPI description.
         pk = parse_id(kwargs[self.lookup_url_kwarg or self.lookup_field])
-        found = read_detail(pk) if pk is not None else None
+        plain = not any(name in request.query_params for name in IdentityFilter.base_filters)
+        if pk is None or not plain or request.accepted_renderer.format != "json":
+            return super().retrieve(request, *args, **kwargs)
+        found = read_detail(pk)
         if found is None:
             raise Http404("No Identity matches the given query.")  # as get_object_or_404 words it
         values, identity, grants, credentials = found

@@ -7,6 +7,7 @@ import gc
 import os
 import subprocess
 import sys
+import weakref
 
 import pytest
 from celery.signals import worker_process_init
@@ -24,6 +25,7 @@ def unfrozen():
 
 def test_settle_freezes_what_is_alive(unfrozen):
     assert gc.get_freeze_count() == 0
+    gc.collect()
     alive = len(gc.get_objects())
     settle()
     assert gc.get_freeze_count() >= alive
@@ -61,6 +63,21 @@ def test_the_web_entry_points_settle():
 def test_celery_pool_processes_settle(unfrozen):
     from config import celery
 
-    assert celery._settle in [receiver() for _, receiver in worker_process_init.receivers]
-    worker_process_init.send(sender=None)
+    connected = [ref() if isinstance(ref, weakref.ref) else ref for _, ref in worker_process_init.receivers]
+    assert celery._settle in connected
+    celery._settle()
     assert gc.get_freeze_count() > 0
+
+
+def test_settle_collects_before_it_freezes(unfrozen):
+    """Garbage left unreachable by loading is collected, not frozen for the process's life."""
+
+    class Cycle:
+        pass
+
+    garbage = Cycle()
+    garbage.me = garbage
+    marker = weakref.ref(garbage)
+    del garbage
+    settle()
+    assert marker() is None

@@ -116,3 +116,40 @@ def test_a_kept_statement_runs_with_the_values_of_each_call(owner):
     assert live(identity.pk, now + timedelta(hours=2)) == [later]
     assert live(other.pk, now) == [theirs]
     assert live(identity.pk, now)[0].expires_at == soon.expires_at  # instances with every field loaded
+
+
+@pytest.mark.django_db
+def test_a_kept_statement_names_its_columns_in_the_order_they_are_selected(owner):
+    """`.values()` may name an annotation before a field; each value must come back under its own name."""
+    from django.db.models import Value
+
+    from inventory.models import Identity
+    from tests.factories import IdentityFactory
+
+    identity = IdentityFactory(owner=owner, name="ordered")
+    stand_in = prepared.sentinel_ids(1)[0]
+    statement = prepared.compiled(
+        "tests.annotation-first",
+        lambda: Identity.objects.filter(pk=stand_in).annotate(flag=Value(7)).values("flag", "name", "id"),
+    )
+    (row,) = prepared.rows(statement, {stand_in: identity.pk})
+    assert row == {"flag": 7, "name": "ordered", "id": identity.pk}
+
+
+def test_kept_statements_are_bounded_and_the_least_used_goes_first(monkeypatch):
+    from inventory.models import Identity
+
+    monkeypatch.setattr(prepared, "KEPT_PER_THREAD", 2)
+    monkeypatch.setattr(prepared._compiled, "by_key", None, raising=False)
+    built = []
+
+    def build(name):
+        def queryset():
+            built.append(name)
+            return Identity.objects.filter(name=name).values("id")
+
+        return queryset
+
+    for name in ("a", "b", "a", "c", "a", "b"):
+        prepared.compiled(("tests.bounded", name), build(name))
+    assert built == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came
