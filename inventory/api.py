@@ -107,8 +107,8 @@ def _with_details(queryset):
 
 
 def read_detail(pk: int):
-    """What `GET identities/{id}/` shows, read with three statements compiled once per process and
-    connection and prepared by PostgreSQL (governance/prepared.py): (the list's columns, the identity,
+    """What `GET identities/{id}/` shows, read with three statements compiled once per thread and
+    prepared by PostgreSQL on each connection (governance/prepared.py): (the list's columns, the identity,
     its grants, its credentials), or None when there is no such identity. The same rows as
     `_with_details(base_queryset())`; compiling those three ORM queries on every request cost ~4 ms
     of CPU against 0.3 ms to run them (bench/README.md, "Issue 23, fourth pass")."""
