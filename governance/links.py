@@ -3,7 +3,7 @@ fragment: `link("exceptions", query={"identity": 4})` → `/exceptions/?identity
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -21,3 +21,13 @@ def link(
     if fragment:
         url += "#" + fragment
     return url
+
+
+_ID_MARK = 987654321  # stands for the id while a page's link is reversed once
+
+
+def id_links(name: str) -> Callable[[object], str]:
+    """`link(name, pk)` for many ids, reversed once: a list whose every row links to its own page.
+    `reverse()` per row was a twentieth of the inventory page's time (bench/README.md)."""
+    prefix, suffix = link(name, _ID_MARK).split(str(_ID_MARK))
+    return lambda pk: f"{prefix}{pk}{suffix}"

@@ -7,7 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from governance.links import link
+from governance.links import id_links
 from governance.people.models import Team, User
 from inventory import extensions
 from inventory.models import (
@@ -117,7 +117,6 @@ def _iso_writer():
 
 
 _NAMED = {"owner": "owner__username", "backup_owner": "backup_owner__username", "team": "team__slug"}
-_PK_MARK = 987654321  # stands for the id in the identity page's link, reversed once per list
 
 
 class IdentityListSerializer(IdentitySerializer):
@@ -143,7 +142,7 @@ class IdentityListSerializer(IdentitySerializer):
         """A function from an identity's `COLUMNS` (a dict) to its row; with `fields` (`?fields=`),
         to those fields only, in the serializer's order."""
         iso = _iso_writer()
-        prefix, suffix = link("inventory:detail", _PK_MARK).split(str(_PK_MARK))
+        page = id_links("inventory:detail")
 
         def row(values: dict) -> dict:
             due = values["next_review_due"]
@@ -180,7 +179,7 @@ class IdentityListSerializer(IdentitySerializer):
                 "created_at": iso(values["created_at"]),
                 "updated_at": iso(values["updated_at"]),
                 "version": values["version"],
-                "url": f"{prefix}{values['id']}{suffix}",
+                "url": page(values["id"]),
             }
 
         if fields is None:

@@ -67,3 +67,24 @@ def test_the_check_sees_a_written_out_path(tmp_path):
         'EXEMPT_PREFIXES = ("/evidence/",)\n'
     )
     assert sorted(text for _line, text in _page_literals(sample)) == ["/exceptions/", "/inventory/"]
+
+
+def test_a_link_reversed_once_for_many_ids_is_the_link_of_each():
+    from governance.links import id_links, link
+
+    page = id_links("inventory:detail")
+    for pk in (1, 42, 987654321, 2**63 - 1):
+        assert page(pk) == link("inventory:detail", pk)
+
+
+def test_each_row_of_the_inventory_links_to_its_identity(db, client, iam):
+    from tests.factories import IdentityFactory
+
+    identities = [IdentityFactory(name=f"row-{n}") for n in range(3)]
+    client.force_login(iam)
+    html = client.get("/inventory/").content.decode()
+    for identity in identities:
+        assert (
+            f'href="{identity.get_absolute_url()}" class="fw-semibold" id="identity-name-{identity.pk}"'
+            in html
+        )

@@ -25,6 +25,7 @@ from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_cell
 from governance.errors import NotAllowed
+from governance.links import id_links
 from governance.lists import services as lists
 from governance.paging import OnePassPaginator
 from governance.people.models import Role
@@ -175,7 +176,9 @@ def _with_row_labels(identities: list[Identity]) -> list[Identity]:
         for name in ROW_LABELS
     }
     now = timezone.now()
+    page = id_links("inventory:detail")  # the same link as get_absolute_url, reversed once
     for identity in identities:
+        identity.url = page(identity.pk)
         for name in ROW_LABELS:
             value = getattr(identity, name)
             setattr(identity, f"{name}_label", labels[name].get(value, value))
