@@ -102,9 +102,8 @@ KEPT_PER_THREAD = 256  # statements: the decisions' lookup has one a batch shape
 
 
 def compiled(key: Hashable, build: Callable[[], Any]) -> Statement:
-    """The statement of the `.values()` queryset `build()` returns, compiled once per thread and
-    kept under `key` (which names its shape: what differs between two
-    querysets the same `key` stands for may only be stand-in values).
+    """The statement of the `.values()` queryset `build()` returns, compiled once per thread and kept
+    under `key`, which names its shape: two querysets under one `key` may differ only in stand-ins.
 
     Compiling an ORM query costs several times more than running it (the identity detail's three
     reads: ~4 ms of CPU compiled each time, 0.3 ms run from kept SQL; bench/README.md). `build`
