@@ -113,13 +113,12 @@ def read_detail(pk: int):
     `_with_details(base_queryset())`; compiling those three ORM queries on every request cost ~4 ms
     of CPU against 0.3 ms to run them (bench/README.md, "Issue 23, fourth pass")."""
     stand_in = prepared.sentinel_ids(1)[0]
+    names = [f.attname for f in Identity._meta.concrete_fields]
     found = prepared.rows(
         prepared.compiled(
             "inventory.detail.identity",
             lambda: with_pending_flags(Identity.objects.filter(pk=stand_in)).values(
-                *(f.attname for f in Identity._meta.concrete_fields),
-                *IdentityListSerializer.NAMED_COLUMNS,
-                *PENDING_FLAGS,
+                *names, *IdentityListSerializer.NAMED_COLUMNS, *PENDING_FLAGS
             ),
         ),
         {stand_in: pk},
@@ -127,7 +126,6 @@ def read_detail(pk: int):
     if not found:
         return None
     values = found[0]
-    names = [f.attname for f in Identity._meta.concrete_fields]
     identity = Identity.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
     for flag in PENDING_FLAGS:
         setattr(identity, flag, values[flag])
