@@ -1049,7 +1049,8 @@ def table(report: dict) -> str:
     lines = [
         f"Machine: {m.get('cpu', '?')}, {m['cores']} cores, {m.get('ram_gib', '?')} GiB, "
         f"PostgreSQL {m.get('postgresql', '?')}, Python {m['python']}, load {m['loadavg_at_start']}, "
-        f"cache {m.get('cache', '?')}",
+        f"cache {m.get('cache', '?')}, CPU reference loop {m.get('cpu_reference_s_at_start', '?')} s at the "
+        f"start and {m.get('cpu_reference_s_at_end', '?')} s at the end (lower is faster)",
         f"Estate ({report['size']}): {e['identities']:,} identities, {e['grants']:,} grants, "
         f"{e['credentials']:,} credentials, {e['audit_events']:,} audit events, {e['usage_events']:,} usage "
         f"events, {e['campaign_items']:,} review items, {e['pending_requests']:,} pending requests",

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -99,12 +100,29 @@ def cache_url() -> str:
     return url
 
 
+def cpu_reference() -> float:
+    """Seconds this process takes for a fixed pure-Python loop (median of three): the machine's own
+    speed at that moment. A shared virtual machine's drifts by a quarter from minute to minute
+    (bench/README.md, "Issue 23, fourth pass"); taken at the start and the end of a run, it tells a
+    slow phase of the machine from a slower Steward."""
+
+    def loop() -> float:
+        started = time.perf_counter()
+        total = 0
+        for n in range(2_000_000):
+            total += n * n
+        return time.perf_counter() - started
+
+    return round(statistics.median(loop() for _ in range(3)), 3)
+
+
 def machine() -> dict:
     info: dict = {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cores": os.cpu_count(),
         "loadavg_at_start": os.getloadavg(),
+        "cpu_reference_s_at_start": cpu_reference(),
     }
     try:
         cpu = Path("/proc/cpuinfo").read_text()
@@ -228,6 +246,7 @@ def main() -> None:
     report["results"] = results
     report["auth_indexes"] = measure.auth_indexes()
     report["machine"]["loadavg_at_end"] = os.getloadavg()
+    report["machine"]["cpu_reference_s_at_end"] = cpu_reference()
     report["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
     report["seconds"] = round(time.time() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
