@@ -401,8 +401,8 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             audited.append((answer, subject))
             new.discard(key)  # the same question twice in one batch is audited once
     touched = [pk for key, pk in used.items() if key in new]
-    if not (aggregated or touched or audited) and _insert_in_one_statement(rows, usage):
-        return  # the common case: the answers and their usage, one round trip
+    if not (aggregated or audited) and _insert_in_one_statement(rows, usage, touched, now):
+        return  # the common case: the answers, their usage and last use, one round trip
     with transaction.atomic():
         DecisionRecord.objects.bulk_create([DecisionRecord(**values) for values in rows])
         UsageEvent.objects.bulk_create([UsageEvent(**values) for values in usage])
@@ -433,23 +433,28 @@ def _record(actor: Actor, answers: list[Answer], facts: list[cedar.Subject], now
             )
 
 
-def _insert_in_one_statement(rows: list[dict], usage: list[dict]) -> bool:
-    """On PostgreSQL, write the decision rows and their usage events with ONE statement (a
-    data-modifying CTE, atomic on its own in autocommit): one round trip instead of four (BEGIN,
-    two INSERTs, COMMIT). False when not applicable; the caller then uses a transaction.
+def _insert_in_one_statement(rows: list[dict], usage: list[dict], touched: list[int], now: datetime) -> bool:
+    """On PostgreSQL, write the decision rows, their usage events and, once a minute per identity,
+    its `last_used_at` (`touched`) with ONE statement (data-modifying CTEs, atomic on their own in
+    autocommit): one round trip instead of five (BEGIN, two INSERTs, the UPDATE, COMMIT). False when
+    not applicable; the caller then uses a transaction.
 
     The statement is written once per batch size and its values passed as they are: every column is
     text, a number, a boolean or an aware time, which psycopg adapts itself, except the two JSON
-    lists (`reasons`, `policies`), wrapped as JSONB. Building model instances and running each
-    field's preparation cost more than the insert (bench/README.md)."""
+    lists (`reasons`, `policies`), wrapped as JSONB, and the touched ids, one array. Building model
+    instances and running each field's preparation cost more than the insert (bench/README.md); the
+    once-a-minute `last_used_at` had sent one question in twenty down the transaction's path under
+    a gateway's load (bench/README.md, issue 23, fifth pass)."""
     if not rows or connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
     from psycopg.types.json import Jsonb
 
-    sql = _CTE_SQL.get(len(rows))
+    key = (len(rows), bool(touched))
+    sql = _CTE_SQL.get(key)
     if sql is None:
-        sql = _CTE_SQL[len(rows)] = (
+        sql = _CTE_SQL[key] = (
             f"WITH d AS ({_values_insert(DecisionRecord, _DECISION_COLUMNS, len(rows))}) "
+            f"{_touch_sql() if touched else ''}"
             f"{_values_insert(UsageEvent, _USAGE_COLUMNS, len(usage))}"
         )
     params: list = []
@@ -458,11 +463,23 @@ def _insert_in_one_statement(rows: list[dict], usage: list[dict]) -> bool:
             Jsonb(values[name]) if name in _JSON_COLUMNS else values.get(name, _DEFAULTS.get(name))
             for name in _DECISION_COLUMNS
         ]
+    if touched:
+        params += [now, touched, now]
     for values in usage:
         params += [values[name] for name in _USAGE_COLUMNS]
     with server_bound_cursor() as cursor:
         cursor.execute(sql, params)
     return True
+
+
+def _touch_sql() -> str:
+    """The identities' last use, as the transaction's path sets it: only forward, never back."""
+    qn = connection.ops.quote_name
+    used = qn(Identity._meta.get_field("last_used_at").column)
+    return (
+        f", t AS (UPDATE {qn(Identity._meta.db_table)} SET {used} = %s WHERE {qn('id')} = ANY(%s) "
+        f"AND ({used} IS NULL OR {used} < %s)) "
+    )
 
 
 _DECISION_COLUMNS = (
@@ -473,7 +490,7 @@ _DECISION_COLUMNS = (
 _USAGE_COLUMNS = USAGE_COLUMNS  # the usage events' columns, as ingestion writes them
 _JSON_COLUMNS = frozenset({"reasons", "policies"})
 _DEFAULTS = {"count": 1, "window_start": None}
-_CTE_SQL: dict[int, str] = {}
+_CTE_SQL: dict[tuple[int, bool], str] = {}
 
 
 def _values_insert(model, names: tuple[str, ...], n: int) -> str:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -193,6 +194,34 @@ def test_a_cached_decision_is_recorded_with_one_statement(agent, iam):
     assert queries[1]["sql"].startswith("WITH d AS (INSERT INTO")
     assert DecisionRecord.objects.filter(identity=agent).count() == 2
     assert UsageEvent.objects.filter(identity=agent, reported_by__startswith="decision:").count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_minutes_first_decision_moves_last_use_in_the_same_statement(agent, iam):
+    """The once-a-minute `last_used_at` goes in the same statement as the row (it had taken a
+    transaction of five round trips), and still only forward."""
+    ask = one(agent)
+    iam.roles  # noqa: B018
+    services.decide(iam, [ask])  # the facts cached
+    earlier = timezone.now() - timedelta(hours=1)
+    Identity.objects.filter(pk=agent.pk).update(last_used_at=earlier)
+    cache.clear()  # the once-a-minute mark forgotten: the next answer moves the last use again
+    with CaptureQueriesContext(connection) as queries:
+        answer = services.decide(iam, [ask])[0]
+    assert answer.verdict.decision == "allow"
+    written = [q["sql"] for q in queries if "INSERT" in q["sql"] or "UPDATE" in q["sql"]]
+    assert len(written) == 1 and written[0].startswith("WITH d AS (INSERT INTO"), written
+    agent.refresh_from_db()
+    assert agent.last_used_at > earlier
+    later = timezone.now() + timedelta(hours=1)
+    Identity.objects.filter(pk=agent.pk).update(last_used_at=later)
+    cache.clear()
+    services.decide(iam, [ask])
+    agent.refresh_from_db()
+    assert agent.last_used_at == later  # never back
+    assert DecisionRecord.objects.filter(identity=agent).count() == 3
 
 
 def test_a_batch_over_the_rate_updates_one_row_per_question(agent, owner, settings):
