@@ -38,7 +38,7 @@ from governance.paging import (
 from governance.permissions import AuditorReadOnly, TokenScopePermission, is_usage_report
 from governance.safe_json import DepthLimitedJSONParser
 from inventory import edits, importers, services, usage
-from inventory.filters import IdentityFilter, base_queryset
+from inventory.filters import IdentityFilter, base_queryset, search, search_only, search_rows
 from inventory.models import Credential, Grant, Identity, UsageEvent
 from inventory.serializers import (
     PENDING_FLAGS,
@@ -194,12 +194,16 @@ class IdentityPagination(StewardPagination):
         # The rows as plain values (IdentityListSerializer.COLUMNS), never model instances.
         rows = queryset.values(*IdentityListSerializer.COLUMNS)
         if not self.cursor_mode:
-            # A search visits every match anyway: count them in the pass that finds the page.
-            # Unfiltered on PostgreSQL, the tally has the number; otherwise count the queryset
-            # itself (CountedPaginator says why). get_queryset hides no identity from anyone.
+            # A search visits every match anyway: count them in the pass that finds the page, from
+            # the narrow search table when the search is the only filter (its rows name the same
+            # identities, in the same order). Unfiltered on PostgreSQL, the tally has the number;
+            # otherwise count the queryset itself (CountedPaginator says why). get_queryset hides no
+            # identity from anyone.
             paginator = OnePassPaginator if _searching(request) else CountedPaginator
             tally = connection.vendor == "postgresql" and not _filtered(request)
-            self.django_paginator_class = partial(paginator, counted=IdentityTally() if tally else queryset)
+            matches = search_rows(search_only(request.query_params))
+            counted = IdentityTally() if tally else queryset if matches is None else matches
+            self.django_paginator_class = partial(paginator, counted=counted)
             return super().paginate_queryset(rows, request, view)
         if self.page_query_param in request.query_params:
             raise ValidationError({self.cursor_query_param: ["Give `cursor` or `page`, not both."]})
@@ -358,6 +362,8 @@ class IdentityViewSet(
         params = self.request.query_params
         if not any(name in params for name in IdentityFilter.base_filters):
             return queryset
+        if term := search_only(params):
+            return search(queryset, term)  # what the filter set's `search` does, without the filter set
         return super().filter_queryset(queryset)
 
     def _detail(self, identity: Identity, code=status.HTTP_200_OK) -> Response:

@@ -252,6 +252,24 @@ class Identity(models.Model):
         return status in self.TRANSITIONS.get(self.status, set())
 
 
+class IdentitySearchRow(models.Model):
+    """PostgreSQL only: an identity's id, name and searched text joined, in a narrow table that
+    triggers keep in step with every write to the identities (migration 0014 says how and why).
+    Never written from Python; read for a search that is a list's only filter, where counting the
+    matches here reads a fifth of the pages that counting them among the identities does."""
+
+    identity_id = models.BigIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    document = models.TextField()
+
+    class Meta:
+        managed = False
+        db_table = "inventory_identity_search"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # The longest each descriptive text may be (its column's length): what intake, the edit form and the
 # API check before anything is saved.
 TEXT_LENGTHS = {

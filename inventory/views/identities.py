@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,7 +32,7 @@ from governance.paging import OnePassPaginator
 from governance.people.models import Role
 from governance.reviews.queries import review_history
 from inventory import edits, extensions, services, timeline
-from inventory.filters import IdentityFilter, base_queryset
+from inventory.filters import IdentityFilter, base_queryset, search_only, search_rows
 from inventory.forms import (
     ActivateForm,
     ConfirmRevocationForm,
@@ -189,8 +190,13 @@ def _with_row_labels(identities: list[Identity]) -> list[Identity]:
 def list_context(request, params) -> dict:
     """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too."""
     filterset, queryset = filtered(request, params)
-    # A text search reads every candidate row anyway: count them in the same pass (governance.paging).
-    paginator = OnePassPaginator if (params.get("search") or "").strip() else Paginator
+    # A text search reads every candidate row anyway: count them in the same pass (governance.paging),
+    # from the narrow search table when the search is the only filter and the order is by name.
+    if (params.get("search") or "").strip():
+        matches = None if _is_plain_owner(request.user) else search_rows(search_only(params))
+        paginator = partial(OnePassPaginator, counted=matches)
+    else:
+        paginator = Paginator
     page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     page.object_list = _with_row_labels(list(page.object_list))
     listed = lists.page_context(request.user, INVENTORY_LIST, filterset, page, params)
