@@ -11,6 +11,8 @@ rows now and then (`inventory.api.identity_total`). Other databases: nothing; th
 
 from django.db import migrations
 
+from inventory.migrations._postgresql import emptied_with_identities, statements
+
 TABLE = "inventory_identity_tally"
 
 FORWARDS = [
@@ -29,17 +31,11 @@ FORWARDS = [
         INSERT INTO {TABLE} (delta) SELECT -count(*) FROM removed HAVING count(*) > 0;
         RETURN NULL;
     END $$""",
-    f"""CREATE OR REPLACE FUNCTION {TABLE}_emptied() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM {TABLE};
-        RETURN NULL;
-    END $$""",
     f"""CREATE TRIGGER {TABLE}_added AFTER INSERT ON inventory_identity
         REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_added()""",
     f"""CREATE TRIGGER {TABLE}_removed AFTER DELETE ON inventory_identity
         REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_removed()""",
-    f"""CREATE TRIGGER {TABLE}_emptied AFTER TRUNCATE ON inventory_identity
-        FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_emptied()""",
+    *emptied_with_identities(TABLE),
 ]
 BACKWARDS = [
     f"DROP TRIGGER IF EXISTS {TABLE}_added ON inventory_identity",
@@ -52,18 +48,7 @@ BACKWARDS = [
 ]
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for statement in FORWARDS:
-        schema_editor.execute(statement)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for statement in BACKWARDS:
-        schema_editor.execute(statement)
+forwards, backwards = statements(FORWARDS, BACKWARDS)
 
 
 class Migration(migrations.Migration):
