@@ -259,7 +259,7 @@ class IdentitySearchRow(models.Model):
     matches here reads a fifth of the pages that counting them among the identities does."""
 
     identity_id = models.BigIntegerField(primary_key=True)
-    name = models.CharField(max_length=200)
+    name = models.TextField()  # text, not the identities' length: widening theirs needs no change here
     document = models.TextField()
 
     class Meta:

@@ -37,8 +37,7 @@ def columns(row: str) -> str:
 DOCUMENT = document()
 
 FORWARDS = [
-    f"CREATE TABLE IF NOT EXISTS {TABLE} (identity_id bigint PRIMARY KEY, name varchar(200) NOT NULL,"
-    " document text NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (identity_id bigint PRIMARY KEY, name text NOT NULL, document text NOT NULL)",
     # Nothing writes identities between the seed below and the triggers.
     "LOCK TABLE inventory_identity IN SHARE ROW EXCLUSIVE MODE",
     f"DELETE FROM {TABLE}",
@@ -90,7 +89,7 @@ class Migration(migrations.Migration):
             name="IdentitySearchRow",
             fields=[
                 ("identity_id", models.BigIntegerField(primary_key=True, serialize=False)),
-                ("name", models.CharField(max_length=200)),
+                ("name", models.TextField()),
                 ("document", models.TextField()),
             ],
             options={"db_table": TABLE, "managed": False},

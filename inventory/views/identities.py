@@ -193,7 +193,9 @@ def list_context(request, params) -> dict:
     # A text search reads every candidate row anyway: count them in the same pass (governance.paging),
     # from the narrow search table when the search is the only filter and the order is by name.
     if (params.get("search") or "").strip():
-        matches = None if _is_plain_owner(request.user) else search_rows(search_only(params))
+        # Not for a tool owner (their own first) or filters that do not validate (the list is then empty).
+        same_answer = filterset.is_valid() and not _is_plain_owner(request.user)
+        matches = search_rows(search_only(params)) if same_answer else None
         paginator = partial(OnePassPaginator, counted=matches)
     else:
         paginator = Paginator

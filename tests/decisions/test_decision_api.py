@@ -218,7 +218,10 @@ def test_the_minutes_first_decision_moves_last_use_in_the_same_statement(agent, 
     later = timezone.now() + timedelta(hours=1)
     Identity.objects.filter(pk=agent.pk).update(last_used_at=later)
     cache.clear()
-    services.decide(iam, [ask])
+    with CaptureQueriesContext(connection) as queries:
+        services.decide(iam, [ask])
+    written = [q["sql"] for q in queries if "INSERT" in q["sql"] or "UPDATE" in q["sql"]]
+    assert len(written) == 1 and " t AS (UPDATE" in written[0], written
     agent.refresh_from_db()
     assert agent.last_used_at == later  # never back
     assert DecisionRecord.objects.filter(identity=agent).count() == 3

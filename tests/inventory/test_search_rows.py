@@ -53,6 +53,11 @@ def test_the_rows_follow_every_insert_update_and_delete(owner):
     Identity.objects.filter(name__startswith="bulk-1").update(vendor="OpenAI", model_name="gpt")
     Identity.objects.filter(name="bulk-2").update(name="renamed-2")
     in_step()
+    batch = list(Identity.objects.filter(name__startswith="bulk-4"))
+    for n, identity in enumerate(batch):
+        identity.external_id, identity.purpose = f"ext-{n}", "imported"
+    Identity.objects.bulk_update(batch, ["external_id", "purpose"])  # the importer's way
+    in_step()
     Identity.objects.filter(name__startswith="bulk-2").update(status="suspended")  # not searched
     Identity.objects.filter(name__startswith="bulk-3").delete()
     in_step()
@@ -162,16 +167,35 @@ def test_a_search_alone_answers_as_the_filter_set_does(estate, api_as, auditor, 
 
 
 @postgresql_only
-def test_the_list_page_pages_a_search_from_the_rows_with_the_same_rows(estate, client, auditor, monkeypatch):
+@pytest.mark.parametrize("page", ["1", "2", "3", "9"])
+def test_the_list_page_pages_a_search_from_the_rows_with_the_same_rows(
+    estate, client, auditor, monkeypatch, page
+):
+    monkeypatch.setattr(identities, "PAGE_SIZE", 5)  # 13 matches: three pages, the last one short
     client.force_login(auditor)
     with CaptureQueriesContext(connection) as captured:
-        fast = client.get("/inventory/?search=codex&page=2")
+        fast = client.get(f"/inventory/?search=codex&page={page}")
     assert "inventory_identity_search" in " ".join(q["sql"] for q in captured)
     monkeypatch.setattr(identities, "search_rows", lambda term: None)
-    slow = client.get("/inventory/?search=codex&page=2")
-    names = [[i.name for i in page.context["page"].object_list] for page in (fast, slow)]
+    slow = client.get(f"/inventory/?search=codex&page={page}")
+    names = [[i.name for i in response.context["page"].object_list] for response in (fast, slow)]
     assert names[0] == names[1] and names[0]
+    assert fast.context["page"].number == slow.context["page"].number == min(int(page), 3)
     assert fast.context["page"].paginator.count == slow.context["page"].paginator.count == 13
+
+
+@pytest.mark.django_db
+def test_filters_that_do_not_validate_list_nothing_without_reading_the_rows(estate, rf, auditor):
+    """A search holding NUL (a bulk reassignment's posted filters can carry one) does not validate:
+    the list is empty, and the search table is not asked (PostgreSQL cannot compare NUL)."""
+    from django.http import QueryDict
+
+    request = rf.get("/inventory/")
+    request.user = auditor
+    with CaptureQueriesContext(connection) as captured:
+        context = identities.list_context(request, QueryDict("search=a%00b"))
+    assert list(context["page"].object_list) == [] and context["page"].paginator.count == 0
+    assert "inventory_identity_search" not in " ".join(q["sql"] for q in captured)
 
 
 @postgresql_only
