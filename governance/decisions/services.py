@@ -443,7 +443,7 @@ def _insert_in_one_statement(rows: list[dict], usage: list[dict], touched: list[
     text, a number, a boolean or an aware time, which psycopg adapts itself, except the two JSON
     lists (`reasons`, `policies`), wrapped as JSONB, and the touched ids, one array. Building model
     instances and running each field's preparation cost more than the insert (bench/README.md); the
-    once-a-minute `last_used_at` had sent one question in twenty down the transaction's path under
+    once-a-minute `last_used_at` had sent one decision in forty down the transaction's path under
     a gateway's load (bench/README.md, issue 23, fifth pass)."""
     if not rows or connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
