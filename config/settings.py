@@ -74,7 +74,7 @@ INSTALLED_APPS = [
 # CSP right after SecurityMiddleware; Axes last, so it turns a lockout into the login page's answer.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "governance.middleware.PolicyHeadersMiddleware",  # django-csp's, built once (governance/middleware.py)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,5 +1,12 @@
 import uuid
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
 from governance.request_context import request_id as _request_id
 
 
@@ -198,3 +205,47 @@ class RefuseNulMiddleware:
                 for key, values in fields
             )
         return False
+
+
+class PolicyHeadersMiddleware(CSPMiddleware):
+    """django-csp's middleware, with both policies built once for the answers that need nothing
+    per request: no nonce asked for, no view's `csp_update`/`csp_replace`/`csp_exempt` (every API
+    answer and most pages). The library builds them from the settings on every answer, converting
+    its policy parts to dictionaries and copying the directives (a ninth of a decision's Python:
+    bench/README.md, issue 23's sixth pass). Any other answer takes the library's own path, so the
+    headers are the same either way (tests/security/test_policy_headers.py)."""
+
+    _OVERRIDES = (
+        "_csp_config", "_csp_update", "_csp_replace", "_csp_exempt",
+        "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro", "_csp_exempt_ro",
+    )  # fmt: skip
+    _built: dict[bool, tuple[str, tuple[str, ...]]] = {}
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in self._OVERRIDES
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # as the library: Django's debug pages keep their inline styles
+        for report_only, header in ((False, HEADER), (True, HEADER_REPORT_ONLY)):
+            policy, excluded = self._policy(report_only)
+            if policy and header not in response and not request.path_info.startswith(excluded):
+                response[header] = policy
+        # As the library: a nonce asked for after the header is written is an error, not a silent gap.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+    @classmethod
+    def _policy(cls, report_only: bool) -> tuple[str, tuple[str, ...]]:
+        if report_only not in cls._built:
+            setting = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+            cls._built[report_only] = (build_policy(report_only=report_only), tuple(prefixes))
+        return cls._built[report_only]
+
+
+@receiver(setting_changed)
+def _policy_settings_changed(setting, **kwargs):
+    if setting in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY", "DEBUG"):
+        PolicyHeadersMiddleware._built.clear()
