@@ -33,8 +33,14 @@ class DecisionRecord(models.Model):
     one row each.
     """
 
+    # No index of its own: `decision_identity_at` (identity, -at) serves every lookup by identity, and
+    # one index fewer is one B-tree insert fewer a decision (bench/README.md, issue 23's sixth pass).
     identity = models.ForeignKey(
-        "inventory.Identity", on_delete=models.CASCADE, related_name="decisions", verbose_name=_("identity")
+        "inventory.Identity",
+        on_delete=models.CASCADE,
+        related_name="decisions",
+        verbose_name=_("identity"),
+        db_index=False,
     )
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     resource_kind = models.CharField(_("resource kind"), max_length=20, choices=ResourceKind.choices)
