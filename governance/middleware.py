@@ -211,7 +211,7 @@ class PolicyHeadersMiddleware(CSPMiddleware):
     """django-csp's middleware, with both policies built once for the answers that need nothing
     per request: no nonce asked for, no view's `csp_update`/`csp_replace`/`csp_exempt` (every API
     answer and most pages). The library builds them from the settings on every answer, converting
-    its policy parts to dictionaries and copying the directives (a ninth of a decision's Python:
+    its policy parts to dictionaries and copying the directives (an eighth of a decision's Python:
     bench/README.md, issue 23's sixth pass). Any other answer takes the library's own path, so the
     headers are the same either way (tests/security/test_policy_headers.py)."""
 

@@ -444,7 +444,9 @@ class UsageEvent(models.Model):
 
     # No index of its own: `usage_identity_at` (identity, -at) serves every lookup by identity; one
     # index fewer is one B-tree insert fewer an event, and a decision writes one.
-    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="usage_events", db_index=False)
+    identity = models.ForeignKey(
+        Identity, on_delete=models.CASCADE, related_name="usage_events", db_index=False
+    )
     at = models.DateTimeField()
     action = models.CharField(max_length=20, choices=Action.choices, blank=True)
     resource_kind = models.CharField(max_length=20, choices=ResourceKind.choices, blank=True)
