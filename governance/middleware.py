@@ -222,8 +222,9 @@ class PolicyHeadersMiddleware(CSPMiddleware):
     _built: dict[bool, tuple[str, tuple[str, ...]]] = {}
 
     def process_response(self, request, response):
+        # Any override at all, even one set to None (the library reads `_csp_exempt = None` as exempt).
         if getattr(request, "_csp_nonce", None) is not None or any(
-            getattr(response, name, None) is not None for name in self._OVERRIDES
+            hasattr(response, name) for name in self._OVERRIDES
         ):
             return super().process_response(request, response)
         if response.status_code in (500, 404) and settings.DEBUG:
@@ -238,11 +239,12 @@ class PolicyHeadersMiddleware(CSPMiddleware):
 
     @classmethod
     def _policy(cls, report_only: bool) -> tuple[str, tuple[str, ...]]:
-        if report_only not in cls._built:
+        built = cls._built.get(report_only)
+        if built is None:  # a local: another thread may clear the cache between two reads of it
             setting = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
             prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
-            cls._built[report_only] = (build_policy(report_only=report_only), tuple(prefixes))
-        return cls._built[report_only]
+            built = cls._built[report_only] = (build_policy(report_only=report_only), tuple(prefixes))
+        return built
 
 
 @receiver(setting_changed)

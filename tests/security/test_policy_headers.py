@@ -9,7 +9,7 @@ from csp.exceptions import CSPNonceError
 from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.http import HttpResponse
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from governance.middleware import PolicyHeadersMiddleware
 from tests.conftest import bearer
@@ -34,10 +34,22 @@ def policy_headers(response) -> dict[str, str | None]:
     return {name: response.get(name) for name in POLICY_HEADERS}
 
 
-def both_ways(settings, ask) -> tuple[dict, dict]:
+def both_ways(settings, monkeypatch, ask) -> tuple[dict, dict]:
+    """`ask()` once through Steward's middleware, once through django-csp's own. `ask` must build a
+    new client each time: a test client loads the middleware on its first request and keeps it."""
+    ran = []
+    library_answer = CSPMiddleware.process_response
+
+    def spied(self, request, response):
+        ran.append(type(self))
+        return library_answer(self, request, response)
+
+    monkeypatch.setattr(CSPMiddleware, "process_response", spied)
     ours = policy_headers(ask())
+    assert CSPMiddleware not in ran, "the library's own middleware answered in Steward's turn"
     settings.MIDDLEWARE = with_the_librarys(settings.MIDDLEWARE)
     library = policy_headers(ask())
+    assert CSPMiddleware in ran, "the library's own middleware did not answer in its turn"
     settings.MIDDLEWARE = [OURS if name == LIBRARY else name for name in settings.MIDDLEWARE]
     return ours, library
 
@@ -53,9 +65,14 @@ def both_ways(settings, ask) -> tuple[dict, dict]:
         "/healthz",  # anonymous
     ],
 )
-def test_pages_get_the_same_policy_headers_as_the_librarys(settings, client, iam, path):
-    client.force_login(iam)
-    ours, library = both_ways(settings, lambda: client.get(path))
+def test_pages_get_the_same_policy_headers_as_the_librarys(settings, monkeypatch, iam, path):
+    def ask():
+        client = Client()
+        if path != "/healthz":
+            client.force_login(iam)
+        return client.get(path)
+
+    ours, library = both_ways(settings, monkeypatch, ask)
     assert ours == library
     assert ours["Content-Security-Policy"], "every answer carries the policy"
     if path == "/api/redoc/":
@@ -65,19 +82,18 @@ def test_pages_get_the_same_policy_headers_as_the_librarys(settings, client, iam
 
 
 @pytest.mark.django_db
-def test_api_answers_and_decisions_get_the_same_policy_headers(settings, iam, owner):
+def test_api_answers_and_decisions_get_the_same_policy_headers(settings, monkeypatch, iam, owner):
     from inventory.tokens import issue_token
 
     identity = IdentityFactory(owner=owner)
     token = issue_token(iam, iam, scope="read", days=1, name="policy headers")[1]
-    client = bearer(token)
     question = {"identity": identity.pk, "action": "read", "resource": {"kind": "repo", "name": "a/b"}}
     for ask in (
-        lambda: client.get("/api/v1/identities/"),
-        lambda: client.post("/api/v1/decisions/", question, format="json"),
-        lambda: client.post("/api/v1/decisions/", {"identity": "x"}, format="json"),  # a 400
+        lambda: bearer(token).get("/api/v1/identities/"),
+        lambda: bearer(token).post("/api/v1/decisions/", question, format="json"),
+        lambda: bearer(token).post("/api/v1/decisions/", {"identity": "x"}, format="json"),  # a 400
     ):
-        ours, library = both_ways(settings, ask)
+        ours, library = both_ways(settings, monkeypatch, ask)
         assert ours == library and ours["Content-Security-Policy"]
 
 
@@ -126,6 +142,16 @@ def test_an_exempt_view_gets_no_header():
     exempt = csp_exempt()(lambda request: HttpResponse("ok"))
     response = PolicyHeadersMiddleware(exempt)(RequestFactory().get("/"))
     assert "Content-Security-Policy" not in response
+
+
+def test_an_override_set_to_none_takes_the_librarys_path():
+    def view(request):
+        response = HttpResponse("ok")
+        response._csp_exempt = None  # the library reads anything but False as exempt
+        return response
+
+    assert "Content-Security-Policy" not in CSPMiddleware(view)(RequestFactory().get("/"))
+    assert "Content-Security-Policy" not in PolicyHeadersMiddleware(view)(RequestFactory().get("/"))
 
 
 def test_a_header_the_view_set_itself_is_kept():
