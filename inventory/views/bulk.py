@@ -63,9 +63,9 @@ def bulk_reassign(request):
         ids = _targets(request, params, values["scope"])
         changed = ownership.reassign_owner(as_actor(request.user), ids, new_owner, values["reason"])
     except ValidationError as exc:
-        context = list_context(request, params)
+        context = list_context(request, params, reassign=values)
         errors = exc.message_dict if hasattr(exc, "message_dict") else {"all": exc.messages}
-        context.update(reassign=values, reassign_errors=errors)
+        context.update(reassign_errors=errors)
         return render(request, "inventory/identity_list.html", context, status=400)
     except IllegalTransition as exc:
         return render(request, "409.html", {"message": exc.message}, status=409)

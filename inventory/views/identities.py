@@ -43,6 +43,7 @@ from inventory.forms import (
     add_service_errors,
 )
 from inventory.models import ActivationRequest, Credential, Grant, Identity, ResourceKind, ScopeChange
+from inventory.views.rows import with_cells
 
 PAGE_SIZE = 50
 SORTABLE = [
@@ -187,8 +188,9 @@ def _with_row_labels(identities: list[Identity]) -> list[Identity]:
     return identities
 
 
-def list_context(request, params) -> dict:
-    """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too."""
+def list_context(request, params, reassign: dict | None = None) -> dict:
+    """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too,
+    with what was posted (`reassign`)."""
     filterset, queryset = filtered(request, params)
     # A text search reads every candidate row anyway: count them in the same pass (governance.paging),
     # from the narrow search table when the search is the only filter and the order is by name.
@@ -202,6 +204,11 @@ def list_context(request, params) -> dict:
     page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     page.object_list = _with_row_labels(list(page.object_list))
     listed = lists.page_context(request.user, INVENTORY_LIST, filterset, page, params)
+    can_reassign = request.user.is_governor
+    reassign = reassign or {"scope": "selected", "new_owner": "", "reason": "", "identities": []}
+    today = timezone.localdate()
+    selected = set(reassign["identities"]) if can_reassign else None
+    with_cells(page.object_list, listed["shown"], today=today, selected=selected)
     sort_links = {col["key"]: col for col in _sort_links(params, params.get("ordering", ""))}
     context = {
         **listed,
@@ -213,10 +220,9 @@ def list_context(request, params) -> dict:
         "mine": params.get("mine") == "true",
         "is_owner": request.user.has_role(Role.OWNER),
         "can_import": request.user.is_governor,
-        "can_reassign": request.user.is_governor,
-        "reassign": {"scope": "selected", "new_owner": "", "reason": "", "identities": []},
+        "can_reassign": can_reassign,
+        "reassign": reassign,
         "reassign_errors": {},
-        "today": timezone.localdate(),
     }
     return context
 

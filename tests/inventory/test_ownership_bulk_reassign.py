@@ -99,6 +99,11 @@ def test_bad_input_re_renders_the_list_and_changes_nothing(client, iam, owner2, 
     response = client.post("/inventory/reassign/", {"identities": [estate["prod-a"].pk], **data})
     assert response.status_code == 400 and message in response.content.decode()
     assert owners()["prod-a"] == "owner"
+    ticked, other = estate["prod-a"].pk, estate["dev-a"].pk  # the page keeps what was ticked
+    assert f'value="{ticked}" form="bulk-reassign" aria-labelledby="identity-name-{ticked}" checked>' in (
+        response.content.decode()
+    )
+    assert f'aria-labelledby="identity-name-{other}">' in response.content.decode()
 
 
 def test_nothing_ticked_is_explained(client, iam, owner2, estate):
