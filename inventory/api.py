@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -54,6 +54,7 @@ from inventory.serializers import (
     detail_representation,
     with_pending_flags,
 )
+from inventory.tally import identity_tally, unfiltered
 
 
 class InventoryMember(permissions.BasePermission):
@@ -145,41 +146,6 @@ def _searching(request) -> bool:
     return bool(request.query_params.get("search", "").strip())
 
 
-def _filtered(request) -> bool:
-    return any(name in request.query_params for name in IdentityFilter.base_filters if name != "ordering")
-
-
-TALLY = "inventory_identity_tally"  # migration inventory.0012
-TALLY_COMPACT_ABOVE = 1_000  # rows: one per statement that inserted or deleted identities
-TALLY_LOCK = 23_0012  # pg_try_advisory_xact_lock key: one compaction at a time
-
-
-class IdentityTally:
-    """How many identities there are, exactly, without counting them (PostgreSQL): the sum of the
-    tally that statement triggers keep in the inserting or deleting transaction itself, so it
-    sees what COUNT(*) in the same snapshot would. Used as the unfiltered list's `count`."""
-
-    def count(self) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*), coalesce(sum(delta), 0) FROM {TALLY}")
-            rows, total = cursor.fetchone()
-        if rows > TALLY_COMPACT_ABOVE:
-            compact_tally()
-        return int(total)
-
-
-def compact_tally() -> None:
-    """Fold the tally's rows into one. Rows that commit meanwhile are not seen and stay; two
-    compactions never overlap (an advisory lock), so the sum never changes."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [TALLY_LOCK])
-        if cursor.fetchone()[0]:
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {TALLY} RETURNING delta) "
-                f"INSERT INTO {TALLY} (delta) SELECT coalesce(sum(delta), 0) FROM gone"
-            )
-
-
 class IdentityPagination(StewardPagination):
     """Pages with an exact `count` (the contract's default), or, given `cursor`, a cursor mode
     without a count: keyset pages in name order (names are unique), one query each however deep,
@@ -200,9 +166,9 @@ class IdentityPagination(StewardPagination):
             # otherwise count the queryset itself (CountedPaginator says why). get_queryset hides no
             # identity from anyone.
             paginator = OnePassPaginator if _searching(request) else CountedPaginator
-            tally = connection.vendor == "postgresql" and not _filtered(request)
+            tally = identity_tally() if unfiltered(request.query_params) else None
             matches = search_rows(search_only(request.query_params))
-            counted = IdentityTally() if tally else queryset if matches is None else matches
+            counted = tally if tally is not None else queryset if matches is None else matches
             self.django_paginator_class = partial(paginator, counted=counted)
             return super().paginate_queryset(rows, request, view)
         if self.page_query_param in request.query_params:

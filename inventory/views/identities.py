@@ -28,7 +28,7 @@ from governance.csv_safety import safe_cell
 from governance.errors import NotAllowed
 from governance.links import id_links
 from governance.lists import services as lists
-from governance.paging import OnePassPaginator
+from governance.paging import CountedPaginator, OnePassPaginator
 from governance.people.models import Role
 from governance.reviews.queries import review_history
 from inventory import edits, extensions, services, timeline
@@ -43,6 +43,7 @@ from inventory.forms import (
     add_service_errors,
 )
 from inventory.models import ActivationRequest, Credential, Grant, Identity, ResourceKind, ScopeChange
+from inventory.tally import identity_tally, unfiltered
 from inventory.views.rows import with_cells
 
 PAGE_SIZE = 50
@@ -199,8 +200,8 @@ def list_context(request, params, reassign: dict | None = None) -> dict:
         same_answer = filterset.is_valid() and not _is_plain_owner(request.user)
         matches = search_rows(search_only(params)) if same_answer else None
         paginator = partial(OnePassPaginator, counted=matches)
-    else:
-        paginator = Paginator
+    else:  # unfiltered on PostgreSQL the tally has the number (inventory.tally), as for the API
+        paginator = partial(CountedPaginator, counted=identity_tally() if unfiltered(params) else None)
     page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     page.object_list = _with_row_labels(list(page.object_list))
     listed = lists.page_context(request.user, INVENTORY_LIST, filterset, page, params)

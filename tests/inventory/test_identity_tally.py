@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from inventory import api
-from inventory.api import IdentityTally, compact_tally
+from inventory import tally as tally_module
 from inventory.models import Identity
+from inventory.tally import IdentityTally, compact_tally
 from tests.factories import IdentityFactory, UserFactory
 from tests.inventory.migration_support import assert_does_nothing_on_sqlite
 
@@ -58,7 +58,7 @@ def test_compacting_keeps_the_sum_and_leaves_one_row(owner):
 @postgresql_only
 @pytest.mark.django_db
 def test_readers_compact_a_long_tally(owner, monkeypatch):
-    monkeypatch.setattr(api, "TALLY_COMPACT_ABOVE", 3)
+    monkeypatch.setattr(tally_module, "TALLY_COMPACT_ABOVE", 3)
     for n in range(6):
         IdentityFactory(name=f"many-{n}")
     assert tally() == Identity.objects.count()
@@ -95,3 +95,18 @@ def test_the_list_count_is_exact_with_and_without_filters(api_as, auditor, query
 
 def test_the_migration_does_nothing_on_sqlite():
     assert_does_nothing_on_sqlite(migration)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["", "ordering=-name", "kind=bot", "mine=false"])
+def test_the_list_page_counts_every_identity_from_the_tally_when_unfiltered(client, iam, query):
+    IdentityFactory.create_batch(4, kind="bot")
+    IdentityFactory.create_batch(3, kind="api_key")
+    client.force_login(iam)
+    client.get(f"/inventory/?{query}")  # the user's roles are read once
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(f"/inventory/?{query}")
+    counted = [q["sql"] for q in captured if "COUNT(*)" in q["sql"] and "tally" not in q["sql"]]
+    assert page.context["page"].paginator.count == (4 if query == "kind=bot" else Identity.objects.count())
+    from_tally = connection.vendor == "postgresql" and query in ("", "ordering=-name")
+    assert bool(counted) is not from_tally
