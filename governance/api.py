@@ -1,8 +1,11 @@
+from functools import partial
+
 from rest_framework import viewsets
 
-from governance.filters import AuditEventFilter, audit_page_source
+from governance.filters import AuditEventFilter, audit_page_source, audit_tally
 from governance.findings.api import FindingViewSet
 from governance.models import AuditEvent
+from governance.paging import CountedPaginator
 from governance.permissions import ReadAllRoles, TokenScopePermission
 from governance.serializers import AuditEventSerializer
 
@@ -17,7 +20,9 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "seq"
 
     def paginate_queryset(self, queryset):
-        return super().paginate_queryset(audit_page_source(queryset, self.request.query_params))
+        params = self.request.query_params
+        self.paginator.django_paginator_class = partial(CountedPaginator, counted=audit_tally(params))
+        return super().paginate_queryset(audit_page_source(queryset, params))
 
 
 def register(router) -> None:

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from governance.ids import MAX_ID
 from governance.models import AuditEvent
 from governance.people.models import Team
+from governance.tally import AUDIT_EVENTS
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -70,6 +71,12 @@ class NewestFirstByIndex:
             return self[index : index + 1][0]
         seqs = self.queryset.order_by((F("seq") + 0).desc()).values("seq")[index]
         return list(AuditEvent.objects.filter(seq__in=seqs).order_by("-seq"))
+
+
+def audit_tally(params):
+    """The audit events tally (governance.tally) where it is the list's count: no filter named, on
+    PostgreSQL. Else None: the paginator counts."""
+    return None if any(name in params for name in AuditEventFilter.base_filters) else AUDIT_EVENTS.if_kept()
 
 
 def audit_page_source(queryset, params):

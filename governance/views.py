@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import json
 
-from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 
 from governance.access import READERS, is_htmx, role_required
-from governance.filters import AuditEventFilter, audit_page_source
+from governance.filters import AuditEventFilter, audit_page_source, audit_tally
 from governance.lists import services as lists
 from governance.lists.export import csv_response
 from governance.models import AuditEvent
+from governance.paging import CountedPaginator
 
 AUDIT_LIST = lists.register(
     lists.ListSpec(
@@ -76,7 +76,8 @@ def audit_export(request):
 @role_required(*READERS)
 def audit_log(request):
     filterset, queryset = _filtered(request)
-    page = Paginator(audit_page_source(queryset, request.GET), 50).get_page(request.GET.get("page"))
+    source = audit_page_source(queryset, request.GET)
+    page = CountedPaginator(source, 50, counted=audit_tally(request.GET)).get_page(request.GET.get("page"))
     context = lists.page_context(request.user, AUDIT_LIST, filterset, page, request.GET)
     template = "governance/audit_list.html#results" if is_htmx(request) else "governance/audit_list.html"
     return render(request, template, context)

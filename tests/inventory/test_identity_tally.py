@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from inventory import tally as tally_module
+from governance import tally as tally_module
 from inventory.models import Identity
-from inventory.tally import IdentityTally, compact_tally
+from inventory.tally import IDENTITIES
 from tests.factories import IdentityFactory, UserFactory
 from tests.inventory.migration_support import assert_does_nothing_on_sqlite
 
@@ -18,7 +18,7 @@ migration = importlib.import_module("inventory.migrations.0012_identity_tally")
 
 
 def tally() -> int:
-    return IdentityTally().count()
+    return IDENTITIES.count()
 
 
 @postgresql_only
@@ -48,7 +48,7 @@ def test_compacting_keeps_the_sum_and_leaves_one_row(owner):
         IdentityFactory(name=f"one-{n}")
     Identity.objects.filter(name__in=["one-1", "one-2"]).delete()
     before = tally()
-    compact_tally()
+    IDENTITIES.compact()
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM inventory_identity_tally")
         assert cursor.fetchone()[0] == 1
@@ -58,7 +58,7 @@ def test_compacting_keeps_the_sum_and_leaves_one_row(owner):
 @postgresql_only
 @pytest.mark.django_db
 def test_readers_compact_a_long_tally(owner, monkeypatch):
-    monkeypatch.setattr(tally_module, "TALLY_COMPACT_ABOVE", 3)
+    monkeypatch.setattr(tally_module, "COMPACT_ABOVE", 3)
     for n in range(6):
         IdentityFactory(name=f"many-{n}")
     assert tally() == Identity.objects.count()
