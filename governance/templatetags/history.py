@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django import template
@@ -20,6 +21,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 
 from inventory.models import Action, DataClassification, Environment, ResourceKind, RiskTier
 
@@ -82,8 +84,16 @@ def _field(model: type[models.Model] | None, name: str) -> models.Field | None:
     return field if isinstance(field, models.Field) else None
 
 
+# A page of the audit log labels the same few fields of the same models fifty times; each label and
+# choice list is worked out once per model, field and language (translating every choice of a field
+# for each row was a fifth of the page).
 def field_label(model: type[models.Model] | None, name: str) -> str:
     """The field's verbose name ("Risk tier"), else a readable form of the key."""
+    return _field_label(model, name, get_language())
+
+
+@lru_cache(maxsize=2048)
+def _field_label(model: type[models.Model] | None, name: str, language: str | None) -> str:
     field = _field(model, name)
     if field is not None and field.verbose_name:
         return capfirst(str(field.verbose_name))
@@ -93,6 +103,11 @@ def field_label(model: type[models.Model] | None, name: str) -> str:
 
 
 def _choices_for(model: type[models.Model] | None, name: str) -> dict[str, str]:
+    return _choices_in(model, name, get_language())  # read only: the cached dict is shared
+
+
+@lru_cache(maxsize=2048)
+def _choices_in(model: type[models.Model] | None, name: str, language: str | None) -> dict[str, str]:
     field = _field(model, name)
     if field is not None:
         base = getattr(field, "base_field", None)  # an ArrayField's items
