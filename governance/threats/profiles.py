@@ -187,7 +187,10 @@ def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[r
     )  # fmt: skip
     if not rows:
         return []
-    within = Q(identity__in=selected.values("pk"))
+    # The ids themselves, not a subquery of `selected`: PostgreSQL ran the subquery as a parallel scan
+    # of the identities again for each of the four reads below (the sweep's 25 batches of 2,000 at
+    # 100,000 identities: 7.3-7.8 s → 6.4-7.3 s).
+    within = Q(identity_id__in=[r["id"] for r in rows])
     grants: dict[int, list[rules.GrantFacts]] = {}
     for identity_id, kind, name, actions, origin in (
         Grant.objects.current(now)
