@@ -2,7 +2,7 @@ from functools import partial
 
 from rest_framework import viewsets
 
-from governance.filters import AuditEventFilter, audit_page_source, audit_tally
+from governance.filters import AuditEventFilter, audit_page_source, audit_total
 from governance.findings.api import FindingViewSet
 from governance.models import AuditEvent
 from governance.paging import CountedPaginator
@@ -21,7 +21,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def paginate_queryset(self, queryset):
         params = self.request.query_params
-        self.paginator.django_paginator_class = partial(CountedPaginator, counted=audit_tally(params))
+        self.paginator.django_paginator_class = partial(CountedPaginator, counted=audit_total(params))
         return super().paginate_queryset(audit_page_source(queryset, params))
 
 

@@ -133,6 +133,17 @@ def _append(actor: Actor | Any, entries: list[dict[str, Any]], caller: str, batc
     return events
 
 
+def length() -> int:
+    """How many events the log holds, read from its chain head rather than counted: `_append` numbers
+    the events 1, 2, 3… in the transaction that moves the head, and the database refuses to delete
+    one (migration governance.0003), so the head's number is COUNT(*) without visiting every event
+    (34 ms at 1.2 million, half of the audit log's page; bench/README.md). A log altered past that
+    guard says otherwise, and `verify_chain` is what shows it ("event n is missing")."""
+    from governance.models import AuditChainHead
+
+    return AuditChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+
+
 @dataclass
 class ChainReport:
     ok: bool

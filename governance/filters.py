@@ -2,10 +2,10 @@ import django_filters
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from governance import audit
 from governance.ids import MAX_ID
 from governance.models import AuditEvent
 from governance.people.models import Team
-from governance.tally import AUDIT_EVENTS
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -73,10 +73,17 @@ class NewestFirstByIndex:
         return list(AuditEvent.objects.filter(seq__in=seqs).order_by("-seq"))
 
 
-def audit_tally(params):
-    """The audit events tally (governance.tally) where it is the list's count: no filter named, on
-    PostgreSQL. Else None: the paginator counts."""
-    return None if any(name in params for name in AuditEventFilter.base_filters) else AUDIT_EVENTS.if_kept()
+class _LogLength:
+    """The whole log's count for a paginator: `audit.length()`, the chain head's number."""
+
+    def count(self) -> int:
+        return audit.length()
+
+
+def audit_total(params) -> _LogLength | None:
+    """What counts the audit list: the chain's length when no filter is named, else None (the
+    paginator counts the filtered rows)."""
+    return None if any(name in params for name in AuditEventFilter.base_filters) else _LogLength()
 
 
 def audit_page_source(queryset, params):

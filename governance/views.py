@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views import defaults
 
 from governance.access import READERS, is_htmx, role_required
-from governance.filters import AuditEventFilter, audit_page_source, audit_tally
+from governance.filters import AuditEventFilter, audit_page_source, audit_total
 from governance.lists import services as lists
 from governance.lists.export import csv_response
 from governance.models import AuditEvent
@@ -77,7 +77,7 @@ def audit_export(request):
 def audit_log(request):
     filterset, queryset = _filtered(request)
     source = audit_page_source(queryset, request.GET)
-    page = CountedPaginator(source, 50, counted=audit_tally(request.GET)).get_page(request.GET.get("page"))
+    page = CountedPaginator(source, 50, counted=audit_total(request.GET)).get_page(request.GET.get("page"))
     context = lists.page_context(request.user, AUDIT_LIST, filterset, page, request.GET)
     template = "governance/audit_list.html#results" if is_htmx(request) else "governance/audit_list.html"
     return render(request, template, context)

@@ -11,8 +11,10 @@ page of events costs no extra query.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from django import template
@@ -102,23 +104,24 @@ def _field_label(model: type[models.Model] | None, name: str, language: str | No
     return capfirst(name.replace("_", " "))
 
 
-def _choices_for(model: type[models.Model] | None, name: str) -> dict[str, str]:
-    return _choices_in(model, name, get_language())  # read only: the cached dict is shared
+def _choices_for(model: type[models.Model] | None, name: str) -> Mapping[str, str]:
+    return _choices_in(model, name, get_language())
 
 
 @lru_cache(maxsize=2048)
-def _choices_in(model: type[models.Model] | None, name: str, language: str | None) -> dict[str, str]:
+def _choices_in(model: type[models.Model] | None, name: str, language: str | None) -> Mapping[str, str]:
+    """Read only (a view of the dict): every caller shares the cached one."""
     field = _field(model, name)
     if field is not None:
         base = getattr(field, "base_field", None)  # an ArrayField's items
         for candidate in (field, base):
             if candidate is not None and candidate.choices:
-                return {str(value): str(label) for value, label in candidate.flatchoices}
+                return MappingProxyType({str(value): str(label) for value, label in candidate.flatchoices})
     enum = ENUMS.get(name)
-    return {value: str(label) for value, label in enum.choices} if enum else {}
+    return MappingProxyType({value: str(label) for value, label in enum.choices} if enum else {})
 
 
-def value_label(value: Any, choices: dict[str, str] | None = None) -> str:
+def value_label(value: Any, choices: Mapping[str, str] | None = None) -> str:
     """One stored value as a person reads it: choice labels, yes/no, lists joined, "—" for nothing."""
     choices = choices or {}
     if value is None or value == "" or value == [] or value == {}:

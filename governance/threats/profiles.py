@@ -175,6 +175,9 @@ def profiles(
     return [_assess(f, book, version) for f in facts]
 
 
+BATCH = 2000  # identities profiled at a time by the sweep and the evidence pack
+
+
 def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[rules.Facts]:
     """The rules' facts of the AI identities in `identities`, ordered by name (Cedar's answers not yet
     asked): one query each for the identities, grants, credentials, findings and exceptions."""
@@ -187,10 +190,12 @@ def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[r
     )  # fmt: skip
     if not rows:
         return []
-    # The ids themselves, not a subquery of `selected`: PostgreSQL ran the subquery as a parallel scan
-    # of the identities again for each of the four reads below (the sweep's 25 batches of 2,000 at
-    # 100,000 identities: 7.3-7.8 s → 6.4-7.3 s).
-    within = Q(identity_id__in=[r["id"] for r in rows])
+    # A batch's ids themselves, not a subquery of `selected`: PostgreSQL ran the subquery as a parallel
+    # scan of the identities again for each of the four reads below (the sweep's 25 batches of 2,000
+    # at 100,000 identities: 7.3-7.8 s → 6.4-7.3 s). A whole estate's selection stays a subquery: one
+    # list of every id would cost more, and SQLite caps its parameters.
+    ids = [r["id"] for r in rows]
+    within = Q(identity_id__in=ids) if len(ids) <= BATCH else Q(identity__in=selected.values("pk"))
     grants: dict[int, list[rules.GrantFacts]] = {}
     for identity_id, kind, name, actions, origin in (
         Grant.objects.current(now)
@@ -255,7 +260,7 @@ def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[r
 
 
 def profiles_in_batches(
-    identities: QuerySet | None = None, *, now: datetime | None = None, size: int = 2000
+    identities: QuerySet | None = None, *, now: datetime | None = None, size: int = BATCH
 ) -> Iterator[Profile]:
     """`profiles`, a batch of `size` identities at a time (in the same order), so that the sweep and the
     evidence pack hold one batch's profiles, not the whole estate's: a fixed number of queries a batch."""
@@ -449,7 +454,7 @@ def _inputs(facts: list[rules.Facts]) -> tuple[dict[int, str], tuple]:
 
 
 def sweep_verdicts(
-    identities: QuerySet, now: datetime, *, size: int = 2000
+    identities: QuerySet, now: datetime, *, size: int = BATCH
 ) -> Iterator[tuple[int, str, SweepVerdict]]:
     """(id, name, verdict) for the AI identities in `identities`, by name, a batch of `size` at a time:
     what `profiles` would conclude about their uncontrolled threats, from the cache when nothing that

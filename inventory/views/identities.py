@@ -201,7 +201,10 @@ def list_context(request, params, reassign: dict | None = None) -> dict:
         matches = search_rows(search_only(params)) if same_answer else None
         paginator = partial(OnePassPaginator, counted=matches)
     else:  # unfiltered on PostgreSQL the tally has the number (inventory.tally), as for the API
-        paginator = partial(CountedPaginator, counted=identity_tally() if unfiltered(params) else None)
+        whole = filterset.is_valid() and unfiltered(
+            params
+        )  # an ordering that does not validate lists nothing
+        paginator = partial(CountedPaginator, counted=identity_tally() if whole else None)
     page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     page.object_list = _with_row_labels(list(page.object_list))
     listed = lists.page_context(request.user, INVENTORY_LIST, filterset, page, params)

@@ -63,7 +63,12 @@ def _environments(i: Identity) -> SafeString:
 
 def _text(css: str, value: Callable[[Identity], object]) -> Callable[[Identity], SafeString]:
     """A cell of one value, a dash when it is empty (the template's `default:"—"`)."""
-    return lambda i: format_html('<td class="{}">{}</td>', css, localize(value(i)) or NONE)
+
+    def cell(i: Identity) -> SafeString:
+        shown = value(i)
+        return format_html('<td class="{}">{}</td>', css, localize(shown) if shown else NONE)
+
+    return cell
 
 
 # In the page's column order (inventory.views.identities.INVENTORY_LIST), the name excepted.

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from governance import tally as tally_module
+from inventory import tally as tally_module
 from inventory.models import Identity
-from inventory.tally import IDENTITIES
+from inventory.tally import IdentityTally, compact_tally
 from tests.factories import IdentityFactory, UserFactory
 from tests.inventory.migration_support import assert_does_nothing_on_sqlite
 
@@ -18,7 +18,7 @@ migration = importlib.import_module("inventory.migrations.0012_identity_tally")
 
 
 def tally() -> int:
-    return IDENTITIES.count()
+    return IdentityTally().count()
 
 
 @postgresql_only
@@ -48,7 +48,7 @@ def test_compacting_keeps_the_sum_and_leaves_one_row(owner):
         IdentityFactory(name=f"one-{n}")
     Identity.objects.filter(name__in=["one-1", "one-2"]).delete()
     before = tally()
-    IDENTITIES.compact()
+    compact_tally()
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM inventory_identity_tally")
         assert cursor.fetchone()[0] == 1
@@ -58,7 +58,7 @@ def test_compacting_keeps_the_sum_and_leaves_one_row(owner):
 @postgresql_only
 @pytest.mark.django_db
 def test_readers_compact_a_long_tally(owner, monkeypatch):
-    monkeypatch.setattr(tally_module, "COMPACT_ABOVE", 3)
+    monkeypatch.setattr(tally_module, "TALLY_COMPACT_ABOVE", 3)
     for n in range(6):
         IdentityFactory(name=f"many-{n}")
     assert tally() == Identity.objects.count()
@@ -98,7 +98,7 @@ def test_the_migration_does_nothing_on_sqlite():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", ["", "ordering=-name", "kind=bot", "mine=false"])
+@pytest.mark.parametrize("query", ["", "ordering=-name", "kind=bot", "mine=false", "ordering=bogus"])
 def test_the_list_page_counts_every_identity_from_the_tally_when_unfiltered(client, iam, query):
     IdentityFactory.create_batch(4, kind="bot")
     IdentityFactory.create_batch(3, kind="api_key")
@@ -107,6 +107,8 @@ def test_the_list_page_counts_every_identity_from_the_tally_when_unfiltered(clie
     with CaptureQueriesContext(connection) as captured:
         page = client.get(f"/inventory/?{query}")
     counted = [q["sql"] for q in captured if "COUNT(*)" in q["sql"] and "tally" not in q["sql"]]
-    assert page.context["page"].paginator.count == (4 if query == "kind=bot" else Identity.objects.count())
+    expected = {"kind=bot": 4, "ordering=bogus": 0}.get(query, Identity.objects.count())  # not valid: none
+    assert page.context["page"].paginator.count == expected
     from_tally = connection.vendor == "postgresql" and query in ("", "ordering=-name")
-    assert bool(counted) is not from_tally
+    assert any("inventory_identity_tally" in q["sql"] for q in captured) is from_tally
+    assert bool(counted) is (query not in ("ordering=bogus",) and not from_tally)  # none() asks nothing

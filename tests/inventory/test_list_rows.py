@@ -2,9 +2,10 @@
 escaped, each shown column has its cell under its own header, and a row says what the template said."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from governance.lists import services as lists
@@ -14,6 +15,7 @@ from tests.factories import IdentityFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 HOSTILE = '<script>alert("x")</script>'
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 ALL_COLUMNS = [key for key, _label in INVENTORY_LIST.columns]
 
 
@@ -47,11 +49,12 @@ def test_every_value_is_escaped_and_sits_under_its_header(client, request, reade
         backup_owner=UserFactory(display_name=HOSTILE),
         team=TeamFactory(name=HOSTILE),
         environments=["prod", "dev"],
-        last_used_at=timezone.now() - timedelta(days=3),
+        last_used_at=NOW - timedelta(days=3),
         next_review_due=timezone.localdate() - timedelta(days=1),
     )
     client.force_login(user)
-    body = client.get("/inventory/?search=bot").content.decode()
+    with time_machine.travel(NOW, tick=False), timezone.override("Europe/Paris"):  # the viewer's zone
+        body = client.get("/inventory/?search=bot").content.decode()
     assert "<script>" not in body.split("<tbody>")[1].split("</tbody>")[0]
     assert body.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 9
     header, rows = table(body)
@@ -62,6 +65,7 @@ def test_every_value_is_escaped_and_sits_under_its_header(client, request, reade
     by_column = dict(zip(header, cells, strict=True))
     assert "review overdue" in by_column["name"]
     assert "3\xa0days ago</time>" in by_column["last_used_at"]
+    assert 'datetime="2026-12-04T13:00:00+01:00" title="Dec. 4, 2026, 1 p.m."' in by_column["last_used_at"]
     assert 'text-bg-dark me-1">prod<' in by_column["environments"]
     assert by_column["next_review_due"] != "—" and by_column["data_classification"]
     if selectable:
@@ -78,3 +82,14 @@ def test_empty_values_show_a_dash_and_a_missing_owner_says_so(client, iam):
     assert by_column["team"] == by_column["source"] == by_column["external_id"] == "—"
     assert '<span class="text-secondary">never</span>' in by_column["last_used_at"]
     assert by_column["vendor"] == "Anthropic · Claude Code"
+
+
+def test_a_decommissioned_identity_is_never_overdue_and_cannot_be_ticked(client, iam):
+    past = timezone.localdate() - timedelta(days=30)
+    IdentityFactory(name="gone", status="decommissioned", next_review_due=past)
+    IdentityFactory(name="late", next_review_due=past)
+    client.force_login(iam)
+    header, rows = table(client.get("/inventory/?search=&ordering=name").content.decode())
+    cells = {re.sub("<[^>]+>", "", row[1]).split(" ")[0]: row for row in rows}
+    assert cells["gone"][0] == "" and "review overdue" not in cells["gone"][1]
+    assert 'name="identities"' in cells["late"][0] and "review overdue" in cells["late"][1]
