@@ -15,12 +15,20 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from governance.errors import IllegalTransition, NotAllowed
+from governance.paging import OnePassPaginator
 
 
 class StewardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class OnePassPagination(StewardPagination):
+    """For a list whose order no index serves, so that every page reads all its matches anyway: the
+    page's ids and the count in that one pass (governance.paging), not a COUNT(*) before it."""
+
+    django_paginator_class = OnePassPaginator
 
 
 def validated(serializer_class, request) -> dict:

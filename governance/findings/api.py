@@ -2,6 +2,7 @@ from django.db.models import Case, IntegerField, Value, When
 from rest_framework import permissions, serializers, viewsets
 
 from governance.access import MEMBERS
+from governance.api_common import OnePassPagination
 from governance.findings.filters import FindingFilter
 from governance.findings.models import SEVERITY_ORDER, Finding
 from governance.permissions import AuditorReadOnly, TokenScopePermission
@@ -69,6 +70,7 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = FindingSerializer
     permission_classes = [IsMember, TokenScopePermission, AuditorReadOnly]
     filterset_class = FindingFilter
+    pagination_class = OnePassPagination  # newest first: no index has it (last_seen_at moves hourly)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -172,3 +172,40 @@ def test_findings_list_query_count_is_fixed(client, iam, url, django_assert_max_
     assert few == many
     with django_assert_max_num_queries(10):
         client.get(url)
+
+
+@pytest.mark.parametrize("page", ["1", "2", "3", "9", "x"])
+def test_the_pages_count_in_the_pass_that_finds_them_with_the_same_rows(
+    client, api_as, iam, page, monkeypatch
+):
+    """Worst first has no index, so a page reads every match: the count comes from that pass (one
+    query, no COUNT(*) before it) and the pages are what Django's own paginator gives."""
+    from django.core.paginator import Paginator
+
+    from governance.api_common import StewardPagination
+    from governance.findings import api, views
+
+    owner = UserFactory(roles=["Tool owner"])
+    for i in range(23):
+        make_finding(
+            IdentityFactory(owner=owner),
+            ["stale_unused", "review_overdue"][i % 2],
+            ["low", "high"][i % 3 == 0],
+        )
+    monkeypatch.setattr(StewardPagination, "page_size", 10)
+    monkeypatch.setattr(views, "PAGE_SIZE", 10)
+    client.force_login(iam)
+    with CaptureQueriesContext(connection) as captured:
+        fast = client.get(f"/findings/?page={page}").context["page"]
+        body = api_as(iam).get(f"/api/v1/findings/?page_size=10&page={page}")
+    counted = [q for q in captured if q["sql"].startswith("SELECT COUNT(*)")]
+    assert not counted or page == "9"  # past the end: the plain count says which page to show
+    monkeypatch.setattr(views, "OnePassPaginator", Paginator)
+    monkeypatch.setattr(api.FindingViewSet, "pagination_class", StewardPagination)
+    slow = client.get(f"/findings/?page={page}").context["page"]
+    assert [f.pk for f in fast.object_list] == [f.pk for f in slow.object_list]
+    assert (fast.number, fast.paginator.count) == (slow.number, slow.paginator.count) == (fast.number, 23)
+    expected = api_as(iam).get(f"/api/v1/findings/?page_size=10&page={page}")
+    assert body.status_code == expected.status_code
+    if page in ("1", "2", "3"):
+        assert body.json() == expected.json() and body.json()["count"] == 23
