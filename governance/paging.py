@@ -85,6 +85,40 @@ class OnePassPaginator(CountedPaginator):
         return self._get_page([by_id[pk] for pk in ids if pk in by_id], wanted, self)
 
 
+class GroupsPaginator(Paginator):
+    """Pages of a list ordered by groups first (live credentials, then revoked ones), each group in an
+    order an index can give: PostgreSQL cannot read `ORDER BY revoked_at NULLS FIRST, identity name`
+    from any index, so every page joined and sorted every row (340 ms at 150,000 credentials), while
+    the live group alone, `WHERE revoked_at IS NULL ORDER BY identity name`, pages from the identities'
+    name index in a millisecond. `groups`: (condition, ordering) pairs in the list's order, whose
+    conditions split the list with no row in two; the rows and pages are those of the list ordered as
+    a whole. A group is counted only when a page starts past its end."""
+
+    def __init__(self, object_list, per_page, *args, groups, **kwargs):
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.groups = groups
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows: list = []
+        skip = bottom  # rows of the list before the page that are still to pass over
+        for condition, ordering in self.groups:
+            if len(rows) >= top - bottom:
+                break
+            part = self.object_list.filter(condition).order_by(*ordering)
+            found = list(part[skip : skip + top - bottom - len(rows)])
+            if skip and not found:
+                skip -= part.count()  # the whole group lies before the page
+                continue
+            rows += found
+            skip = 0
+        return self._get_page(rows, number, self)
+
+
 class BadCursor(ValueError):
     """A cursor this list did not give out (edited, truncated, or from another list)."""
 

@@ -6,13 +6,16 @@ methods the figures count with (inventory.models.CredentialQuerySet), so a figur
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.paginator import Paginator
-from django.db.models import F
+from django.db.models import F, Q
 from django.shortcuts import render
 
 from governance.access import MEMBERS, is_htmx, role_required
 from governance.lists import services as lists
 from governance.lists.export import csv_response
+from governance.paging import GroupsPaginator
 from governance.people.models import Role
 from inventory.filters import CredentialFilter, credential_queryset
 from inventory.models import Credential, Identity
@@ -54,13 +57,20 @@ def shown_label(credential: Credential) -> str:
     return f"…{label[-4:]}" if looks_like_secret(label) else label
 
 
+# The list's order (`_filtered`) as two groups an index can page: the live credentials by identity,
+# then the revoked ones by when (governance.paging.GroupsPaginator).
+BY_IDENTITY = ("identity__name", "kind", "label", "pk")
+LIVE_THEN_REVOKED = (
+    (Q(revoked_at__isnull=True), BY_IDENTITY),
+    (Q(revoked_at__isnull=False), (F("revoked_at").asc(nulls_first=True), *BY_IDENTITY)),
+)
+
+
 def _filtered(request, params):
     filterset = CredentialFilter(params, queryset=credential_queryset(), request=request)
     queryset = filterset.qs if filterset.is_valid() else Credential.objects.none()
     # Live ones first, then by identity: the rows a figure counts stay together.
-    queryset = queryset.order_by(
-        F("revoked_at").asc(nulls_first=True), "identity__name", "kind", "label", "pk"
-    )
+    queryset = queryset.order_by(F("revoked_at").asc(nulls_first=True), *BY_IDENTITY)
     return filterset, queryset
 
 
@@ -97,7 +107,12 @@ def credential_list(request):
     if not request.GET and _is_plain_owner(request.user) and Identity.objects.owned_by(request.user).exists():
         params["mine"] = "true"  # as on the inventory list; the "All" tab sends mine=false
     filterset, queryset = _filtered(request, params)
-    page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    # Unfiltered, the live group pages from the identities' name index. A filter can leave a group with
+    # few rows or none, and a page would then walk that index to its end looking for them: filtered
+    # lists are sorted as a whole, as before.
+    filtering = not filterset.is_valid() or any(filterset.form.cleaned_data.values())
+    paginator = Paginator if filtering else partial(GroupsPaginator, groups=LIVE_THEN_REVOKED)
+    page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     for credential in page.object_list:
         credential.shown_label = shown_label(credential)
     context = {

@@ -3,9 +3,10 @@
 import pytest
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Case, Q, Value, When
 from django.test.utils import CaptureQueriesContext
 
-from governance.paging import OnePassPaginator
+from governance.paging import GroupsPaginator, OnePassPaginator
 from inventory.models import Identity
 from tests.factories import IdentityFactory
 
@@ -42,3 +43,45 @@ def test_a_page_and_its_count_take_one_pass_then_the_pages_rows_by_id(rows):
 def test_nothing_matching_is_an_empty_first_page(rows):
     page = OnePassPaginator(rows.filter(name="none"), 5).get_page(1)
     assert page.paginator.count == 0 and list(page.object_list) == []
+
+
+# ---------------------------------------------------------------- pages of groups
+
+
+@pytest.fixture
+def grouped():
+    """Identities listed suspended first, then the rest by name: two groups, each by name."""
+    for n in range(23):
+        IdentityFactory(name=f"id-{(n * 7) % 23:02d}", status="suspended" if n % 3 == 0 else "active")
+    whole = Identity.objects.order_by(
+        Case(When(status="suspended", then=Value(0)), default=Value(1)), "name", "pk"
+    )
+    groups = ((Q(status="suspended"), ("name", "pk")), (~Q(status="suspended"), ("name", "pk")))
+    return whole, groups
+
+
+@pytest.mark.parametrize("size,orphans", [(5, 0), (4, 0), (8, 0), (5, 2), (30, 0), (1, 0)])
+def test_group_pages_equal_the_whole_lists_pages(grouped, size, orphans):
+    whole, groups = grouped
+    theirs = Paginator(whole, size, orphans=orphans)
+    mine = GroupsPaginator(whole, size, orphans=orphans, groups=groups)
+    assert mine.num_pages == theirs.num_pages
+    for number in [*theirs.page_range, "x", 99, None]:
+        ours, expected = mine.get_page(number), theirs.get_page(number)
+        assert [i.pk for i in ours] == [i.pk for i in expected], (size, number)
+        assert (ours.number, ours.has_next(), ours.start_index()) == (
+            expected.number,
+            expected.has_next(),
+            expected.start_index(),
+        )
+
+
+def test_a_group_is_counted_only_when_a_page_starts_past_it(grouped):
+    whole, groups = grouped  # 8 suspended, 15 active
+    with CaptureQueriesContext(connection) as first:
+        GroupsPaginator(whole, 5, groups=groups).get_page(2)  # rows 6-10: 3 suspended, then 2 active
+    with CaptureQueriesContext(connection) as later:
+        GroupsPaginator(whole, 5, groups=groups).get_page(4)  # rows 16-20: active only
+    counts = [[q["sql"] for q in run if "COUNT(" in q["sql"]] for run in (first, later)]
+    assert len(counts[0]) == 1  # the list's own count
+    assert len(counts[1]) == 2 and "suspended" in counts[1][1]

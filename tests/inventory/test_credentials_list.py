@@ -242,3 +242,34 @@ def test_the_list_runs_a_fixed_number_of_queries_whatever_the_rows(
     # session, user, roles; the team filter's lookup, the count, the page, the team choices; the viewer's
     # list preference (columns, saved filters)
     assert one == 8, one
+
+
+@pytest.mark.parametrize("query", ["", "mine=false", "kind=pat", "state=revoked"])
+def test_live_then_revoked_pages_are_the_lists_order_page_by_page(client, rf, iam, monkeypatch, query):
+    """Unfiltered, live credentials page by identity name and revoked ones after them by when
+    (governance.paging.GroupsPaginator): the same rows, page for page, as sorting the whole list."""
+    from django.http import QueryDict
+
+    from inventory.views import credentials
+
+    now = timezone.now()
+    for n in range(9):
+        identity = IdentityFactory(name=f"agent-{(n * 5) % 9}")
+        CredentialFactory(identity=identity, label=f"live-{n}", kind="pat" if n % 2 else "static_key")
+        CredentialFactory(
+            identity=identity, label=f"gone-{n}", kind="pat", revoked_at=now - timedelta(days=n)
+        )
+    monkeypatch.setattr(credentials, "PAGE_SIZE", 4)
+    client.force_login(iam)
+    request = rf.get(f"/credentials/?{query}")
+    request.user = iam
+    expected = [c.label for c in credentials._filtered(request, QueryDict(query))[1]]  # sorted whole
+    shown = []
+    for page in range(1, 7):
+        response = client.get(f"/credentials/?{query}&page={page}")
+        shown += [c.label for c in response.context["page"].object_list]
+        grouped = type(response.context["page"].paginator).__name__ == "GroupsPaginator"
+        assert grouped is (query in ("", "mine=false"))  # a filter sorts the whole list, as before
+        if not response.context["page"].has_next():
+            break
+    assert shown == expected and len(expected) == {"": 18, "mine=false": 18, "kind=pat": 13}.get(query, 9)
