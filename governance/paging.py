@@ -46,6 +46,9 @@ class CountedPaginator(Paginator):
         return self.counted.count() if self.counted is not None else super().count
 
 
+FARTHEST_OFFSET = 2**62
+
+
 class OnePassPaginator(CountedPaginator):
     def get_page(self, number):
         """As Paginator.get_page (a bad number shows page 1, one past the end the last page),
@@ -62,9 +65,11 @@ class OnePassPaginator(CountedPaginator):
             wanted = int(number)
         except (TypeError, ValueError):
             raise PageNotAnInteger("That page number is not an integer") from None
-        if wanted < 1 or self.orphans or "count" in self.__dict__:
-            return super().page(wanted)
         bottom = (wanted - 1) * self.per_page
+        # Django's own path where it answers without this pass, and for a page no list reaches (an
+        # offset past a 64-bit integer is an error in the database; Django finds it past the end).
+        if wanted < 1 or self.orphans or "count" in self.__dict__ or bottom > FARTHEST_OFFSET:
+            return super().page(wanted)
         queryset = self.object_list
         plain = self.counted if self.counted is not None else queryset  # the ids need no joins
         narrow = (
@@ -92,7 +97,9 @@ class GroupsPaginator(Paginator):
     the live group alone, `WHERE revoked_at IS NULL ORDER BY identity name`, pages from the identities'
     name index in a millisecond. `groups`: (condition, ordering) pairs in the list's order, whose
     conditions split the list with no row in two; the rows and pages are those of the list ordered as
-    a whole. A group is counted only when a page starts past its end."""
+    a whole. A group is counted only when a page starts after its first row. The groups are read by
+    separate statements, as a count and its page are: a row that moves from one group to the other
+    meanwhile (a credential revoked) can show twice or not at all on that page."""
 
     def __init__(self, object_list, per_page, *args, groups, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
@@ -106,15 +113,17 @@ class GroupsPaginator(Paginator):
             top = self.count
         rows: list = []
         skip = bottom  # rows of the list before the page that are still to pass over
-        for condition, ordering in self.groups:
+        last = len(self.groups) - 1
+        for index, (condition, ordering) in enumerate(self.groups):
             if len(rows) >= top - bottom:
                 break
             part = self.object_list.filter(condition).order_by(*ordering)
-            found = list(part[skip : skip + top - bottom - len(rows)])
-            if skip and not found:
-                skip -= part.count()  # the whole group lies before the page
-                continue
-            rows += found
+            if skip and index < last:  # the page starts inside this group or past it: its size says which
+                size = part.count()
+                if skip >= size:
+                    skip -= size
+                    continue
+            rows += part[skip : skip + top - bottom - len(rows)]
             skip = 0
         return self._get_page(rows, number, self)
 

@@ -20,7 +20,7 @@ def rows():
     return Identity.objects.filter(name__icontains="codex").order_by("name", "pk")
 
 
-@pytest.mark.parametrize("number", [None, "", "x", 1, 2, 3, 4, 99, 0, -1, "2"])
+@pytest.mark.parametrize("number", [None, "", "x", 1, 2, 3, 4, 99, 0, -1, "2", 10**30, str(2**63)])
 def test_pages_equal_djangos(rows, number):
     mine = OnePassPaginator(rows, 5).get_page(number)
     theirs = Paginator(rows, 5).get_page(number)
@@ -76,12 +76,22 @@ def test_group_pages_equal_the_whole_lists_pages(grouped, size, orphans):
         )
 
 
-def test_a_group_is_counted_only_when_a_page_starts_past_it(grouped):
+def test_a_group_is_counted_only_when_a_page_starts_after_its_first_row(grouped):
     whole, groups = grouped  # 8 suspended, 15 active
-    with CaptureQueriesContext(connection) as first:
-        GroupsPaginator(whole, 5, groups=groups).get_page(2)  # rows 6-10: 3 suspended, then 2 active
-    with CaptureQueriesContext(connection) as later:
-        GroupsPaginator(whole, 5, groups=groups).get_page(4)  # rows 16-20: active only
-    counts = [[q["sql"] for q in run if "COUNT(" in q["sql"]] for run in (first, later)]
-    assert len(counts[0]) == 1  # the list's own count
-    assert len(counts[1]) == 2 and "suspended" in counts[1][1]
+    runs = []
+    for number in (1, 2, 4):  # rows 1-5 (suspended); 6-10 (3 suspended, 2 active); 16-20 (active)
+        with CaptureQueriesContext(connection) as run:
+            GroupsPaginator(whole, 5, groups=groups).get_page(number)
+        runs.append([q["sql"] for q in run if "COUNT(" in q["sql"]])
+    assert [len(counts) for counts in runs] == [1, 2, 2]  # the list's own count, and the group's
+    assert "suspended" in runs[2][1] and "NOT" not in runs[2][1]  # past the first group: its size
+    assert all(len(queries) for queries in runs)
+
+
+def test_an_empty_list_and_empty_groups_page_as_djangos(grouped):
+    whole, groups = grouped
+    for rows in (whole.none(), whole.filter(status="active"), whole.filter(status="suspended")):
+        for number in (1, 2, 3, 4, "x", 99):
+            ours = GroupsPaginator(rows, 5, groups=groups).get_page(number)
+            theirs = Paginator(rows, 5).get_page(number)
+            assert [i.pk for i in ours] == [i.pk for i in theirs] and ours.number == theirs.number
