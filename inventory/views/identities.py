@@ -18,7 +18,6 @@ from django.db.models.functions import Coalesce
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from approvals.routing import describe_steps, steps_for
@@ -26,7 +25,6 @@ from governance.access import GOVERNORS, MEMBERS, is_htmx, role_required
 from governance.actors import as_actor
 from governance.csv_safety import safe_cell
 from governance.errors import NotAllowed
-from governance.links import id_links
 from governance.lists import services as lists
 from governance.paging import CountedPaginator, OnePassPaginator
 from governance.people.models import Role
@@ -167,28 +165,6 @@ def identity_list(request):
     return render(request, template, context)
 
 
-ROW_LABELS = ("kind", "status", "risk_tier")
-
-
-def _with_row_labels(identities: list[Identity]) -> list[Identity]:
-    """The labels each row shows, worked out once per page rather than once per cell: Django's
-    get_FOO_display rebuilds the choices dict and translates every label on each call, which made
-    up much of the list's rendering time (bench/README.md). Same text as the template filters."""
-    labels = {
-        name: {value: str(label) for value, label in Identity._meta.get_field(name).flatchoices}
-        for name in ROW_LABELS
-    }
-    now = timezone.now()
-    page = id_links("inventory:detail")  # the same link as get_absolute_url, reversed once
-    for identity in identities:
-        identity.url = page(identity.pk)
-        for name in ROW_LABELS:
-            value = getattr(identity, name)
-            setattr(identity, f"{name}_label", labels[name].get(value, value))
-        identity.last_used_ago = timesince(identity.last_used_at, now) if identity.last_used_at else ""
-    return identities
-
-
 def list_context(request, params, reassign: dict | None = None) -> dict:
     """What the list page shows for these (cleaned) filters; the bulk reassignment re-renders it too,
     with what was posted (`reassign`)."""
@@ -201,12 +177,11 @@ def list_context(request, params, reassign: dict | None = None) -> dict:
         matches = search_rows(search_only(params)) if same_answer else None
         paginator = partial(OnePassPaginator, counted=matches)
     else:  # unfiltered on PostgreSQL the tally has the number (inventory.tally), as for the API
-        whole = filterset.is_valid() and unfiltered(
-            params
-        )  # an ordering that does not validate lists nothing
+        # An ordering that does not validate lists nothing, and so counts nothing.
+        whole = filterset.is_valid() and unfiltered(params)
         paginator = partial(CountedPaginator, counted=identity_tally() if whole else None)
     page = paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
-    page.object_list = _with_row_labels(list(page.object_list))
+    page.object_list = list(page.object_list)
     listed = lists.page_context(request.user, INVENTORY_LIST, filterset, page, params)
     can_reassign = request.user.is_governor
     reassign = reassign or {"scope": "selected", "new_owner": "", "reason": "", "identities": []}

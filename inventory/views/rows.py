@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from datetime import date
 
+from django.utils import timezone
 from django.utils.formats import date_format, localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
 
+from governance.links import id_links
 from inventory.models import Identity
 
 NONE = "—"
@@ -121,11 +124,32 @@ def _name(i: Identity, today: date) -> SafeString:
     )
 
 
+ROW_LABELS = ("kind", "status", "risk_tier")
+
+
+def _with_labels(identities: Iterable[Identity]) -> None:
+    """What the cells show besides the fields, worked out once per page rather than once per cell:
+    Django's get_FOO_display rebuilds the choices dict and translates every label on each call."""
+    labels = {
+        name: {value: str(label) for value, label in Identity._meta.get_field(name).flatchoices}
+        for name in ROW_LABELS
+    }
+    now = timezone.now()
+    page = id_links("inventory:detail")  # the same link as get_absolute_url, reversed once
+    for identity in identities:
+        identity.url = page(identity.pk)
+        for name in ROW_LABELS:
+            value = getattr(identity, name)
+            setattr(identity, f"{name}_label", labels[name].get(value, value))
+        identity.last_used_ago = timesince(identity.last_used_at, now) if identity.last_used_at else ""
+
+
 def with_cells(
-    identities: Iterable[Identity], shown: Iterable[str], *, today: date, selected: Collection[str] | None
+    identities: list[Identity], shown: Iterable[str], *, today: date, selected: Collection[str] | None
 ) -> None:
     """Give each identity `cells`: its row's cells in the page's column order, after a checkbox
     where the reader may reassign owners (`selected`: the ids ticked before, as posted)."""
+    _with_labels(identities)
     builders = [build for key, build in CELLS.items() if key in shown]
     for identity in identities:
         first = "" if selected is None else _select(identity, selected)
