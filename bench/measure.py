@@ -779,24 +779,9 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
         f"{' via PgBouncer' if bouncer else ''}, {tool}, {seconds}s per run",
         flush=True,
     )
-    server = subprocess.Popen(
-        [str(Path(PY).with_name("gunicorn")), "-c", "config/gunicorn.py", *extra, "config.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT, env={**os.environ, **env},
-    )  # fmt: skip
+    server = _gunicorn(port, env, extra)
     results = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=5).read()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.5)
         for spec in [] if "pages" in skip else [e for e in endpoints(ctx) if e.get("http", True)]:
             headers = (
                 {"Authorization": f"Bearer {ctx['read_token']}"}
@@ -829,6 +814,73 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
         if bouncer is not None:
             stop_process(bouncer, timeout=30)
     return results
+
+
+FLOOR_PATHS = (
+    ("floor: Django, empty view", "/bench-floor/empty/"),
+    ("floor: Django, one Redis counter + one INSERT", "/bench-floor/write/"),
+    ("decision, one question (cached facts)", DECISIONS_PATH),
+)
+
+
+def decision_floor(ctx: dict, env: dict, seconds: int, rounds: int = 3) -> list[dict]:
+    """The decision endpoint beside its floor (bench/floor.py), 8 clients, through gunicorn: each path
+    in turn, `rounds` times, with the CPU each part spent a request."""
+    from bench.floor import create_table
+
+    create_table()
+    bodies = _scratch_dir() / "decision-bodies.jsonl"
+    bodies.write_text("\n".join(_decision_bodies()) + "\n")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    extra = os.environ.get("BENCH_GUNICORN", "").split()  # as for `http`
+    print(
+        f"\n-- the decision endpoint and its floor (bench/floor.py), gunicorn (config/gunicorn.py "
+        f"{' '.join(extra)}), wrk, 8 clients, {seconds}s a run",
+        flush=True,
+    )
+    server = _gunicorn(port, {**env, "DJANGO_SETTINGS_MODULE": "bench.floor_settings"}, extra)
+    headers = {"Authorization": f"Bearer {ctx['read_token']}"}
+    results = []
+    try:
+        for _label, path in FLOOR_PATHS:
+            _wrk(base + path, headers, 8, 2, bodies)  # warm every worker (and the decisions' caches)
+        for turn in range(1, rounds + 1):
+            for label, path in FLOOR_PATHS:
+                before = _cpu_seconds(server.pid)
+                found = _wrk(base + path, headers, 8, seconds, bodies)
+                spent = {k: v - before.get(k, 0.0) for k, v in _cpu_seconds(server.pid).items()}
+                row = {"name": label, "via": f"gunicorn, wrk, 8 clients, turn {turn}", **found}
+                if found.get("requests"):
+                    row["cpu_ms_per_request"] = {
+                        k: round(v * 1000 / found["requests"], 3) for k, v in sorted(spent.items())
+                    }
+                results.append(row)
+                print(_line(row), row.get("cpu_ms_per_request", ""), flush=True)
+    finally:
+        stop_process(server, timeout=30)
+    return results
+
+
+def _gunicorn(port: int, env: dict, extra: list[str]) -> subprocess.Popen:
+    """gunicorn as production runs it (config/gunicorn.py, `extra` added), once it answers."""
+    server = subprocess.Popen(
+        [str(Path(PY).with_name("gunicorn")), "-c", "config/gunicorn.py", *extra, "config.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env={**os.environ, **env},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+            return server
+        except urllib.error.HTTPError:
+            return server  # it answers
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline or server.poll() is not None:
+                stop_process(server, timeout=30)
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.5)
 
 
 def _pgbouncer(env: dict) -> tuple[subprocess.Popen, dict]:

@@ -168,6 +168,11 @@ def main() -> None:
         help="time PATH (or 'decision') called from 0 to 39 extra Python frames deep and stop: tells "
         "CPython 3.11's stack-chunk effect (bench/README.md) from a real change",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="the decision endpoint beside what Django itself costs (bench/floor.py), three turns, and stop",
+    )
     parser.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one measured job in this process
     args = parser.parse_args()
     url = database_url(args.size)
@@ -224,6 +229,14 @@ def main() -> None:
         return
     if args.depth_sweep:
         measure.depth_sweep(context, args.depth_sweep)
+        return
+    if args.floor:
+        report["results"] = measure.decision_floor(context, bench_environment(url), profile["http_seconds"])
+        report["machine"]["cpu_reference_s_at_end"] = cpu_reference()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"floor-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+            json.dumps(report, indent=2, default=str)
+        )
         return
     env, seconds = bench_environment(url), profile["http_seconds"]
     # Reads first (in-process, then through gunicorn), on the freshly vacuumed estate; then the
