@@ -270,10 +270,11 @@ class IdentitySearchRow(models.Model):
         return self.name
 
 
-# The longest each descriptive text may be (its column's length): what intake, the edit form and the
-# API check before anything is saved.
+# The longest each descriptive text may be (its column's length): what intake, the edit form, the API
+# and imports check before anything is saved.
 TEXT_LENGTHS = {
-    key: Identity._meta.get_field(key).max_length for key in ("name", "vendor", "product", "model_name")
+    key: Identity._meta.get_field(key).max_length
+    for key in ("name", "vendor", "product", "model_name", "source", "external_id")
 }
 
 

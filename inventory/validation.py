@@ -15,24 +15,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from inventory.models import (
+    TEXT_LENGTHS,
     Action,
     Credential,
     DataClassification,
     Environment,
+    Grant,
     Identity,
     ResourceKind,
 )
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 
-TEXT_LIMITS = {
-    "name": 200,
-    "vendor": 120,
-    "product": 120,
-    "model_name": 120,
-    "source": 60,
-    "external_id": 200,
-}
-RESOURCE_NAME_LIMIT = 300  # Grant.resource_name
+RESOURCE_NAME_LIMIT = Grant._meta.get_field("resource_name").max_length
 # Times outside these years are typing mistakes (9999, 1800), not credentials or grants; refusing
 # them also keeps every time far from datetime's limits, where a zone offset would overflow.
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
@@ -224,8 +218,8 @@ def validate_identity_fields(data: dict[str, Any], *, status: str) -> None:
         elif key not in ("source", "external_id") and looks_like_secret(value):
             # External ids are often UUIDs or ARNs: high-entropy, yet not secrets.
             errors.setdefault(key, []).append(SECRET_MESSAGE)
-        elif value and key in TEXT_LIMITS and len(value) > TEXT_LIMITS[key]:
-            errors.setdefault(key, []).append(f"At most {TEXT_LIMITS[key]} characters.")
+        elif value and key in TEXT_LENGTHS and len(value) > TEXT_LENGTHS[key]:
+            errors.setdefault(key, []).append(f"At most {TEXT_LENGTHS[key]} characters.")
     if "name" in data and not (data.get("name") or "").strip():
         errors.setdefault("name", []).append("A name is required.")
     if "autonomous" in data and not isinstance(data["autonomous"], bool):
