@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from django.contrib.postgres.aggregates import StringAgg
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
+from django.db.models.functions import MD5, Cast, Concat
 from django.utils import timezone
 
 from governance.decisions.services import hypothetical_answers, standing_answers
@@ -176,18 +179,33 @@ def profiles(
 
 
 BATCH = 2000  # identities profiled at a time by the sweep and the evidence pack
+GRANT_ORDER = ("resource_kind", "resource_name", "pk")  # each identity's grants, as its facts list them
+
+
+# What an AI identity's facts are read from: these columns of its own (and its owner's), and the related
+# rows below. One definition for the facts (`_facts`) and for their fingerprint (`_fingerprints`).
+IDENTITY_COLUMNS = (
+    "id", "name", "kind", "status", "autonomous", "environments", "data_classification", "vendor",
+    "model_name", "last_used_at", "owner_id", "owner__is_active", "next_review_due",
+)  # fmt: skip
+
+
+def _related(now: datetime, within: Q) -> dict[str, QuerySet]:
+    return {
+        "grants": Grant.objects.current(now).filter(within),
+        "credentials": Credential.objects.filter(within, revoked_at__isnull=True),
+        "findings": Finding.objects.filter(within, status=Finding.Status.OPEN).exclude(
+            rule=Rule.AGENT_THREAT_UNCONTROLLED
+        ),
+        "exceptions": PolicyException.objects.active(now).filter(within),
+    }
 
 
 def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[rules.Facts]:
     """The rules' facts of the AI identities in `identities`, ordered by name (Cedar's answers not yet
     asked): one query each for the identities, grants, credentials, findings and exceptions."""
     selected = (identities if identities is not None else ai_identities()).filter(kind__in=rules.AI_KINDS)
-    rows = list(
-        selected.order_by("name", "pk").values(
-            "id", "name", "kind", "status", "autonomous", "environments", "data_classification", "vendor",
-            "model_name", "last_used_at", "owner_id", "owner__is_active", "next_review_due",
-        )
-    )  # fmt: skip
+    rows = list(selected.order_by("name", "pk").values(*IDENTITY_COLUMNS))
     if not rows:
         return []
     # A batch's ids themselves, not a subquery of `selected`: PostgreSQL ran the subquery as a parallel
@@ -196,11 +214,11 @@ def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[r
     # list of every id would cost more, and SQLite caps its parameters.
     ids = [r["id"] for r in rows]
     within = Q(identity_id__in=ids) if len(ids) <= BATCH else Q(identity__in=selected.values("pk"))
+    related = _related(now, within)
     grants: dict[int, list[rules.GrantFacts]] = {}
     for identity_id, kind, name, actions, origin in (
-        Grant.objects.current(now)
-        .filter(within)
-        .order_by("identity_id", "resource_kind", "resource_name", "pk")
+        related["grants"]
+        .order_by("identity_id", *GRANT_ORDER)
         .values_list("identity_id", "resource_kind", "resource_name", "actions", "origin")
     ):
         grants.setdefault(identity_id, []).append(
@@ -210,23 +228,17 @@ def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[r
     credentials: dict[int, list[str]] = {}
     never_expire: dict[int, int] = {}
     for identity_id, kind, expires_at in (
-        Credential.objects.filter(within, revoked_at__isnull=True)
-        .order_by("identity_id", "pk")
-        .values_list("identity_id", "kind", "expires_at")
+        related["credentials"].order_by("identity_id", "pk").values_list("identity_id", "kind", "expires_at")
     ):
         credentials.setdefault(identity_id, []).append(kind)
         if kind in static and expires_at is None:
             never_expire[identity_id] = never_expire.get(identity_id, 0) + 1
     findings: dict[int, set[str]] = {}
-    for identity_id, rule in (
-        Finding.objects.filter(within, status=Finding.Status.OPEN)
-        .exclude(rule=Rule.AGENT_THREAT_UNCONTROLLED)
-        .values_list("identity_id", "rule")
-    ):
+    for identity_id, rule in related["findings"].values_list("identity_id", "rule"):
         findings.setdefault(identity_id, set()).add(rule)
     exceptions: dict[int, list[str]] = {}
     for identity_id, rule in (
-        PolicyException.objects.active(now).filter(within).values_list("identity_id", "rule")
+        related["exceptions"].order_by("identity_id", "rule", "pk").values_list("identity_id", "rule")
     ):
         exceptions.setdefault(identity_id, []).append(rule)
     today = timezone.localdate(now)
@@ -440,17 +452,131 @@ def _remembering() -> bool:
     return shared()
 
 
-def _inputs(facts: list[rules.Facts]) -> tuple[dict[int, str], tuple]:
+def _inputs(ids: list[int]) -> tuple[dict[int, str], tuple]:
     """What Cedar's answers rest on besides the facts: each identity's subject cache key (the decisions'
     lookup, one query per 500) and the active Cedar set."""
     from governance.decisions import subjects
     from governance.policy.cedar_sets import active_fingerprint
 
     keys = {}
-    for at in range(0, len(facts), 500):
-        for row in subjects.lookup(ids=[f.identity_id for f in facts[at : at + 500]]):
+    for at in range(0, len(ids), 500):
+        for row in subjects.lookup(ids=ids[at : at + 500]):
             keys[row.pk] = row.cache_key
     return keys, active_fingerprint()
+
+
+# Each set of related rows (`_related`) as its fingerprint reads it: the columns the facts take from a
+# row, and the order the facts list them in. The credentials' expiry counts only as none or some.
+DIGESTED = {
+    "grants": (("resource_kind", "resource_name", Cast("actions", TextField()), "origin"), GRANT_ORDER),
+    "credentials": (
+        ("kind", Case(When(expires_at__isnull=True, then=Value("no expiry")), default=Value("expires"))),
+        ("pk",),
+    ),
+    "findings": (("rule",), ("rule",)),
+    "exceptions": (("rule",), ("rule", "pk")),
+}
+# Where the fingerprint reads each fact from (a test holds it to `rules.Facts`): the identity's columns,
+# a digest above, or the key's context (the day, the policy document it is judged under).
+FINGERPRINTED = {
+    "identity_id": "id", "name": "name", "kind": "kind", "status": "status", "autonomous": "autonomous",
+    "environments": "environments", "data_classification": "data_classification", "vendor": "vendor",
+    "model_name": "model_name", "last_used_at": "last_used_at (its day)",
+    "owner_active": "owner_id, owner__is_active", "next_review_due": "next_review_due", "today": "context",
+    "grants": "grants", "credential_kinds": "credentials", "static_without_expiry": "credentials, context",
+    "static_kinds": "context", "open_findings": "findings", "exceptions": "exceptions",
+    "vendor_allowed": "kind, vendor, context", "model_allowed": "model_name, context",
+}  # fmt: skip
+
+
+def _digest(queryset: QuerySet, columns: tuple, order_by: tuple) -> Subquery:
+    parts: list[Any] = []
+    for column in columns:
+        parts += [Value("|"), Cast(column, TextField()) if isinstance(column, str) else column]
+    text = Concat(*parts, output_field=TextField())
+    return Subquery(
+        queryset.order_by()
+        .values("identity")
+        .annotate(digest=MD5(StringAgg(text, ",", order_by=order_by)))
+        .values("digest")
+    )
+
+
+def _fingerprints(ids: list[int], now: datetime) -> dict[int, tuple[str, tuple]]:
+    """PostgreSQL only: id → (name, fingerprint) for the AI identities among `ids`, in one query. The
+    fingerprint is what the facts are read from: the identity's own columns and a digest of each set of
+    related rows, worked out by PostgreSQL, so nothing is decoded in Python. Finer than the facts (a
+    grant's actions in another order is another fingerprint), never coarser."""
+    digests = {
+        f"{name}_digest": _digest(queryset, *DIGESTED[name])
+        for name, queryset in _related(now, Q(identity=OuterRef("pk"))).items()
+    }
+    rows = (
+        Identity.objects.filter(pk__in=ids, kind__in=rules.AI_KINDS)
+        .annotate(**digests)
+        .values_list(*IDENTITY_COLUMNS, *digests)
+    )
+    last_used = IDENTITY_COLUMNS.index("last_used_at")
+    found = {}
+    for row in rows:
+        used = row[last_used]
+        found[row[0]] = (row[1], (*row[:last_used], used and used.date(), *row[last_used + 1 :]))
+    return found
+
+
+def _fingerprint_key(fingerprint: tuple, subject_key: str | None, context: tuple) -> str:
+    raw = repr((fingerprint, subject_key, context)).encode()
+    return "steward:threats:verdict:fp:" + hashlib.sha256(raw).hexdigest()
+
+
+# (id → name, id → verdict key, the facts read to key them or None) for a batch of ids, in name order.
+Keyed = tuple[dict[int, str], dict[int, str], list[rules.Facts] | None]
+
+
+def _keyer(now: datetime, policy: Policy, context: tuple) -> Callable[[list[int]], Keyed]:
+    """How a batch's verdicts are keyed. On PostgreSQL by fingerprint: an unchanged identity then costs
+    its share of one query and a cache read (the facts are read only for the identities judged afresh).
+    Elsewhere by the facts themselves."""
+    if connection.vendor == "postgresql":
+        today = timezone.localdate(now).isoformat()
+
+        def by_fingerprint(batch: list[int]) -> Keyed:
+            found = _fingerprints(batch, now)
+            subject_keys, cedar_set = _inputs(list(found))
+            in_order = [pk for pk in batch if pk in found]
+            keys = {
+                pk: _fingerprint_key(found[pk][1], subject_keys.get(pk), (cedar_set, today, *context))
+                for pk in in_order
+            }
+            return {pk: found[pk][0] for pk in in_order}, keys, None
+
+        return by_fingerprint
+
+    def by_facts(batch: list[int]) -> Keyed:
+        facts = _facts(Identity.objects.filter(pk__in=batch), now, policy)
+        subject_keys, cedar_set = _inputs([f.identity_id for f in facts])
+        keys = {
+            f.identity_id: _verdict_key(f, subject_keys.get(f.identity_id), (cedar_set, *context))
+            for f in facts
+        }
+        return {f.identity_id: f.name for f in facts}, keys, facts
+
+    return by_facts
+
+
+def _judge(facts: list[rules.Facts], now: datetime, book: Catalogue) -> dict[int, SweepVerdict]:
+    if not facts:
+        return {}
+    version = _ask_cedar(facts, now)
+    if version is None:
+        version = _active_cedar_version()
+    judged = {}
+    for f in facts:
+        profile = _assess(f, book, version)
+        judged[f.identity_id] = SweepVerdict(
+            tuple(profile.uncontrolled), profile.catalogue_version, profile.cedar_version
+        )
+    return judged
 
 
 def sweep_verdicts(
@@ -464,44 +590,33 @@ def sweep_verdicts(
     book = catalogue(policy.get("threat_catalogue"))
     document = json.dumps(policy.document, sort_keys=True, default=str)
     context = (policy.version, document, book.version, _code_digest())
-    remember = _remembering()
+    keys_of = _keyer(now, policy, context) if _remembering() else None
     selected = identities.filter(kind__in=rules.AI_KINDS)
     ids = list(selected.order_by("name", "pk").values_list("pk", flat=True))
     for start in range(0, len(ids), size):
-        facts = _facts(Identity.objects.filter(pk__in=ids[start : start + size]), now, policy)
-        keys: dict[int, str] = {}
-        known: dict[str, SweepVerdict] = {}
-        if remember:
-            subject_keys, cedar_set = _inputs(facts)
-            keys = {
-                f.identity_id: _verdict_key(f, subject_keys.get(f.identity_id), (cedar_set, *context))
-                for f in facts
-            }
-            known = cache.get_many(list(keys.values()))
-        todo = [f for f in facts if keys.get(f.identity_id) not in known]
-        fresh: dict[int, SweepVerdict] = {}
-        if todo:
-            version = _ask_cedar(todo, now)
-            if version is None:
-                version = _active_cedar_version()
-            for f in todo:
-                profile = _assess(f, book, version)
-                fresh[f.identity_id] = SweepVerdict(
-                    tuple(profile.uncontrolled), profile.catalogue_version, profile.cedar_version
-                )
-        if remember and fresh:
-            after_keys, after_set = _inputs(todo)
+        batch = ids[start : start + size]
+        if keys_of is None:
+            facts = _facts(Identity.objects.filter(pk__in=batch), now, policy)
+            judged = _judge(facts, now, book)
+            for f in facts:
+                yield f.identity_id, f.name, judged[f.identity_id]
+            continue
+        names, keys, facts = keys_of(batch)
+        known: dict[str, SweepVerdict] = cache.get_many(list(keys.values()))
+        todo = {pk for pk in names if keys[pk] not in known}
+        if todo and facts is None:
+            facts = _facts(Identity.objects.filter(pk__in=todo), now, policy)
+        fresh = _judge([f for f in facts or () if f.identity_id in todo], now, book)
+        if fresh:
+            _names, still, _facts_again = keys_of(list(fresh))
             cache.set_many(
-                {
-                    keys[pk]: verdict
-                    for pk, verdict in fresh.items()
-                    if after_set == cedar_set and after_keys.get(pk) == subject_keys.get(pk)
-                },
+                {keys[pk]: verdict for pk, verdict in fresh.items() if still.get(pk) == keys[pk]},
                 VERDICT_SECONDS,
             )
-        for f in facts:
-            verdict = fresh.get(f.identity_id) or known[keys[f.identity_id]]
-            yield f.identity_id, f.name, verdict
+        for pk, name in names.items():
+            verdict = fresh.get(pk) or known.get(keys[pk])
+            if verdict is not None:  # None: no longer an AI identity by the time its facts were read
+                yield pk, name, verdict
 
 
 # ---------------------------------------------------------------- the evidence pack

@@ -427,3 +427,104 @@ def test_the_verdict_key_changes_with_any_fact_and_not_with_a_sets_order():
     assert profiles._verdict_key(later, "subject", ("context",)) == at_noon
     assert profiles._verdict_key(facts, "other subject", ("context",)) != key
     assert profiles._verdict_key(facts, "subject", ("other context",)) != key
+
+
+def test_the_fingerprint_reads_every_fact_but_cedars_answers():
+    from dataclasses import fields
+
+    from governance.threats import rules
+
+    assert {f.name for f in fields(rules.Facts)} - {"answers"} == set(profiles.FINGERPRINTED)
+
+
+OWN_COLUMNS = {"autonomous": False, "vendor": "Other"}
+
+
+def _change(agent, change):
+    """One change to what the agent's facts are read from (`profiles._related` and its own columns)."""
+    from governance.exceptions.models import PolicyException
+
+    now = timezone.now()
+    grant = agent.grants.get()
+    credential = agent.credentials.get()
+    if change == "grant added":
+        GrantFactory(identity=agent, resource_kind="repository", resource_name="tools/*", actions=["merge"])
+    elif change == "grant's actions":
+        Grant.objects.filter(pk=grant.pk).update(actions=["read_code"])
+    elif change == "grant made just-in-time":
+        Grant.objects.filter(pk=grant.pk).update(origin=Grant.Origin.JIT)
+    elif change == "grant ended":
+        Grant.objects.filter(pk=grant.pk).update(ended_at=now)
+    elif change == "grant expired":
+        Grant.objects.filter(pk=grant.pk).update(expires_at=now - timedelta(minutes=1))
+    elif change == "credential without expiry":
+        type(credential).objects.filter(pk=credential.pk).update(expires_at=None)
+    elif change == "credential revoked":
+        type(credential).objects.filter(pk=credential.pk).update(revoked_at=now)
+    elif change == "finding opened":
+        Finding.objects.create(
+            rule=Rule.STALE_UNUSED, identity=agent, severity=Severity.MEDIUM, first_seen_at=now,
+            last_seen_at=now, due_at=now + timedelta(days=7), evidence={},
+        )  # fmt: skip
+    elif change == "exception active":
+        PolicyException.objects.create(
+            identity=agent, rule=Rule.STALE_UNUSED, justification="migration", compensating_controls="x",
+            expires_at=now + timedelta(days=5), state=PolicyException.State.ACTIVE, requested_by=agent.owner,
+        )  # fmt: skip
+    elif change == "owner left":
+        type(agent.owner).objects.filter(pk=agent.owner_id).update(is_active=False)
+    elif change == "used another day":
+        Identity.objects.filter(pk=agent.pk).update(last_used_at=now - timedelta(days=3))
+    else:  # one of the identity's own columns
+        Identity.objects.filter(pk=agent.pk).update(**{change: OWN_COLUMNS[change]})
+
+
+CHANGES = [
+    "grant added", "grant's actions", "grant made just-in-time", "grant ended", "grant expired",
+    "credential without expiry", "credential revoked", "finding opened", "exception active", "owner left",
+    "used another day", "autonomous", "vendor",
+]  # fmt: skip
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's fingerprints")
+
+
+@postgresql_only
+@pytest.mark.parametrize("change", CHANGES)
+def test_the_fingerprint_changes_with_what_the_facts_are_read_from(release_agent, change):
+    now = timezone.now()
+    Identity.objects.filter(pk=release_agent.pk).update(last_used_at=now.replace(hour=12, minute=0))
+    before = profiles._fingerprints([release_agent.pk], now)[release_agent.pk]
+    assert profiles._fingerprints([release_agent.pk], now)[release_agent.pk] == before
+    _change(release_agent, change)
+    after = profiles._fingerprints([release_agent.pk], now)[release_agent.pk]
+    assert after[0] == before[0] == "release-train agent"
+    assert after[1] != before[1]
+
+
+@postgresql_only
+def test_the_fingerprint_reads_the_day_of_the_last_use_and_only_ai_identities(release_agent, owner):
+    noon = timezone.now().replace(hour=12, minute=0)
+    Identity.objects.filter(pk=release_agent.pk).update(last_used_at=noon)
+    bot = IdentityFactory(name="plain bot", kind=Identity.Kind.BOT, owner=owner)
+    before = profiles._fingerprints([release_agent.pk, bot.pk], noon)
+    assert set(before) == {release_agent.pk}
+    Identity.objects.filter(pk=release_agent.pk).update(last_used_at=noon + timedelta(minutes=30))
+    assert profiles._fingerprints([release_agent.pk], noon) == before
+
+
+@postgresql_only
+def test_a_verdict_is_not_kept_when_its_facts_changed_while_it_was_judged(judged, release_agent, monkeypatch):
+    """Keyed by the fingerprint read first, judged from facts read after it: a grant ended in between
+    must not leave the later facts' verdict under the earlier fingerprint's key."""
+    first, _other = judged
+    cache_keys_before = set(_cache_keys())
+    Identity.objects.filter(pk=release_agent.pk).update(autonomous=False)  # judged afresh next time
+    ask = profiles._ask_cedar
+
+    def ask_while_a_grant_ends(facts, now):
+        answered = ask(facts, now)
+        Grant.objects.filter(identity=release_agent).update(ended_at=now)
+        return answered
+
+    monkeypatch.setattr(profiles, "_ask_cedar", ask_while_a_grant_ends)
+    _verdicts()
+    assert set(_cache_keys()) == cache_keys_before  # nothing new kept for the release agent
