@@ -513,6 +513,7 @@ def _fingerprints(ids: list[int], now: datetime) -> dict[int, tuple[str, tuple]]
     }
     rows = (
         Identity.objects.filter(pk__in=ids, kind__in=rules.AI_KINDS)
+        .order_by()  # the caller keeps its batch's order
         .annotate(**digests)
         .values_list(*IDENTITY_COLUMNS, *digests)
     )

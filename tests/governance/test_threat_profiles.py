@@ -350,12 +350,15 @@ def test_a_change_is_judged_afresh(judged, release_agent, security, iam, change,
         assert "ASI02" not in again[release_agent.pk][1] and "ASI02" in first[release_agent.pk][1]
 
 
-def test_the_verdict_key_reads_every_fact_but_cedars_answers():
+def test_both_verdict_keys_read_every_fact_but_cedars_answers():
+    """The facts' key (KEYED_FACTS) and PostgreSQL's fingerprint (FINGERPRINTED) each say where they read
+    every fact from: a fact added to `rules.Facts` fails here until both do."""
     from dataclasses import fields
 
     from governance.threats import rules
 
-    assert {f.name for f in fields(rules.Facts)} - {"answers"} == set(profiles.KEYED_FACTS)
+    facts = {f.name for f in fields(rules.Facts)} - {"answers"}
+    assert facts == set(profiles.KEYED_FACTS) == set(profiles.FINGERPRINTED)
 
 
 def test_without_a_shared_cache_nothing_is_remembered(release_agent, monkeypatch):
@@ -427,14 +430,6 @@ def test_the_verdict_key_changes_with_any_fact_and_not_with_a_sets_order():
     assert profiles._verdict_key(later, "subject", ("context",)) == at_noon
     assert profiles._verdict_key(facts, "other subject", ("context",)) != key
     assert profiles._verdict_key(facts, "subject", ("other context",)) != key
-
-
-def test_the_fingerprint_reads_every_fact_but_cedars_answers():
-    from dataclasses import fields
-
-    from governance.threats import rules
-
-    assert {f.name for f in fields(rules.Facts)} - {"answers"} == set(profiles.FINGERPRINTED)
 
 
 OWN_COLUMNS = {"autonomous": False, "vendor": "Other"}
