@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from governance.cache import incr_many
 
 TABLE = "bench_floor_log"
 ANSWER = json.dumps(
@@ -60,9 +61,7 @@ def empty(request):
 def write(request):
     question = json.loads(request.body)
     identity = int(question.get("identity") or 0)
-    key = f"bench:floor:{identity}"
-    if not cache.add(key, 1, 120):
-        cache.incr(key)
+    incr_many({f"bench:floor:{identity}": 1}, 120)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {TABLE} (identity_id, at, question) VALUES (%s, now(), %s)",

@@ -779,9 +779,9 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
         f"{' via PgBouncer' if bouncer else ''}, {tool}, {seconds}s per run",
         flush=True,
     )
-    server = _gunicorn(port, env, extra)
-    results = []
+    results, server = [], None
     try:
+        server = _gunicorn(port, env, extra)
         for spec in [] if "pages" in skip else [e for e in endpoints(ctx) if e.get("http", True)]:
             headers = (
                 {"Authorization": f"Bearer {ctx['read_token']}"}
@@ -810,7 +810,8 @@ def http(ctx: dict, env: dict, seconds: int, skip: set[str] = frozenset()) -> li
             results.append(row)
             print(_line(row), flush=True)
     finally:
-        stop_process(server, timeout=30)
+        if server is not None:
+            stop_process(server, timeout=30)
         if bouncer is not None:
             stop_process(bouncer, timeout=30)
     return results

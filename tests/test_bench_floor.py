@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.urls import clear_url_caches
 
@@ -46,3 +47,4 @@ def test_the_write_floor_stores_one_row_and_counts_the_identity(client, floor_ur
         rows = cursor.fetchall()
         cursor.execute(f"DROP TABLE {floor.TABLE}")
     assert rows == [(7, QUESTION), (7, QUESTION)]
+    assert cache.get("bench:floor:7") == 2

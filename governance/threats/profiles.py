@@ -19,11 +19,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.aggregates import JSONBAgg
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
-from django.db.models.functions import MD5, Cast, Concat
+from django.db.models import Func, JSONField, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import MD5, Cast
 from django.utils import timezone
 
 from governance.decisions.services import hypothetical_answers, standing_answers
@@ -179,7 +179,6 @@ def profiles(
 
 
 BATCH = 2000  # identities profiled at a time by the sweep and the evidence pack
-GRANT_ORDER = ("resource_kind", "resource_name", "pk")  # each identity's grants, as its facts list them
 
 
 # What an AI identity's facts are read from: these columns of its own (and its owner's), and the related
@@ -188,6 +187,24 @@ IDENTITY_COLUMNS = (
     "id", "name", "kind", "status", "autonomous", "environments", "data_classification", "vendor",
     "model_name", "last_used_at", "owner_id", "owner__is_active", "next_review_due",
 )  # fmt: skip
+
+
+# Per set of related rows: the columns the facts read from a row, and the order they list the rows in.
+# `_facts` reads them; `_fingerprints` digests the same columns in the same order.
+READ = {
+    "grants": (
+        ("resource_kind", "resource_name", "actions", "origin"),
+        ("resource_kind", "resource_name", "pk"),
+    ),
+    "credentials": (("kind", "expires_at"), ("pk",)),
+    "findings": (("rule",), ("rule", "pk")),
+    "exceptions": (("rule",), ("rule", "pk")),
+}
+
+
+def _read(related: dict[str, QuerySet], name: str) -> QuerySet:
+    columns, order = READ[name]
+    return related[name].order_by("identity_id", *order).values_list("identity_id", *columns)
 
 
 def _related(now: datetime, within: Q) -> dict[str, QuerySet]:
@@ -216,30 +233,22 @@ def _facts(identities: QuerySet | None, now: datetime, policy: Policy) -> list[r
     within = Q(identity_id__in=ids) if len(ids) <= BATCH else Q(identity__in=selected.values("pk"))
     related = _related(now, within)
     grants: dict[int, list[rules.GrantFacts]] = {}
-    for identity_id, kind, name, actions, origin in (
-        related["grants"]
-        .order_by("identity_id", *GRANT_ORDER)
-        .values_list("identity_id", "resource_kind", "resource_name", "actions", "origin")
-    ):
+    for identity_id, kind, name, actions, origin in _read(related, "grants"):
         grants.setdefault(identity_id, []).append(
             rules.GrantFacts(kind, name, frozenset(actions or []), origin == Grant.Origin.JIT)
         )
     static = set(policy.get("static_credential_kinds") or [])
     credentials: dict[int, list[str]] = {}
     never_expire: dict[int, int] = {}
-    for identity_id, kind, expires_at in (
-        related["credentials"].order_by("identity_id", "pk").values_list("identity_id", "kind", "expires_at")
-    ):
+    for identity_id, kind, expires_at in _read(related, "credentials"):
         credentials.setdefault(identity_id, []).append(kind)
         if kind in static and expires_at is None:
             never_expire[identity_id] = never_expire.get(identity_id, 0) + 1
     findings: dict[int, set[str]] = {}
-    for identity_id, rule in related["findings"].values_list("identity_id", "rule"):
+    for identity_id, rule in _read(related, "findings"):
         findings.setdefault(identity_id, set()).add(rule)
     exceptions: dict[int, list[str]] = {}
-    for identity_id, rule in (
-        related["exceptions"].order_by("identity_id", "rule", "pk").values_list("identity_id", "rule")
-    ):
+    for identity_id, rule in _read(related, "exceptions"):
         exceptions.setdefault(identity_id, []).append(rule)
     today = timezone.localdate(now)
     facts = [
@@ -465,39 +474,29 @@ def _inputs(ids: list[int]) -> tuple[dict[int, str], tuple]:
     return keys, active_fingerprint()
 
 
-# Each set of related rows (`_related`) as its fingerprint reads it: the columns the facts take from a
-# row, and the order the facts list them in. The credentials' expiry counts only as none or some.
-DIGESTED = {
-    "grants": (("resource_kind", "resource_name", Cast("actions", TextField()), "origin"), GRANT_ORDER),
-    "credentials": (
-        ("kind", Case(When(expires_at__isnull=True, then=Value("no expiry")), default=Value("expires"))),
-        ("pk",),
-    ),
-    "findings": (("rule",), ("rule",)),
-    "exceptions": (("rule",), ("rule", "pk")),
-}
-# Where the fingerprint reads each fact from (a test holds it to `rules.Facts`): the identity's columns,
-# a digest above, or the key's context (the day, the policy document it is judged under).
+# Where the fingerprint reads each fact from (a test holds it to `rules.Facts`): the identity's own
+# columns (IDENTITY_COLUMNS), a set of related rows (READ), or the key's context (the day; the policy
+# document, which names the static credential kinds and the allowed vendors and models).
 FINGERPRINTED = {
-    "identity_id": "id", "name": "name", "kind": "kind", "status": "status", "autonomous": "autonomous",
-    "environments": "environments", "data_classification": "data_classification", "vendor": "vendor",
-    "model_name": "model_name", "last_used_at": "last_used_at (its day)",
-    "owner_active": "owner_id, owner__is_active", "next_review_due": "next_review_due", "today": "context",
-    "grants": "grants", "credential_kinds": "credentials", "static_without_expiry": "credentials, context",
-    "static_kinds": "context", "open_findings": "findings", "exceptions": "exceptions",
-    "vendor_allowed": "kind, vendor, context", "model_allowed": "model_name, context",
+    "identity_id": ("id",), "name": ("name",), "kind": ("kind",), "status": ("status",),
+    "autonomous": ("autonomous",), "environments": ("environments",),
+    "data_classification": ("data_classification",), "vendor": ("vendor",), "model_name": ("model_name",),
+    "last_used_at": ("last_used_at",), "owner_active": ("owner_id", "owner__is_active"),
+    "next_review_due": ("next_review_due",), "today": ("context",), "grants": ("grants",),
+    "credential_kinds": ("credentials",), "static_without_expiry": ("credentials", "context"),
+    "static_kinds": ("context",), "open_findings": ("findings",), "exceptions": ("exceptions",),
+    "vendor_allowed": ("kind", "vendor", "context"), "model_allowed": ("model_name", "context"),
 }  # fmt: skip
 
 
 def _digest(queryset: QuerySet, columns: tuple, order_by: tuple) -> Subquery:
-    parts: list[Any] = []
-    for column in columns:
-        parts += [Value("|"), Cast(column, TextField()) if isinstance(column, str) else column]
-    text = Concat(*parts, output_field=TextField())
+    """The MD5 of an identity's rows of `queryset` as one JSON array of arrays (JSON escapes what a
+    joined string could not tell apart), in the facts' order; NULL when it has none."""
+    row = Func(*columns, function="jsonb_build_array", output_field=JSONField())
     return Subquery(
         queryset.order_by()
         .values("identity")
-        .annotate(digest=MD5(StringAgg(text, ",", order_by=order_by)))
+        .annotate(digest=MD5(Cast(JSONBAgg(row, order_by=order_by), TextField())))
         .values("digest")
     )
 
@@ -508,7 +507,7 @@ def _fingerprints(ids: list[int], now: datetime) -> dict[int, tuple[str, tuple]]
     related rows, worked out by PostgreSQL, so nothing is decoded in Python. Finer than the facts (a
     grant's actions in another order is another fingerprint), never coarser."""
     digests = {
-        f"{name}_digest": _digest(queryset, *DIGESTED[name])
+        f"{name}_digest": _digest(queryset, *READ[name])
         for name, queryset in _related(now, Q(identity=OuterRef("pk"))).items()
     }
     rows = (

@@ -359,6 +359,8 @@ def test_both_verdict_keys_read_every_fact_but_cedars_answers():
 
     facts = {f.name for f in fields(rules.Facts)} - {"answers"}
     assert facts == set(profiles.KEYED_FACTS) == set(profiles.FINGERPRINTED)
+    sources = {*profiles.IDENTITY_COLUMNS, *profiles.READ, "context"}
+    assert {source for read in profiles.FINGERPRINTED.values() for source in read} <= sources
 
 
 def test_without_a_shared_cache_nothing_is_remembered(release_agent, monkeypatch):
@@ -432,7 +434,10 @@ def test_the_verdict_key_changes_with_any_fact_and_not_with_a_sets_order():
     assert profiles._verdict_key(facts, "subject", ("other context",)) != key
 
 
-OWN_COLUMNS = {"autonomous": False, "vendor": "Other"}
+OWN_COLUMNS = {
+    "autonomous": False, "vendor": "Other", "status": Identity.Status.SUSPENDED, "environments": ["dev"],
+    "model_name": "another-model", "next_review_due": timezone.localdate() - timedelta(days=1),
+}  # fmt: skip
 
 
 def _change(agent, change):
@@ -468,6 +473,10 @@ def _change(agent, change):
         )  # fmt: skip
     elif change == "owner left":
         type(agent.owner).objects.filter(pk=agent.owner_id).update(is_active=False)
+    elif change == "owner reassigned":
+        Identity.objects.filter(pk=agent.pk).update(owner=agent.backup_owner, backup_owner=None)
+    elif change == "credential's expiry moved":
+        type(credential).objects.filter(pk=credential.pk).update(expires_at=now + timedelta(days=9))
     elif change == "used another day":
         Identity.objects.filter(pk=agent.pk).update(last_used_at=now - timedelta(days=3))
     else:  # one of the identity's own columns
@@ -477,7 +486,7 @@ def _change(agent, change):
 CHANGES = [
     "grant added", "grant's actions", "grant made just-in-time", "grant ended", "grant expired",
     "credential without expiry", "credential revoked", "finding opened", "exception active", "owner left",
-    "used another day", "autonomous", "vendor",
+    "owner reassigned", "credential's expiry moved", "used another day", *OWN_COLUMNS,
 ]  # fmt: skip
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's fingerprints")
 
@@ -508,18 +517,20 @@ def test_the_fingerprint_reads_the_day_of_the_last_use_and_only_ai_identities(re
 
 @postgresql_only
 def test_a_verdict_is_not_kept_when_its_facts_changed_while_it_was_judged(judged, release_agent, monkeypatch):
-    """Keyed by the fingerprint read first, judged from facts read after it: a grant ended in between
+    """Keyed by the fingerprint read first, judged from facts read after it: a grant changed in between
     must not leave the later facts' verdict under the earlier fingerprint's key."""
-    first, _other = judged
     cache_keys_before = set(_cache_keys())
     Identity.objects.filter(pk=release_agent.pk).update(autonomous=False)  # judged afresh next time
-    ask = profiles._ask_cedar
+    ask, asked = profiles._ask_cedar, []
 
-    def ask_while_a_grant_ends(facts, now):
+    def ask_while_its_grant_changes(facts, now):
         answered = ask(facts, now)
-        Grant.objects.filter(identity=release_agent).update(ended_at=now)
+        asked.extend(f.identity_id for f in facts)
+        # A change only the fingerprint sees (the decisions' subject key counts grants, not actions).
+        Grant.objects.filter(identity=release_agent).update(actions=["read_code"])
         return answered
 
-    monkeypatch.setattr(profiles, "_ask_cedar", ask_while_a_grant_ends)
+    monkeypatch.setattr(profiles, "_ask_cedar", ask_while_its_grant_changes)
     _verdicts()
+    assert release_agent.pk in asked
     assert set(_cache_keys()) == cache_keys_before  # nothing new kept for the release agent
