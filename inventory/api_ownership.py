@@ -24,7 +24,14 @@ from governance.serializers import AuditEventSerializer
 from inventory import ownership, timeline
 from inventory.api import MEMBER_PERMISSIONS
 from inventory.filters import base_queryset
-from inventory.models import Identity, IdentityRequest, OwnershipTransfer, ReactivationRequest, ScopeChange
+from inventory.models import (
+    RESOURCE_NAME_LENGTH,
+    Identity,
+    IdentityRequest,
+    OwnershipTransfer,
+    ReactivationRequest,
+    ScopeChange,
+)
 
 
 class OwnershipTransferSerializer(serializers.ModelSerializer):
@@ -160,7 +167,7 @@ class ReassignViewSet(viewsets.GenericViewSet):
 
 class GrantRequestSerializer(serializers.Serializer):
     resource_kind = serializers.CharField()
-    resource_name = serializers.CharField(max_length=300)
+    resource_name = serializers.CharField(max_length=RESOURCE_NAME_LENGTH)
     actions = serializers.ListField(child=serializers.CharField())
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 

@@ -333,6 +333,9 @@ class Grant(models.Model):
         return self.ended_at is None and (self.expires_at is None or self.expires_at > now)
 
 
+# The longest resource name a grant may carry (its column's length): what intake, imports and the API check.
+RESOURCE_NAME_LENGTH = Grant._meta.get_field("resource_name").max_length
+
 # Credential age since last rotation (or issue), in days: (label, from, to); the last band is open.
 CREDENTIAL_AGE_BANDS = (("0-90", 0, 90), ("91-180", 91, 180), ("181-365", 181, 365), (">365", 366, None))
 NO_DATE_BAND = "unknown"  # neither an issue nor a rotation date recorded

@@ -12,6 +12,7 @@ from governance.people.models import Team, User
 from inventory import extensions
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
+    RESOURCE_NAME_LENGTH,
     Action,
     Credential,
     DataClassification,
@@ -387,7 +388,7 @@ def detail_representation(values: dict, identity: Identity, grants, credentials)
 
 class GrantInputSerializer(serializers.Serializer):
     resource_kind = serializers.ChoiceField(choices=ResourceKind.choices)
-    resource_name = serializers.CharField(max_length=300)
+    resource_name = serializers.CharField(max_length=RESOURCE_NAME_LENGTH)
     actions = serializers.ListField(child=serializers.ChoiceField(choices=Action.choices), allow_empty=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 

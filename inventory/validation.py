@@ -15,18 +15,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from inventory.models import (
+    RESOURCE_NAME_LENGTH,
     TEXT_LENGTHS,
     Action,
     Credential,
     DataClassification,
     Environment,
-    Grant,
     Identity,
     ResourceKind,
 )
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 
-RESOURCE_NAME_LIMIT = Grant._meta.get_field("resource_name").max_length
 # Times outside these years are typing mistakes (9999, 1800), not credentials or grants; refusing
 # them also keeps every time far from datetime's limits, where a zone offset would overflow.
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
@@ -56,8 +55,8 @@ def validate_grants(grants: list[dict[str, Any]], field: str = "grants") -> list
             errors.append(f"Grant {index}: {err}")
         if not name:
             errors.append(f"Grant {index}: resource_name is required.")
-        elif len(name) > RESOURCE_NAME_LIMIT:
-            errors.append(f"Grant {index}: resource_name has at most {RESOURCE_NAME_LIMIT} characters.")
+        elif len(name) > RESOURCE_NAME_LENGTH:
+            errors.append(f"Grant {index}: resource_name has at most {RESOURCE_NAME_LENGTH} characters.")
         if not isinstance(actions, list) or not actions:
             errors.append(f"Grant {index}: give at least one action.")
             actions = []
