@@ -829,6 +829,8 @@ def decision_floor(ctx: dict, env: dict, seconds: int, rounds: int = 3) -> list[
     in turn, `rounds` times, with the CPU each part spent a request."""
     from bench.floor import create_table
 
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/run.py --floor needs wrk (apt-get install wrk)")
     create_table()
     bodies = _scratch_dir() / "decision-bodies.jsonl"
     bodies.write_text("\n".join(_decision_bodies()) + "\n")
