@@ -5,8 +5,9 @@ configuration (`bench.floor_settings`): Steward's own URLs, untouched, plus two 
 the least a decision could do, behind the same middleware:
 
 - `POST /bench-floor/empty/`: parse the JSON body and answer a fixed JSON allow;
-- `POST /bench-floor/write/`: the same, plus one Redis counter (the rate limit's share) and one durable
-  INSERT of the question into `bench_floor_log` (two B-tree entries; a decision writes six).
+- `POST /bench-floor/write/`: the same, plus one Redis counter in one round trip (`incr_many`, as the
+  decisions count their allows) and one durable INSERT of the question into `bench_floor_log` (two
+  B-tree entries; a decision writes six).
 
 Both answer without authentication, a lookup or Cedar. wrk asks the two floors and the real endpoint
 in turn with the same bodies, so the three figures come from the same minutes of the same machine.
