@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from approvals.models import ApprovalRequest, ApprovalStep, Comment, IntakeRequest
-from governance.admin import ReadOnlyAdmin
+from governance.admin_common import ReadOnlyAdmin
 
 
 class StepInline(admin.TabularInline):

@@ -1,7 +1,13 @@
+"""The governance app's admin pages, and those of its feature packages (findings, jobs), which Django
+does not look for by itself: it imports only each app's own `admin` module."""
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from governance.admin_common import ReadOnlyAdmin
+from governance.findings import admin as _findings_admin  # noqa: F401
+from governance.jobs import admin as _jobs_admin  # noqa: F401
 from governance.models import (
     ApiToken,
     AuditEvent,
@@ -45,19 +51,6 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that change only through the audited services (and the sweep): the admin only shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("seq", "at", "actor", "verb", "subject_type", "subject_label")
@@ -75,10 +68,6 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     list_display = ("key_prefix", "user", "scope", "created_at", "expires_at", "revoked_at", "last_used_at")
     list_select_related = ("user",)
     exclude = ("token_hash",)
-
-
-from governance.findings import admin as _findings_admin  # noqa: E402, F401
-from governance.jobs import admin as _jobs_admin  # noqa: E402, F401
 
 
 class SsoBindingForm(forms.ModelForm):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from governance.admin import ReadOnlyAdmin
+from governance.admin_common import ReadOnlyAdmin
 from governance.findings.models import Finding
 
 
