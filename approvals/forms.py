@@ -17,7 +17,7 @@ from approvals.services.intake_checks import ANSWER_FIELDS, TEXT_LIMITS
 from governance.policy.services import current_policy
 from inventory.forms import EnvironmentsField, PersonChoiceField, TeamChoiceField
 from inventory.models import Action, Credential, DataClassification, Identity, ResourceKind
-from inventory.services import snapshot_value
+from inventory.snapshots import snapshot_value
 
 GRANTS_PREFIX = "grants"
 

@@ -21,6 +21,7 @@ from connectors.models import Connector, ConnectorRun, SourceRecord
 from governance import audit
 from governance.actors import Actor, as_actor, system
 from governance.errors import IllegalTransition
+from inventory import access
 from inventory import services as inventory
 from inventory.models import Credential, Identity
 
@@ -96,7 +97,7 @@ def clean(data: dict[str, Any], *, existing: Connector | None = None) -> dict[st
 
 
 def _require_governor(actor: Actor, what: str) -> None:
-    inventory.require_governor(actor, what)
+    access.require_governor(actor, what)
 
 
 def _sync_schedule(connector: Connector) -> None:

@@ -37,7 +37,7 @@ from governance.paging import (
 )
 from governance.permissions import AuditorReadOnly, TokenScopePermission, is_usage_report
 from governance.safe_json import DepthLimitedJSONParser
-from inventory import edits, importers, services, usage
+from inventory import access, edits, importers, services, usage
 from inventory.filters import IdentityFilter, base_queryset, search, search_only, search_rows
 from inventory.models import Credential, Grant, Identity, UsageEvent
 from inventory.serializers import (
@@ -386,7 +386,7 @@ class IdentityViewSet(
         if not kwargs.get("partial"):
             return Response({"detail": "Use PATCH."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
         identity = self.get_object()
-        if not services.can_edit(request.user, identity):
+        if not access.can_edit(request.user, identity):
             raise NotAllowed("Only the identity's owners, IAM or Security may edit it.")
         serializer = IdentityWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -404,7 +404,7 @@ class IdentityViewSet(
         identity = self.get_object()
         if governor_only:
             _require_governor(request, "do this")
-        elif not services.can_edit(request.user, identity):
+        elif not access.can_edit(request.user, identity):
             raise NotAllowed("Only the identity's owners, IAM or Security may do this.")
         serializer = TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -425,7 +425,7 @@ class IdentityViewSet(
 
     def _editable(self, request) -> Identity:
         identity = self.get_object()
-        if not services.can_edit(request.user, identity):
+        if not access.can_edit(request.user, identity):
             raise NotAllowed("Only the identity's owners, IAM or Security may change its credentials.")
         return identity
 

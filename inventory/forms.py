@@ -17,7 +17,8 @@ from inventory.models import (
     Identity,
 )
 from inventory.risk import assess_identity, below_floor_message
-from inventory.services import LIVE_STATUSES, OWNER_EDITABLE_FIELDS, RISK_FIELDS, snapshot_value
+from inventory.services import LIVE_STATUSES, OWNER_EDITABLE_FIELDS, RISK_FIELDS
+from inventory.snapshots import snapshot_value
 
 # Who may own an identity: tool owners, IAM and Security (an auditor reads; a person with no role
 # cannot be held to account). The pick-lists offer only them, here and on the intake form.

@@ -33,6 +33,7 @@ from governance import audit, safe_json
 from governance.actors import as_actor
 from governance.people.models import Team, User
 from inventory import routes
+from inventory.access import require_governor
 from inventory.models import (
     DESCRIPTIVE_FIELDS,
     ActivationRequest,
@@ -42,7 +43,7 @@ from inventory.models import (
     OwnershipTransfer,
 )
 from inventory.risk import assess, max_tier
-from inventory.services import require_governor, snapshot
+from inventory.snapshots import snapshot
 from inventory.validation import (
     parse_time,
     validate_credentials,

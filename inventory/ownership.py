@@ -26,8 +26,9 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.links import link
 from governance.people.models import User
 from inventory import routes
+from inventory.access import is_owner, require_governor
 from inventory.models import Credential, Identity, OwnershipTransfer
-from inventory.services import is_owner, require_governor, snapshot
+from inventory.snapshots import snapshot
 
 State = OwnershipTransfer.State
 Role = OwnershipTransfer.Role

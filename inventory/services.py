@@ -17,10 +17,10 @@ from django.utils import timezone
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from governance.people.models import Role, User
+from governance.people.models import User
 from inventory import enforcement, routes
+from inventory.access import require_editor, require_governor
 from inventory.models import (
-    DESCRIPTIVE_FIELDS,
     TIER_ORDER,
     ActivationRequest,
     Credential,
@@ -29,8 +29,10 @@ from inventory.models import (
     Identity,
     OwnershipTransfer,
 )
+from inventory.ownership import create_transfers
 from inventory.risk import assess, assess_identity, below_floor_message, max_tier
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
+from inventory.snapshots import IDENTITY_FIELDS, grant_snapshot, snapshot
 from inventory.validation import (  # noqa: F401  (re-exported: other apps validate through here)
     CREDENTIAL_FIELDS,
     parse_time,
@@ -40,13 +42,6 @@ from inventory.validation import (  # noqa: F401  (re-exported: other apps valid
     validate_identity_fields,
 )
 
-IDENTITY_FIELDS = (
-    *DESCRIPTIVE_FIELDS,
-    "risk_tier",
-    "risk_reasons",
-    "source",
-    "external_id",
-)
 # What an owner may change (or, for the fields below, ask for) on an identity they own.
 OWNER_EDITABLE_FIELDS = {"purpose", "backup_owner", "vendor", "product", "model_name"}
 # Fields that feed the risk assessment: changing one re-assesses the tier (which may rise, never fall).
@@ -56,67 +51,6 @@ RISK_FIELDS = {"kind", "environments", "data_classification", "autonomous"}
 # change (the scope-change flow, inventory.routes), re-tiered and routed for approval; never by a direct edit.
 SCOPE_FIELDS = RISK_FIELDS | {"vendor", "product", "model_name"}
 LIVE_STATUSES = (Identity.Status.ACTIVE, Identity.Status.SUSPENDED)
-
-
-# ---------------------------------------------------------------- authorisation helpers
-
-
-def is_owner(user: User | None, identity: Identity) -> bool:
-    return (
-        user is not None and user.pk is not None and user.pk in (identity.owner_id, identity.backup_owner_id)
-    )
-
-
-def can_edit(user: User | None, identity: Identity) -> bool:
-    if user is None or not user.is_active or user.is_auditor:
-        return False
-    return user.is_governor or is_owner(user, identity)
-
-
-def require_governor(actor: Actor, what: str) -> None:
-    if actor.is_system:
-        return
-    user = actor.user
-    if user is None or not user.has_role(Role.IAM, Role.SECURITY):
-        raise NotAllowed(f"Only IAM approvers and Security admins may {what}.")
-
-
-def require_editor(actor: Actor, identity: Identity, what: str) -> None:
-    if actor.is_system:
-        return
-    if not can_edit(actor.user, identity):
-        raise NotAllowed(f"Only the identity's owners, IAM or Security may {what}.")
-
-
-# ---------------------------------------------------------------- snapshots
-
-
-def snapshot(identity: Identity) -> dict[str, Any]:
-    """Every editable field (IDENTITY_FIELDS) plus status: an edit's audit diff is taken from this,
-    so a field missing here would be changed with an empty before/after."""
-    return {name: snapshot_value(identity, name) for name in (*IDENTITY_FIELDS, "status")}
-
-
-def snapshot_value(identity: Identity, name: str) -> Any:
-    """A field as snapshots, audit events and forms write it: people by username, the team by slug,
-    lists as lists; the rest as stored. An intake request's answers are written the same way."""
-    if name in ("owner", "backup_owner"):
-        person = getattr(identity, name) if getattr(identity, f"{name}_id") else None
-        return person.username if person else None
-    if name == "team":
-        return identity.team.slug if identity.team_id else None
-    value = getattr(identity, name)
-    return list(value or []) if name in ("environments", "risk_reasons", "grants") else value
-
-
-def grant_snapshot(grant: Grant) -> dict[str, Any]:
-    return {
-        "id": grant.pk,
-        "resource_kind": grant.resource_kind,
-        "resource_name": grant.resource_name,
-        "actions": list(grant.actions),
-        "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-    }
 
 
 # ---------------------------------------------------------------- create / update
@@ -202,8 +136,6 @@ def create_identity(
             actor, identity, origin=ActivationRequest.Origin.REGISTER, reason=activation_reason
         )
     if nominee is not None:
-        from inventory.ownership import create_transfers
-
         create_transfers(actor, [identity], nominee, reason, role=OwnershipTransfer.Role.BACKUP_OWNER)
     return identity
 
@@ -491,8 +423,6 @@ def activate(
     else:
         identity = flow.activate_now(actor, identity.pk, reason)
     if nominee is not None:
-        from inventory.ownership import create_transfers
-
         create_transfers(actor, [identity], nominee, reason, role=OwnershipTransfer.Role.BACKUP_OWNER)
     identity.refresh_from_db()
     return identity

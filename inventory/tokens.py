@@ -16,7 +16,7 @@ from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import ApiToken, Role, User
 from governance.people.tokens import TOKEN_PREFIX, hash_token
-from inventory import services
+from inventory import services, snapshots
 from inventory.models import Identity
 
 
@@ -83,7 +83,7 @@ def issue_token(
         as_actor(actor),
         "identity.created",
         identity,
-        after={**services.snapshot(identity), "credentials": [{"kind": "static_key", "label": prefix}]},
+        after={**snapshots.snapshot(identity), "credentials": [{"kind": "static_key", "label": prefix}]},
         reason=f"Identity of the Steward API token {prefix}… issued to {user.username}.",
     )
     audit.record(

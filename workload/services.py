@@ -22,8 +22,8 @@ from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.ids import parse_id
 from governance.people.models import Role
+from inventory.access import is_owner
 from inventory.models import Identity
-from inventory.services import is_owner
 from workload import issuers
 from workload.models import IssuerTemplate, SetReceiver, TrustBinding, TrustedIssuer
 

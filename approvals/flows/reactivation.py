@@ -16,7 +16,7 @@ from approvals.flows.common import IdentityRequestApproval
 from approvals.registry import register
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
-from inventory import services
+from inventory import access, services
 from inventory.models import Identity, ReactivationRequest
 
 KIND = "reactivation"
@@ -31,7 +31,7 @@ def request_reactivation(actor, identity: Identity, reason: str) -> Reactivation
     actor = as_actor(actor)
     user = actor.user
     identity = Identity.objects.select_for_update(of=("self",)).select_related("team").get(pk=identity.pk)
-    if user is None or not services.can_edit(user, identity):
+    if user is None or not access.can_edit(user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may ask for its reactivation.")
     if identity.status != Identity.Status.SUSPENDED:
         raise IllegalTransition(

@@ -22,9 +22,11 @@ from approvals.registry import register
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
+from inventory.access import can_edit
 from inventory.models import Grant, Identity, ScopeChange
 from inventory.risk import assess, max_tier
-from inventory.services import SCOPE_FIELDS, can_edit, grant_snapshot
+from inventory.services import SCOPE_FIELDS
+from inventory.snapshots import grant_snapshot
 from inventory.validation import parse_time, validate_grants, validate_identity_fields
 
 KIND = "scope_change"

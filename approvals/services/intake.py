@@ -24,7 +24,8 @@ from governance.errors import IllegalTransition, NotAllowed
 from governance.links import link
 from governance.people.models import Role, User
 from inventory.models import Grant, Identity
-from inventory.services import create_identity, snapshot_value
+from inventory.services import create_identity
+from inventory.snapshots import snapshot_value
 
 KIND = "intake"
 

@@ -12,7 +12,7 @@ from approvals.selectors import decision_state, steps_prefetch
 from approvals.services import engine
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
-from inventory import services
+from inventory import access
 
 
 def approval_for(kind: str, object_id: int) -> ApprovalRequest | None:
@@ -27,7 +27,7 @@ def request_page(request, item, approval: ApprovalRequest | None, template: str)
     """The request's page for those involved in it, the identity's editors and auditors."""
     user = request.user
     involved = approval is not None and user.pk in engine.conflicted_user_ids(approval)
-    if not (involved or services.can_edit(user, item.identity) or user.is_auditor):
+    if not (involved or access.can_edit(user, item.identity) or user.is_auditor):
         raise PermissionDenied("This request is not yours to see.")
     state = decision_state(user, approval)
     step = state["open_step"]

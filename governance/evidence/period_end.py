@@ -2,7 +2,7 @@
 
 **How the population is reconstructed.** Steward keeps no history tables; it keeps the audit log, and
 every change to an identity's status, owner, backup owner, team, tier and other recorded fields is an
-audit event with the values before and after (`inventory.services.snapshot`). So the values at the
+audit event with the values before and after (`inventory.snapshots.snapshot`). So the values at the
 period's end are today's values with every later change undone: the events on the identity at or after
 the period's end are read newest first and each one's `before` is put back. The same holds for a
 credential's label, expiry and last rotation (`credential.rotated` events). Lifecycle dates come from
@@ -27,10 +27,10 @@ from typing import Any
 from django.db.models import Max, QuerySet
 
 from governance.models import AuditEvent
-from inventory.services import snapshot_value
+from inventory.snapshots import snapshot_value
 
 CHUNK = 2000
-# Identity fields an audit event's before/after names (inventory.services.snapshot), as inventory.csv
+# Identity fields an audit event's before/after names (inventory.snapshots.snapshot), as inventory.csv
 # writes them: owner and backup owner by username, team by slug.
 REPLAYED = (
     "name", "kind", "vendor", "product", "model_name", "owner", "backup_owner", "team", "environments",

@@ -29,7 +29,7 @@ from governance.lists import services as lists
 from governance.paging import CountedPaginator, OnePassPaginator
 from governance.people.models import Role
 from governance.reviews.queries import review_history
-from inventory import edits, extensions, services, timeline
+from inventory import access, edits, extensions, services, timeline
 from inventory.filters import IdentityFilter, base_queryset, search_only, search_rows
 from inventory.forms import (
     ActivateForm,
@@ -344,7 +344,7 @@ def identity_detail(request, pk: int):
     current_grants = [g for g in identity.shown_grants if g.is_current_at(now)]
     ended_grants = _latest_ended_first([g for g in identity.shown_grants if not g.is_current_at(now)])
     user = request.user
-    can_edit = services.can_edit(user, identity)
+    can_edit = access.can_edit(user, identity)
     credentials = list(identity.credentials.all())
     for credential in credentials:
         since = credential.rotated_or_issued
@@ -396,7 +396,7 @@ def _available_actions(user, identity: Identity, can_edit: bool) -> list[dict]:
 def identity_edit(request, pk: int):
     identity = _identity_or_404(pk)
     user = request.user
-    if not services.can_edit(user, identity):
+    if not access.can_edit(user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may edit it.")
     form = IdentityEditForm(request.POST or None, identity=identity, governor=user.is_governor)
 
@@ -447,9 +447,7 @@ def identity_transition(request, pk: int, action: str):
     identity = _identity_or_404(pk)
     service, label, done = LIFECYCLE_ACTIONS[action]
     # Who may comes before the form: nobody else is shown a reason form they could never use.
-    allowed = (
-        request.user.is_governor if action == "reactivate" else services.can_edit(request.user, identity)
-    )
+    allowed = request.user.is_governor if action == "reactivate" else access.can_edit(request.user, identity)
     if not allowed:
         raise PermissionDenied(f"Only the identity's owners, IAM or Security may {label.lower()} it.")
     form = ReasonForm(request.POST or None)
@@ -467,7 +465,7 @@ def identity_transition(request, pk: int, action: str):
 @role_required(*MEMBERS)
 def confirm_revocation(request, pk: int):
     credential = get_object_or_404(Credential.objects.select_related("identity"), pk=pk)
-    if not services.can_edit(request.user, credential.identity):
+    if not access.can_edit(request.user, credential.identity):
         raise PermissionDenied("Only the identity's owners, IAM or Security may confirm a revocation.")
     form = ConfirmRevocationForm(request.POST)
     url = credential.identity.get_absolute_url()
@@ -498,7 +496,7 @@ def _form_page(request, form, submit: Callable[[], HttpResponse], template: str,
 def credential_new(request, pk: int):
     """Record one more credential (metadata only) for an identity its editor may change."""
     identity = _identity_or_404(pk)
-    if not services.can_edit(request.user, identity):
+    if not access.can_edit(request.user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may record its credentials.")
     form = CredentialForm(request.POST or None)
 
@@ -518,7 +516,7 @@ def credential_rotate(request, pk: int):
     """Record that the secret behind a live credential was replaced (its age restarts)."""
     credential = get_object_or_404(Credential.objects.select_related("identity"), pk=pk)
     identity = credential.identity
-    if not services.can_edit(request.user, identity):
+    if not access.can_edit(request.user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may record a rotation.")
     form = RotationForm(request.POST or None)
 

@@ -18,7 +18,7 @@ from governance.actors import as_actor
 from governance.errors import NotAllowed
 from governance.ids import parse_id
 from governance.people.models import User
-from inventory import extensions, ownership, services
+from inventory import access, extensions, ownership
 from inventory.forms import people
 from inventory.models import Identity, OwnershipTransfer, UsageEvent
 
@@ -72,7 +72,7 @@ def _user_or_none(username: str) -> User | None:
 @role_required(*MEMBERS)
 def transfer_propose(request, pk: int):
     identity = get_object_or_404(Identity.objects.select_related("owner", "backup_owner", "team"), pk=pk)
-    if not (request.user.is_governor or services.is_owner(request.user, identity)):
+    if not (request.user.is_governor or access.is_owner(request.user, identity)):
         raise NotAllowed("Only the identity's owners, IAM or Security may transfer it.")
     errors: dict[str, list[str]] = {}
     values = {"to_owner": "", "reason": ""}

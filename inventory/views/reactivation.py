@@ -17,7 +17,7 @@ from approvals.views import engine_pages
 from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import NotAllowed
-from inventory import services
+from inventory import access
 from inventory.models import Identity, ReactivationRequest
 
 
@@ -28,7 +28,7 @@ def approval_of(item: ReactivationRequest) -> ApprovalRequest | None:
 @role_required(*MEMBERS)
 def reactivation_new(request, pk: int):
     identity = get_object_or_404(Identity.objects.select_related("owner", "team"), pk=pk)
-    if not services.can_edit(request.user, identity):
+    if not access.can_edit(request.user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may ask for its reactivation.")
     errors: dict[str, list[str]] = {}
     reason = ""

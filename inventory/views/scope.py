@@ -18,14 +18,14 @@ from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.ids import parse_id
-from inventory import services
+from inventory import access
 from inventory.models import Action, Environment, Identity, ResourceKind, ScopeChange
 
 
 @role_required(*MEMBERS)
 def scope_change_new(request, pk: int):
     identity = get_object_or_404(Identity.objects.select_related("owner", "team"), pk=pk)
-    if not services.can_edit(request.user, identity):
+    if not access.can_edit(request.user, identity):
         raise NotAllowed("Only the identity's owners, IAM or Security may change its scope.")
     grants = list(identity.grants.current())
     errors: dict[str, list[str]] = {}

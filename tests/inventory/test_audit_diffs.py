@@ -3,7 +3,7 @@
 import pytest
 
 from governance.models import AuditEvent
-from inventory import services
+from inventory import snapshots
 from tests.factories import IdentityFactory
 
 
@@ -41,4 +41,4 @@ def test_iam_patch_of_source_and_external_id_records_before_and_after(api_as, ia
 def test_every_editable_field_is_in_the_audit_snapshot(owner):
     # A field missing from the snapshot is edited with an empty diff: keep the two lists together.
     identity = IdentityFactory(owner=owner)
-    assert set(services.IDENTITY_FIELDS) <= set(services.snapshot(identity))
+    assert set(snapshots.IDENTITY_FIELDS) <= set(snapshots.snapshot(identity))

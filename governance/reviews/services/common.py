@@ -8,7 +8,7 @@ from governance.actors import Actor
 from governance.errors import IllegalTransition, NotAllowed
 from governance.people.models import Role, User
 from governance.reviews.models import ReviewItem
-from inventory import services as inventory
+from inventory import access
 from inventory.secrets_guard import SECRET_MESSAGE, looks_like_secret
 
 # ---------------------------------------------------------------- who may do what
@@ -37,7 +37,7 @@ def can_view(user: User | None, item: ReviewItem) -> bool:
         return False
     if user.has_role(Role.IAM, Role.SECURITY, Role.AUDITOR) or item.reviewer_id == user.pk:
         return True
-    return inventory.is_owner(user, item.identity)
+    return access.is_owner(user, item.identity)
 
 
 def owners(item: ReviewItem) -> set[str]:
