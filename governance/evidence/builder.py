@@ -44,7 +44,8 @@ from governance.evidence.review_records import (
     population_records,
     remediation_figures,
 )
-from governance.evidence.sections import CHUNK, INVENTORY_HEADER, build_sections, period_bounds
+from governance.evidence.rows import CHUNK, period_bounds
+from governance.evidence.sections import INVENTORY_HEADER, build_sections
 from governance.evidence.status import control_statuses
 from governance.evidence.summary import render_summary
 from governance.evidence.verify_doc import render_verify_doc

@@ -32,7 +32,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import CharField, Exists, OuterRef, Q
 from django.db.models.functions import Cast
 
-from governance.evidence.sections import CHUNK, Section, _iso
+from governance.evidence.rows import CHUNK, Section, iso
 from governance.models import AuditEvent
 
 ORIGIN_HEADER = [
@@ -179,7 +179,7 @@ def _batch_rows(events: list[Event], found: _Lookups) -> Iterator[list[Any]]:
                     event.actor, event.seq = actor, seq
                     row.update(
                         approved_by=actor,
-                        approved_at=_iso(event.at),
+                        approved_at=iso(event.at),
                         approval_record=f"audit event #{seq} (api_token.issued by {actor})",
                         status="approved",
                     )
@@ -211,7 +211,7 @@ def _batch_rows(events: list[Event], found: _Lookups) -> Iterator[list[Any]]:
         ):
             row["status"] = "awaiting"
         yield [
-            event.identity, name, event.verb.removeprefix("identity."), _iso(event.at), event.actor,
+            event.identity, name, event.verb.removeprefix("identity."), iso(event.at), event.actor,
             event.seq or "", row["origin"], row["origin_ref"], source, row["approval_request"],
             row["approval_state"], row["approved_by"], row["approved_at"], row["approval_record"],
             row["status"], "yes" if row["status"] == "missing" else "no",
@@ -228,7 +228,7 @@ def _by_request(row: dict, request, origin: str, ref: str) -> None:
         approval_request=request.pk,
         approval_state=request.state,
         approved_by=_approvers(request) if approved else "",
-        approved_at=_iso(request.decided_at) if approved else "",
+        approved_at=iso(request.decided_at) if approved else "",
         approval_record=f"approval request #{request.pk}",
         status="approved" if approved else row["status"],
     )
@@ -241,7 +241,7 @@ def _by_person(row: dict, event: Event, origin: str) -> None:
     if event.actor_kind == "person" and event.seq is not None:
         row.update(
             approved_by=event.actor,
-            approved_at=_iso(event.at),
+            approved_at=iso(event.at),
             approval_record=f"audit event #{event.seq} ({event.verb} by {event.actor}, single-step route)",
             status="approved",
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from governance.evidence.sections import Section, _iso
+from governance.evidence.rows import Section, iso
 from governance.models import AuditEvent
 from governance.people.models import Role, User
 
@@ -103,15 +103,15 @@ def people_rows(start: datetime, end: datetime) -> Iterator[list[Any]]:
         active = _active_at(user, end, toggles.get(str(user.pk), []))
         for role, began, until, source in sorted(spans, key=lambda s: (s[0], s[1])):
             yield [
-                "held", user.username, user.display_name, role, _iso(began), _iso(until), source,
+                "held", user.username, user.display_name, role, iso(began), iso(until), source,
                 "", "", "", active, user.is_superuser,
             ]  # fmt: skip
         for change in in_period:
             for role in sorted(change.after - change.before):
-                yield ["granted", user.username, user.display_name, role, "", "", "", _iso(change.at),
+                yield ["granted", user.username, user.display_name, role, "", "", "", iso(change.at),
                        change.actor, change.seq, active, user.is_superuser]  # fmt: skip
             for role in sorted(change.before - change.after):
-                yield ["removed", user.username, user.display_name, role, "", "", "", _iso(change.at),
+                yield ["removed", user.username, user.display_name, role, "", "", "", iso(change.at),
                        change.actor, change.seq, active, user.is_superuser]  # fmt: skip
 
 
@@ -151,14 +151,14 @@ def governance_versions(start: datetime, end: datetime) -> Iterable[dict[str, An
             "kind": "governance_policy",
             "version": version.version,
             "state_now": version.state,
-            "in_force_from": _iso(version.activated_at or version.created_at),
-            "in_force_until": _iso(version.superseded_at) or None,
+            "in_force_from": iso(version.activated_at or version.created_at),
+            "in_force_until": iso(version.superseded_at) or None,
             "proposed_by": version.created_by,
-            "proposed_at": _iso(version.created_at),
+            "proposed_at": iso(version.created_at),
             "note": version.note,
             "based_on": version.based_on,
             "approved_by": version.decided_by,
-            "approved_at": _iso(version.decided_at) or None,
+            "approved_at": iso(version.decided_at) or None,
             "approval_comment": version.decision_comment,
             "two_people": bool(version.decided_by) and version.decided_by != version.created_by,
             "document_sha256": _digest(version.document),
@@ -191,14 +191,14 @@ def cedar_versions(start: datetime, end: datetime) -> Iterable[dict[str, Any]]:
         yield {
             "kind": "cedar_policy_set",
             "version": policy_set.version,
-            "in_force_from": _iso(began),
-            "in_force_until": _iso(until) or None,
+            "in_force_from": iso(began),
+            "in_force_until": iso(until) or None,
             "proposed_by": activation.proposed_by if activation else policy_set.activated_by,
-            "proposed_at": _iso(activation.proposed_at) if activation else None,
+            "proposed_at": iso(activation.proposed_at) if activation else None,
             "reason": activation.reason if activation else "",
             "rollback_from": activation.from_version if activation and activation.is_rollback else None,
             "approved_by": activation.decided_by if activation else "",
-            "approved_at": _iso(activation.decided_at) if activation else None,
+            "approved_at": iso(activation.decided_at) if activation else None,
             "approval_comment": activation.decision_comment if activation else "",
             "two_people": bool(activation and activation.decided_by != activation.proposed_by),
             "author": policy_set.created_by,

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from governance.evidence.sections import CHUNK, Section, _iso, _user
+from governance.evidence.rows import CHUNK, Section, iso, username
 from governance.reviews.models import RUBBER_STAMP_COUNT, RUBBER_STAMP_SECONDS, ReviewCampaign, ReviewItem
 from governance.reviews.queries import fast_certifiers
 
@@ -98,15 +98,15 @@ def review_rows(start: datetime, end: datetime) -> Iterator[list[Any]]:
     for r in queryset.iterator(chunk_size=CHUNK):
         decider = r.decided_by.username if r.decided_by_id else r.decided_by_label
         yield [
-            r.pk, r.campaign_id, r.identity_id, r.identity.name, _user(r.reviewer), r.decision, r.reason,
-            _iso(r.decided_at), r.campaign.name, r.risk_tier, r.reviewer_source, decider,
+            r.pk, r.campaign_id, r.identity_id, r.identity.name, username(r.reviewer), r.decision, r.reason,
+            iso(r.decided_at), r.campaign.name, r.risk_tier, r.reviewer_source, decider,
             "" if r.is_pending else r.decided_by_id is not None and r.decided_by_id == r.reviewer_id,
-            r.decided_via, _iso(r.shown_at), "" if r.display_seconds is None else r.display_seconds,
+            r.decided_via, iso(r.shown_at), "" if r.display_seconds is None else r.display_seconds,
             _viewing(r),
             _quick(r),
-            decider in flagged.get(r.campaign_id, {}), r.signoff_state, _user(r.signoff_by),
-            _iso(r.signoff_at), r.remediation_state, _iso(r.remediation_action_at),
-            _iso(r.remediation_confirmed_at), r.remediation_confirmed_by_label, _lag(r), r.remediation_error,
+            decider in flagged.get(r.campaign_id, {}), r.signoff_state, username(r.signoff_by),
+            iso(r.signoff_at), r.remediation_state, iso(r.remediation_action_at),
+            iso(r.remediation_confirmed_at), r.remediation_confirmed_by_label, _lag(r), r.remediation_error,
             r.remediation_note,
         ]  # fmt: skip
 
@@ -140,7 +140,7 @@ def campaign_rows(start: datetime, end: datetime) -> Iterator[list[Any]]:
                            for user, fast in sorted(flagged.get(c.pk, {}).items()))  # fmt: skip
         yield [
             c.pk, c.name, json.dumps(c.scope, sort_keys=True), c.origin, c.created_by_label,
-            _iso(c.launched_at), _iso(c.due_at), c.state, _iso(c.closed_at), c.closed_by_label,
+            iso(c.launched_at), iso(c.due_at), c.state, iso(c.closed_at), c.closed_by_label,
             c.population_count, c.population_sha256, c.skipped_count, n.get("items", 0), n.get("decided", 0),
             n.get("certified", 0), n.get("modified", 0), n.get("revoked", 0), n.get("let_expire", 0),
             n.get("not_reviewed", 0), n.get("awaiting", 0), n.get("signed", 0), stamps,

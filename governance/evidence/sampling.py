@@ -27,7 +27,8 @@ from django.urls import reverse
 
 from approvals.models import ApprovalRequest
 from governance import audit
-from governance.evidence.sections import credentials_queryset, findings_queryset, period_bounds
+from governance.evidence.rows import period_bounds
+from governance.evidence.sections import credentials_queryset, findings_queryset
 from governance.exceptions.models import PolicyException
 from governance.reviews.models import ReviewItem
 from inventory.models import Credential, Identity

@@ -8,12 +8,10 @@ keeps its header.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from approvals.models import ApprovalStep
 from governance.evidence.period_end import (
@@ -23,52 +21,11 @@ from governance.evidence.period_end import (
     credentials_at,
     identities_at,
 )
+from governance.evidence.review_records import review_sections
+from governance.evidence.rows import CHUNK, Section, iso, stream, username
 from governance.findings.models import Finding
 from governance.threats import profiles
 from inventory.models import Credential, Grant, Identity
-
-CHUNK = 2000
-
-
-def period_bounds(period_start: date, period_end: date) -> tuple[datetime, datetime]:
-    """[start of the first day, start of the day after the last) in the site's time zone."""
-    tz = timezone.get_current_timezone()
-    start = timezone.make_aware(datetime.combine(period_start, time.min), tz)
-    end = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), time.min), tz)
-    return start, end
-
-
-def _iso(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
-def _user(user) -> str:
-    return user.username if user is not None else ""
-
-
-@dataclass
-class Section:
-    filename: str
-    header: list[str]
-    selection: str
-    rows: Callable[[], Iterable[list[Any]]]
-    queryset: QuerySet | None = None
-
-
-def _stream(
-    queryset: QuerySet | None, to_row: Callable[[Any], list[Any]]
-) -> Callable[[], Iterable[list[Any]]]:
-    def rows():
-        if queryset is None:
-            return
-        for obj in queryset.iterator(chunk_size=CHUNK):
-            yield to_row(obj)
-
-    return rows
 
 
 def inventory_queryset(start, end) -> QuerySet:
@@ -172,17 +129,17 @@ def _approval_batch(steps: list[ApprovalStep]) -> Iterable[list[Any]]:
             s.request.title,
             identity,
             names.get(identity, ""),
-            _user(s.request.requester),
+            username(s.request.requester),
             s.request.tier,
             s.request.state,
-            _iso(s.request.submitted_at),
-            _iso(s.request.decided_at),
+            iso(s.request.submitted_at),
+            iso(s.request.decided_at),
             s.round,
             s.order,
             s.role,
             s.state,
             s.decider_label,
-            _iso(s.decided_at),
+            iso(s.decided_at),
             s.comment,
         ]  # fmt: skip
 
@@ -208,10 +165,10 @@ def _inventory_batch(identities: list[Identity], end: datetime) -> Iterable[list
         yield [
             i.pk, v["name"], v["kind"], v["vendor"], v["product"], v["model_name"], v["owner"] or "",
             v["backup_owner"] or "", v["team"] or "", ";".join(v["environments"] or []),
-            v["data_classification"], v["autonomous"], v["risk_tier"], v["status"], _iso(i.created_at),
-            _iso(v["approved_at"]), _iso(v["last_used_at"]), _iso(v["last_reviewed_at"]),
-            "" if v["reviewed_since"] else _iso(i.next_review_due), v["source"], v["external_id"],
-            _iso(v["suspended_at"]), _iso(v["decommissioned_at"]), i.status, _iso(end),
+            v["data_classification"], v["autonomous"], v["risk_tier"], v["status"], iso(i.created_at),
+            iso(v["approved_at"]), iso(v["last_used_at"]), iso(v["last_reviewed_at"]),
+            "" if v["reviewed_since"] else iso(i.next_review_due), v["source"], v["external_id"],
+            iso(v["suspended_at"]), iso(v["decommissioned_at"]), i.status, iso(end),
         ]  # fmt: skip
 
 
@@ -234,8 +191,8 @@ def _grant_row(g: Grant, end: datetime) -> list[Any]:
     in_force = ended is None and (g.expires_at is None or g.expires_at >= end)
     return [
         g.pk, g.identity_id, g.identity.name, g.resource_kind, g.resource_name, ";".join(g.actions or []),
-        g.origin, _iso(g.created_at), _iso(g.expires_at), _iso(before_end(g.last_used_at, end)),
-        _iso(ended), g.end_reason if ended else "", in_force,
+        g.origin, iso(g.created_at), iso(g.expires_at), iso(before_end(g.last_used_at, end)),
+        iso(ended), g.end_reason if ended else "", in_force,
     ]  # fmt: skip
 
 
@@ -253,8 +210,8 @@ def _credentials_batch(credentials: list[Credential], end: datetime) -> Iterable
         revoked = before_end(c.revoked_at, end)
         confirmed = before_end(c.revocation_confirmed_at, end) if revoked else None
         yield [
-            c.pk, c.identity_id, c.identity.name, c.kind, v["label"], c.storage, _iso(c.issued_at),
-            _iso(v["expires_at"]), _iso(v["last_rotated_at"]), _iso(revoked), _iso(confirmed),
+            c.pk, c.identity_id, c.identity.name, c.kind, v["label"], c.storage, iso(c.issued_at),
+            iso(v["expires_at"]), iso(v["last_rotated_at"]), iso(revoked), iso(confirmed),
             c.revocation_confirmed_by if confirmed else "", _lag_hours(revoked, confirmed), revoked is None,
         ]  # fmt: skip
 
@@ -277,8 +234,8 @@ def _finding_row(f: Finding, end: datetime) -> list[Any]:
     overdue = unresolved_at_end and f.status != Finding.Status.SUPPRESSED and due is not None and due < end
     late = f.resolved_at is not None and f.due_at is not None and f.resolved_at > f.due_at
     return [
-        f.pk, f.rule, f.identity_id, f.identity.name, f.severity, f.status, _iso(f.first_seen_at),
-        _iso(f.last_seen_at), _iso(f.resolved_at), _iso(f.due_at), overdue, late, _user(f.owner),
+        f.pk, f.rule, f.identity_id, f.identity.name, f.severity, f.status, iso(f.first_seen_at),
+        iso(f.last_seen_at), iso(f.resolved_at), iso(f.due_at), overdue, late, username(f.owner),
         f.resolution, f.exception_id or "",
     ]  # fmt: skip
 
@@ -291,8 +248,6 @@ def _threat_rows() -> Iterable[list[Any]]:
 
 
 def build_sections(start: datetime, end: datetime) -> list[Section]:
-    from governance.evidence.review_records import review_sections
-
     exceptions = exceptions_queryset(start, end)
     return [
         Section(
@@ -309,7 +264,7 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
             "Grants that existed at any time in the period (created before its end, not ended before "
             "its start); `in_force_at_period_end` says whether each still held at the end, and an end "
             "or use after the period's end is not shown.",
-            _stream(grants_queryset(start, end).only(*GRANT_ROW_FIELDS), lambda g: _grant_row(g, end)),
+            stream(grants_queryset(start, end).only(*GRANT_ROW_FIELDS), lambda g: _grant_row(g, end)),
             grants_queryset(start, end),
         ),
         Section(
@@ -372,7 +327,7 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
             "Exceptions requested before the period's end and not ended before its start; `tier` is the "
             "identity's risk tier now, `linked_finding` the latest finding of the exception's rule on "
             "its identity, `ended_by` who revoked or superseded it.",
-            _stream(exceptions, lambda row: [_iso(value) for value in row]),
+            stream(exceptions, lambda row: [iso(value) for value in row]),
             exceptions,
         ),
         *review_sections(start, end),
@@ -392,7 +347,7 @@ def build_sections(start: datetime, end: datetime) -> list[Section]:
             "policy's finding_sla_days for its severity), owner (the identity's owner while unresolved), "
             "whether it was overdue at the period's end or resolved late, and its resolution: fixed, "
             "suppressed by the exception named in `exception`, or the identity suspended or decommissioned.",
-            _stream(findings_queryset(start, end).only(*FINDING_ROW_FIELDS), lambda f: _finding_row(f, end)),
+            stream(findings_queryset(start, end).only(*FINDING_ROW_FIELDS), lambda f: _finding_row(f, end)),
             findings_queryset(start, end),
         ),
     ]

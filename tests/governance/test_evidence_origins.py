@@ -148,7 +148,7 @@ def test_origin_rows_are_read_in_batches_with_a_fixed_number_of_queries(owner, t
     from django.utils import timezone
 
     from governance.evidence import origins
-    from governance.evidence.sections import period_bounds
+    from governance.evidence.rows import period_bounds
 
     def rows_and_queries():
         today = timezone.localdate()

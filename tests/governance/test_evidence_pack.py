@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from governance.errors import NotAllowed
-from governance.evidence import sections
+from governance.evidence import rows, sections
 from governance.evidence.models import EvidenceExport
 from governance.evidence.services import request_export
 from governance.evidence.verifier import verify_pack
@@ -78,7 +78,7 @@ def test_manifest_counts_equal_rows_in_files_and_in_the_database(
 ):
     small_estate(owner)
     export = export_now(auditor, django_capture_on_commit_callbacks)
-    start, end = sections.period_bounds(export.period_start, export.period_end)
+    start, end = rows.period_bounds(export.period_start, export.period_end)
     expected = {
         "inventory.csv": sections.inventory_queryset(start, end).count(),
         "grants.csv": sections.grants_queryset(start, end).count(),
@@ -315,7 +315,7 @@ def test_grants_and_findings_rows_load_only_their_columns_in_a_fixed_number_of_q
     from governance.findings.models import Finding
     from tests.factories import GrantFactory
 
-    start, end = sections.period_bounds(*default_period())
+    start, end = rows.period_bounds(*default_period())
     identities = small_estate(owner)
 
     def files():
