@@ -1,5 +1,6 @@
 from rest_framework import permissions
 
+from governance.access import MEMBERS
 from governance.people.models import ApiToken
 from governance.people.tokens import SCIM_ONLY
 
@@ -89,3 +90,21 @@ class QueryTokenPermission(TokenScopePermission):
         if isinstance(token, ApiToken) and token.scope == ApiToken.Scope.READ:
             return True
         return super().has_permission(request, view)
+
+
+class InventoryMember(permissions.BasePermission):
+    """Tool owners, IAM, Security and Auditors read the whole inventory; writes are checked by services.
+
+    A `report`-scoped token reports usage for any identity whatever its holder's roles (a discovery
+    job's service user may hold none); TokenScopePermission keeps it to the usage endpoints."""
+
+    message = "Your role does not give access to the inventory."
+
+    def has_permission(self, request, view):
+        if is_usage_report(request, view):
+            return True
+        return request.user.is_authenticated and request.user.has_role(*MEMBERS)
+
+
+# Every inventory viewset's: members read, services check each write, tokens keep to their scope.
+MEMBER_PERMISSIONS = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]

@@ -35,9 +35,9 @@ from governance.paging import (
     encode_cursor,
     keyset_page,
 )
-from governance.permissions import AuditorReadOnly, TokenScopePermission, is_usage_report
+from governance.permissions import MEMBER_PERMISSIONS, AuditorReadOnly, TokenScopePermission
 from governance.safe_json import DepthLimitedJSONParser
-from inventory import access, edits, importers, services, usage
+from inventory import access, api_activation, api_ownership, edits, importers, services, usage
 from inventory.filters import IdentityFilter, base_queryset, search, search_only, search_rows
 from inventory.models import Credential, Grant, Identity, UsageEvent
 from inventory.serializers import (
@@ -55,24 +55,6 @@ from inventory.serializers import (
     with_pending_flags,
 )
 from inventory.tally import identity_tally, unfiltered
-
-
-class InventoryMember(permissions.BasePermission):
-    """Tool owners, IAM, Security and Auditors read the whole inventory; writes are checked by services.
-
-    A `report`-scoped token reports usage for any identity whatever its holder's roles (a discovery
-    job's service user may hold none); TokenScopePermission keeps it to the usage endpoints."""
-
-    message = "Your role does not give access to the inventory."
-
-    def has_permission(self, request, view):
-        if is_usage_report(request, view):
-            return True
-        return request.user.is_authenticated and request.user.has_role(*MEMBERS)
-
-
-# Every inventory viewset's: members read, services check each write, tokens keep to their scope.
-MEMBER_PERMISSIONS = [permissions.IsAuthenticated, InventoryMember, TokenScopePermission, AuditorReadOnly]
 
 
 class RawBodyParser(BaseParser):
@@ -526,8 +508,6 @@ class UsageEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
 
 
 def register(router) -> None:
-    from inventory import api_activation, api_ownership
-
     api_ownership.register(router)  # first: `identities/reassign/` must win over `identities/{pk}/`
     api_activation.register(router)
     router.register("identities", IdentityViewSet, basename="identity")

@@ -20,9 +20,9 @@ from governance.actors import from_request
 from governance.api_common import detail_post, validated
 from governance.ids import IdField
 from governance.people.models import User
+from governance.permissions import MEMBER_PERMISSIONS
 from governance.serializers import AuditEventSerializer
 from inventory import ownership, timeline
-from inventory.api import MEMBER_PERMISSIONS
 from inventory.filters import base_queryset
 from inventory.models import (
     RESOURCE_NAME_LENGTH,

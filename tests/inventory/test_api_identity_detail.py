@@ -14,7 +14,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 
 from governance.findings.models import Finding
-from inventory.api import MEMBER_PERMISSIONS, _with_details
+from governance.permissions import MEMBER_PERMISSIONS
+from inventory.api import _with_details
 from inventory.filters import base_queryset
 from inventory.models import Identity
 from inventory.serializers import (
