@@ -11,6 +11,7 @@ class ConnectorsConfig(AppConfig):
             findings,
             jobs,  # noqa: F401  (registers the connectors' scheduled jobs)
             panels,
+            tasks,  # noqa: F401  (registers the Celery tasks the services enqueue by name)
         )
         from connectors.kinds import (
             aws_iam,  # noqa: F401  (registers the aws_iam kind)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,11 +21,13 @@ from connectors.models import Connector, Enforcement, SourceRecord
 from connectors.services import connector_actor
 from governance import audit
 from governance.actors import as_actor
+from governance.reviews import remediation
 from inventory import enforcement as causes
 from inventory.models import Grant, Identity
 
 log = logging.getLogger(__name__)
 OPEN = (Enforcement.State.PENDING, Enforcement.State.APPLIED)
+ENFORCE_TASK = "connectors.enforce"  # connectors.tasks.enforce
 
 
 def on_revocation(actor, identity_ids: list[int], *, cause: str, reason: str = "", grant_ids=()) -> None:
@@ -84,10 +87,9 @@ def on_revocation(actor, identity_ids: list[int], *, cause: str, reason: str = "
 
 
 def enqueue(enforcement_id: int) -> None:
-    from connectors.tasks import enforce
-
     try:
-        enforce.apply_async((enforcement_id,), retry=False)
+        # By name, so this module does not import its own Celery wrapper (connectors.tasks calls here).
+        current_app.tasks[ENFORCE_TASK].apply_async((enforcement_id,), retry=False)
     except Exception:  # noqa: BLE001 - the recovery job sends it once the broker is back
         log.warning("broker unreachable: enforcement %s waits for the recovery job", enforcement_id)
 
@@ -151,11 +153,7 @@ def _record_outcome(enforcement: Enforcement, details: dict, error: str) -> None
             after={"remediation": Identity.Remediation.FAILED, "enforcement": enforcement.pk, "error": error},
             reason=enforcement.reason,
         )
-        from connectors.sync import review_remediation
-
-        remediation = review_remediation()
-        if remediation is not None:
-            remediation.fail_by_source(identity, enforcement.connector.actor_label, error)
+        remediation.fail_by_source(identity, enforcement.connector.actor_label, error)
         return
     Enforcement.objects.filter(pk=enforcement.pk).update(
         state=Enforcement.State.APPLIED, applied_at=now, details={**enforcement.details, **details}

@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -33,6 +34,7 @@ SCHEDULE_SECONDS = {
     Connector.Schedule.EVERY_6_HOURS: 6 * 3600,
     Connector.Schedule.DAILY: 24 * 3600,
 }
+RUN_TASK = "connectors.run_sync"  # connectors.tasks.run_sync
 OWN_SOURCE = "steward"  # the connectors' own credentials are identities with this source
 
 
@@ -228,10 +230,9 @@ def start_run(
 def enqueue_run(run_id: int) -> None:
     """Queue the run. With the broker down the run stays `running` with no lease, and the
     `connector_recovery` job queues it again."""
-    from connectors.tasks import run_sync
-
     try:
-        run_sync.apply_async((run_id,), retry=False)
+        # By name, so this module does not import its own Celery wrapper (connectors.tasks calls here).
+        current_app.tasks[RUN_TASK].apply_async((run_id,), retry=False)
     except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
         log.warning("broker unreachable: connector run %s waits for the recovery job", run_id)
 

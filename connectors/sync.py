@@ -24,6 +24,7 @@ from connectors.models import Connector, ConnectorRun, Enforcement, SourceRecord
 from connectors.services import connector_actor
 from governance import audit
 from governance.actors import Actor
+from governance.reviews import remediation
 from inventory import services as inventory
 from inventory.models import Credential, Identity
 
@@ -455,25 +456,6 @@ def _confirm_remediations(
         )  # fmt: skip
 
 
-def review_remediation():
-    """governance.reviews.remediation (confirm_by_source, fail_by_source), or None in a build
-    without it: review items' remediation then stays with their reviewers."""
-    try:
-        from governance.reviews import remediation
-    except ModuleNotFoundError as exc:
-        if exc.name != "governance.reviews.remediation":
-            raise
-        return None
-    return remediation
-
-
-def _confirm_review_remediation(identity: Identity, actor_label: str) -> None:
-    """Review items waiting on this identity's revoke are confirmed by the source too."""
-    remediation = review_remediation()
-    if remediation is not None:
-        remediation.confirm_by_source(identity, actor_label)
-
-
 def _flag_vanished(run: ConnectorRun, connector: Connector) -> None:
     """Everything not seen in this (complete) run is gone from the source: flag its identity."""
     actor = connector_actor(connector)
@@ -582,7 +564,7 @@ def _remediation_confirmed(actor, identity, connector, run, done, now, *, note: 
             **seen,
         },
     )
-    _confirm_review_remediation(identity, connector.actor_label)
+    remediation.confirm_by_source(identity, connector.actor_label)  # review items waiting on this revoke
 
 
 def _record_worker_credential(run: ConnectorRun, connector: Connector, impl) -> None:
