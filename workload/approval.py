@@ -5,27 +5,10 @@ audit. On approval the binding becomes active; on rejection or withdrawal it nev
 from __future__ import annotations
 
 from approvals.registry import ApprovalKind, register
-from approvals.services import engine
 from governance.links import link
 from workload import services
 from workload.models import TrustBinding
-
-KIND = "trust_binding"
-
-
-def open_for(actor, binding: TrustBinding) -> None:
-    identity = binding.identity
-    claims = ", ".join(f"{k}={v}" for k, v in sorted(binding.claims.items()))
-    engine.open_request(
-        actor,
-        kind=KIND,
-        subject=binding,
-        title=f"Trust binding for {identity.name}: {binding.issuer.name} {claims}",
-        requester=binding.created_by,
-        tier=identity.risk_tier,
-        parties=[identity.owner, identity.backup_owner],
-        team=identity.team,
-    )
+from workload.services import KIND
 
 
 @register(KIND)

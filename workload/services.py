@@ -5,8 +5,8 @@
   binding on it (and so every live token they got).
 - **Bindings** are part of an identity's approved scope. IAM (or Security) binds; on a low or medium
   identity an IAM-made binding takes effect at once; on a high or critical one, and whenever an owner
-  asks, it follows the tier's approval route (`workload.approval`). Revoking a binding revokes the
-  live access tokens it gave, and pushes a Security Event Token.
+  asks, it follows the tier's approval route (`request_approval`; the outcome in `workload.approval`).
+  Revoking a binding revokes the live access tokens it gave, and pushes a Security Event Token.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.services import engine
 from governance import audit
 from governance.actors import Actor, as_actor
 from governance.errors import IllegalTransition, NotAllowed
@@ -28,6 +29,8 @@ from workload import issuers
 from workload.models import IssuerTemplate, SetReceiver, TrustBinding, TrustedIssuer
 
 MAX_CLAIMS = 10
+
+KIND = "trust_binding"  # a binding's approval kind; its outcome is workload.approval's
 
 
 def _user(actor: Actor):
@@ -221,8 +224,6 @@ def create_binding(
 ) -> TrustBinding:
     """IAM or Security binds at once on a low or medium identity; a high or critical identity's
     binding, and any owner's, goes through the tier's approval route."""
-    from workload import approval
-
     actor = as_actor(actor)
     user = _user(actor)
     governor = user is not None and user.has_role(Role.IAM, Role.SECURITY)
@@ -263,9 +264,25 @@ def create_binding(
     if at_once:
         activate_binding(actor, binding)
     else:
-        approval.open_for(actor, binding)
+        request_approval(actor, binding)
     binding.refresh_from_db()
     return binding
+
+
+def request_approval(actor, binding: TrustBinding) -> None:
+    """Open the binding's approval request on the engine: the identity tier's route decides it."""
+    identity = binding.identity
+    claims = ", ".join(f"{k}={v}" for k, v in sorted(binding.claims.items()))
+    engine.open_request(
+        actor,
+        kind=KIND,
+        subject=binding,
+        title=f"Trust binding for {identity.name}: {binding.issuer.name} {claims}",
+        requester=binding.created_by,
+        tier=identity.risk_tier,
+        parties=[identity.owner, identity.backup_owner],
+        team=identity.team,
+    )
 
 
 def activate_binding(actor, binding: TrustBinding) -> None:
