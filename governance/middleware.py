@@ -115,21 +115,20 @@ class SsoSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from governance.people import sso_session
-        from governance.people.oidc import sso_enabled
+        from governance.people import oidc, provider, sso_session
 
-        if not sso_enabled():
+        if not provider.sso_enabled():
             return self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and sso_session.of(request):
-            reason = sso_session.recheck(request)
+            reason = oidc.recheck(request)
             if reason:
                 from django.contrib import messages
 
                 messages.warning(request, f"Your session ended: {reason}")
         response = self.get_response(request)
         if response.get("Content-Type", "").startswith("text/html"):
-            origin = sso_session.provider_origin()
+            origin = provider.provider_origin()
             if origin:
                 update = dict(getattr(response, "_csp_update", None) or {})
                 update["form-action"] = [*update.get("form-action", []), origin]

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from governance.people.oidc import sso_enabled
+from governance.people.provider import sso_enabled
 
 
 def local_login_enabled() -> bool:

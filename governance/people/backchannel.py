@@ -30,7 +30,8 @@ class InvalidLogoutToken(Exception):
 
 
 def verify(token: str) -> dict:
-    from governance.people.oidc import StewardOIDCBackend, oidc_setting, sso_enabled
+    from governance.people.oidc import StewardOIDCBackend
+    from governance.people.provider import oidc_setting, sso_enabled
 
     if not sso_enabled():
         raise InvalidLogoutToken("Single sign-on is not configured.")

@@ -9,7 +9,7 @@ ENDPOINTS = ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_O
 
 @register("security")
 def check_sso_settings(app_configs=None, **kwargs):
-    from governance.people.oidc import sso_enabled
+    from governance.people.provider import sso_enabled
     from governance.people.sso import role_map
 
     errors = []

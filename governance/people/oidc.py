@@ -2,9 +2,11 @@
 
 SSO is on when `OIDC_RP_CLIENT_ID` is set. Who a login is, and with which roles, is decided in
 `governance.people.sso` (bound to the provider's `(issuer, sub)`, never matched by name). This module
-is the plumbing: endpoint discovery, ID token checks, the callback that shows a refusal's reason, and
-the SSO session kept server-side (the ID token and `sid` for logout, the refresh token for re-checks,
-encrypted) — never in a cookie or a log.
+is the plumbing: ID token checks, the callback that shows a refusal's reason, and the re-check that
+asks the provider again at most every `STEWARD_SSO_RECHECK_SECONDS` (refresh token grant, then
+userinfo), applies the answer (roles, active) and ends the session on a refusal. Endpoint discovery is
+`governance.people.provider`; the SSO session kept server-side (the ID token and `sid` for logout, the
+refresh token for re-checks, encrypted; never in a cookie or a log) is `governance.people.sso_session`.
 """
 
 from __future__ import annotations
@@ -14,56 +16,18 @@ from typing import Any
 
 import jwt
 import requests
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from django.shortcuts import render
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
-from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from governance.people import sso, sso_session
 from governance.people.models import User
+from governance.people.provider import oidc_setting, sso_enabled
 
 logger = logging.getLogger(__name__)
-
-DISCOVERED = {
-    "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
-    "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
-    "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
-    "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
-    "OIDC_OP_ISSUER": "issuer",
-    "OIDC_OP_LOGOUT_ENDPOINT": "end_session_endpoint",
-}
-DISCOVERY_CACHE_SECONDS = 3600
-
-
-def sso_enabled() -> bool:
-    return bool(getattr(settings, "OIDC_RP_CLIENT_ID", ""))
-
-
-def discovery_document() -> dict[str, Any]:
-    url = getattr(settings, "OIDC_OP_DISCOVERY_ENDPOINT", "")
-    if not url:
-        return {}
-    key = f"steward:oidc-discovery:{url}"
-    document = cache.get(key)
-    if document is None:
-        response = requests.get(url, timeout=getattr(settings, "OIDC_TIMEOUT", 10))
-        response.raise_for_status()
-        document = response.json()
-        cache.set(key, document, DISCOVERY_CACHE_SECONDS)
-    return document
-
-
-def oidc_setting(attr: str, *default):
-    """A setting, with empty endpoint settings filled from the provider's discovery document."""
-    value = import_from_settings(attr, *default)
-    if not value and attr in DISCOVERED and sso_enabled():
-        value = discovery_document().get(DISCOVERED[attr], value)
-    return value
 
 
 class StewardOIDCBackend(OIDCAuthenticationBackend):
@@ -201,3 +165,104 @@ class StewardOIDCCallbackView(_OnlyWhenEnabled, OIDCAuthenticationCallbackView):
             # A forged or replayed callback, or an unreachable provider: a failed login, not a 500.
             logger.warning("SSO callback refused: %s", exc.__class__.__name__)
             return self.login_failure()
+
+
+# -- the provider's answer, again ------------------------------------------------------------------
+
+
+class Unreachable(Exception):
+    """The provider could not be asked (network, 5xx): keep the session and ask again later."""
+
+
+def ask_provider(state: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The provider's current claims for this session's subject, and the new refresh token.
+
+    None when the provider refuses (the account disabled or removed: `invalid_grant`, 401);
+    Unreachable when it could not answer."""
+    backend = StewardOIDCBackend()
+    refresh_token = sso_session.refresh_token_of(state)
+    if not refresh_token:
+        # Nothing to ask with: the provider issued no refresh token (ask for `offline_access`).
+        # The session ends at the re-check; signing in again asks the provider afresh.
+        return None, ""
+    payload = {
+        "client_id": backend.OIDC_RP_CLIENT_ID,
+        "client_secret": backend.OIDC_RP_CLIENT_SECRET,
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+    }
+    try:
+        answer = backend.get_token(payload)
+    except requests.HTTPError as exc:
+        error = _oauth_error(exc.response)
+        if error == "invalid_grant":  # the grant is gone: account disabled, removed or signed out
+            return None, ""
+        # invalid_client and the like are Steward's configuration, not the person's standing.
+        logger.error(
+            "SSO re-check: the token endpoint answered %s (%s)", _status(exc.response), error or "no code"
+        )
+        raise Unreachable(error or str(_status(exc.response)))
+    except requests.RequestException as exc:
+        raise Unreachable(exc.__class__.__name__)
+    claims: dict[str, Any] = {}
+    # A forged or mismatched ID token in the answer is a refusal (SuspiciousOperation, PyJWTError).
+    if answer.get("id_token"):
+        try:
+            claims.update(backend.verify_refreshed_id_token(answer["id_token"]))
+        except (SuspiciousOperation, jwt.PyJWTError):
+            logger.warning("SSO re-check: the refreshed ID token does not verify")
+            return None, ""
+        state["id_token"] = answer["id_token"]
+    try:
+        claims.update(backend.get_userinfo(answer.get("access_token", ""), None, None) or {})
+    except requests.HTTPError as exc:
+        if exc.response is not None and exc.response.status_code in (401, 403):
+            return None, ""
+        raise Unreachable("userinfo")
+    except requests.RequestException as exc:
+        raise Unreachable(exc.__class__.__name__)
+    if claims.get("sub", state["sub"]) != state["sub"]:
+        return None, ""
+    claims["sub"], claims["iss"] = state["sub"], state["issuer"]
+    return claims, answer.get("refresh_token") or refresh_token
+
+
+def _status(response) -> int:
+    return response.status_code if response is not None else 0
+
+
+def _oauth_error(response) -> str:
+    try:
+        return str(response.json().get("error", "")) if response is not None else ""
+    except ValueError:
+        return ""
+
+
+def recheck(request) -> str | None:
+    """Re-check a due SSO session against the provider. Returns the reason when it ended it."""
+    state = sso_session.of(request)
+    if not state or not sso_session.due(state):
+        return None
+    user = request.user
+    fresh = dict(state)
+    try:
+        claims, refresh_token = ask_provider(fresh)
+    except Unreachable as exc:
+        logger.warning("SSO re-check could not reach the identity provider (%s); will retry", exc)
+        sso_session.retry_soon(request, state)
+        return None
+    reason = ""
+    if claims is None:
+        reason = (
+            "The identity provider no longer accepts this sign-in (account disabled, removed or signed out)."
+        )
+    else:
+        try:
+            sso.recheck(user, claims)
+        except sso.SsoRefused as refusal:
+            reason = refusal.message
+    if reason:
+        sso_session.end_current(request, reason)
+        return reason
+    sso_session.renew(request, fresh, refresh_token)
+    return None
