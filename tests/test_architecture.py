@@ -1,11 +1,15 @@
 """The one-way import rule of docs/architecture.md: a module imports only from its own layer or the layers
-below it. Every import counts, a function-level one too. Read from the source (nothing is imported), so
-a new arrow against the layers fails here, named by file and line."""
+below it, and no two modules import each other, however many steps round. Every import counts, a
+function-level one too (an import moved into a function to dodge a loop is still a loop); only imports
+under `if TYPE_CHECKING:` are left out of the loops, since they never run. Read from the source (nothing
+is imported), so a new arrow against the layers or a new loop fails here, named by file and line."""
 
 from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 SITE = len(LAYERS) - 1
 # Views, APIs, URL confs, admin, app configs, Celery tasks and job registrations: the top layer.
-EDGE_MODULE = re.compile(r"^(views\w*|\w+_views|api\w*|urls|admin|apps|tasks|jobs|builtin)$")
+EDGE_MODULE = re.compile(r"^(views\w*|\w+_views|api\w*|urls|admin\w*|apps|tasks|jobs|builtin)$")
 SOURCES = ("governance", "inventory", "approvals", "connectors", "workload", "chat", "config", "bench")
 
 # Arrows that still run up, each with where it is going (issue 24 item 4). The list may only shrink:
@@ -94,7 +98,28 @@ def _owner(name: str) -> str:
     return name
 
 
-def upward_arrows() -> list[tuple[str, int, str, str, str]]:
+@dataclass(frozen=True)
+class Import:
+    file: str  # where the import is written
+    module: str  # the module that imports
+    is_package: bool
+    line: int
+    name: str  # what it imports: `a.b` for `import a.b`, `a.b.c` for `from a.b import c`
+    typing_only: bool  # under `if TYPE_CHECKING:`
+
+
+def _type_checking_nodes(tree: ast.Module) -> set[int]:
+    inside = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Name | ast.Attribute) and ast.unparse(test).endswith("TYPE_CHECKING"):
+            inside.update(id(child) for part in node.body for child in ast.walk(part))
+    return inside
+
+
+@cache
+def imports() -> tuple[Import, ...]:
+    """Every absolute import in Steward's source (relative imports are the config package's own)."""
     found = []
     for top in SOURCES:
         for path in sorted((ROOT / top).rglob("*.py")):
@@ -103,21 +128,80 @@ def upward_arrows() -> list[tuple[str, int, str, str, str]]:
                 continue
             is_package = rel.name == "__init__.py"
             module = ".".join(rel.parent.parts if is_package else rel.with_suffix("").parts)
-            mine = layer_of(module, is_package=is_package)
-            if mine is None:
-                continue
-            for node in ast.walk(ast.parse(path.read_text(), str(rel))):
+            tree = ast.parse(path.read_text(), str(rel))
+            typing_only = _type_checking_nodes(tree)
+            for node in ast.walk(tree):
                 if isinstance(node, ast.Import):
                     names = [alias.name for alias in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                     names = [f"{node.module}.{alias.name}" for alias in node.names]
                 else:
                     continue
-                for name in names:
-                    theirs = layer_of(name)
-                    if theirs is not None and theirs > mine:
-                        found.append((str(rel), node.lineno, name, LAYERS[mine][0], LAYERS[theirs][0]))
+                found += [
+                    Import(str(rel), module, is_package, node.lineno, name, id(node) in typing_only)
+                    for name in names
+                ]
+    return tuple(found)
+
+
+def upward_arrows() -> list[tuple[str, int, str, str, str]]:
+    found = []
+    for item in imports():
+        mine = layer_of(item.module, is_package=item.is_package)
+        theirs = layer_of(item.name)
+        if mine is not None and theirs is not None and theirs > mine:
+            found.append((item.file, item.line, item.name, LAYERS[mine][0], LAYERS[theirs][0]))
     return found
+
+
+def import_loops() -> list[list[Import]]:
+    """Groups of Steward modules that import each other, directly or round several steps (the strongly
+    connected components of the import graph), each with the imports that close it."""
+    modules = {item.module for item in imports()}
+
+    def target(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, dict[str, list[Import]]] = {module: {} for module in modules}
+    for item in imports():
+        theirs = target(item.name)
+        if theirs and theirs != item.module and not item.typing_only:
+            graph[item.module].setdefault(theirs, []).append(item)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    loops = []
+
+    def visit(module: str) -> None:  # Tarjan's algorithm
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = set()
+            while not group or module not in group:
+                group.add(stack.pop())
+            if len(group) > 1:
+                loops.append(
+                    [
+                        item
+                        for m in sorted(group)
+                        for other, items in graph[m].items()
+                        if other in group
+                        for item in items
+                    ]
+                )
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return loops
 
 
 def test_no_module_imports_against_the_layers():
@@ -139,3 +223,28 @@ def test_the_rule_sees_an_arrow_against_it():
     assert layer_of("inventory.models") < layer_of("approvals.services.intake")
     assert layer_of("governance.audit") == 0 and layer_of("governance.evidence.builder") == 4
     assert layer_of("inventory.views") == SITE and layer_of("governance.jobs", is_package=True) == 0
+
+
+def test_no_two_modules_import_each_other():
+    loops = import_loops()
+    assert not loops, "import loops (each module of a loop, and the imports that close it):\n" + "\n\n".join(
+        "\n".join(f"{item.file}:{item.line} imports {item.name}" for item in loop) for loop in loops
+    )
+
+
+def test_the_loop_check_sees_a_loop_and_leaves_out_typing_only_imports(monkeypatch):
+    def item(module, name, typing_only=False):
+        return Import(f"{module}.py", module, False, 1, name, typing_only)
+
+    looped = (
+        item("inventory.a", "inventory.b.thing"),
+        item("inventory.b", "inventory.c"),
+        item("inventory.c", "inventory.a"),
+    )
+    monkeypatch.setattr(__import__(__name__, fromlist=["imports"]), "imports", lambda: looped)
+    assert [sorted({i.module for i in loop}) for loop in import_loops()] == [
+        ["inventory.a", "inventory.b", "inventory.c"]
+    ]
+    typed = (item("inventory.a", "inventory.b"), item("inventory.b", "inventory.a", typing_only=True))
+    monkeypatch.setattr(__import__(__name__, fromlist=["imports"]), "imports", lambda: typed)
+    assert import_loops() == []
