@@ -34,6 +34,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from governance import links
+
 logger = logging.getLogger("steward.notifications")
 
 
@@ -55,10 +57,6 @@ def recipients_from(users: Iterable, *, exclude=None) -> list[Recipient]:
         seen.add(user.pk)
         out.append(Recipient(username=user.username, email=user.email or "", name=str(user)))
     return out
-
-
-def absolute_url(path: str) -> str:
-    return settings.STEWARD_BASE_URL.rstrip("/") + path
 
 
 class Channel:
@@ -171,7 +169,7 @@ def notify(event: str, recipients: list[Recipient], subject: str, body: str, pat
         recipients=[asdict(r) for r in recipients],
         subject=subject[:300],
         body=body,
-        url=absolute_url(path)[:500],
+        url=links.absolute(path)[:500],
     )
     transaction.on_commit(lambda: enqueue(row.pk))
     return row

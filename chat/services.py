@@ -22,7 +22,7 @@ from approvals.models import ApprovalRequest, roles_of
 from approvals.services import engine
 from chat import slack
 from chat.models import SeenSignature, SlackLink, SlackMessage
-from governance import audit
+from governance import audit, links
 from governance.actors import Actor
 from governance.errors import NotAllowed
 
@@ -71,9 +71,8 @@ def link_token(team_id: str, user_id: str, slack_name: str = "") -> str:
 
 
 def link_url(team_id: str, user_id: str, slack_name: str = "") -> str:
-    from django.urls import reverse
 
-    return slack.absolute(reverse("chat:slack-link", args=[link_token(team_id, user_id, slack_name)]))
+    return links.absolute(links.link("chat:slack-link", link_token(team_id, user_id, slack_name)))
 
 
 def read_link_token(token: str) -> LinkClaim | None:

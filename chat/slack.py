@@ -19,6 +19,7 @@ from slack_sdk.webhook import WebhookClient
 from approvals.models import ApprovalRequest, ApprovalStep
 from approvals.registry import handler_for, registered_kinds
 from approvals.services.common import NEEDS
+from governance import links
 
 MAX_AGE_SECONDS = 5 * 60
 APPROVE, REJECT, OPEN = "steward_approve", "steward_reject", "steward_open"
@@ -145,7 +146,7 @@ def outcome_line(request: ApprovalRequest) -> str:
 
 def blocks_for(request: ApprovalRequest) -> tuple[str, list[dict]]:
     """The fallback text and the Block Kit blocks for the request as it is now."""
-    url = absolute(request.get_absolute_url())
+    url = links.absolute(request.get_absolute_url())
     title = _escape(request.title)
     summary = handler_for(request.kind).label if request.kind in registered_kinds() else request.kind
     fields = [
@@ -211,7 +212,3 @@ def blocks_for(request: ApprovalRequest) -> tuple[str, list[dict]]:
         )
     text = f"Approval: {request.title} ({request.tier}): {outcome_line(request)}"
     return text[:3000], blocks
-
-
-def absolute(path: str) -> str:
-    return settings.STEWARD_BASE_URL.rstrip("/") + path

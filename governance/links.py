@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.urls import reverse
 
 
@@ -21,6 +22,14 @@ def link(
     if fragment:
         url += "#" + fragment
     return url
+
+
+def absolute(url: str) -> str:
+    """A link as someone outside the browser session follows it (an email, a chat message, a signed
+    document): on `STEWARD_BASE_URL`, never on a request's Host header. A full URL is left as it is."""
+    if url.startswith(("http://", "https://")):
+        return url
+    return settings.STEWARD_BASE_URL.rstrip("/") + url
 
 
 _ID_MARK = 987654321  # stands for the id while a page's link is reversed once

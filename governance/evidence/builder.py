@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from governance import audit, signing
+from governance import audit, links, signing
 from governance.actors import system
 from governance.checkpoints import sign_checkpoint
 from governance.csv_safety import safe_row
@@ -316,7 +316,7 @@ def write_pack(export: EvidenceExport, target: Path, progress=None) -> dict:
                 "kid": evidence_key.kid,
                 "alg": evidence_key.algorithm,
                 "typ": signing.PURPOSES["evidence"].typ,
-                "jwks_uri": settings.STEWARD_BASE_URL.rstrip("/") + "/.well-known/jwks.json",
+                "jwks_uri": links.absolute(links.link("jwks")),
             },
         }
         manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8")

@@ -6,9 +6,7 @@ tests/governance/test_evidence_signing.py, so they cannot drift from the code.
 
 from __future__ import annotations
 
-from django.conf import settings
-
-from governance import signing
+from governance import links, signing
 
 PYTHON_SNIPPET = r"""
 import base64, hashlib, json, sys, zipfile
@@ -97,7 +95,7 @@ sha256sum inventory.csv grants.csv audit_events.jsonl   # ...and compare with ma
 
 
 def render_verify_doc(key: signing.SigningKey, chain: dict) -> str:
-    jwks_uri = settings.STEWARD_BASE_URL.rstrip("/") + "/.well-known/jwks.json"
+    jwks_uri = links.absolute(links.link("jwks"))
     typ = signing.PURPOSES["evidence"].typ
     checkpoint_typ = signing.PURPOSES["audit-checkpoint"].typ
     openssl = (

@@ -55,7 +55,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, links
 from governance.actors import system
 from governance.jobs import registry
 from governance.jobs.models import Reminder, ReminderOptOut
@@ -89,12 +89,6 @@ def window_for(cadence: str, day: date) -> str:
         year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}"
     return day.isoformat()
-
-
-def absolute(url: str) -> str:
-    if url.startswith(("http://", "https://")):
-        return url
-    return settings.STEWARD_BASE_URL.rstrip("/") + url
 
 
 def _collect(now: datetime) -> list[Due]:
@@ -381,7 +375,7 @@ def _digest_sections(entries: list[dict], sections: dict) -> list[dict]:
             name = "Escalations"
         else:
             name = sections.get((entry["subject_type"], entry["subject_id"])) or "Other"
-        grouped[name].append({**entry, "link": absolute(entry["url"]) if entry["url"] else ""})
+        grouped[name].append({**entry, "link": links.absolute(entry["url"]) if entry["url"] else ""})
     order = {name: i for i, name in enumerate(SECTION_ORDER)}
     return [
         {
