@@ -43,7 +43,7 @@ class ReadOnlyRolesMiddleware:
     # trying a request against the policy, and leaving.
     READING_POSTS = ("/evidence/", "/evidence/verify/", "/policy/try/")
     # A person's own list preferences (columns, saved filters): never governed state (governance.lists).
-    OWN_PREFERENCES = "/lists/"
+    PREFERENCE_PREFIXES = ("/lists/",)
     # /scim/: bearer tokens only; /integrations/slack/interactions/: Slack's signature only, never a session.
     EXEMPT_PREFIXES = (
         "/api/",
@@ -60,7 +60,7 @@ class ReadOnlyRolesMiddleware:
     def __call__(self, request):
         if request.method not in self.SAFE_METHODS and self._read_only(request.user):
             path = request.path_info
-            exempt = (*self.EXEMPT_PREFIXES, self.OWN_PREFERENCES)
+            exempt = (*self.EXEMPT_PREFIXES, *self.PREFERENCE_PREFIXES)
             if path not in self.READING_POSTS and not path.startswith(exempt):
                 from django.core.exceptions import PermissionDenied
                 from django.views.defaults import permission_denied

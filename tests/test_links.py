@@ -6,14 +6,35 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
+from django.urls import get_resolver
+
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("governance", "inventory", "approvals", "connectors", "config")
-PAGE = re.compile(
-    r"^/(inventory|credentials|connectors|exceptions|findings|reviews|approvals|intake|evidence|policy|"
-    r"decisions|access-requests|audit)([/?#]|$)"
-)
+SOURCES = ("governance", "inventory", "approvals", "connectors", "workload", "chat", "config")
+
+
+def _first_segments(patterns, prefix: str = "") -> set[str]:
+    found = set()
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if hasattr(pattern, "url_patterns"):
+            found |= _first_segments(pattern.url_patterns, route)
+        elif route.split("/")[0]:
+            found.add(route.split("/")[0])
+    return found
+
+
+@cache
+def page() -> re.Pattern:
+    """A path under any of the URLconf's top-level segments (/inventory/, /api/, /scim/, /.well-known/…):
+    read from the URLconf, so a new app's pages are covered without naming them here."""
+    segments = sorted(_first_segments(get_resolver().url_patterns))
+    alternatives = "|".join(re.escape(segment) for segment in segments)
+    return re.compile(rf"^/({alternatives})([/?#]|$)")
+
+
 # Request-path matching, not links: the middleware's prefix tables and the settings' login pages.
 NOT_LINKS = {"config/settings.py"}
 PREFIX_TABLE = re.compile(r"(PREFIXES|POSTS)$")
@@ -44,7 +65,7 @@ def _page_literals(path: Path) -> list[tuple[int, str]]:
             text = node.value
         else:
             continue
-        if PAGE.match(text):
+        if page().match(text):
             found.append((node.lineno, text))
     return found
 
@@ -67,6 +88,12 @@ def test_the_check_sees_a_written_out_path(tmp_path):
         'EXEMPT_PREFIXES = ("/evidence/",)\n'
     )
     assert sorted(text for _line, text in _page_literals(sample)) == ["/exceptions/", "/inventory/"]
+
+
+def test_every_top_level_segment_of_the_urlconf_counts_as_a_page():
+    for path in ("/workload/", "/scim/v2", "/.well-known/jwks.json", "/api/v1/identities/", "/lists/"):
+        assert page().match(path), path
+    assert not page().match("/static/app.css") and not page().match("/inventorying/")
 
 
 def test_a_link_reversed_once_for_many_ids_is_the_link_of_each():

@@ -20,13 +20,13 @@ from scim2_models import ForbiddenException, PayloadTooLargeException, SCIMExcep
 from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
 
+from governance.links import link
 from governance.people.models import ApiToken
 from governance.people.scim.provider import service
 from governance.people.scim.storage import StewardStorage
 from governance.people.tokens import BearerTokenAuthentication
 
 logger = logging.getLogger(__name__)
-BASE_PATH = "/scim/v2"
 WRITES = ("PUT", "PATCH", "DELETE")
 
 
@@ -65,7 +65,7 @@ def serve(request, scim_path: str = "") -> HttpResponse:
         token = authenticate(request)
         scim_request = ScimRequest(
             method=request.method,
-            base_url=request.build_absolute_uri(BASE_PATH),
+            base_url=request.build_absolute_uri(link("scim-root").rstrip("/")),
             path="/" + scim_path,
             query={key: request.GET[key] for key in request.GET},
             headers=dict(request.headers),
