@@ -81,6 +81,32 @@ def test_no_page_path_is_written_out_in_python():
     assert not found, "link by URL name (governance.links.link) instead of:\n" + "\n".join(found)
 
 
+# A link in a template's attribute: href, action, src, hx-get and the other htmx verbs.
+TEMPLATE_LINK = re.compile(r'\b(?:href|action|src|hx-(?:get|post|put|patch|delete))="(/[^"]*)"')
+
+
+def _template_links(path: Path) -> list[str]:
+    return [url for url in TEMPLATE_LINK.findall(path.read_text()) if page().match(url)]
+
+
+def test_no_page_path_is_written_out_in_a_template():
+    found = [
+        f"{path.relative_to(ROOT)}: {url}"
+        for path in sorted((ROOT / "templates").rglob("*.html"))
+        for url in _template_links(path)
+    ]
+    assert not found, "link with {% url %} or the object's get_absolute_url instead of:\n" + "\n".join(found)
+
+
+def test_the_template_check_sees_a_written_out_path(tmp_path):
+    sample = tmp_path / "sample.html"
+    sample.write_text(
+        '<a href="/inventory/?mine=true">x</a><div hx-get="/dashboard/card/trends/"></div>'
+        '<a href="{% url \'findings\' %}">ok</a><img src="/static/logo.svg">'
+    )
+    assert _template_links(sample) == ["/inventory/?mine=true", "/dashboard/card/trends/"]
+
+
 def test_the_check_sees_a_written_out_path(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
