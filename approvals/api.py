@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from approvals import api_flows
 from approvals.models import ApprovalRequest, ApprovalStep, IntakeRequest
 from approvals.selectors import api_inbox
 from approvals.serializers import (
@@ -173,5 +174,6 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 def register(router) -> None:
+    api_flows.register(router)
     router.register("intake-requests", IntakeRequestViewSet, basename="intake-request")
     router.register("approvals", ApprovalViewSet, basename="approval")

@@ -37,7 +37,7 @@ from governance.paging import (
 )
 from governance.permissions import MEMBER_PERMISSIONS, AuditorReadOnly, TokenScopePermission
 from governance.safe_json import DepthLimitedJSONParser
-from inventory import access, api_activation, api_ownership, edits, importers, services, usage
+from inventory import access, api_ownership, edits, importers, services, usage
 from inventory.filters import IdentityFilter, base_queryset, search, search_only, search_rows
 from inventory.models import Credential, Grant, Identity, UsageEvent
 from inventory.serializers import (
@@ -509,6 +509,5 @@ class UsageEventViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets
 
 def register(router) -> None:
     api_ownership.register(router)  # first: `identities/reassign/` must win over `identities/{pk}/`
-    api_activation.register(router)
     router.register("identities", IdentityViewSet, basename="identity")
     router.register("usage-events", UsageEventViewSet, basename="usage-event")

@@ -1,14 +1,7 @@
 from django.urls import path
 
-from inventory.views import (
-    activation,
-    bulk,
-    identities,
-    importing,
-    ownership,
-    reactivation,
-    scope,
-)
+from approvals.views import activation, reactivation, scope
+from inventory.views import bulk, identities, importing, ownership
 
 app_name = "inventory"
 

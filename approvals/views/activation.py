@@ -25,7 +25,7 @@ def activation_detail(request, pk: int):
     item = get_object_or_404(
         ActivationRequest.objects.select_related("identity", "identity__owner", "requester"), pk=pk
     )
-    return engine_pages.request_page(request, item, approval_of(item), "inventory/ownership/activation.html")
+    return engine_pages.request_page(request, item, approval_of(item), "approvals/flows/activation.html")
 
 
 @require_POST

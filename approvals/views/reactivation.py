@@ -52,7 +52,7 @@ def reactivation_new(request, pk: int):
         "pending": pending,
         "route": describe_steps(steps_for(identity.risk_tier)),
     }
-    return render(request, "inventory/ownership/reactivation_form.html", context, status=status)
+    return render(request, "approvals/flows/reactivation_form.html", context, status=status)
 
 
 @role_required(*MEMBERS)
@@ -60,9 +60,7 @@ def reactivation_detail(request, pk: int):
     item = get_object_or_404(
         ReactivationRequest.objects.select_related("identity", "identity__owner", "requester"), pk=pk
     )
-    return engine_pages.request_page(
-        request, item, approval_of(item), "inventory/ownership/reactivation.html"
-    )
+    return engine_pages.request_page(request, item, approval_of(item), "approvals/flows/reactivation.html")
 
 
 @require_POST

@@ -84,7 +84,7 @@ def scope_change_new(request, pk: int):
         "actions": Action.choices,
         "environment_choices": Environment.choices,
     }
-    return render(request, "inventory/ownership/scope_form.html", context, status=status)
+    return render(request, "approvals/flows/scope_form.html", context, status=status)
 
 
 def _approval(change: ScopeChange) -> ApprovalRequest | None:
@@ -99,7 +99,7 @@ def _approval(change: ScopeChange) -> ApprovalRequest | None:
 def scope_change_detail(request, pk: int):
     change = get_object_or_404(ScopeChange.objects.select_related("identity", "requester"), pk=pk)
     context = {"change": change, **decision_state(request.user, _approval(change))}
-    return render(request, "inventory/ownership/scope_change.html", context)
+    return render(request, "approvals/flows/scope_change.html", context)
 
 
 @require_POST
