@@ -1,4 +1,5 @@
-"""REST API: `intake-requests/` (draft, submit, decide) and `approvals/` (the caller's inbox)."""
+"""REST API: `intake-requests/` (draft, submit, decide) and `approvals/` (the caller's inbox); the flows on
+an identity (`scope-changes/`, `reactivation-requests/`, `activation-requests/`) are `approvals.api_flows`."""
 
 from __future__ import annotations
 

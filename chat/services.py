@@ -71,7 +71,6 @@ def link_token(team_id: str, user_id: str, slack_name: str = "") -> str:
 
 
 def link_url(team_id: str, user_id: str, slack_name: str = "") -> str:
-
     return links.absolute(links.link("chat:slack-link", link_token(team_id, user_id, slack_name)))
 
 

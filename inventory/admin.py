@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from governance.admin import ReadOnlyAdmin
+from governance.admin_common import ReadOnlyAdmin
 from inventory.models import Credential, Grant, Identity, UsageEvent
 
 

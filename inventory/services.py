@@ -257,8 +257,6 @@ def _refuse_unapproved_edits(
     actor: Actor, identity: Identity, changes: dict[str, Any], governor: bool
 ) -> None:
     """What a direct edit may not do: change what a live identity is, or name someone else its backup."""
-    from inventory.models import ActivationRequest
-
     scope_fields = sorted(
         k for k in SCOPE_FIELDS & set(changes) if _differs(getattr(identity, k), changes[k])
     )
@@ -377,8 +375,6 @@ def activate(
     step); otherwise it becomes `proposed` and waits for the route (the activation flow, reached
     through inventory.routes). A backup owner other than the person triaging is nominated and takes
     the seat once they accept."""
-    from inventory.models import OwnershipTransfer
-
     flow = routes.activation()
 
     actor = as_actor(actor)

@@ -117,30 +117,47 @@ def _type_checking_nodes(tree: ast.Module) -> set[int]:
     return inside
 
 
-@cache
-def imports() -> tuple[Import, ...]:
-    """Every absolute import in Steward's source (relative imports are the config package's own)."""
+def _source_files() -> list[tuple[Path, bool, str]]:
+    """(path, is a package's __init__, module name) of every Steward source file but migrations."""
     found = []
     for top in SOURCES:
         for path in sorted((ROOT / top).rglob("*.py")):
             rel = path.relative_to(ROOT)
-            if "migrations" in rel.parts:
+            if "migrations" not in rel.parts:
+                is_package = rel.name == "__init__.py"
+                found.append(
+                    (
+                        path,
+                        is_package,
+                        ".".join(rel.parent.parts if is_package else rel.with_suffix("").parts),
+                    )
+                )
+    return found
+
+
+@cache
+def source_modules() -> frozenset[str]:
+    return frozenset(module for _path, _is_package, module in _source_files())
+
+
+@cache
+def imports() -> tuple[Import, ...]:
+    """Every absolute import in Steward's source (relative imports are the config package's own)."""
+    found = []
+    for path, is_package, module in _source_files():
+        rel = str(path.relative_to(ROOT))
+        tree = ast.parse(path.read_text(), rel)
+        typing_only = _type_checking_nodes(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
                 continue
-            is_package = rel.name == "__init__.py"
-            module = ".".join(rel.parent.parts if is_package else rel.with_suffix("").parts)
-            tree = ast.parse(path.read_text(), str(rel))
-            typing_only = _type_checking_nodes(tree)
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names = [f"{node.module}.{alias.name}" for alias in node.names]
-                else:
-                    continue
-                found += [
-                    Import(str(rel), module, is_package, node.lineno, name, id(node) in typing_only)
-                    for name in names
-                ]
+            found += [
+                Import(rel, module, is_package, node.lineno, name, id(node) in typing_only) for name in names
+            ]
     return tuple(found)
 
 
@@ -157,18 +174,28 @@ def upward_arrows() -> list[tuple[str, int, str, str, str]]:
 def import_loops() -> list[list[Import]]:
     """Groups of Steward modules that import each other, directly or round several steps (the strongly
     connected components of the import graph), each with the imports that close it."""
-    modules = {item.module for item in imports()}
+    modules = source_modules() | {item.module for item in imports()}
 
     def target(name: str) -> str | None:
         while name and name not in modules:
             name = name.rpartition(".")[0]
         return name or None
 
+    def packages(name: str) -> list[str]:
+        """`a.b` and `a` for `a.b.c`: importing a module runs its packages' `__init__` first."""
+        parts = name.split(".")
+        return [".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1) if ".".join(parts[:n]) in modules]
+
     graph: dict[str, dict[str, list[Import]]] = {module: {} for module in modules}
     for item in imports():
         theirs = target(item.name)
-        if theirs and theirs != item.module and not item.typing_only:
-            graph[item.module].setdefault(theirs, []).append(item)
+        if not theirs or item.typing_only:
+            continue
+        # The importer's own packages ran before it did, so they close no loop through this import.
+        mine = {item.module, *packages(item.module)}
+        for other in (theirs, *packages(theirs)):
+            if other not in mine:
+                graph[item.module].setdefault(other, []).append(item)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -248,3 +275,14 @@ def test_the_loop_check_sees_a_loop_and_leaves_out_typing_only_imports(monkeypat
     typed = (item("inventory.a", "inventory.b"), item("inventory.b", "inventory.a", typing_only=True))
     monkeypatch.setattr(__import__(__name__, fromlist=["imports"]), "imports", lambda: typed)
     assert import_loops() == []
+    # Through a package's __init__: importing inventory.x.w runs inventory/x/__init__.py, which imports
+    # inventory.x.y, which imports inventory.z again. A package importing its own modules is no loop.
+    through_init = (
+        item("inventory.z", "inventory.x.w"),
+        Import("inventory/x/__init__.py", "inventory.x", True, 1, "inventory.x.y", False),
+        item("inventory.x.y", "inventory.z"),
+    )
+    monkeypatch.setattr(__import__(__name__, fromlist=["imports"]), "imports", lambda: through_init)
+    assert [sorted({i.module for i in loop}) for loop in import_loops()] == [
+        ["inventory.x", "inventory.x.y", "inventory.z"]
+    ]

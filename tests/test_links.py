@@ -1,4 +1,4 @@
-"""No page of Steward is written out as a path in Python: links come from URL names
+"""No page of Steward is written out as a path, in Python or in a template: links come from URL names
 (`governance.links.link`, `reverse`, `get_absolute_url`), so a moved URL cannot leave a stale link
 behind. Matching a request's path against a prefix (middleware) is not a link and stays a string."""
 
@@ -81,12 +81,15 @@ def test_no_page_path_is_written_out_in_python():
     assert not found, "link by URL name (governance.links.link) instead of:\n" + "\n".join(found)
 
 
-# A link in a template's attribute: href, action, src, hx-get and the other htmx verbs.
-TEMPLATE_LINK = re.compile(r'\b(?:href|action|src|hx-(?:get|post|put|patch|delete))="(/[^"]*)"')
+# A link in a template's attribute, in either quotes: href, action, formaction, src, the htmx verbs and
+# any data-* attribute a script reads a URL from.
+TEMPLATE_LINK = re.compile(
+    r"""\b(?:href|action|formaction|src|hx-(?:get|post|put|patch|delete)|data-[\w-]+)=(["'])(/[^"']*)\1"""
+)
 
 
 def _template_links(path: Path) -> list[str]:
-    return [url for url in TEMPLATE_LINK.findall(path.read_text()) if page().match(url)]
+    return [url for _quote, url in TEMPLATE_LINK.findall(path.read_text()) if page().match(url)]
 
 
 def test_no_page_path_is_written_out_in_a_template():
@@ -103,8 +106,14 @@ def test_the_template_check_sees_a_written_out_path(tmp_path):
     sample.write_text(
         '<a href="/inventory/?mine=true">x</a><div hx-get="/dashboard/card/trends/"></div>'
         '<a href="{% url \'findings\' %}">ok</a><img src="/static/logo.svg">'
+        "<canvas data-trends-url='/dashboard/trends.json?days=7'></canvas><button formaction=\"/reviews/\">"
     )
-    assert _template_links(sample) == ["/inventory/?mine=true", "/dashboard/card/trends/"]
+    assert _template_links(sample) == [
+        "/inventory/?mine=true",
+        "/dashboard/card/trends/",
+        "/dashboard/trends.json?days=7",
+        "/reviews/",
+    ]
 
 
 def test_the_check_sees_a_written_out_path(tmp_path):
