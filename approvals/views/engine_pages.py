@@ -1,15 +1,18 @@
-"""The page and the decide action shared by inventory's flows on the approval engine (activation,
-reactivation): who may see a request, its steps and who may decide, and the decision itself."""
+"""The page and the decide action shared by the flows on an identity that run on the approval engine
+(activation, reactivation): who may see a request, its steps and who may decide, and the decision
+itself. `request_views` makes both views for a flow's request model."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import decision_state, steps_prefetch
 from approvals.services import engine
+from governance.access import MEMBERS, role_required
 from governance.actors import as_actor
 from governance.errors import IllegalTransition
 from inventory import access
@@ -64,3 +67,26 @@ def decide(request, item, approval: ApprovalRequest | None, *, what: str, unchan
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(item.get_absolute_url())
+
+
+def request_views(model, kind: str, *, unchanged: str):
+    """The request's page and its decide action for a flow whose requests are rows of `model` (an
+    IdentityRequest) decided on the engine under `kind`: `(detail, decide)`, each taking `pk`. The page
+    is `approvals/flows/<kind>.html`; `unchanged` says what stays as it is when it is not approved."""
+    template, what = f"approvals/flows/{kind}.html", kind
+
+    @role_required(*MEMBERS)
+    def detail(request, pk: int):
+        item = get_object_or_404(
+            model.objects.select_related("identity", "identity__owner", "requester"), pk=pk
+        )
+        return request_page(request, item, approval_for(kind, item.pk), template)
+
+    @require_POST
+    @role_required(*MEMBERS)
+    def decide_view(request, pk: int):
+        item = get_object_or_404(model, pk=pk)
+        return decide(request, item, approval_for(kind, item.pk), what=what, unchanged=unchanged)
+
+    detail.__name__, decide_view.__name__ = f"{what}_detail", f"{what}_decide"
+    return detail, decide_view

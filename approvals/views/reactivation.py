@@ -8,10 +8,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from approvals.flows import reactivation
-from approvals.models import ApprovalRequest
 from approvals.routing import describe_steps, steps_for
 from approvals.views import engine_pages
 from governance.access import MEMBERS, role_required
@@ -19,10 +17,6 @@ from governance.actors import as_actor
 from governance.errors import NotAllowed
 from inventory import access
 from inventory.models import Identity, ReactivationRequest
-
-
-def approval_of(item: ReactivationRequest) -> ApprovalRequest | None:
-    return engine_pages.approval_for(reactivation.KIND, item.pk)
 
 
 @role_required(*MEMBERS)
@@ -55,18 +49,6 @@ def reactivation_new(request, pk: int):
     return render(request, "approvals/flows/reactivation_form.html", context, status=status)
 
 
-@role_required(*MEMBERS)
-def reactivation_detail(request, pk: int):
-    item = get_object_or_404(
-        ReactivationRequest.objects.select_related("identity", "identity__owner", "requester"), pk=pk
-    )
-    return engine_pages.request_page(request, item, approval_of(item), "approvals/flows/reactivation.html")
-
-
-@require_POST
-@role_required(*MEMBERS)
-def reactivation_decide(request, pk: int):
-    item = get_object_or_404(ReactivationRequest, pk=pk)
-    return engine_pages.decide(
-        request, item, approval_of(item), what="reactivation", unchanged="the identity stays suspended"
-    )
+reactivation_detail, reactivation_decide = engine_pages.request_views(
+    ReactivationRequest, reactivation.KIND, unchanged="the identity stays suspended"
+)
