@@ -9,7 +9,8 @@ A feature registers a provider once (e.g. in its AppConfig.ready):
         items=lambda identity: Finding.objects.open().filter(identity=identity),
         empty="No open findings.", order=30))
 
-Until then, the identity page shows each section with its empty state and the API returns [].
+A key nobody registered reads as an empty list in the API; a panel with no template of its own lists
+its items plainly (`inventory/panels/_list.html`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
-
 RelatedProvider = Callable[[Any], Iterable[dict[str, Any]]]
 
 # API: identities/{id}/ includes one list per key.
-_related: dict[str, RelatedProvider] = {
-    "findings": lambda identity: [],
-    "exceptions": lambda identity: [],
-}
+_related: dict[str, RelatedProvider] = {}
 
 
 def register_related(key: str, provider: RelatedProvider) -> None:
@@ -67,26 +63,7 @@ class Panel:
         }
 
 
-def _default_panels() -> dict[str, Panel]:
-    return {
-        "findings": Panel(
-            key="findings",
-            title=_("Open findings"),
-            empty=_("No open findings for this identity."),
-            help_text=_("Stale access, overdue rotation and other violations found by the governance sweep."),
-            order=30,
-        ),
-        "exceptions": Panel(
-            key="exceptions",
-            title=_("Active exceptions"),
-            empty=_("No active exceptions: this identity runs under the default policy."),
-            help_text=_("Approved, time-bound departures from policy."),
-            order=40,
-        ),
-    }
-
-
-_panels: dict[str, Panel] = _default_panels()
+_panels: dict[str, Panel] = {}
 
 
 def register_panel(panel: Panel) -> None:
