@@ -37,6 +37,7 @@ _ID_MARK = 987654321  # stands for the id while a page's link is reversed once
 
 def id_links(name: str) -> Callable[[object], str]:
     """`link(name, pk)` for many ids, reversed once: a list whose every row links to its own page.
-    `reverse()` per row was a twentieth of the inventory page's time (bench/README.md)."""
+    `reverse()` per row was a twentieth of the inventory page's time (bench/README.md). A slug
+    argument works too (the stand-in is digits, which a slug accepts): the dashboard's cards."""
     prefix, suffix = link(name, _ID_MARK).split(str(_ID_MARK))
     return lambda pk: f"{prefix}{pk}{suffix}"

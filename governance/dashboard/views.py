@@ -20,7 +20,7 @@ from governance.exceptions.identity import dashboard_context
 from governance.exceptions.models import PolicyException
 from governance.findings.models import Finding, Severity
 from governance.jobs.models import PostureSnapshot
-from governance.links import link
+from governance.links import id_links, link
 from governance.people.models import Role, Team
 from governance.reviews.models import ReviewCampaign, ReviewItem
 from inventory.models import Identity, OwnershipTransfer
@@ -89,9 +89,14 @@ def home(request):
         names.append("controls")
     posture = [n for n, c in CARDS.items() if c.team_aware] if user.has_role(*READERS) else []
     query = f"?team={team}" if team else ""
+    card_link = id_links("dashboard-card")  # reversed once for every card
+
+    def shells(cards: list[str]) -> list[dict[str, str]]:
+        return [{"name": n, "title": CARDS[n].title, "url": card_link(n)} for n in cards]
+
     context = {
-        "work_cards": [CARDS[n] for n in names],
-        "posture_cards": [CARDS[n] for n in posture],
+        "work_cards": shells(names),
+        "posture_cards": shells(posture),
         "show_trends": user.has_role(*READERS),
         "teams": teams,
         "team": team,
