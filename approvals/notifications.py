@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -35,6 +34,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from governance import links
+from governance.queueing import send_by_name
 
 logger = logging.getLogger("steward.notifications")
 
@@ -180,15 +180,10 @@ def enqueue(notification_id: int) -> bool:
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
         return False
-    try:
-        # By name, so this module does not import its own Celery wrapper (approvals.tasks calls here).
-        # No publish retries: the outbox is the retry, and the request should not wait on the broker.
-        current_app.tasks[DELIVER_TASK].apply_async((notification_id,), retry=False)
-    except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
+    # By name, so this module does not import its own Celery wrapper (approvals.tasks calls here).
+    if not send_by_name(DELIVER_TASK, (notification_id,)):
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-        logger.warning(
-            "broker unreachable: notification %s waits in the outbox", notification_id, exc_info=True
-        )
+        logger.warning("broker unreachable: notification %s waits in the outbox", notification_id)
         return False
     return True
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,6 +20,7 @@ from connectors.models import Connector, Enforcement, SourceRecord
 from connectors.services import connector_actor
 from governance import audit
 from governance.actors import as_actor
+from governance.queueing import send_by_name
 from governance.reviews import remediation
 from inventory import enforcement as causes
 from inventory.models import Grant, Identity
@@ -87,10 +87,8 @@ def on_revocation(actor, identity_ids: list[int], *, cause: str, reason: str = "
 
 
 def enqueue(enforcement_id: int) -> None:
-    try:
-        # By name, so this module does not import its own Celery wrapper (connectors.tasks calls here).
-        current_app.tasks[ENFORCE_TASK].apply_async((enforcement_id,), retry=False)
-    except Exception:  # noqa: BLE001 - the recovery job sends it once the broker is back
+    # By name, so this module does not import its own Celery wrapper (connectors.tasks calls here).
+    if not send_by_name(ENFORCE_TASK, (enforcement_id,)):
         log.warning("broker unreachable: enforcement %s waits for the recovery job", enforcement_id)
 
 

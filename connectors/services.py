@@ -10,7 +10,6 @@ import json
 import logging
 from typing import Any
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -22,6 +21,7 @@ from connectors.models import Connector, ConnectorRun, SourceRecord
 from governance import audit
 from governance.actors import Actor, as_actor, system
 from governance.errors import IllegalTransition
+from governance.queueing import send_by_name
 from inventory import access
 from inventory import services as inventory
 from inventory.models import Credential, Identity
@@ -230,10 +230,8 @@ def start_run(
 def enqueue_run(run_id: int) -> None:
     """Queue the run. With the broker down the run stays `running` with no lease, and the
     `connector_recovery` job queues it again."""
-    try:
-        # By name, so this module does not import its own Celery wrapper (connectors.tasks calls here).
-        current_app.tasks[RUN_TASK].apply_async((run_id,), retry=False)
-    except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
+    # By name, so this module does not import its own Celery wrapper (connectors.tasks calls here).
+    if not send_by_name(RUN_TASK, (run_id,)):
         log.warning("broker unreachable: connector run %s waits for the recovery job", run_id)
 
 

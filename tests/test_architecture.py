@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "governance.api_common", "governance.signing", "governance.checkpoints", "governance.people",
             "governance.middleware", "governance.permissions", "governance.context_processors",
             "governance.jobs", "governance.progress",
-            "governance.lists", "governance.fields", "governance.prepared",
+            "governance.lists", "governance.fields", "governance.prepared", "governance.queueing",
         ),
     ),
     ("inventory", ("inventory",)),

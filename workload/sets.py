@@ -19,12 +19,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from governance import safe_json, signing
+from governance.queueing import send_by_name
 from workload import tokens
 from workload.models import SetDelivery, SetReceiver
 
@@ -129,11 +129,9 @@ def enqueue() -> bool:
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
         return False
-    try:
-        current_app.tasks[DELIVER_TASK].apply_async((), retry=False)
-    except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
+    if not send_by_name(DELIVER_TASK):
         _broker_down_until = time.monotonic() + 30
-        logger.warning("broker unreachable: security events wait in the outbox", exc_info=True)
+        logger.warning("broker unreachable: security events wait in the outbox")
         return False
     return True
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +16,7 @@ from governance.actors import as_actor, system
 from governance.errors import NotAllowed
 from governance.evidence.models import EvidenceExport
 from governance.people.models import Role
+from governance.queueing import send_by_name
 
 BUILD_TASK = "governance.build_evidence_pack"  # governance.tasks.build_evidence_pack
 log = logging.getLogger(__name__)
@@ -82,9 +82,7 @@ def _enqueue(export_id: int) -> None:
     """Queue the build. With the broker down the request still succeeds: the pack stays pending and
     the `evidence_recovery` scheduled job builds it. By task name: the Celery wrappers
     (governance.tasks) sit above the features they run."""
-    try:
-        current_app.tasks[BUILD_TASK].apply_async((export_id,), retry=False)
-    except Exception:  # noqa: BLE001 - kombu raises several kinds; all mean "not queued now"
+    if not send_by_name(BUILD_TASK, (export_id,)):
         log.warning("broker unreachable: evidence export %s waits for the recovery job", export_id)
 
 
